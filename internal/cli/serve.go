@@ -1,7 +1,106 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime"
+	"github.com/spf13/cobra"
+)
+
+type serveFlags struct {
+	addr        string
+	path        string
+	opts        runtime.Options
+	origins     []string
+	logLevel    string
+	shutdownFor time.Duration
+}
 
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Serve Bayeux (stub)"}
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a Bayeux server (an open relay when no spec is given)",
+		Long: `Serve runs a Bayeux 1.0 server that the CometD and Faye clients accept, over
+websocket, long-polling and callback-polling. Without a spec it is an open
+relay: any client may subscribe and publish on any broadcast channel.
+
+It prints one line with the URL when it is ready and stops cleanly on
+SIGINT or SIGTERM.`,
+		Example: `  cometgen serve
+  cometgen serve --addr 127.0.0.1:9000 --path /bayeux --timeout 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cmd, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fl.StringVar(&f.path, "path", "/cometd", "URL path of the Bayeux endpoint")
+	fl.DurationVar(&f.opts.Timeout, "timeout", runtime.DefaultTimeout, "how long a /meta/connect is held")
+	fl.DurationVar(&f.opts.MaxInterval, "max-interval", runtime.DefaultMaxInterval, "how long a session outlives its last /meta/connect")
+	fl.Int64Var(&f.opts.MaxMessageSize, "max-message-size", runtime.DefaultMaxMessageSize, "largest request body or websocket message, in bytes")
+	fl.IntVar(&f.opts.MaxQueue, "max-queue", runtime.DefaultMaxQueue, "messages that may wait for one session before it is disconnected as a slow consumer")
+	fl.IntVar(&f.opts.MaxSessions, "max-sessions", runtime.DefaultMaxSessions, "sessions alive at once")
+	fl.StringSliceVar(&f.opts.Transports, "transports", []string{"websocket", "long-polling", "callback-polling"}, "allowed transports, in order of preference")
+	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins allowed to connect cross-origin (repeatable; * for any)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
+	return cmd
+}
+
+func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
+	if !strings.HasPrefix(f.path, "/") {
+		return fmt.Errorf("--path %q: must start with /", f.path)
+	}
+	for _, t := range f.opts.Transports {
+		switch t {
+		case "websocket", "long-polling", "callback-polling":
+		default:
+			return fmt.Errorf("--transports: unknown transport %q (want websocket, long-polling or callback-polling)", t)
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	f.opts.AllowedOrigins = f.origins
+	f.opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.addr, err)
+	}
+	bayeux := runtime.New(f.opts)
+	mux := http.NewServeMux()
+	mux.Handle(f.path, bayeux)
+	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	f.opts.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownFor)
+	defer cancel()
+	if err := bayeux.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,136 @@
+package runtime
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// Options configures a Server. The zero value of every field selects the
+// documented default, so Options{} is a complete, safe configuration.
+type Options struct {
+	// Timeout is how long a /meta/connect is held when nothing is queued for
+	// the session. Default 20s (CometD 8's default).
+	Timeout time.Duration
+	// Interval is the pause the server advises between the end of one
+	// /meta/connect and the next. Default 0; set a negative value to advise 0
+	// explicitly is not needed, 0 already is.
+	Interval time.Duration
+	// MaxInterval is how long a session lives after a /meta/connect reply
+	// without a new /meta/connect; the session expires at
+	// Interval+MaxInterval after the reply. Default 10s.
+	MaxInterval time.Duration
+
+	// MaxMessageSize is the largest HTTP request body or websocket message a
+	// client may send, in bytes. Default 1 MiB. Larger requests are refused
+	// (HTTP 413, or websocket close 1009) and the server keeps serving.
+	MaxMessageSize int64
+	// MaxQueue is how many messages may wait for delivery to one session.
+	// Default 10,000. A session whose queue is full is a slow consumer: it is
+	// disconnected, and its client is told to handshake again, so it learns
+	// that it missed messages instead of silently losing them.
+	MaxQueue int
+	// MaxSessions caps the sessions alive at once. Default 100,000. A
+	// handshake beyond it fails with 503::too_many_sessions and retry advice.
+	MaxSessions int
+
+	// Transports lists the allowed connection types, in the server's order of
+	// preference. Default: websocket, long-polling, callback-polling.
+	Transports []string
+
+	// MaxSessionsPerBrowser is how many held long polls one browser (one
+	// BAYEUX_BROWSER cookie) may have at once over HTTP/1.x before further
+	// sessions are told to poll ("multiple-clients" advice). Default 1, as in
+	// CometD; a negative value means unlimited.
+	MaxSessionsPerBrowser int
+	// MultiSessionInterval is the polling interval advised to the extra
+	// sessions of one browser. Default 2s.
+	MultiSessionInterval time.Duration
+	// BrowserCookieName names the cookie that identifies a browser. Default
+	// "BAYEUX_BROWSER".
+	BrowserCookieName string
+
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
+	// use this server cross-origin, with credentials, over long-polling and
+	// websocket. "*" allows every origin. Default: none, which means
+	// same-origin pages and non-browser clients only.
+	AllowedOrigins []string
+
+	// DuplicateConnectStatus is the HTTP status of a held long-poll
+	// /meta/connect that a newer /meta/connect of the same session displaces.
+	// Default 500, as in CometD.
+	DuplicateConnectStatus int
+	// JSONPCallbackMaxLength bounds the name of a callback-polling callback.
+	// Default 64.
+	JSONPCallbackMaxLength int
+	// WriteTimeout bounds each websocket write. Default 10s.
+	WriteTimeout time.Duration
+	// SweepPeriod is how often expired sessions are removed. Default 1s.
+	SweepPeriod time.Duration
+
+	// Logger receives the server's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultTimeout                = 20 * time.Second
+	DefaultMaxInterval            = 10 * time.Second
+	DefaultMaxMessageSize         = 1 << 20
+	DefaultMaxQueue               = 10_000
+	DefaultMaxSessions            = 100_000
+	DefaultMaxSessionsPerBrowser  = 1
+	DefaultMultiSessionInterval   = 2 * time.Second
+	DefaultBrowserCookieName      = "BAYEUX_BROWSER"
+	DefaultDuplicateConnectStatus = http.StatusInternalServerError
+	DefaultJSONPCallbackMaxLength = 64
+	DefaultWriteTimeout           = 10 * time.Second
+	DefaultSweepPeriod            = time.Second
+)
+
+// withDefaults returns a copy of o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&o.Timeout, DefaultTimeout)
+	set(&o.MaxInterval, DefaultMaxInterval)
+	set(&o.MultiSessionInterval, DefaultMultiSessionInterval)
+	set(&o.WriteTimeout, DefaultWriteTimeout)
+	set(&o.SweepPeriod, DefaultSweepPeriod)
+	if o.Interval < 0 {
+		o.Interval = 0
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = DefaultMaxQueue
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.MaxSessionsPerBrowser == 0 {
+		o.MaxSessionsPerBrowser = DefaultMaxSessionsPerBrowser
+	}
+	if o.BrowserCookieName == "" {
+		o.BrowserCookieName = DefaultBrowserCookieName
+	}
+	if o.DuplicateConnectStatus == 0 {
+		o.DuplicateConnectStatus = DefaultDuplicateConnectStatus
+	}
+	if o.JSONPCallbackMaxLength <= 0 {
+		o.JSONPCallbackMaxLength = DefaultJSONPCallbackMaxLength
+	}
+	if len(o.Transports) == 0 {
+		o.Transports = []string{bayeux.TransportWebSocket, bayeux.TransportLongPolling, bayeux.TransportCallbackPolling}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}

@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/gorilla/websocket"
+)
+
+// Server is a Bayeux 1.0 server. It is an http.Handler: mount it at one
+// path (conventionally /cometd); it serves websocket upgrades at that path,
+// long-polling POSTs at that path and any suffix of it (the CometD client
+// appends /handshake, /connect and /disconnect), and callback-polling GETs.
+//
+// A Server is safe for concurrent use. Create it with New and stop it with
+// Shutdown.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	sessions *sessionTable
+	channels channelRegistry
+	browsers browserTable
+	upgrader websocket.Upgrader
+	stats    counters
+
+	nsessions atomic.Int64
+	closing   chan struct{}
+	closeOnce sync.Once
+	sweeper   sync.WaitGroup
+	wsConns   sync.Map // *wsConn -> struct{}
+}
+
+// New returns a Server configured by opts and starts its session sweeper.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		sessions: newSessionTable(),
+		browsers: browserTable{held: make(map[string]int)},
+		closing:  make(chan struct{}),
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 16 << 10,
+		CheckOrigin:     s.checkWebSocketOrigin,
+	}
+	s.sweeper.Add(1)
+	go s.sweep()
+	return s
+}
+
+// Options returns the server's options with every default filled in.
+func (s *Server) Options() Options { return s.opts }
+
+// Shutdown stops the server: it refuses new handshakes, answers every held
+// /meta/connect at once with advice to reconnect (so clients move to another
+// server, or back to this one once it restarts), closes websockets with
+// "going away", and stops the sweeper. It returns when all of that is done
+// or ctx ends. The http.Server serving s should be shut down afterwards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	done := make(chan struct{})
+	go func() {
+		s.sweeper.Wait()
+		for {
+			n := 0
+			s.wsConns.Range(func(any, any) bool { n++; return false })
+			if n == 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Sessions       int   // sessions alive now
+	Channels       int   // channels with at least one subscriber
+	Handshakes     int64 // successful handshakes since start
+	MessagesIn     int64 // messages received from clients
+	Published      int64 // broadcast messages accepted for fan-out
+	Deliveries     int64 // messages queued for sessions by fan-out
+	QueueOverflows int64 // sessions removed because their queue was full
+	Expired        int64 // sessions removed by the sweeper
+	BadRequests    int64 // requests refused before any message was processed
+}
+
+type counters struct {
+	handshakes, messagesIn, published, deliveries atomic.Int64
+	queueOverflows, expired, badRequests          atomic.Int64
+}
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Sessions:       int(s.nsessions.Load()),
+		Channels:       s.channels.count(),
+		Handshakes:     s.stats.handshakes.Load(),
+		MessagesIn:     s.stats.messagesIn.Load(),
+		Published:      s.stats.published.Load(),
+		Deliveries:     s.stats.deliveries.Load(),
+		QueueOverflows: s.stats.queueOverflows.Load(),
+		Expired:        s.stats.expired.Load(),
+		BadRequests:    s.stats.badRequests.Load(),
+	}
+}
+
+// Publish broadcasts data (JSON) on a broadcast channel from the server
+// itself, as if a client had published it, and returns how many sessions it
+// was queued for.
+func (s *Server) Publish(channel string, data json.RawMessage) (int, error) {
+	channel = bayeux.Normalize(channel)
+	if !bayeux.ValidChannel(channel) || bayeux.IsWild(channel) || bayeux.KindOf(channel) != bayeux.Broadcast {
+		return 0, errors.New("runtime: publish: not a concrete broadcast channel: " + channel)
+	}
+	if !json.Valid(data) {
+		return 0, errors.New("runtime: publish: data is not valid JSON")
+	}
+	n := s.channels.fanOut(channel, encodeEvent(channel, data, nil), nil, true)
+	s.stats.published.Add(1)
+	s.stats.deliveries.Add(int64(n))
+	return n, nil
+}
+
+// removeSession ends a session: it leaves every channel, its queue is
+// dropped, and anything waiting on it (a held connect, a websocket writer)
+// is woken to tell the client.
+func (s *Server) removeSession(sess *session, reason RemoveReason) {
+	sess.mu.Lock()
+	if sess.removed {
+		sess.mu.Unlock()
+		return
+	}
+	sess.removed = true
+	sess.reason = reason
+	subs := sess.subs
+	sess.subs = nil
+	sess.queue, sess.spare = nil, nil
+	sess.mu.Unlock()
+
+	if s.sessions.delete(sess) {
+		s.nsessions.Add(-1)
+	}
+	for c := range subs {
+		s.channels.drop(c, sess)
+	}
+	close(sess.gone)
+	sess.signal()
+	s.log.Debug("bayeux session removed", "client", sess.id, "reason", reason.String())
+}
+
+// sweep removes sessions whose expiry has passed, every SweepPeriod.
+func (s *Server) sweep() {
+	defer s.sweeper.Done()
+	t := time.NewTicker(s.opts.SweepPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case now := <-t.C:
+			s.sessions.each(func(sess *session) {
+				sess.mu.Lock()
+				expired := !sess.removed && sess.holds == 0 && !sess.expires.IsZero() && now.After(sess.expires)
+				sess.mu.Unlock()
+				if expired {
+					s.stats.expired.Add(1)
+					s.removeSession(sess, RemovedTimeout)
+				}
+			})
+		}
+	}
+}
+
+// browserTable counts the held long polls of each browser, for the
+// multiple-clients advice.
+type browserTable struct {
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func (b *browserTable) acquire(id string, limit int) bool {
+	if id == "" || limit < 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held[id] >= limit {
+		return false
+	}
+	b.held[id]++
+	return true
+}
+
+func (b *browserTable) release(id string, limit int) {
+	if id == "" || limit < 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held[id] <= 1 {
+		delete(b.held, id)
+	} else {
+		b.held[id]--
+	}
+}
+
+func (s *Server) transportAllowed(name string) bool {
+	return slices.Contains(s.opts.Transports, name)
+}

@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// RemoveReason tells why a session ended.
+type RemoveReason int
+
+// Reasons a session is removed.
+const (
+	// RemovedDisconnect: the client sent /meta/disconnect.
+	RemovedDisconnect RemoveReason = iota + 1
+	// RemovedTimeout: no /meta/connect arrived within interval+maxInterval.
+	RemovedTimeout
+	// RemovedSlowConsumer: the session's queue reached MaxQueue.
+	RemovedSlowConsumer
+	// RemovedServer: the server ended the session (shutdown or application).
+	RemovedServer
+)
+
+// String returns a short name of the reason.
+func (r RemoveReason) String() string {
+	switch r {
+	case RemovedDisconnect:
+		return "disconnect"
+	case RemovedTimeout:
+		return "timeout"
+	case RemovedSlowConsumer:
+		return "slow_consumer"
+	case RemovedServer:
+		return "server"
+	}
+	return "unknown"
+}
+
+// session is the server side of one client. Lock order: a session's mu is
+// never held while taking another lock (see docs/design.md).
+type session struct {
+	id        string
+	srv       *Server
+	browserID string
+
+	// wake has capacity 1; a send means "something changed": a message was
+	// queued, the held connect was displaced, or the session was removed.
+	wake chan struct{}
+	// gone is closed when the session is removed.
+	gone chan struct{}
+
+	mu        sync.Mutex
+	queue     [][]byte // encoded messages waiting for delivery
+	spare     [][]byte // the other half of the double buffer for queue
+	removed   bool
+	reason    RemoveReason
+	connected bool // a /meta/connect has been answered
+	// holds counts the /meta/connect currently held; while it is non-zero the
+	// session does not expire.
+	holds int
+	// connectSeq increases with every /meta/connect; a held connect whose
+	// number is no longer current has been displaced.
+	connectSeq uint64
+	expires    time.Time
+	subs       map[*channel]struct{}
+	ws         *wsConn // the websocket this session is bound to, if any
+}
+
+func newSession(srv *Server, browserID string) *session {
+	return &session{
+		id:        newSessionID(),
+		srv:       srv,
+		browserID: browserID,
+		wake:      make(chan struct{}, 1),
+		gone:      make(chan struct{}),
+		subs:      make(map[*channel]struct{}),
+	}
+}
+
+// newSessionID returns 160 random bits from crypto/rand as 32 lower-case
+// letters and digits (alphanumeric, as CometD clients expect).
+func newSessionID() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	return idEncoding.EncodeToString(b[:])
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func (s *session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue adds an encoded message to the session's queue. It reports false
+// when the session is gone or its queue is full; a full queue removes the
+// session as a slow consumer.
+func (s *session) enqueue(msg []byte) bool {
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.queue) >= s.srv.opts.MaxQueue {
+		s.mu.Unlock()
+		s.srv.stats.queueOverflows.Add(1)
+		s.srv.removeSession(s, RemovedSlowConsumer)
+		return false
+	}
+	s.queue = append(s.queue, msg)
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+// takeQueue removes and returns everything queued. The caller gives the
+// slice back with returnQueue when it has written it.
+func (s *session) takeQueue() [][]byte {
+	s.mu.Lock()
+	q := s.queue
+	if len(q) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.queue = s.spare[:0]
+	s.spare = nil
+	s.mu.Unlock()
+	return q
+}
+
+// returnQueue recycles a slice taken by takeQueue.
+func (s *session) returnQueue(q [][]byte) {
+	if cap(q) > 4*s.srv.opts.MaxQueue/3+64 {
+		return // do not keep a burst's worth of memory around
+	}
+	clear(q)
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = q[:0]
+	}
+	s.mu.Unlock()
+}
+
+func (s *session) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// isRemoved reports whether the session has ended.
+func (s *session) isRemoved() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removed
+}
+
+// scheduleExpiry starts the session's expiry clock after a connect reply.
+func (s *session) scheduleExpiry(now time.Time) {
+	o := &s.srv.opts
+	s.mu.Lock()
+	s.expires = now.Add(o.Interval + o.MaxInterval)
+	s.mu.Unlock()
+}
+
+// sessionTable maps client ids to sessions in shards, so that looking a
+// session up on every message does not contend on one lock.
+type sessionTable struct {
+	seed   maphash.Seed
+	shards [64]sessionShard
+}
+
+type sessionShard struct {
+	mu sync.RWMutex
+	m  map[string]*session
+}
+
+func newSessionTable() *sessionTable {
+	t := &sessionTable{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*session)
+	}
+	return t
+}
+
+func (t *sessionTable) shard(id string) *sessionShard {
+	return &t.shards[maphash.String(t.seed, id)%uint64(len(t.shards))]
+}
+
+func (t *sessionTable) get(id string) *session {
+	sh := t.shard(id)
+	sh.mu.RLock()
+	s := sh.m[id]
+	sh.mu.RUnlock()
+	return s
+}
+
+func (t *sessionTable) put(s *session) {
+	sh := t.shard(s.id)
+	sh.mu.Lock()
+	sh.m[s.id] = s
+	sh.mu.Unlock()
+}
+
+func (t *sessionTable) delete(s *session) bool {
+	sh := t.shard(s.id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[s.id] != s {
+		return false
+	}
+	delete(sh.m, s.id)
+	return true
+}
+
+// each calls f for every session, one shard at a time, without holding a
+// shard lock while f runs.
+func (t *sessionTable) each(f func(*session)) {
+	var buf []*session
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		buf = buf[:0]
+		for _, s := range sh.m {
+			buf = append(buf, s)
+		}
+		sh.mu.RUnlock()
+		for _, s := range buf {
+			f(s)
+		}
+	}
+}

@@ -1,0 +1,359 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/gorilla/websocket"
+)
+
+// ServeHTTP serves every Bayeux transport at the path the server is mounted
+// on (and, for long-polling, any suffix of it).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if websocket.IsWebSocketUpgrade(r) {
+		s.serveWebSocket(w, r)
+		return
+	}
+	s.setCORS(w, r)
+	switch r.Method {
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusOK)
+	case http.MethodPost:
+		s.serveLongPolling(w, r)
+	case http.MethodGet:
+		s.serveCallbackPolling(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		s.badRequest(w, http.StatusMethodNotAllowed, "bayeux: method %s not allowed", r.Method)
+	}
+}
+
+func (s *Server) badRequest(w http.ResponseWriter, status int, format string, args ...any) {
+	s.stats.badRequests.Add(1)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, format+"\n", args...)
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	return slices.Contains(s.opts.AllowedOrigins, "*") || slices.Contains(s.opts.AllowedOrigins, origin)
+}
+
+// setCORS lets the configured origins call the server with credentials
+// (the CometD client sends cookies cross-origin).
+func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !s.originAllowed(origin) {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		} else {
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+// checkWebSocketOrigin accepts requests without an Origin (non-browser
+// clients), same-origin requests, and the configured origins.
+func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || s.originAllowed(origin) {
+		return true
+	}
+	i := strings.Index(origin, "://")
+	return i >= 0 && strings.EqualFold(origin[i+3:], r.Host)
+}
+
+// errEmptyBatch is returned for a request that holds no message.
+var errEmptyBatch = errors.New("bayeux: empty message array")
+
+// decodeMessages parses a request body: a JSON array of messages or a single
+// message object.
+func decodeMessages(body []byte) ([]bayeux.Message, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, errEmptyBatch
+	}
+	var msgs []bayeux.Message
+	if body[0] == '{' {
+		msgs = make([]bayeux.Message, 1)
+		if err := json.Unmarshal(body, &msgs[0]); err != nil {
+			return nil, fmt.Errorf("bayeux: malformed message: %w", err)
+		}
+		return msgs, nil
+	}
+	if err := json.Unmarshal(body, &msgs); err != nil {
+		return nil, fmt.Errorf("bayeux: malformed message array: %w", err)
+	}
+	if len(msgs) == 0 {
+		return nil, errEmptyBatch
+	}
+	return msgs, nil
+}
+
+func (s *Server) browserID(w http.ResponseWriter, r *http.Request, msgs []bayeux.Message) string {
+	if c, err := r.Cookie(s.opts.BrowserCookieName); err == nil && c.Value != "" {
+		return c.Value
+	}
+	if len(msgs) == 1 && bayeux.Normalize(msgs[0].Channel) == bayeux.MetaHandshake {
+		id := newSessionID()[:16]
+		http.SetCookie(w, &http.Cookie{Name: s.opts.BrowserCookieName, Value: id, Path: "/", HttpOnly: true})
+		return id
+	}
+	return ""
+}
+
+func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
+	if !s.transportAllowed(bayeux.TransportLongPolling) {
+		s.badRequest(w, http.StatusBadRequest, "bayeux: transport %s not allowed", bayeux.TransportLongPolling)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxMessageSize)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: request body larger than %d bytes", s.opts.MaxMessageSize)
+			return
+		}
+		s.badRequest(w, http.StatusBadRequest, "bayeux: read request: %v", err)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		// The Bayeux spec allows form-encoded "message" parameters; tools
+		// such as curl label plain JSON bodies as forms, so a body that is
+		// not a form with a message parameter is read as JSON.
+		if form, err := url.ParseQuery(string(body)); err == nil && len(form["message"]) > 0 {
+			body = joinMessageParams(form["message"])
+		}
+	}
+	msgs, err := decodeMessages(body)
+	if err != nil {
+		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs)}
+	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.Write(body)
+	})
+}
+
+func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	callback := q.Get("jsonp")
+	if !q.Has("jsonp") {
+		s.badRequest(w, http.StatusBadRequest, "bayeux: unknown Bayeux transport: a GET needs the jsonp and message parameters")
+		return
+	}
+	if !validCallback(callback, s.opts.JSONPCallbackMaxLength) {
+		s.badRequest(w, http.StatusBadRequest, "bayeux: invalid jsonp callback name: want 1 to %d of [A-Za-z0-9._-]", s.opts.JSONPCallbackMaxLength)
+		return
+	}
+	if !s.transportAllowed(bayeux.TransportCallbackPolling) {
+		s.badRequest(w, http.StatusBadRequest, "bayeux: transport %s not allowed", bayeux.TransportCallbackPolling)
+		return
+	}
+	body := joinMessageParams(q["message"])
+	if int64(len(body)) > s.opts.MaxMessageSize {
+		s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: message larger than %d bytes", s.opts.MaxMessageSize)
+		return
+	}
+	msgs, err := decodeMessages(body)
+	if err != nil {
+		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs)}
+	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+		h := w.Header()
+		h.Set("Content-Type", "text/javascript;charset=UTF-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		out := make([]byte, 0, len(callback)+len(body)+3)
+		out = append(out, callback...)
+		out = append(out, '(')
+		out = append(out, jsSafe(body)...)
+		out = append(out, ')', ';')
+		w.Write(out)
+	})
+}
+
+// validCallback reports whether a JSONP callback name is safe to echo.
+func validCallback(name string, max int) bool {
+	if name == "" || len(name) > max {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// jsSafe escapes U+2028 and U+2029, which JSON allows raw in strings but
+// older JavaScript engines do not.
+func jsSafe(b []byte) []byte {
+	if !bytes.Contains(b, []byte("\u2028")) && !bytes.Contains(b, []byte("\u2029")) {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte("\u2028"), []byte(`\u2028`))
+	return bytes.ReplaceAll(b, []byte("\u2029"), []byte(`\u2029`))
+}
+
+// joinMessageParams concatenates several "message" parameters, each a
+// message or an array of messages, into one JSON array.
+func joinMessageParams(params []string) []byte {
+	if len(params) == 1 {
+		return []byte(params[0])
+	}
+	var b []byte
+	b = append(b, '[')
+	for i, p := range params {
+		p = strings.TrimSpace(p)
+		if strings.HasPrefix(p, "[") && strings.HasSuffix(p, "]") {
+			p = strings.TrimSpace(p[1 : len(p)-1])
+		}
+		if p == "" {
+			continue
+		}
+		if i > 0 && len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, p...)
+	}
+	return append(b, ']')
+}
+
+// respondHTTP processes msgs, holds a lone /meta/connect as the protocol
+// asks, and writes one response: the handshake reply, then the messages
+// queued for the session (only on a /meta/connect, so that delivery order is
+// the queue's order), then the other replies.
+func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, write func([]byte)) {
+	res := s.process(o, msgs)
+	var queue [][]byte
+	var connectReply []byte
+	if pc := res.connect; pc != nil {
+		status, ok := s.holdHTTPConnect(r, o, pc)
+		if status != 0 {
+			w.WriteHeader(status)
+			return
+		}
+		if !ok { // the client went away; nothing is taken from its queue
+			return
+		}
+		queue = pc.sess.takeQueue()
+		connectReply = s.connectReply(pc)
+		defer func() {
+			pc.sess.returnQueue(queue)
+			pc.sess.scheduleExpiry(time.Now())
+		}()
+	}
+	n := 2 + len(res.handshake) + len(connectReply)
+	for _, q := range queue {
+		n += len(q) + 1
+	}
+	for _, q := range res.replies {
+		n += len(q) + 1
+	}
+	body := make([]byte, 0, n)
+	body = append(body, '[')
+	add := func(m []byte) {
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		body = append(body, m...)
+	}
+	if res.handshake != nil {
+		add(res.handshake)
+	}
+	for _, m := range queue {
+		add(m)
+	}
+	for _, m := range res.replies {
+		add(m)
+	}
+	if connectReply != nil {
+		add(connectReply)
+	}
+	body = append(body, ']')
+	if res.rejected {
+		w.WriteHeader(http.StatusBadRequest)
+	}
+	write(body)
+}
+
+// holdHTTPConnect waits until pc should be answered: something is queued,
+// the hold time passed, the session ended, the server is shutting down, or
+// a newer connect displaced it. It returns a non-zero HTTP status when the
+// connect must fail at the HTTP level (displaced), and ok=false when the
+// client went away.
+func (s *Server) holdHTTPConnect(r *http.Request, o *origin, pc *pendingConnect) (status int, ok bool) {
+	sess := pc.sess
+	if pc.hold <= 0 || sess.queued() > 0 || sess.isRemoved() || s.isClosing() {
+		return 0, true
+	}
+	// HTTP/1.x browsers have few connections per host: one held long poll
+	// per browser, the others poll (CometD's maxSessionsPerBrowser). HTTP/2
+	// multiplexes, so it has no such limit.
+	if r.ProtoMajor < 2 {
+		if !s.browsers.acquire(o.browserID, s.opts.MaxSessionsPerBrowser) {
+			pc.multi = true
+			return 0, true
+		}
+		defer s.browsers.release(o.browserID, s.opts.MaxSessionsPerBrowser)
+	}
+
+	sess.mu.Lock()
+	sess.holds++
+	sess.mu.Unlock()
+	defer func() {
+		sess.mu.Lock()
+		sess.holds--
+		sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
+		sess.mu.Unlock()
+	}()
+
+	timer := time.NewTimer(pc.hold)
+	defer timer.Stop()
+	for {
+		select {
+		case <-sess.wake:
+			if pc.displaced() {
+				sess.signal() // pass the wake-up on to the newer connect
+				return s.opts.DuplicateConnectStatus, true
+			}
+			if sess.queued() > 0 || sess.isRemoved() {
+				return 0, true
+			}
+		case <-timer.C:
+			return 0, true
+		case <-sess.gone:
+			return 0, true
+		case <-s.closing:
+			return 0, true
+		case <-r.Context().Done():
+			sess.signal()
+			return 0, false
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package runtime
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/gorilla/websocket"
+)
+
+// wsConn is one websocket connection. Its reader goroutine processes
+// incoming batches; its writer goroutine owns every write: replies, queued
+// messages (delivered as soon as they are queued, without waiting for a
+// /meta/connect), and the held /meta/connect's reply when it is due.
+type wsConn struct {
+	srv       *Server
+	c         *websocket.Conn
+	browserID string
+	wake      chan struct{} // capacity 1
+	closed    chan struct{} // closed when the reader stops
+
+	mu      sync.Mutex
+	out     [][]byte // replies waiting to be written, in order
+	sess    *session // the session bound to this connection
+	pending *pendingConnect
+	due     time.Time // when pending must be answered
+}
+
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !s.transportAllowed(bayeux.TransportWebSocket) {
+		s.badRequest(w, http.StatusBadRequest, "bayeux: transport %s not allowed", bayeux.TransportWebSocket)
+		return
+	}
+	if s.isClosing() {
+		s.badRequest(w, http.StatusServiceUnavailable, "bayeux: server shutting down")
+		return
+	}
+	c, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.stats.badRequests.Add(1)
+		return // the upgrader has written the HTTP error
+	}
+	c.SetReadLimit(s.opts.MaxMessageSize)
+	wc := &wsConn{srv: s, c: c, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
+		wc.browserID = ck.Value
+	}
+	s.wsConns.Store(wc, struct{}{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		wc.writeLoop()
+	}()
+	wc.readLoop()
+	close(wc.closed)
+	<-writerDone
+	c.Close()
+	wc.release()
+	s.wsConns.Delete(wc)
+}
+
+func (wc *wsConn) signal() {
+	select {
+	case wc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// bind makes sess the session whose messages this connection delivers.
+func (wc *wsConn) bind(sess *session) {
+	wc.mu.Lock()
+	changed := wc.sess != sess
+	wc.sess = sess
+	wc.mu.Unlock()
+	if changed {
+		sess.mu.Lock()
+		sess.ws = wc
+		sess.mu.Unlock()
+		wc.signal()
+	}
+}
+
+func (wc *wsConn) readLoop() {
+	s := wc.srv
+	o := &origin{transport: bayeux.TransportWebSocket, ws: wc}
+	for {
+		_, data, err := wc.c.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.stats.badRequests.Add(1)
+				s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
+			}
+			return
+		}
+		msgs, err := decodeMessages(data)
+		if errors.Is(err, errEmptyBatch) {
+			continue // Faye clients send [] as a keep-alive
+		}
+		if err != nil {
+			s.stats.badRequests.Add(1)
+			reason := err.Error()
+			if len(reason) > 120 {
+				reason = reason[:120]
+			}
+			_ = wc.c.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, reason),
+				time.Now().Add(time.Second))
+			return
+		}
+		o.browserID = wc.browserID
+		wc.enqueue(s.process(o, msgs))
+	}
+}
+
+// enqueue hands the results of a batch to the writer.
+func (wc *wsConn) enqueue(res result) {
+	wc.mu.Lock()
+	if res.handshake != nil {
+		wc.out = append(wc.out, res.handshake)
+	}
+	wc.out = append(wc.out, res.replies...)
+	var old *pendingConnect
+	if pc := res.connect; pc != nil {
+		old = wc.pending
+		wc.pending = pc
+		wc.due = time.Now().Add(pc.hold)
+		pc.sess.mu.Lock()
+		pc.sess.holds++
+		pc.sess.mu.Unlock()
+	}
+	if old != nil {
+		// A newer connect on the same connection answers the older one.
+		wc.out = append(wc.out, wc.srv.connectReply(old))
+	}
+	wc.mu.Unlock()
+	if old != nil {
+		wc.srv.endHold(old.sess)
+	}
+	wc.signal()
+}
+
+// endHold restarts a session's expiry clock after its connect is answered.
+func (s *Server) endHold(sess *session) {
+	sess.mu.Lock()
+	sess.holds--
+	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
+	sess.mu.Unlock()
+}
+
+// release ends the hold of a connect left unanswered when the connection
+// closed, so the session expires unless the client comes back in time.
+func (wc *wsConn) release() {
+	wc.mu.Lock()
+	pc := wc.pending
+	wc.pending = nil
+	sess := wc.sess
+	wc.mu.Unlock()
+	if pc != nil {
+		wc.srv.endHold(pc.sess)
+	}
+	if sess != nil {
+		sess.mu.Lock()
+		if sess.ws == wc {
+			sess.ws = nil
+		}
+		sess.mu.Unlock()
+	}
+}
+
+func (wc *wsConn) writeLoop() {
+	s := wc.srv
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var armed *pendingConnect
+	closing := s.closing
+	for {
+		wc.mu.Lock()
+		sess, pending, due := wc.sess, wc.pending, wc.due
+		wc.mu.Unlock()
+		var sessWake <-chan struct{}
+		if sess != nil {
+			sessWake = sess.wake
+		}
+		var timeout <-chan time.Time
+		if pending != nil {
+			if pending != armed {
+				timer.Reset(time.Until(due))
+				armed = pending
+			}
+			timeout = timer.C
+		}
+		shutdown := false
+		select {
+		case <-wc.wake:
+		case <-sessWake:
+		case <-timeout:
+			armed = nil
+		case <-wc.closed:
+			return
+		case <-closing:
+			shutdown = true
+			closing = nil // seen; do not spin on the closed channel
+		}
+		if err := wc.flush(shutdown); err != nil {
+			wc.c.Close() // the reader fails and cleans up
+			return
+		}
+		if shutdown {
+			_ = wc.c.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+				time.Now().Add(time.Second))
+			wc.c.Close()
+			return
+		}
+	}
+}
+
+// flush writes, in one frame, the pending replies, the session's queued
+// messages and the held connect's reply when it is due.
+func (wc *wsConn) flush(shutdown bool) error {
+	s := wc.srv
+	now := time.Now()
+	wc.mu.Lock()
+	out := wc.out
+	wc.out = nil
+	sess := wc.sess
+	var done *pendingConnect
+	if pc := wc.pending; pc != nil && (shutdown || !now.Before(wc.due) || pc.sess.isRemoved()) {
+		done = pc
+		wc.pending = nil
+	}
+	wc.mu.Unlock()
+
+	var queue [][]byte
+	if sess != nil {
+		queue = sess.takeQueue()
+		defer sess.returnQueue(queue)
+	}
+	var connectReply []byte
+	if done != nil {
+		connectReply = s.connectReply(done)
+		defer s.endHold(done.sess)
+	}
+	if len(out) == 0 && len(queue) == 0 && connectReply == nil {
+		return nil
+	}
+	wc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+	w, err := wc.c.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	sep := []byte{'['}
+	write := func(m []byte) {
+		w.Write(sep)
+		w.Write(m)
+		sep[0] = ','
+	}
+	for _, m := range out {
+		write(m)
+	}
+	for _, m := range queue {
+		write(m)
+	}
+	if connectReply != nil {
+		write(connectReply)
+	}
+	w.Write([]byte{']'})
+	return w.Close()
+}
