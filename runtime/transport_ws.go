@@ -26,6 +26,10 @@ type wsConn struct {
 	sess    *session // the session bound to this connection
 	pending *pendingConnect
 	due     time.Time // when pending must be answered
+	// inBatch is set while the reader processes a batch: like CometD, the
+	// deliveries a batch causes to its own session leave together with
+	// the batch's replies, in one frame.
+	inBatch bool
 }
 
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -110,6 +114,9 @@ func (wc *wsConn) readLoop() {
 			return
 		}
 		o.browserID = wc.browserID
+		wc.mu.Lock()
+		wc.inBatch = true
+		wc.mu.Unlock()
 		wc.enqueue(s.process(o, msgs))
 	}
 }
@@ -117,6 +124,7 @@ func (wc *wsConn) readLoop() {
 // enqueue hands the results of a batch to the writer.
 func (wc *wsConn) enqueue(res result) {
 	wc.mu.Lock()
+	wc.inBatch = false
 	if res.handshake != nil {
 		wc.out = append(wc.out, res.handshake)
 	}
@@ -223,6 +231,10 @@ func (wc *wsConn) flush(shutdown bool) error {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
+	if wc.inBatch && !shutdown {
+		wc.mu.Unlock()
+		return nil // the reader signals when the batch is done
+	}
 	out := wc.out
 	wc.out = nil
 	sess := wc.sess
