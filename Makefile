@@ -1,0 +1,28 @@
+# The targets a contributor and CI run. `make test` is the one command that
+# runs every test (README.md); .ci/run calls exactly it.
+
+GO ?= go
+
+.PHONY: test check interop-deps serve bench
+
+## test: install the interop suite's npm packages, check formatting and vet, run every test with -race
+test: interop-deps check
+	$(GO) test -race -count=1 ./...
+
+## check: gofmt and go vet
+check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## interop-deps: the CometD JavaScript client and Faye, pinned by interop/package-lock.json
+interop-deps:
+	npm ci --prefix interop --no-audit --no-fund --loglevel=error
+
+## serve: run an open-relay Bayeux server on 127.0.0.1:8080
+serve:
+	$(GO) run ./cmd/cometgen serve
+
+## bench: the fan-out micro-benchmarks (see docs/performance.md for the end-to-end load runs)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/

@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// benchSessions handshakes n sessions straight into srv and subscribes each
+// to channel.
+func benchSessions(b *testing.B, srv *Server, n int, channel string) []*session {
+	b.Helper()
+	out := make([]*session, n)
+	for i := range out {
+		s := newSession(srv, "")
+		srv.sessions.put(s)
+		srv.nsessions.Add(1)
+		if !srv.channels.subscribe(s, channel) {
+			b.Fatal("subscribe failed")
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// BenchmarkFanOut measures the publish path: decode, validate, encode once,
+// and queue the same bytes for every subscriber. One op is one publish; the
+// deliveries/s metric counts queued copies.
+func BenchmarkFanOut(b *testing.B) {
+	for _, subs := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			srv := New(Options{Logger: discardLogger(), MaxQueue: 1 << 20})
+			defer srv.Shutdown(b.Context())
+			sessions := benchSessions(b, srv, subs, "/bench/room")
+			pub := sessions[0]
+			body := []byte(`[{"channel":"/bench/room","clientId":"` + pub.id + `","id":"1","data":{"seq":1,"ts":1732500000000000000,"text":"hello, world"}}]`)
+			o := &origin{transport: bayeux.TransportWebSocket}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				msgs, err := decodeMessages(body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				srv.process(o, msgs)
+				if i++; i%256 == 0 {
+					for _, s := range sessions {
+						s.returnQueue(s.takeQueue())
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*subs)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkFanOutWildcards publishes to a channel that subscribers reach
+// through several patterns, which needs the at-most-once set.
+func BenchmarkFanOutWildcards(b *testing.B) {
+	srv := New(Options{Logger: discardLogger(), MaxQueue: 1 << 20})
+	defer srv.Shutdown(b.Context())
+	sessions := benchSessions(b, srv, 100, "/bench/room")
+	for _, s := range sessions {
+		srv.channels.subscribe(s, "/bench/*")
+		srv.channels.subscribe(s, "/**")
+	}
+	ev := encodeEvent("/bench/room", json.RawMessage(`{"seq":1}`), nil)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		srv.channels.fanOut("/bench/room", ev, nil, true)
+		if i++; i%256 == 0 {
+			for _, s := range sessions {
+				s.returnQueue(s.takeQueue())
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(sessions))/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkEncodeEvent measures encoding a broadcast once.
+func BenchmarkEncodeEvent(b *testing.B) {
+	data := json.RawMessage(`{"seq":1,"ts":1732500000000000000,"text":"hello, world"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		encodeEvent("/bench/room", data, nil)
+	}
+}
