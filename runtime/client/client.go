@@ -1,0 +1,460 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// State is the life-cycle state of a Client.
+type State int
+
+// The states of a Client.
+const (
+	// StateDisconnected: no session. The initial state, and the state after
+	// Disconnect or after the server advised reconnect "none".
+	StateDisconnected State = iota
+	// StateHandshaking: Handshake is waiting for the server.
+	StateHandshaking
+	// StateConnected: the Client has a session and its connect loop runs.
+	StateConnected
+	// StateRehandshaking: the server dropped the session; the Client is
+	// handshaking again and will then re-subscribe its subscriptions.
+	StateRehandshaking
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case StateHandshaking:
+		return "handshaking"
+	case StateConnected:
+		return "connected"
+	case StateRehandshaking:
+		return "rehandshaking"
+	}
+	return "disconnected"
+}
+
+// Client is a Bayeux client. Create it with New, start a session with
+// Handshake and end it with Disconnect. All methods are safe for concurrent
+// use; see the package documentation for which goroutine runs callbacks.
+type Client struct {
+	url    string
+	o      options
+	log    *slog.Logger
+	tr     transport
+	nextID atomic.Uint64
+
+	mu       sync.Mutex
+	state    State
+	stateCh  chan struct{} // closed and replaced on every state change
+	clientID string
+	advice   advice
+	run      *run
+
+	cur atomic.Pointer[run] // the current run, read on the receive path
+
+	pmu     sync.Mutex
+	pending map[bayeux.ID]*call
+
+	smu  sync.Mutex                      // serialises changes of subs
+	subs atomic.Pointer[[]*Subscription] // copy-on-write snapshot
+}
+
+// advice is the server's latest advice, with defaults filled in.
+type advice struct {
+	reconnect   string
+	interval    time.Duration
+	timeout     time.Duration
+	maxInterval time.Duration
+}
+
+func defaultAdvice() advice {
+	return advice{reconnect: bayeux.ReconnectRetry, timeout: DefaultConnectTimeout}
+}
+
+// merge updates a with the fields present in adv.
+func (a *advice) merge(adv *bayeux.Advice) {
+	if adv == nil {
+		return
+	}
+	if adv.Reconnect != "" {
+		a.reconnect = adv.Reconnect
+	}
+	if adv.Interval != nil {
+		a.interval = time.Duration(*adv.Interval) * time.Millisecond
+	}
+	if adv.Timeout != nil {
+		a.timeout = time.Duration(*adv.Timeout) * time.Millisecond
+	}
+	if adv.MaxInterval != nil {
+		a.maxInterval = time.Duration(*adv.MaxInterval) * time.Millisecond
+	}
+}
+
+// run is one session's worth of background work, from Handshake to
+// Disconnect: the connect loop and the event dispatcher.
+type run struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	disp     *dispatcher
+}
+
+// New returns a Client for the Bayeux server at url (http:// or https://;
+// the websocket transport dials the same URL with the ws:// or wss://
+// scheme). It does no I/O; call Handshake to start a session.
+//
+// New panics if WithTransport names a transport other than "websocket" or
+// "long-polling".
+func New(url string, opts ...Option) *Client {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Client{
+		url:     url,
+		o:       o,
+		log:     o.logger,
+		stateCh: make(chan struct{}),
+		advice:  defaultAdvice(),
+		pending: make(map[bayeux.ID]*call),
+	}
+	switch o.transport {
+	case bayeux.TransportWebSocket:
+		c.tr = newWSTransport(c)
+	case bayeux.TransportLongPolling:
+		c.tr = newLPTransport(c)
+	default:
+		panic(fmt.Sprintf("client: unknown transport %q", o.transport))
+	}
+	empty := []*Subscription{}
+	c.subs.Store(&empty)
+	return c
+}
+
+// ClientID returns the session's client id, or "" without a session.
+func (c *Client) ClientID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientID
+}
+
+// State returns the Client's current state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Transport returns the name of the Client's transport.
+func (c *Client) Transport() string { return c.o.transport }
+
+// setState changes the state; c.mu must be held. It returns a function that
+// reports the change to the state handler, to be called after unlocking.
+func (c *Client) setState(s State, cause error) func() {
+	if c.state == s {
+		return func() {}
+	}
+	c.state = s
+	close(c.stateCh)
+	c.stateCh = make(chan struct{})
+	if s != StateConnected {
+		c.clientID = ""
+	}
+	c.log.Debug("bayeux client state", "state", s, "cause", cause)
+	if f := c.o.onState; f != nil {
+		return func() { f(s, cause) }
+	}
+	return func() {}
+}
+
+// session waits until the Client has a session and returns its client id.
+// Without a session (StateDisconnected) it returns ErrNotConnected at once.
+func (c *Client) session(ctx context.Context) (string, error) {
+	for {
+		c.mu.Lock()
+		st, id, ch := c.state, c.clientID, c.stateCh
+		c.mu.Unlock()
+		switch st {
+		case StateConnected:
+			return id, nil
+		case StateDisconnected:
+			return "", ErrNotConnected
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// Handshake starts a session: it sends /meta/handshake and, once the server
+// accepts it, starts the background connect loop that keeps the session
+// alive, delivers events and re-handshakes when the server asks. Local
+// subscriptions left from a session the server ended are subscribed again.
+//
+// A refusal by the server is returned as a *bayeux.Error (wrapped); the
+// Client is then disconnected and Handshake may be called again.
+func (c *Client) Handshake(ctx context.Context) error {
+	c.mu.Lock()
+	if c.state != StateDisconnected {
+		c.mu.Unlock()
+		return ErrAlreadyConnected
+	}
+	notify := c.setState(StateHandshaking, nil)
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &run{ctx: rctx, cancel: cancel, loopDone: make(chan struct{}), disp: newDispatcher(c)}
+	c.run = r
+	c.cur.Store(r)
+	c.advice = defaultAdvice()
+	c.mu.Unlock()
+	notify()
+	go r.disp.loop(rctx)
+
+	hctx, hcancel := context.WithCancel(ctx)
+	stopH := context.AfterFunc(rctx, hcancel) // Disconnect aborts the handshake
+	id, err := c.handshake(hctx, r)
+	stopH()
+	hcancel()
+	if err != nil {
+		c.mu.Lock()
+		if c.run == r {
+			c.run = nil
+			notify = c.setState(StateDisconnected, err)
+		} else {
+			notify = func() {}
+		}
+		c.mu.Unlock()
+		cancel()
+		close(r.loopDone)
+		c.tr.close()
+		c.failAll(0, true, ErrNotConnected)
+		notify()
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if err := c.resubscribe(ctx, id); err != nil {
+		c.log.Warn("bayeux client: re-subscribe failed", "err", err)
+	}
+	if err := c.connected(r); err != nil { // Disconnect won the race
+		close(r.loopDone)
+		return fmt.Errorf("handshake: %w", err)
+	}
+	go c.connectLoop(r)
+	return nil
+}
+
+// handshake sends one /meta/handshake and, on success, records the new
+// client id and advice. The state changes to StateConnected only in
+// connected, once the subscriptions are restored.
+func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
+	msg := &bayeux.Message{
+		Channel:                  bayeux.MetaHandshake,
+		Version:                  bayeux.Version,
+		MinimumVersion:           bayeux.Version,
+		SupportedConnectionTypes: []string{c.o.transport},
+		Advice:                   &bayeux.Advice{Timeout: bayeux.Int(DefaultConnectTimeout.Milliseconds()), Interval: bayeux.Int(0)},
+		Ext:                      c.o.handshakeExt,
+	}
+	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
+	if err != nil {
+		return "", err
+	}
+	reply := replies[0]
+	if err := replyError(reply); err != nil {
+		c.mu.Lock()
+		c.advice.merge(reply.Advice)
+		c.mu.Unlock()
+		return "", err
+	}
+	if reply.ClientID == "" {
+		return "", fmt.Errorf("%w: reply without clientId", ErrNoReply)
+	}
+	if types := reply.SupportedConnectionTypes; len(types) > 0 && !slices.Contains(types, c.o.transport) {
+		return "", fmt.Errorf("server does not offer %s (it offers %v)", c.o.transport, types)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.run != r || r.ctx.Err() != nil {
+		return "", ErrNotConnected
+	}
+	c.advice = defaultAdvice()
+	c.advice.merge(reply.Advice)
+	c.clientID = reply.ClientID
+	return reply.ClientID, nil
+}
+
+// connected moves the run's session to StateConnected.
+func (c *Client) connected(r *run) error {
+	c.mu.Lock()
+	if c.run != r || r.ctx.Err() != nil {
+		c.mu.Unlock()
+		return ErrNotConnected
+	}
+	notify := c.setState(StateConnected, nil)
+	c.mu.Unlock()
+	notify()
+	return nil
+}
+
+// Disconnect ends the session: it stops the connect loop, sends
+// /meta/disconnect, closes the transport and forgets the subscriptions.
+// Pending requests fail with ErrNotConnected. Disconnect on a Client without
+// a session does nothing and returns nil.
+func (c *Client) Disconnect(ctx context.Context) error {
+	c.mu.Lock()
+	r, id := c.run, c.clientID
+	if r == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	c.run = nil
+	c.mu.Unlock()
+	r.cancel()
+	<-r.loopDone
+
+	var err error
+	if id != "" {
+		msg := &bayeux.Message{Channel: bayeux.MetaDisconnect, ClientID: id}
+		var replies []*bayeux.Message
+		replies, err = c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
+		if err == nil {
+			err = replyError(replies[0])
+		}
+	}
+	c.mu.Lock()
+	notify := c.setState(StateDisconnected, nil)
+	c.mu.Unlock()
+	c.tr.close()
+	c.failAll(0, true, ErrNotConnected)
+	c.smu.Lock()
+	empty := []*Subscription{}
+	c.subs.Store(&empty)
+	c.smu.Unlock()
+	notify()
+	if err != nil {
+		return fmt.Errorf("disconnect: %w", err)
+	}
+	return nil
+}
+
+// stop ends the session from inside the connect loop, after reconnect
+// "none" or a context cancellation.
+func (c *Client) stop(r *run, cause error) {
+	c.mu.Lock()
+	if c.run != r {
+		c.mu.Unlock()
+		return
+	}
+	c.run = nil
+	notify := c.setState(StateDisconnected, cause)
+	c.mu.Unlock()
+	r.cancel()
+	c.tr.close()
+	c.failAll(0, true, ErrNotConnected)
+	notify()
+}
+
+// exchange sends msgs in one request or frame and waits for their replies.
+// timeout bounds the wait (and, for long-polling, the HTTP request).
+func (c *Client) exchange(ctx context.Context, msgs []*bayeux.Message, timeout time.Duration) ([]*bayeux.Message, error) {
+	calls := make([]*call, len(msgs))
+	for i, m := range msgs {
+		calls[i] = c.newCall(m, nil)
+	}
+	c.transmit(ctx, msgs, calls, timeout)
+	return c.wait(ctx, calls)
+}
+
+// transmit encodes msgs and sends them; every outcome, including an encoding
+// or transport failure, resolves the calls.
+func (c *Client) transmit(ctx context.Context, msgs []*bayeux.Message, calls []*call, timeout time.Duration) {
+	body, err := json.Marshal(msgs)
+	if err != nil {
+		err = fmt.Errorf("encode: %w", err)
+		for _, cl := range calls {
+			cl.resolve(nil, err)
+		}
+		return
+	}
+	if err := c.tr.send(ctx, body, urlSuffix(msgs), timeout, calls); err != nil {
+		for _, cl := range calls {
+			c.fail(cl, err)
+		}
+		return
+	}
+	if c.tr.inline() {
+		// Long-polling: the response has been processed; a call still
+		// pending got no reply in it.
+		for _, cl := range calls {
+			c.fail(cl, ErrNoReply)
+		}
+	}
+}
+
+// urlSuffix is what the long-polling transport appends to the URL, as the
+// CometD JavaScript client does: the meta type of a single handshake,
+// connect or disconnect.
+func urlSuffix(msgs []*bayeux.Message) string {
+	if len(msgs) != 1 {
+		return ""
+	}
+	switch msgs[0].Channel {
+	case bayeux.MetaHandshake:
+		return "/handshake"
+	case bayeux.MetaConnect:
+		return "/connect"
+	case bayeux.MetaDisconnect:
+		return "/disconnect"
+	}
+	return ""
+}
+
+// receive routes a decoded frame or response: replies complete their calls,
+// events go to the dispatcher. It runs on the transport's goroutine.
+func (c *Client) receive(msgs []bayeux.Message) {
+	type resolved struct {
+		cl *call
+		m  *bayeux.Message
+	}
+	var replies []resolved
+	for i := range msgs {
+		m := &msgs[i]
+		if m.ID == "" || !isReplyShaped(m) {
+			continue
+		}
+		if cl := c.take(m.ID); cl != nil {
+			replies = append(replies, resolved{cl, m})
+		} else if bayeux.KindOf(m.Channel) == bayeux.Meta {
+			c.log.Debug("bayeux client: unexpected reply", "channel", m.Channel, "id", m.ID)
+		}
+	}
+	if r := c.cur.Load(); r != nil {
+		if len(replies) == 0 {
+			r.disp.push(delivery{msgs: msgs})
+		} else {
+			var events []*bayeux.Message
+			for i := range msgs {
+				m := &msgs[i]
+				if !slices.ContainsFunc(replies, func(x resolved) bool { return x.m == m }) {
+					events = append(events, m)
+				}
+			}
+			if len(events) > 0 {
+				r.disp.push(delivery{ptrs: events})
+			}
+		}
+	}
+	for _, x := range replies {
+		x.cl.resolve(x.m, nil)
+	}
+}

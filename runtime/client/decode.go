@@ -1,0 +1,476 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// maxDepth bounds the nesting of JSON values the decoder accepts, so a
+// hostile frame cannot exhaust the stack.
+const maxDepth = 1000
+
+// maxInterned bounds the channel-name cache of one decoder.
+const maxInterned = 4096
+
+// errSyntax is wrapped by every decoding error.
+var errSyntax = errors.New("invalid JSON")
+
+// decoder turns a frame (a JSON array of Bayeux messages, or a single message
+// object) into []bayeux.Message with few allocations: the raw fields (data,
+// subscription) alias the frame, and channel names are interned.
+//
+// It validates the whole frame against the JSON grammar. A decoder is not
+// safe for concurrent use; each transport connection owns one.
+type decoder struct {
+	names map[string]string
+}
+
+func newDecoder() *decoder { return &decoder{names: make(map[string]string)} }
+
+// decode parses frame. The returned messages alias frame, so the caller must
+// not modify frame afterwards.
+func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
+	s := scanner{b: frame}
+	s.ws()
+	if s.i >= len(s.b) {
+		return nil, fmt.Errorf("decode messages: %w: empty input", errSyntax)
+	}
+	var msgs []bayeux.Message
+	switch s.b[s.i] {
+	case '{':
+		msgs = make([]bayeux.Message, 1)
+		if err := d.message(&s, &msgs[0]); err != nil {
+			return nil, fmt.Errorf("decode messages: %w", err)
+		}
+	case '[':
+		s.i++
+		s.ws()
+		msgs = make([]bayeux.Message, 0, countHint(frame))
+		if s.peek() == ']' {
+			s.i++
+			break
+		}
+		for {
+			s.ws()
+			if s.peek() != '{' {
+				return nil, fmt.Errorf("decode messages: %w: want a message object at offset %d", errSyntax, s.i)
+			}
+			msgs = append(msgs, bayeux.Message{})
+			if err := d.message(&s, &msgs[len(msgs)-1]); err != nil {
+				return nil, fmt.Errorf("decode messages: %w", err)
+			}
+			s.ws()
+			c := s.peek()
+			s.i++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				return nil, fmt.Errorf("decode messages: %w: want ',' or ']' at offset %d", errSyntax, s.i-1)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("decode messages: %w: want '[' or '{' at offset %d", errSyntax, s.i)
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return nil, fmt.Errorf("decode messages: %w: trailing data at offset %d", errSyntax, s.i)
+	}
+	return msgs, nil
+}
+
+// countHint estimates the number of messages in a frame from the number of
+// "channel" keys, so the message slice is allocated once.
+func countHint(b []byte) int {
+	return max(bytes.Count(b, channelKey), 1)
+}
+
+var channelKey = []byte(`"channel"`)
+
+// message parses one message object into m; s is at '{'.
+func (d *decoder) message(s *scanner, m *bayeux.Message) error {
+	s.i++ // '{'
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.peek() != '"' {
+			return fmt.Errorf("%w: want a field name at offset %d", errSyntax, s.i)
+		}
+		key, esc, err := s.str()
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if s.peek() != ':' {
+			return fmt.Errorf("%w: want ':' at offset %d", errSyntax, s.i)
+		}
+		s.i++
+		s.ws()
+		if esc {
+			key = nil // no Bayeux field name needs escapes
+		}
+		if err := d.field(s, m, key); err != nil {
+			return err
+		}
+		s.ws()
+		c := s.peek()
+		s.i++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			return fmt.Errorf("%w: want ',' or '}' at offset %d", errSyntax, s.i-1)
+		}
+	}
+}
+
+// field parses the value of the field key into m.
+func (d *decoder) field(s *scanner, m *bayeux.Message, key []byte) error {
+	start := s.i
+	switch string(key) {
+	case "channel":
+		v, err := d.stringValue(s, true)
+		m.Channel = v
+		return err
+	case "id":
+		if c := s.peek(); c != '"' && c != 'n' {
+			if err := s.value(0); err != nil {
+				return err
+			}
+			var id bayeux.ID
+			if err := id.UnmarshalJSON(s.b[start:s.i]); err != nil {
+				return fmt.Errorf("field id: %w", err)
+			}
+			m.ID = id
+			return nil
+		}
+		v, err := d.stringValue(s, false)
+		m.ID = bayeux.ID(v)
+		return err
+	case "clientId":
+		v, err := d.stringValue(s, false)
+		m.ClientID = v
+		return err
+	case "error":
+		v, err := d.stringValue(s, false)
+		m.Error = v
+		return err
+	case "version":
+		v, err := d.stringValue(s, true)
+		m.Version = v
+		return err
+	case "minimumVersion":
+		v, err := d.stringValue(s, true)
+		m.MinimumVersion = v
+		return err
+	case "connectionType":
+		v, err := d.stringValue(s, true)
+		m.ConnectionType = v
+		return err
+	case "timestamp":
+		v, err := d.stringValue(s, false)
+		m.Timestamp = v
+		return err
+	case "successful":
+		v, err := s.boolValue()
+		m.Successful = v
+		return err
+	case "authSuccessful":
+		v, err := s.boolValue()
+		m.AuthSuccessful = v
+		return err
+	case "data":
+		if err := s.value(0); err != nil {
+			return err
+		}
+		m.Data = json.RawMessage(s.b[start:s.i:s.i])
+		return nil
+	case "subscription":
+		if err := s.value(0); err != nil {
+			return err
+		}
+		if raw := s.b[start:s.i:s.i]; string(raw) != "null" {
+			m.Subscription = json.RawMessage(raw)
+		}
+		return nil
+	case "advice", "ext", "supportedConnectionTypes":
+		if err := s.value(0); err != nil {
+			return err
+		}
+		raw := s.b[start:s.i]
+		var err error
+		switch string(key) {
+		case "advice":
+			err = json.Unmarshal(raw, &m.Advice)
+		case "ext":
+			err = json.Unmarshal(raw, &m.Ext)
+		default:
+			err = json.Unmarshal(raw, &m.SupportedConnectionTypes)
+		}
+		if err != nil {
+			return fmt.Errorf("field %s: %w", key, err)
+		}
+		return nil
+	}
+	// encoding/json matches field names case-insensitively; so do we, off
+	// the fast path.
+	for _, name := range fieldNames {
+		if bytes.EqualFold(key, []byte(name)) {
+			return d.field(s, m, []byte(name))
+		}
+	}
+	return s.value(0)
+}
+
+var fieldNames = []string{
+	"channel", "id", "clientId", "error", "version", "minimumVersion", "connectionType", "timestamp",
+	"successful", "authSuccessful", "data", "subscription", "advice", "ext", "supportedConnectionTypes",
+}
+
+// stringValue parses a JSON string or null. Interned strings come from a
+// bounded cache, so a stream of events on a few channels allocates nothing.
+func (d *decoder) stringValue(s *scanner, intern bool) (string, error) {
+	if s.peek() == 'n' {
+		return "", s.literal("null")
+	}
+	if s.peek() != '"' {
+		return "", fmt.Errorf("%w: want a string at offset %d", errSyntax, s.i)
+	}
+	start := s.i
+	raw, esc, err := s.str()
+	if err != nil {
+		return "", err
+	}
+	if esc || !utf8.Valid(raw) { // encoding/json's rules: unescape, replace bad UTF-8
+		var v string
+		if err := json.Unmarshal(s.b[start:s.i], &v); err != nil {
+			return "", fmt.Errorf("%w: %w", errSyntax, err)
+		}
+		return v, nil
+	}
+	if !intern {
+		return string(raw), nil
+	}
+	if v, ok := d.names[string(raw)]; ok {
+		return v, nil
+	}
+	v := string(raw)
+	if len(d.names) < maxInterned {
+		d.names[v] = v
+	}
+	return v, nil
+}
+
+// scanner walks a JSON text, validating it as it goes.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value skips one JSON value, validating it.
+func (s *scanner) value(depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested too deeply at offset %d", errSyntax, s.i)
+	}
+	switch c := s.peek(); {
+	case c == '"':
+		_, _, err := s.str()
+		return err
+	case c == '{':
+		s.i++
+		s.ws()
+		if s.peek() == '}' {
+			s.i++
+			return nil
+		}
+		for {
+			s.ws()
+			if s.peek() != '"' {
+				return fmt.Errorf("%w: want a field name at offset %d", errSyntax, s.i)
+			}
+			if _, _, err := s.str(); err != nil {
+				return err
+			}
+			s.ws()
+			if s.peek() != ':' {
+				return fmt.Errorf("%w: want ':' at offset %d", errSyntax, s.i)
+			}
+			s.i++
+			s.ws()
+			if err := s.value(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+			c := s.peek()
+			s.i++
+			if c == '}' {
+				return nil
+			}
+			if c != ',' {
+				return fmt.Errorf("%w: want ',' or '}' at offset %d", errSyntax, s.i-1)
+			}
+		}
+	case c == '[':
+		s.i++
+		s.ws()
+		if s.peek() == ']' {
+			s.i++
+			return nil
+		}
+		for {
+			s.ws()
+			if err := s.value(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+			c := s.peek()
+			s.i++
+			if c == ']' {
+				return nil
+			}
+			if c != ',' {
+				return fmt.Errorf("%w: want ',' or ']' at offset %d", errSyntax, s.i-1)
+			}
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return fmt.Errorf("%w: want a value at offset %d", errSyntax, s.i)
+}
+
+// str scans a string at s.i (a '"') and returns its contents between the
+// quotes and whether it holds escapes.
+func (s *scanner) str() (raw []byte, esc bool, err error) {
+	start := s.i + 1
+	for i := start; i < len(s.b); i++ {
+		switch c := s.b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return s.b[start:i], esc, nil
+		case c == '\\':
+			esc = true
+			i++
+			if i >= len(s.b) {
+				break
+			}
+			switch s.b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s.b) {
+					return nil, false, fmt.Errorf("%w: short \\u escape at offset %d", errSyntax, i)
+				}
+				for _, h := range s.b[i+1 : i+5] {
+					if !isHex(h) {
+						return nil, false, fmt.Errorf("%w: bad \\u escape at offset %d", errSyntax, i)
+					}
+				}
+				i += 4
+			default:
+				return nil, false, fmt.Errorf("%w: bad escape at offset %d", errSyntax, i)
+			}
+		case c < 0x20:
+			return nil, false, fmt.Errorf("%w: control character in string at offset %d", errSyntax, i)
+		}
+	}
+	return nil, false, fmt.Errorf("%w: unterminated string at offset %d", errSyntax, s.i)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// number scans a JSON number.
+func (s *scanner) number() error {
+	start := s.i
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch {
+	case s.peek() == '0':
+		s.i++
+	case isDigit(s.peek()):
+		for isDigit(s.peek()) {
+			s.i++
+		}
+	default:
+		return fmt.Errorf("%w: bad number at offset %d", errSyntax, start)
+	}
+	if s.peek() == '.' {
+		s.i++
+		if !isDigit(s.peek()) {
+			return fmt.Errorf("%w: bad number at offset %d", errSyntax, start)
+		}
+		for isDigit(s.peek()) {
+			s.i++
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if !isDigit(s.peek()) {
+			return fmt.Errorf("%w: bad number at offset %d", errSyntax, start)
+		}
+		for isDigit(s.peek()) {
+			s.i++
+		}
+	}
+	return nil
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return fmt.Errorf("%w: want %s at offset %d", errSyntax, lit, s.i)
+	}
+	s.i += len(lit)
+	return nil
+}
+
+// boolValue parses true, false or null (nil).
+func (s *scanner) boolValue() (*bool, error) {
+	switch s.peek() {
+	case 't':
+		return bayeux.Bool(true), s.literal("true")
+	case 'f':
+		return bayeux.Bool(false), s.literal("false")
+	case 'n':
+		return nil, s.literal("null")
+	}
+	return nil, fmt.Errorf("%w: want a boolean at offset %d", errSyntax, s.i)
+}
