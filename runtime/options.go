@@ -15,8 +15,9 @@ type Options struct {
 	// the session. Default 20s (CometD 8's default).
 	Timeout time.Duration
 	// Interval is the pause the server advises between the end of one
-	// /meta/connect and the next. Default 0; set a negative value to advise 0
-	// explicitly is not needed, 0 already is.
+	// /meta/connect and the next. Default 0: reconnect at once. A longer
+	// interval lets messages gather between long polls, trading latency for
+	// fewer requests.
 	Interval time.Duration
 	// MaxInterval is how long a session lives after a /meta/connect reply
 	// without a new /meta/connect; the session expires at
@@ -46,7 +47,8 @@ type Options struct {
 	// CometD; a negative value means unlimited.
 	MaxSessionsPerBrowser int
 	// MultiSessionInterval is the polling interval advised to the extra
-	// sessions of one browser. Default 2s.
+	// sessions of one browser. Default 2s. A negative value refuses extra
+	// sessions instead: their connect fails with reconnect "none".
 	MultiSessionInterval time.Duration
 	// BrowserCookieName names the cookie that identifies a browser. Default
 	// "BAYEUX_BROWSER".

@@ -9,6 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import {randomBytes} from "node:crypto";
 import {EventEmitter} from "node:events";
+import {after} from "node:test";
 import {adapt} from "cometd-nodejs-client";
 import {
     CometD,
@@ -115,6 +116,32 @@ adapt({
             callback();
         },
     },
+});
+
+// Track the WebSockets that the clients open, so that tests can check that a
+// disconnect closes them, and so that a socket a server left open cannot keep
+// this process alive after its tests (see the after() hook below).
+const liveSockets = new Set();
+{
+    const Base = globalThis.window.WebSocket;
+    globalThis.window.WebSocket = class TrackedWebSocket extends Base {
+        constructor(...args) {
+            super(...args);
+            liveSockets.add(this);
+            this.on("close", () => liveSockets.delete(this));
+        }
+    };
+}
+
+/** The WebSockets opened by clients of this process and not closed yet. */
+export function openWebSockets() {
+    return new Set(liveSockets);
+}
+
+after(() => {
+    for (const ws of liveSockets) {
+        ws.terminate();
+    }
 });
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Session lifecycle: after a disconnect the old clientId is dead.
 import {describe, test} from "node:test";
 import assert from "node:assert/strict";
-import {Client, rawPost, SERVER_HOST, transports, uid} from "../lib/harness.mjs";
+import {Client, openWebSockets, rawPost, SERVER_HOST, transports, uid} from "../lib/harness.mjs";
 
 const T = {timeout: 20000};
 
@@ -43,6 +43,39 @@ for (const transport of transports()) {
                 if (!disconnected) {
                     await c.disconnect();
                 }
+            }
+        });
+
+        test(transport === "websocket" ? "disconnect() closes the WebSocket promptly" : "disconnect() releases the held /meta/connect promptly", T, async () => {
+            const before = openWebSockets();
+            const c = new Client(transport);
+            try {
+                await c.connect();
+                // Let the client send its next /meta/connect, which the server holds.
+                await new Promise((r) => setTimeout(r, 300));
+                const reply = await c.disconnect(8000);
+                assert.equal(reply?.successful, true, `disconnect reply ${JSON.stringify(reply)}\n${c.dump()}`);
+                const connects = c.wire.filter((e) => e.dir === "out" && e.message.channel === "/meta/connect");
+                assert.ok(connects.length >= 2, `no held /meta/connect\n${c.dump()}`);
+                const held = connects.at(-1).message;
+                if (transport !== "websocket") {
+                    // Otherwise the long poll occupies an HTTP connection
+                    // (browsers allow 6 per host) for up to the server timeout.
+                    await c.waitIn((m) => m.channel === "/meta/connect" && m.id === held.id,
+                        `reply to the held /meta/connect id=${held.id} after the disconnect`, 3000);
+                } else {
+                    // The CometD client closes its WebSocket on the disconnect
+                    // reply only if the held /meta/connect reply came first.
+                    const deadline = Date.now() + 3000;
+                    const mine = () => [...openWebSockets()].filter((ws) => !before.has(ws));
+                    while (mine().length > 0 && Date.now() < deadline) {
+                        await new Promise((r) => setTimeout(r, 50));
+                    }
+                    assert.equal(mine().length, 0,
+                        `the WebSocket is still open 3 s after disconnect (the held /meta/connect reply must precede the /meta/disconnect reply, or the server must close the socket)\n${c.dump()}`);
+                }
+            } finally {
+                await c.disconnect();
             }
         });
     });

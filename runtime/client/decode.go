@@ -28,6 +28,7 @@ var errSyntax = errors.New("invalid JSON")
 // safe for concurrent use; each transport connection owns one.
 type decoder struct {
 	names map[string]string
+	avg   float64 // bytes per message in recent frames
 }
 
 func newDecoder() *decoder { return &decoder{names: make(map[string]string)} }
@@ -50,7 +51,7 @@ func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
 	case '[':
 		s.i++
 		s.ws()
-		msgs = make([]bayeux.Message, 0, countHint(frame))
+		msgs = make([]bayeux.Message, 0, d.capHint(len(frame)))
 		if s.peek() == ']' {
 			s.i++
 			break
@@ -81,16 +82,25 @@ func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
 	if s.i != len(s.b) {
 		return nil, fmt.Errorf("decode messages: %w: trailing data at offset %d", errSyntax, s.i)
 	}
+	d.learn(len(frame), len(msgs))
 	return msgs, nil
 }
 
-// countHint estimates the number of messages in a frame from the number of
-// "channel" keys, so the message slice is allocated once.
-func countHint(b []byte) int {
-	return max(bytes.Count(b, channelKey), 1)
+// capHint estimates the number of messages in a frame from the average
+// message size seen so far, so the message slice is usually allocated once.
+func (d *decoder) capHint(n int) int {
+	if d.avg <= 0 {
+		d.avg = 128
+	}
+	return int(float64(n)/d.avg*1.1) + 1
 }
 
-var channelKey = []byte(`"channel"`)
+// learn updates the average message size with a decoded frame.
+func (d *decoder) learn(n, msgs int) {
+	if msgs > 0 {
+		d.avg = 0.8*d.avg + 0.2*float64(n)/float64(msgs)
+	}
+}
 
 // message parses one message object into m; s is at '{'.
 func (d *decoder) message(s *scanner, m *bayeux.Message) error {
@@ -375,6 +385,32 @@ func (s *scanner) value(depth int) error {
 // quotes and whether it holds escapes.
 func (s *scanner) str() (raw []byte, esc bool, err error) {
 	start := s.i + 1
+	// Fast path for short strings (field names, numbers as text): scan
+	// inline for the closing quote.
+	for i := start; i < len(s.b) && i < start+16; i++ {
+		c := s.b[i]
+		if c == '"' {
+			s.i = i + 1
+			return s.b[start:i], false, nil
+		}
+		if c == '\\' || c < 0x20 {
+			goto slow
+		}
+	}
+	// Fast path for long strings without escapes.
+	if n := bytes.IndexByte(s.b[start:], '"'); n >= 0 {
+		seg := s.b[start : start+n]
+		if bytes.IndexByte(seg, '\\') < 0 {
+			for _, c := range seg {
+				if c < 0x20 {
+					return nil, false, fmt.Errorf("%w: control character in string at offset %d", errSyntax, start)
+				}
+			}
+			s.i = start + n + 1
+			return seg, false, nil
+		}
+	}
+slow:
 	for i := start; i < len(s.b); i++ {
 		switch c := s.b[i]; {
 		case c == '"':
