@@ -385,19 +385,7 @@ func (s *scanner) value(depth int) error {
 // quotes and whether it holds escapes.
 func (s *scanner) str() (raw []byte, esc bool, err error) {
 	start := s.i + 1
-	// Fast path for short strings (field names, numbers as text): scan
-	// inline for the closing quote.
-	for i := start; i < len(s.b) && i < start+16; i++ {
-		c := s.b[i]
-		if c == '"' {
-			s.i = i + 1
-			return s.b[start:i], false, nil
-		}
-		if c == '\\' || c < 0x20 {
-			goto slow
-		}
-	}
-	// Fast path for long strings without escapes.
+	// Fast path: no escape before the closing quote.
 	if n := bytes.IndexByte(s.b[start:], '"'); n >= 0 {
 		seg := s.b[start : start+n]
 		if bytes.IndexByte(seg, '\\') < 0 {
@@ -410,7 +398,6 @@ func (s *scanner) str() (raw []byte, esc bool, err error) {
 			return seg, false, nil
 		}
 	}
-slow:
 	for i := start; i < len(s.b); i++ {
 		switch c := s.b[i]; {
 		case c == '"':

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/cometgen/cometgen/internal/loadtest"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newBenchCmd)
+}
+
+func newBenchCmd() *cobra.Command {
+	var cfg loadtest.Config
+	var asJSON, verbose bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a Bayeux server end to end",
+		Long: `Bench loads a Bayeux server (cometgen, CometD, Faye, ...) end to end: it opens
+--subscribers sessions subscribed to --channel and --publishers sessions that
+publish sequenced, timestamped messages, then reports deliveries per second,
+latency percentiles, lost, duplicated and out-of-order deliveries, and its own
+CPU time. Publisher and subscribers run on this machine, so latencies compare
+one clock.
+
+Publishing lasts --duration, or until --messages were sent. With --rate 0 the
+publishers send as fast as the server acknowledges, each keeping at most
+--window publishes unacknowledged.`,
+		Example: `  cometgen bench --url http://127.0.0.1:8080/cometd --subscribers 100 --duration 10s
+  cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verbose {
+				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
+			if cfg.Subscribers == 0 {
+				return fmt.Errorf("bench: --subscribers must be at least 1")
+			}
+			if cfg.Publishers == 0 {
+				return fmt.Errorf("bench: --publishers must be at least 1")
+			}
+			if cfg.Window == 0 {
+				return fmt.Errorf("bench: --window must be at least 1")
+			}
+			if cfg.Messages > 0 && !cmd.Flags().Changed("duration") {
+				cfg.Duration = 0 // a count alone runs until it is reached
+			}
+			if cfg.Duration == 0 && cfg.Messages == 0 {
+				return fmt.Errorf("bench: set --duration or --messages")
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			rep, err := loadtest.Run(cmd.Context(), cfg)
+			if rep != nil {
+				var werr error
+				if asJSON {
+					werr = rep.WriteJSON(cmd.OutOrStdout())
+				} else {
+					werr = rep.WriteText(cmd.OutOrStdout())
+				}
+				if err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.URL, "url", loadtest.DefaultURL, "Bayeux endpoint of the server under test")
+	f.StringVar(&cfg.Transport, "transport", "websocket", "transport of every session: websocket or long-polling")
+	f.IntVar(&cfg.Subscribers, "subscribers", loadtest.DefaultSubscribers, "number of subscribing sessions")
+	f.IntVar(&cfg.Publishers, "publishers", loadtest.DefaultPublishers, "number of publishing sessions")
+	f.Float64Var(&cfg.Rate, "rate", 0, "total publishes per second (0: as fast as the server acknowledges)")
+	f.IntVar(&cfg.Window, "window", loadtest.DefaultWindow, "most unacknowledged publishes per publisher")
+	f.DurationVar(&cfg.Duration, "duration", loadtest.DefaultDuration, "how long to publish (with --messages: an optional upper bound)")
+	f.Int64Var(&cfg.Messages, "messages", 0, "stop after this many publishes in total (0: no limit)")
+	f.IntVar(&cfg.PayloadSize, "payload", loadtest.DefaultPayloadSize, "bytes of padding in each message's data")
+	f.StringVar(&cfg.Channel, "channel", loadtest.DefaultChannel, "channel to publish and subscribe")
+	f.DurationVar(&cfg.Warmup, "warmup", 0, "publish this long before measuring")
+	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	return cmd
+}
