@@ -40,7 +40,7 @@ func TestCometDJSClient(t *testing.T) {
 // it fails: CI must install them.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	const install = "install the interop suite's Node packages with `npm ci --prefix interop` (needs Node.js 20+)"
+	const install = "the interop suite needs Node.js 20+ and its packages: run `npm ci --prefix interop` from the repository root"
 	unavailable := func(why string) {
 		t.Helper()
 		if os.Getenv("CI") == "true" {
