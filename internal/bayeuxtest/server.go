@@ -41,6 +41,8 @@ type Server struct {
 	sessions   map[string]*session
 	handshakes int
 	subscribes map[string]int // channel -> successful /meta/subscribe count
+	conns      map[*websocket.Conn]bool
+	refuse     string // when set, connects fail with this reconnect advice
 }
 
 type session struct {
@@ -55,7 +57,12 @@ type session struct {
 // NewServer starts a Server on a loopback port. Held connects last timeout.
 // Close it with Close.
 func NewServer(timeout time.Duration) *Server {
-	s := &Server{timeout: timeout, sessions: make(map[string]*session), subscribes: make(map[string]int)}
+	s := &Server{
+		timeout:    timeout,
+		sessions:   make(map[string]*session),
+		subscribes: make(map[string]int),
+		conns:      make(map[*websocket.Conn]bool),
+	}
 	s.Server = httptest.NewServer(s)
 	return s
 }
@@ -74,6 +81,24 @@ func (s *Server) DropSessions() {
 		signal(sess.wake)
 		delete(s.sessions, id)
 	}
+}
+
+// DropConnections closes every websocket connection, as a network failure
+// would; the sessions live on.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+}
+
+// RefuseConnects makes every later /meta/connect fail with the reconnect
+// advice (for example bayeux.ReconnectNone); "" restores normal service.
+func (s *Server) RefuseConnects(reconnect string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = reconnect
 }
 
 // Sessions returns the number of live sessions.
@@ -196,7 +221,14 @@ func (s *Server) connect(m *bayeux.Message, cookie string, lp bool) (*session, b
 	reply := bayeux.Message{Channel: m.Channel, ID: m.ID, ClientID: m.ClientID}
 	s.mu.Lock()
 	sess := s.sessions[m.ClientID]
+	refuse := s.refuse
 	s.mu.Unlock()
+	if refuse != "" {
+		reply.Successful = bayeux.Bool(false)
+		reply.Error = "500::refused_for_test"
+		reply.Advice = &bayeux.Advice{Reconnect: refuse, Interval: bayeux.Int(0)}
+		return nil, reply, false
+	}
 	if sess == nil || lp && sess.cookie != cookie {
 		reply.Successful = bayeux.Bool(false)
 		reply.Error = bayeux.ErrSessionUnknown.Error()
@@ -315,6 +347,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &wsConn{conn: conn, done: make(chan struct{})}
+	s.mu.Lock()
+	s.conns[conn] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+	}()
 	defer close(c.done)
 	defer conn.Close()
 	pushing := make(map[*session]bool)
@@ -360,6 +400,10 @@ func (s *Server) push(c *wsConn, sess *session) {
 		s.mu.Unlock()
 		if len(q) > 0 {
 			if c.write(q) != nil {
+				// Keep the events for the session's next connection.
+				s.mu.Lock()
+				sess.queue = append(q, sess.queue...)
+				s.mu.Unlock()
 				return
 			}
 		}

@@ -422,3 +422,60 @@ func TestValidTransport(t *testing.T) {
 		}
 	}
 }
+
+func TestReconnectNoneStops(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		type change struct {
+			s   client.State
+			err error
+		}
+		changes := make(chan change, 20)
+		srv, c := start(t, tr, client.WithStateHandler(func(s client.State, err error) { changes <- change{s, err} }))
+		srv.RefuseConnects(bayeux.ReconnectNone)
+		srv.DropSessions() // end the held connect now
+		deadline := time.After(waitFor)
+		for {
+			select {
+			case ch := <-changes:
+				if ch.s != client.StateDisconnected {
+					continue
+				}
+				if !errors.Is(ch.err, client.ErrReconnectNone) {
+					t.Errorf("stopped with %v, want ErrReconnectNone", ch.err)
+				}
+				if err := c.Publish(testCtx(t), "/x", 1); !errors.Is(err, client.ErrNotConnected) {
+					t.Errorf("Publish after reconnect none: %v", err)
+				}
+				return
+			case <-deadline:
+				t.Fatalf("client did not stop; state %v", c.State())
+			}
+		}
+	})
+}
+
+func TestRetryAdviceKeepsSession(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		srv, c := start(t, tr)
+		ctx := testCtx(t)
+		h, events := collector()
+		if _, err := c.Subscribe(ctx, "/keep", h); err != nil {
+			t.Fatal(err)
+		}
+		id := c.ClientID()
+		// Connects refused with retry advice, then a network failure: the
+		// client backs off and retries, keeping its session.
+		srv.RefuseConnects(bayeux.ReconnectRetry)
+		srv.DropConnections()
+		srv.Publish("/keep", []byte(`"queued"`))
+		srv.RefuseConnects("")
+		receive(t, events, `/keep "queued"`)
+		if c.ClientID() != id || srv.Handshakes() != 1 {
+			t.Errorf("session changed: id %q (was %q), %d handshakes", c.ClientID(), id, srv.Handshakes())
+		}
+		if err := c.Publish(ctx, "/keep", "after"); err != nil {
+			t.Fatalf("Publish after reconnect: %v", err)
+		}
+		receive(t, events, `/keep "after"`)
+	})
+}
