@@ -26,7 +26,7 @@ const (
 	DefaultPublishers  = 1
 	DefaultWindow      = 64
 	DefaultDuration    = 10 * time.Second
-	DefaultPayloadSize = 64
+	DefaultPayloadSize = 64 // the CLI default; a zero Config.PayloadSize means no padding
 	DefaultDrain       = 2 * time.Second
 	// DefaultSetupConcurrency bounds how many sessions are set up at once.
 	DefaultSetupConcurrency = 64
