@@ -2,14 +2,14 @@ package runtime
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -85,23 +85,34 @@ func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
 // errEmptyBatch is returned for a request that holds no message.
 var errEmptyBatch = errors.New("bayeux: empty message array")
 
+var contentTypeJSON = []string{"application/json;charset=UTF-8"}
+
+// bodyBuffers holds request body buffers.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return // let a rare large body's memory go
+	}
+	b.Reset()
+	bodyBuffers.Put(b)
+}
+
+// decoders holds message decoders; a Decoder is cheaper than encoding/json
+// and keeps a small cache of channel names.
+var decoders = sync.Pool{New: func() any { return bayeux.NewDecoder() }}
+
 // decodeMessages parses a request body: a JSON array of messages or a single
-// message object.
+// message object. The messages' raw fields alias body.
 func decodeMessages(body []byte) ([]bayeux.Message, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errEmptyBatch
 	}
-	var msgs []bayeux.Message
-	if body[0] == '{' {
-		msgs = make([]bayeux.Message, 1)
-		if err := json.Unmarshal(body, &msgs[0]); err != nil {
-			return nil, fmt.Errorf("bayeux: malformed message: %w", err)
-		}
-		return msgs, nil
-	}
-	if err := json.Unmarshal(body, &msgs); err != nil {
-		return nil, fmt.Errorf("bayeux: malformed message array: %w", err)
+	d := decoders.Get().(*bayeux.Decoder)
+	msgs, err := d.Decode(body)
+	decoders.Put(d)
+	if err != nil {
+		return nil, fmt.Errorf("bayeux: malformed message: %w", err)
 	}
 	if len(msgs) == 0 {
 		return nil, errEmptyBatch
@@ -127,8 +138,12 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxMessageSize)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	if r.ContentLength > 0 && r.ContentLength <= s.opts.MaxMessageSize {
+		buf.Grow(int(r.ContentLength) + 1) // +1: ReadFrom wants room to see EOF
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: request body larger than %d bytes", s.opts.MaxMessageSize)
@@ -137,6 +152,9 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusBadRequest, "bayeux: read request: %v", err)
 		return
 	}
+	// The messages alias body; everything that outlives the request
+	// (events, replies) is encoded into new memory before buf is reused.
+	body := buf.Bytes()
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		// The Bayeux spec allows form-encoded "message" parameters; tools
 		// such as curl label plain JSON bodies as forms, so a body that is
@@ -152,7 +170,9 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs)}
 	s.respondHTTP(w, r, o, msgs, func(body []byte) {
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		h := w.Header()
+		h["Content-Type"] = contentTypeJSON
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 		w.Write(body)
 	})
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -21,6 +23,7 @@ type serveFlags struct {
 	origins     []string
 	logLevel    string
 	shutdownFor time.Duration
+	debugAddr   string
 }
 
 func newServeCmd() *cobra.Command {
@@ -52,6 +55,7 @@ SIGINT or SIGTERM.`,
 	fl.StringSliceVar(&f.opts.Transports, "transports", []string{"websocket", "long-polling", "callback-polling"}, "allowed transports, in order of preference")
 	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins allowed to connect cross-origin (repeatable; * for any)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	return cmd
 }
@@ -84,8 +88,18 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if f.debugAddr != "" {
+		dln, err := net.Listen("tcp", f.debugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s: %w", f.debugAddr, err)
+		}
+		ds := &http.Server{Handler: debugHandler(bayeux), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- ds.Serve(dln) }()
+		defer ds.Close()
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
 
 	select {
@@ -103,4 +117,19 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// debugHandler serves net/http/pprof and the Bayeux server's counters.
+func debugHandler(srv *runtime.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/bayeux", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(srv.Stats())
+	})
+	return mux
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/gorilla/websocket"
 )
 
@@ -123,7 +124,7 @@ func (t *wsTransport) readTimeout() time.Duration {
 // read reads frames until the connection fails. Each frame is copied into
 // a buffer of its own, which the decoded messages alias.
 func (t *wsTransport) read(conn *websocket.Conn, gen uint64) {
-	dec := newDecoder()
+	dec := bayeux.NewDecoder()
 	var buf bytes.Buffer
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(t.readTimeout()))
@@ -141,7 +142,7 @@ func (t *wsTransport) read(conn *websocket.Conn, gen uint64) {
 			continue
 		}
 		frame := bytes.Clone(buf.Bytes())
-		msgs, err := dec.decode(frame)
+		msgs, err := dec.Decode(frame)
 		if err != nil {
 			t.c.log.Warn("bayeux client: dropping undecodable frame", "err", err)
 			continue
@@ -190,7 +191,7 @@ type lpTransport struct {
 	c   *Client
 	url string
 	hc  *http.Client
-	dec sync.Pool // *decoder
+	dec sync.Pool // *bayeux.Decoder
 
 	qmu     sync.Mutex
 	queue   []lpItem
@@ -210,7 +211,7 @@ const maxCoalesced = 256 << 10
 
 func newLPTransport(c *Client) *lpTransport {
 	t := &lpTransport{c: c, url: strings.TrimSuffix(c.url, "/"), hc: httpClientFor(c.o.httpClient)}
-	t.dec.New = func() any { return newDecoder() }
+	t.dec.New = func() any { return bayeux.NewDecoder() }
 	return t
 }
 
@@ -321,8 +322,8 @@ func (t *lpTransport) post(ctx context.Context, body []byte, suffix string, time
 	if err != nil {
 		return fmt.Errorf("long-polling: read response: %w", err)
 	}
-	dec := t.dec.Get().(*decoder)
-	msgs, err := dec.decode(frame)
+	dec := t.dec.Get().(*bayeux.Decoder)
+	msgs, err := dec.Decode(frame)
 	t.dec.Put(dec)
 	if err != nil {
 		return fmt.Errorf("long-polling: %w", err)

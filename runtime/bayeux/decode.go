@@ -1,4 +1,4 @@
-package client
+package bayeux
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
-
-	"github.com/cometgen/cometgen/runtime/bayeux"
 )
 
 // maxDepth bounds the nesting of JSON values the decoder accepts, so a
@@ -20,38 +18,39 @@ const maxInterned = 4096
 // errSyntax is wrapped by every decoding error.
 var errSyntax = errors.New("invalid JSON")
 
-// decoder turns a frame (a JSON array of Bayeux messages, or a single message
-// object) into []bayeux.Message with few allocations: the raw fields (data,
+// Decoder turns a frame (a JSON array of Bayeux messages, or a single message
+// object) into []Message with few allocations: the raw fields (data,
 // subscription) alias the frame, and channel names are interned.
 //
-// It validates the whole frame against the JSON grammar. A decoder is not
+// It validates the whole frame against the JSON grammar. A Decoder is not
 // safe for concurrent use; each transport connection owns one.
-type decoder struct {
+type Decoder struct {
 	names map[string]string
 	avg   float64 // bytes per message in recent frames
 }
 
-func newDecoder() *decoder { return &decoder{names: make(map[string]string)} }
+// NewDecoder returns a Decoder with an empty channel-name cache.
+func NewDecoder() *Decoder { return &Decoder{names: make(map[string]string)} }
 
-// decode parses frame. The returned messages alias frame, so the caller must
+// Decode parses frame: a JSON array of messages or a single message object. The returned messages alias frame, so the caller must
 // not modify frame afterwards.
-func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
+func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 	s := scanner{b: frame}
 	s.ws()
 	if s.i >= len(s.b) {
 		return nil, fmt.Errorf("decode messages: %w: empty input", errSyntax)
 	}
-	var msgs []bayeux.Message
+	var msgs []Message
 	switch s.b[s.i] {
 	case '{':
-		msgs = make([]bayeux.Message, 1)
+		msgs = make([]Message, 1)
 		if err := d.message(&s, &msgs[0]); err != nil {
 			return nil, fmt.Errorf("decode messages: %w", err)
 		}
 	case '[':
 		s.i++
 		s.ws()
-		msgs = make([]bayeux.Message, 0, d.capHint(len(frame)))
+		msgs = make([]Message, 0, d.capHint(len(frame)))
 		if s.peek() == ']' {
 			s.i++
 			break
@@ -61,7 +60,7 @@ func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
 			if s.peek() != '{' {
 				return nil, fmt.Errorf("decode messages: %w: want a message object at offset %d", errSyntax, s.i)
 			}
-			msgs = append(msgs, bayeux.Message{})
+			msgs = append(msgs, Message{})
 			if err := d.message(&s, &msgs[len(msgs)-1]); err != nil {
 				return nil, fmt.Errorf("decode messages: %w", err)
 			}
@@ -88,7 +87,7 @@ func (d *decoder) decode(frame []byte) ([]bayeux.Message, error) {
 
 // capHint estimates the number of messages in a frame from the average
 // message size seen so far, so the message slice is usually allocated once.
-func (d *decoder) capHint(n int) int {
+func (d *Decoder) capHint(n int) int {
 	if d.avg <= 0 {
 		d.avg = 128
 	}
@@ -96,14 +95,14 @@ func (d *decoder) capHint(n int) int {
 }
 
 // learn updates the average message size with a decoded frame.
-func (d *decoder) learn(n, msgs int) {
+func (d *Decoder) learn(n, msgs int) {
 	if msgs > 0 {
 		d.avg = 0.8*d.avg + 0.2*float64(n)/float64(msgs)
 	}
 }
 
 // message parses one message object into m; s is at '{'.
-func (d *decoder) message(s *scanner, m *bayeux.Message) error {
+func (d *Decoder) message(s *scanner, m *Message) error {
 	s.i++ // '{'
 	s.ws()
 	if s.peek() == '}' {
@@ -144,7 +143,7 @@ func (d *decoder) message(s *scanner, m *bayeux.Message) error {
 }
 
 // field parses the value of the field key into m.
-func (d *decoder) field(s *scanner, m *bayeux.Message, key []byte) error {
+func (d *Decoder) field(s *scanner, m *Message, key []byte) error {
 	start := s.i
 	switch string(key) {
 	case "channel":
@@ -156,7 +155,7 @@ func (d *decoder) field(s *scanner, m *bayeux.Message, key []byte) error {
 			if err := s.value(0); err != nil {
 				return err
 			}
-			var id bayeux.ID
+			var id ID
 			if err := id.UnmarshalJSON(s.b[start:s.i]); err != nil {
 				return fmt.Errorf("field id: %w", err)
 			}
@@ -164,7 +163,7 @@ func (d *decoder) field(s *scanner, m *bayeux.Message, key []byte) error {
 			return nil
 		}
 		v, err := d.stringValue(s, false)
-		m.ID = bayeux.ID(v)
+		m.ID = ID(v)
 		return err
 	case "clientId":
 		v, err := d.stringValue(s, false)
@@ -248,7 +247,7 @@ var fieldNames = []string{
 
 // stringValue parses a JSON string or null. Interned strings come from a
 // bounded cache, so a stream of events on a few channels allocates nothing.
-func (d *decoder) stringValue(s *scanner, intern bool) (string, error) {
+func (d *Decoder) stringValue(s *scanner, intern bool) (string, error) {
 	if s.peek() == 'n' {
 		return "", s.literal("null")
 	}
@@ -489,9 +488,9 @@ func (s *scanner) literal(lit string) error {
 func (s *scanner) boolValue() (*bool, error) {
 	switch s.peek() {
 	case 't':
-		return bayeux.Bool(true), s.literal("true")
+		return Bool(true), s.literal("true")
 	case 'f':
-		return bayeux.Bool(false), s.literal("false")
+		return Bool(false), s.literal("false")
 	case 'n':
 		return nil, s.literal("null")
 	}

@@ -1,25 +1,23 @@
-package client
+package bayeux
 
 import (
 	"encoding/json"
 	"reflect"
 	"testing"
-
-	"github.com/cometgen/cometgen/runtime/bayeux"
 )
 
-// stdDecode is the reference: encoding/json into []bayeux.Message, accepting
+// stdDecode is the reference: encoding/json into []Message, accepting
 // a single object as well as an array.
-func stdDecode(b []byte) ([]bayeux.Message, error) {
-	var msgs []bayeux.Message
+func stdDecode(b []byte) ([]Message, error) {
+	var msgs []Message
 	if err := json.Unmarshal(b, &msgs); err == nil {
 		return msgs, nil
 	}
-	var m bayeux.Message
+	var m Message
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	return []bayeux.Message{m}, nil
+	return []Message{m}, nil
 }
 
 var decodeCases = []string{
@@ -62,7 +60,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 func checkDecode(t *testing.T, in []byte) {
 	t.Helper()
 	want, wantErr := stdDecode(in)
-	got, err := newDecoder().decode(in)
+	got, err := NewDecoder().Decode(in)
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("decode(%q): error %v, encoding/json: %v", in, err, wantErr)
 	}
@@ -110,14 +108,14 @@ func FuzzDecode(f *testing.F) {
 }
 
 func TestDecodeInterns(t *testing.T) {
-	d := newDecoder()
+	d := NewDecoder()
 	frame := []byte(`[{"channel":"/bench/load","data":1},{"channel":"/bench/load","data":2}]`)
-	a, err := d.decode(frame)
+	a, err := d.Decode(frame)
 	if err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := d.decode(frame); err != nil {
+		if _, err := d.Decode(frame); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -140,11 +138,11 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	frame = append(frame, ']')
 	b.Run("client", func(b *testing.B) {
-		d := newDecoder()
+		d := NewDecoder()
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := d.decode(frame); err != nil {
+			if _, err := d.Decode(frame); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -153,7 +151,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
 		for b.Loop() {
-			var msgs []bayeux.Message
+			var msgs []Message
 			if err := json.Unmarshal(frame, &msgs); err != nil {
 				b.Fatal(err)
 			}
