@@ -98,6 +98,11 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 			res.connect = s.connect(sess, m, len(msgs) == 1)
 		case bayeux.MetaDisconnect:
 			s.removeSession(sess, RemovedDisconnect)
+			if o.ws != nil {
+				// The CometD client closes its websocket only when the
+				// held connect's reply arrives before the disconnect's.
+				o.ws.answerHeldConnect()
+			}
 			res.replies = append(res.replies, encodeReply(name, m.ID, nil))
 		case bayeux.MetaSubscribe:
 			res.replies = append(res.replies, s.subscribe(sess, m))

@@ -149,6 +149,21 @@ func (wc *wsConn) enqueue(res result) {
 	wc.signal()
 }
 
+// answerHeldConnect queues the reply of the held connect now, ahead of the
+// replies of the batch being processed.
+func (wc *wsConn) answerHeldConnect() {
+	wc.mu.Lock()
+	pc := wc.pending
+	wc.pending = nil
+	if pc != nil {
+		wc.out = append(wc.out, wc.srv.connectReply(pc))
+	}
+	wc.mu.Unlock()
+	if pc != nil {
+		wc.srv.endHold(pc.sess)
+	}
+}
+
 // endHold restarts a session's expiry clock after its connect is answered.
 func (s *Server) endHold(sess *session) {
 	sess.mu.Lock()

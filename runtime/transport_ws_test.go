@@ -148,3 +148,25 @@ func TestWebSocketShutdown(t *testing.T) {
 		t.Errorf("after shutdown: %v, want close 1001", err)
 	}
 }
+
+func TestWebSocketDisconnectAnswersHeldConnectFirst(t *testing.T) {
+	_, base := newTestServer(t, Options{Timeout: 30 * time.Second})
+	c := dialWS(t, base)
+	c.handshake()
+	c.write(msg{"channel": "/meta/connect", "connectionType": "websocket", "advice": msg{"timeout": 0}})
+	c.readUntil(5*time.Second, isReplyTo("2"))
+	c.write(msg{"channel": "/meta/connect", "connectionType": "websocket"})
+	time.Sleep(50 * time.Millisecond)
+	c.write(msg{"channel": "/meta/disconnect"})
+	_, seen := c.readUntil(5*time.Second, isReplyTo("4"))
+	var order []string
+	for _, m := range seen {
+		order = append(order, m["channel"].(string))
+	}
+	if len(order) != 2 || order[0] != "/meta/connect" || order[1] != "/meta/disconnect" {
+		t.Errorf("replies in order %v, want the held connect's reply before the disconnect's", order)
+	}
+	if adv, _ := seen[0]["advice"].(map[string]any); adv["reconnect"] != "none" {
+		t.Errorf("held connect reply = %v, want reconnect none", seen[0])
+	}
+}
