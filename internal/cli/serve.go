@@ -113,8 +113,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	if err := bayeux.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	// Held connects are answered by now; what is left are requests in
+	// flight (microseconds) and connections with no request on them, which
+	// net/http would wait 5 s for. Give the first a grace period, then close.
+	gctx, gcancel := context.WithTimeout(sctx, time.Second)
+	defer gcancel()
+	if err := hs.Shutdown(gctx); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		hs.Close()
 	}
 	return nil
 }
