@@ -10,9 +10,9 @@ import (
 
 // benchSessions handshakes n sessions straight into srv and subscribes each
 // to channel.
-func benchSessions(b *testing.B, srv *Server, n int, channel string) []*session {
+func benchSessions(b *testing.B, srv *Server, n int, channel string) []*ServerSession {
 	b.Helper()
-	out := make([]*session, n)
+	out := make([]*ServerSession, n)
 	for i := range out {
 		s := newSession(srv, "")
 		srv.sessions.put(s)

@@ -14,14 +14,14 @@ import (
 type channel struct {
 	name string
 	mu   sync.Mutex
-	subs map[*session]struct{}
+	subs map[*ServerSession]struct{}
 	dead bool // removed from the registry; subscribe must retry
-	snap atomic.Pointer[[]*session]
+	snap atomic.Pointer[[]*ServerSession]
 }
 
 // subscribers returns the current subscribers. The slice must not be
 // modified.
-func (c *channel) subscribers() []*session {
+func (c *channel) subscribers() []*ServerSession {
 	if p := c.snap.Load(); p != nil {
 		return *p
 	}
@@ -30,7 +30,7 @@ func (c *channel) subscribers() []*session {
 	if p := c.snap.Load(); p != nil {
 		return *p
 	}
-	list := make([]*session, 0, len(c.subs))
+	list := make([]*ServerSession, 0, len(c.subs))
 	for s := range c.subs {
 		list = append(list, s)
 	}
@@ -52,11 +52,11 @@ func (r *channelRegistry) get(name string) *channel {
 
 // subscribe adds s to the subscribers of name and records the channel on the
 // session. It reports false when the session has been removed.
-func (r *channelRegistry) subscribe(s *session, name string) bool {
+func (r *channelRegistry) subscribe(s *ServerSession, name string) bool {
 	for {
 		c := r.get(name)
 		if c == nil {
-			v, _ := r.m.LoadOrStore(name, &channel{name: name, subs: make(map[*session]struct{})})
+			v, _ := r.m.LoadOrStore(name, &channel{name: name, subs: make(map[*ServerSession]struct{})})
 			c = v.(*channel)
 		}
 		c.mu.Lock()
@@ -86,7 +86,7 @@ func (r *channelRegistry) subscribe(s *session, name string) bool {
 
 // unsubscribe removes s from name's subscribers. It reports whether s was
 // subscribed.
-func (r *channelRegistry) unsubscribe(s *session, name string) bool {
+func (r *channelRegistry) unsubscribe(s *ServerSession, name string) bool {
 	c := r.get(name)
 	if c == nil {
 		return false
@@ -103,7 +103,7 @@ func (r *channelRegistry) unsubscribe(s *session, name string) bool {
 
 // drop removes s from c and removes c from the registry once it has no
 // subscribers left.
-func (r *channelRegistry) drop(c *channel, s *session) {
+func (r *channelRegistry) drop(c *channel, s *ServerSession) {
 	c.mu.Lock()
 	delete(c.subs, s)
 	c.snap.Store(nil)
@@ -125,17 +125,17 @@ func (r *channelRegistry) count() int {
 // channel matching it. Each session gets the message at most once, however
 // many of its subscriptions match. It returns the number of sessions the
 // message was queued for.
-func (r *channelRegistry) fanOut(name string, msg []byte, from *session, toPublisher bool) int {
+func (r *channelRegistry) fanOut(name string, msg []byte, from *ServerSession, toPublisher bool) int {
 	var buf [12]string
 	names := bayeux.AppendWilds(append(buf[:0], name), name)
 
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
-	var first []*session
+	var first []*ServerSession
 	matched := 0
-	var seen map[*session]struct{}
+	var seen map[*ServerSession]struct{}
 	delivered := 0
-	deliver := func(s *session) {
+	deliver := func(s *ServerSession) {
 		if s == from && !toPublisher {
 			return
 		}
@@ -158,7 +158,7 @@ func (r *channelRegistry) fanOut(name string, msg []byte, from *session, toPubli
 			first = subs
 			continue
 		case 2:
-			seen = make(map[*session]struct{}, len(first)+len(subs))
+			seen = make(map[*ServerSession]struct{}, len(first)+len(subs))
 			for _, s := range first {
 				seen[s] = struct{}{}
 				deliver(s)

@@ -27,7 +27,7 @@ type result struct {
 
 // pendingConnect is a /meta/connect whose reply is not written yet.
 type pendingConnect struct {
-	sess   *session
+	sess   *ServerSession
 	id     bayeux.ID
 	seq    uint64
 	hold   time.Duration // how long to hold it if nothing is queued
@@ -179,7 +179,7 @@ func (s *Server) advice() *bayeux.Advice {
 
 // connect registers a /meta/connect; its reply is built by connectReply
 // once the transport has held it.
-func (s *Server) connect(sess *session, m *bayeux.Message, alone bool) *pendingConnect {
+func (s *Server) connect(sess *ServerSession, m *bayeux.Message, alone bool) *pendingConnect {
 	sess.mu.Lock()
 	sess.connectSeq++
 	seq := sess.connectSeq
@@ -251,15 +251,15 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	return encodeReply(bayeux.MetaConnect, pc.id, nil)
 }
 
-func (s *Server) subscribe(sess *session, m *bayeux.Message) []byte {
+func (s *Server) subscribe(sess *ServerSession, m *bayeux.Message) []byte {
 	return s.changeSubscriptions(sess, m, true)
 }
 
-func (s *Server) unsubscribe(sess *session, m *bayeux.Message) []byte {
+func (s *Server) unsubscribe(sess *ServerSession, m *bayeux.Message) []byte {
 	return s.changeSubscriptions(sess, m, false)
 }
 
-func (s *Server) changeSubscriptions(sess *session, m *bayeux.Message, subscribe bool) []byte {
+func (s *Server) changeSubscriptions(sess *ServerSession, m *bayeux.Message, subscribe bool) []byte {
 	reply := &bayeux.Message{Channel: m.Channel, ID: m.ID, Subscription: m.Subscription, Successful: bayeux.Bool(true)}
 	fail := func(err *bayeux.Error) []byte {
 		reply.Successful = bayeux.Bool(false)
@@ -295,7 +295,7 @@ func (s *Server) changeSubscriptions(sess *session, m *bayeux.Message, subscribe
 	return encodeMessage(reply)
 }
 
-func (s *Server) publish(sess *session, m *bayeux.Message) []byte {
+func (s *Server) publish(sess *ServerSession, m *bayeux.Message) []byte {
 	switch {
 	case bayeux.KindOf(m.Channel) == bayeux.Meta:
 		return encodeReply(m.Channel, m.ID, errCreateDenied)

@@ -150,7 +150,7 @@ func (s *Server) Publish(channel string, data json.RawMessage) (int, error) {
 // removeSession ends a session: it leaves every channel, its queue is
 // dropped, and anything waiting on it (a held connect, a websocket writer)
 // is woken to tell the client.
-func (s *Server) removeSession(sess *session, reason RemoveReason) {
+func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 	sess.mu.Lock()
 	if sess.removed {
 		sess.mu.Unlock()
@@ -184,7 +184,7 @@ func (s *Server) sweep() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			s.sessions.each(func(sess *session) {
+			s.sessions.each(func(sess *ServerSession) {
 				sess.mu.Lock()
 				expired := !sess.removed && sess.holds == 0 && !sess.expires.IsZero() && now.After(sess.expires)
 				sess.mu.Unlock()

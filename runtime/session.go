@@ -38,9 +38,10 @@ func (r RemoveReason) String() string {
 	return "unknown"
 }
 
-// session is the server side of one client. Lock order: a session's mu is
-// never held while taking another lock (see docs/design.md).
-type session struct {
+// ServerSession is the server side of one client session: a remote client
+// that handshook over any transport, or a local session of the application.
+// Its methods are safe for concurrent use.
+type ServerSession struct {
 	id        string
 	srv       *Server
 	browserID string
@@ -68,8 +69,11 @@ type session struct {
 	ws         *wsConn // the websocket this session is bound to, if any
 }
 
-func newSession(srv *Server, browserID string) *session {
-	return &session{
+// ID returns the session's client id.
+func (s *ServerSession) ID() string { return s.id }
+
+func newSession(srv *Server, browserID string) *ServerSession {
+	return &ServerSession{
 		id:        newSessionID(),
 		srv:       srv,
 		browserID: browserID,
@@ -89,7 +93,7 @@ func newSessionID() string {
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-func (s *session) signal() {
+func (s *ServerSession) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -99,7 +103,7 @@ func (s *session) signal() {
 // enqueue adds an encoded message to the session's queue. It reports false
 // when the session is gone or its queue is full; a full queue removes the
 // session as a slow consumer.
-func (s *session) enqueue(msg []byte) bool {
+func (s *ServerSession) enqueue(msg []byte) bool {
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
@@ -119,7 +123,7 @@ func (s *session) enqueue(msg []byte) bool {
 
 // takeQueue removes and returns everything queued. The caller gives the
 // slice back with returnQueue when it has written it.
-func (s *session) takeQueue() [][]byte {
+func (s *ServerSession) takeQueue() [][]byte {
 	s.mu.Lock()
 	q := s.queue
 	if len(q) == 0 {
@@ -133,7 +137,7 @@ func (s *session) takeQueue() [][]byte {
 }
 
 // returnQueue recycles a slice taken by takeQueue.
-func (s *session) returnQueue(q [][]byte) {
+func (s *ServerSession) returnQueue(q [][]byte) {
 	if cap(q) > 4*s.srv.opts.MaxQueue/3+64 {
 		return // do not keep a burst's worth of memory around
 	}
@@ -145,21 +149,21 @@ func (s *session) returnQueue(q [][]byte) {
 	s.mu.Unlock()
 }
 
-func (s *session) queued() int {
+func (s *ServerSession) queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queue)
 }
 
 // isRemoved reports whether the session has ended.
-func (s *session) isRemoved() bool {
+func (s *ServerSession) isRemoved() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.removed
 }
 
 // scheduleExpiry starts the session's expiry clock after a connect reply.
-func (s *session) scheduleExpiry(now time.Time) {
+func (s *ServerSession) scheduleExpiry(now time.Time) {
 	o := &s.srv.opts
 	s.mu.Lock()
 	s.expires = now.Add(o.Interval + o.MaxInterval)
@@ -175,13 +179,13 @@ type sessionTable struct {
 
 type sessionShard struct {
 	mu sync.RWMutex
-	m  map[string]*session
+	m  map[string]*ServerSession
 }
 
 func newSessionTable() *sessionTable {
 	t := &sessionTable{seed: maphash.MakeSeed()}
 	for i := range t.shards {
-		t.shards[i].m = make(map[string]*session)
+		t.shards[i].m = make(map[string]*ServerSession)
 	}
 	return t
 }
@@ -190,7 +194,7 @@ func (t *sessionTable) shard(id string) *sessionShard {
 	return &t.shards[maphash.String(t.seed, id)%uint64(len(t.shards))]
 }
 
-func (t *sessionTable) get(id string) *session {
+func (t *sessionTable) get(id string) *ServerSession {
 	sh := t.shard(id)
 	sh.mu.RLock()
 	s := sh.m[id]
@@ -198,14 +202,14 @@ func (t *sessionTable) get(id string) *session {
 	return s
 }
 
-func (t *sessionTable) put(s *session) {
+func (t *sessionTable) put(s *ServerSession) {
 	sh := t.shard(s.id)
 	sh.mu.Lock()
 	sh.m[s.id] = s
 	sh.mu.Unlock()
 }
 
-func (t *sessionTable) delete(s *session) bool {
+func (t *sessionTable) delete(s *ServerSession) bool {
 	sh := t.shard(s.id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -218,8 +222,8 @@ func (t *sessionTable) delete(s *session) bool {
 
 // each calls f for every session, one shard at a time, without holding a
 // shard lock while f runs.
-func (t *sessionTable) each(f func(*session)) {
-	var buf []*session
+func (t *sessionTable) each(f func(*ServerSession)) {
+	var buf []*ServerSession
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.RLock()

@@ -23,7 +23,7 @@ type wsConn struct {
 
 	mu      sync.Mutex
 	out     [][]byte // replies waiting to be written, in order
-	sess    *session // the session bound to this connection
+	sess    *ServerSession // the session bound to this connection
 	pending *pendingConnect
 	due     time.Time // when pending must be answered
 	// inBatch is set while the reader processes a batch: like CometD, the
@@ -73,7 +73,7 @@ func (wc *wsConn) signal() {
 }
 
 // bind makes sess the session whose messages this connection delivers.
-func (wc *wsConn) bind(sess *session) {
+func (wc *wsConn) bind(sess *ServerSession) {
 	wc.mu.Lock()
 	changed := wc.sess != sess
 	wc.sess = sess
@@ -165,7 +165,7 @@ func (wc *wsConn) answerHeldConnect() {
 }
 
 // endHold restarts a session's expiry clock after its connect is answered.
-func (s *Server) endHold(sess *session) {
+func (s *Server) endHold(sess *ServerSession) {
 	sess.mu.Lock()
 	sess.holds--
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
