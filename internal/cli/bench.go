@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/cometgen/cometgen/internal/loadtest"
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ func init() {
 func newBenchCmd() *cobra.Command {
 	var cfg loadtest.Config
 	var asJSON, verbose bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load-test a Bayeux server end to end",
@@ -53,6 +56,13 @@ publishers send as fast as the server acknowledges, each keeping at most
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				defer stop()
+			}
 			rep, err := loadtest.Run(cmd.Context(), cfg)
 			if rep != nil {
 				var werr error
@@ -84,7 +94,27 @@ publishers send as fast as the server acknowledges, each keeping at most
 	f.StringVar(&cfg.Channel, "channel", loadtest.DefaultChannel, "channel to publish and subscribe")
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "publish this long before measuring")
 	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing")
+	f.BoolVar(&cfg.NetHTTP, "net-http", false, "long-polling through net/http's client instead of the leaner direct HTTP/1.1 one (https always uses net/http)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
+}
+
+// startCPUProfile starts profiling this process into path and returns the
+// function that stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

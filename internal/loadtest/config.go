@@ -66,6 +66,11 @@ type Config struct {
 	// Drain is how long to wait after publishing for deliveries still in
 	// flight (default 2s). The wait ends early once everything arrived.
 	Drain time.Duration `json:"drain_ns"`
+	// NetHTTP makes long-polling sessions use net/http's client instead of
+	// the client's direct HTTP/1.1 connections (client.WithDirectHTTP),
+	// which cost less CPU per request and so leave more of the machine to
+	// the server under test. https URLs always use net/http.
+	NetHTTP bool `json:"net_http"`
 	// SetupConcurrency bounds how many sessions handshake at once (default 64).
 	SetupConcurrency int `json:"setup_concurrency"`
 	// Logger receives progress and client logs (default: none).

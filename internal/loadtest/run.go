@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -80,6 +81,9 @@ func (b *bench) clientOptions() []client.Option {
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if b.cfg.Transport == bayeux.TransportLongPolling {
+		if !b.cfg.NetHTTP && strings.HasPrefix(b.cfg.URL, "http://") {
+			return append(opts, client.WithDirectHTTP(dialer.DialContext))
+		}
 		conns := 2*b.cfg.Subscribers + b.cfg.Publishers*(b.cfg.Window+1) + 16
 		tr := &http.Transport{
 			Proxy:               nil, // the target is loopback or chosen explicitly

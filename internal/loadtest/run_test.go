@@ -12,17 +12,26 @@ import (
 )
 
 // TestRunSmoke runs a short load test against the in-memory fake server over
-// both transports and checks the accounting adds up.
+// both transports (long-polling with either HTTP client) and checks the
+// accounting adds up.
 func TestRunSmoke(t *testing.T) {
-	for _, tr := range []string{"websocket", "long-polling"} {
-		t.Run(tr, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, transport string
+		netHTTP         bool
+	}{
+		{"websocket", "websocket", false},
+		{"long-polling", "long-polling", false},
+		{"long-polling net/http", "long-polling", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			srv := bayeuxtest.NewServer(500 * time.Millisecond)
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			rep, err := Run(ctx, Config{
 				URL:         srv.URL(),
-				Transport:   tr,
+				Transport:   tc.transport,
+				NetHTTP:     tc.netHTTP,
 				Subscribers: 5,
 				Publishers:  2,
 				Messages:    400,

@@ -15,8 +15,19 @@ import (
 	"github.com/cometgen/cometgen/runtime/client"
 )
 
-// transports are the transports every behaviour is tested over.
-var transports = []string{bayeux.TransportWebSocket, bayeux.TransportLongPolling}
+// transports are the transports every behaviour is tested over; lpDirect is
+// long-polling over WithDirectHTTP.
+var transports = []string{bayeux.TransportWebSocket, bayeux.TransportLongPolling, lpDirect}
+
+const lpDirect = "long-polling-direct"
+
+// transportOptions returns the options that select transport tr.
+func transportOptions(tr string) []client.Option {
+	if tr == lpDirect {
+		return []client.Option{client.WithTransport(bayeux.TransportLongPolling), client.WithDirectHTTP(nil)}
+	}
+	return []client.Option{client.WithTransport(tr)}
+}
 
 // waitFor bounds every wait of these tests.
 const waitFor = 5 * time.Second
@@ -27,7 +38,8 @@ func start(t *testing.T, transport string, opts ...client.Option) (*bayeuxtest.S
 	t.Helper()
 	srv := bayeuxtest.NewServer(500 * time.Millisecond)
 	t.Cleanup(srv.Close)
-	c := client.New(srv.URL(), append([]client.Option{client.WithTransport(transport), client.WithBackoff(50*time.Millisecond, 200*time.Millisecond)}, opts...)...)
+	opts = append(transportOptions(transport), append([]client.Option{client.WithBackoff(50*time.Millisecond, 200*time.Millisecond)}, opts...)...)
+	c := client.New(srv.URL(), opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	if err := c.Handshake(ctx); err != nil {
@@ -402,7 +414,7 @@ func TestHandshakeFailsWithoutServer(t *testing.T) {
 		srv := bayeuxtest.NewServer(time.Second)
 		url := srv.URL()
 		srv.Close()
-		c := client.New(url, client.WithTransport(tr), client.WithMaxNetworkDelay(time.Second))
+		c := client.New(url, append(transportOptions(tr), client.WithMaxNetworkDelay(time.Second))...)
 		t0 := time.Now()
 		err := c.Handshake(testCtx(t))
 		t.Logf("%s: %v in %v", tr, err, time.Since(t0))

@@ -311,9 +311,7 @@ func (h *h1Client) appendRequest(dst []byte, tg *h1Target, body []byte) []byte {
 			if i > 0 || h.cookie != "" {
 				dst = append(dst, "; "...)
 			}
-			dst = append(dst, c.Name...)
-			dst = append(dst, '=')
-			dst = append(dst, c.Value...)
+			dst = append(dst, c.String()...) // name=value, quoted as needed
 		}
 		dst = append(dst, "\r\n"...)
 	}

@@ -33,6 +33,8 @@ type Option func(*options)
 type options struct {
 	transport       string
 	httpClient      *http.Client
+	direct          bool
+	directDial      DialFunc
 	dialer          *websocket.Dialer
 	header          http.Header
 	logger          *slog.Logger
@@ -78,6 +80,24 @@ func ValidTransport(name string) bool {
 // the network delay; leave it zero, since each request has its own deadline.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) { o.httpClient = hc }
+}
+
+// WithDirectHTTP makes the long-polling transport speak HTTP/1.1 itself,
+// over connections opened with dial (nil: a net.Dialer), instead of through
+// an http.Client. Each request is written and its response read on the
+// goroutine that makes it, on one of at most two kept-alive connections of
+// the Client, which saves the per-connection goroutines and hand-offs of
+// net/http: it is meant for clients that hold many sessions, such as load
+// generators.
+//
+// It supports plain http:// URLs only, with no proxy and no HTTP/2; use the
+// default transport (or WithHTTPClient) for https and proxies. Content-Length
+// and chunked responses, keep-alive and cookies (in a jar of the Client's
+// own) behave as with net/http, and a request that fails on a kept-alive
+// connection the server closed is sent again once on a new one. It replaces
+// WithHTTPClient and has no effect on the websocket transport.
+func WithDirectHTTP(dial DialFunc) Option {
+	return func(o *options) { o.direct, o.directDial = true, dial }
 }
 
 // WithDialer sets the websocket dialer (default: websocket.DefaultDialer).

@@ -48,9 +48,9 @@ func TestAgainstRuntimeServer(t *testing.T) {
 		}()
 
 		states := make(chan client.State, 20)
-		c := client.New(srv.URL+"/cometd", client.WithTransport(tr),
+		c := client.New(srv.URL+"/cometd", append(transportOptions(tr),
 			client.WithBackoff(50*time.Millisecond, 200*time.Millisecond),
-			client.WithStateHandler(func(s client.State, _ error) { states <- s }))
+			client.WithStateHandler(func(s client.State, _ error) { states <- s }))...)
 		ctx := testCtx(t)
 		if err := c.Handshake(ctx); err != nil {
 			t.Fatalf("Handshake: %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"slices"
 	"strings"
 	"sync"
@@ -190,8 +191,9 @@ func (t *wsTransport) close() {
 type lpTransport struct {
 	c   *Client
 	url string
-	hc  *http.Client
-	dec sync.Pool // *bayeux.Decoder
+	hc  *http.Client // unless h1
+	h1  *h1Client    // WithDirectHTTP
+	dec sync.Pool    // *bayeux.Decoder
 
 	qmu     sync.Mutex
 	queue   []lpItem
@@ -210,14 +212,24 @@ type lpItem struct {
 const maxCoalesced = 256 << 10
 
 func newLPTransport(c *Client) *lpTransport {
-	t := &lpTransport{c: c, url: strings.TrimSuffix(c.url, "/"), hc: httpClientFor(c.o.httpClient)}
+	t := &lpTransport{c: c, url: strings.TrimSuffix(c.url, "/")}
+	if c.o.direct {
+		jar, _ := cookiejar.New(nil) // never fails with nil options
+		t.h1 = newH1Client(t.url, c.o.directDial, jar, c.o.header)
+	} else {
+		t.hc = httpClientFor(c.o.httpClient)
+	}
 	t.dec.New = func() any { return bayeux.NewDecoder() }
 	return t
 }
 
 func (t *lpTransport) inline() bool { return true }
 
-func (t *lpTransport) close() {}
+func (t *lpTransport) close() {
+	if t.h1 != nil {
+		t.h1.closeIdle()
+	}
+}
 
 // errHTTPStatus is wrapped by the error for a response other than 200 OK.
 var errHTTPStatus = errors.New("unexpected HTTP status")
@@ -299,28 +311,15 @@ func (t *lpTransport) drain() {
 
 // post makes one POST and hands the messages of the response to the Client.
 func (t *lpTransport) post(ctx context.Context, body []byte, suffix string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+suffix, bytes.NewReader(body))
+	var frame []byte
+	var err error
+	if t.h1 != nil {
+		frame, err = t.h1.post(ctx, suffix, body, timeout, t.c.o.maxFrameSize)
+	} else {
+		frame, err = t.roundTrip(ctx, body, suffix, timeout)
+	}
 	if err != nil {
 		return fmt.Errorf("long-polling: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	for k, v := range t.c.o.header {
-		req.Header[k] = v
-	}
-	resp, err := t.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("long-polling: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("long-polling: %w: %s", errHTTPStatus, resp.Status)
-	}
-	frame, err := readBody(resp, t.c.o.maxFrameSize)
-	if err != nil {
-		return fmt.Errorf("long-polling: read response: %w", err)
 	}
 	dec := t.dec.Get().(*bayeux.Decoder)
 	msgs, err := dec.Decode(frame)
@@ -330,6 +329,35 @@ func (t *lpTransport) post(ctx context.Context, body []byte, suffix string, time
 	}
 	t.c.receive(msgs)
 	return nil
+}
+
+// roundTrip makes one POST through the http.Client and returns the body of
+// a 200 OK response.
+func (t *lpTransport) roundTrip(ctx context.Context, body []byte, suffix string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+suffix, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	for k, v := range t.c.o.header {
+		req.Header[k] = v
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%w: %s", errHTTPStatus, resp.Status)
+	}
+	frame, err := readBody(resp, t.c.o.maxFrameSize)
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	return frame, nil
 }
 
 // readBody reads a response body of at most limit bytes, in one allocation
