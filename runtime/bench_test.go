@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -66,11 +67,12 @@ func BenchmarkFanOutWildcards(b *testing.B) {
 		srv.channels.subscribe(s, "/bench/*")
 		srv.channels.subscribe(s, "/**")
 	}
-	ev := encodeEvent("/bench/room", json.RawMessage(`{"seq":1}`), nil)
+	m := &bayeux.Message{Channel: "/bench/room", Data: json.RawMessage(`{"seq":1}`)}
+	hc := &hookContext{parent: b.Context(), timeout: time.Second}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		srv.channels.fanOut("/bench/room", ev, nil, true)
+		srv.fanOut(hc, srv.channels.route(nil, m.Channel), m, nil, true, 0)
 		if i++; i%256 == 0 {
 			for _, s := range sessions {
 				s.returnQueue(s.takeQueue())

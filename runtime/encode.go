@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"strconv"
 	"encoding/json"
 	"unicode/utf8"
 
@@ -44,17 +45,128 @@ func encodeReply(channel string, id bayeux.ID, err *bayeux.Error) []byte {
 	return append(b, '}')
 }
 
-// encodeMessage returns the JSON of a reply that has more fields than
-// encodeReply handles.
+// encodeMessage returns the JSON of any message the server sends.
 func encodeMessage(m *bayeux.Message) []byte {
-	b, err := json.Marshal(m)
-	if err != nil {
-		// Every field of a reply the server builds is encodable; the only
-		// source of an error would be an application-supplied ext value.
-		m.Ext = nil
-		b, _ = json.Marshal(m)
+	return appendMessage(make([]byte, 0, 96+len(m.Channel)+len(m.Data)), m)
+}
+
+// encodeOutgoing is encodeMessage for deliveries.
+func encodeOutgoing(m *bayeux.Message) []byte { return encodeMessage(m) }
+
+// appendMessage appends the JSON of m without reflection (except for ext,
+// whose values are the application's).
+func appendMessage(b []byte, m *bayeux.Message) []byte {
+	b = append(b, `{"channel":`...)
+	b = appendString(b, m.Channel)
+	if m.ID != "" {
+		b = append(b, `,"id":`...)
+		b = appendString(b, string(m.ID))
 	}
-	return b
+	if m.ClientID != "" {
+		b = append(b, `,"clientId":`...)
+		b = appendString(b, m.ClientID)
+	}
+	if m.Successful != nil {
+		if *m.Successful {
+			b = append(b, `,"successful":true`...)
+		} else {
+			b = append(b, `,"successful":false`...)
+		}
+	}
+	if m.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, m.Error)
+	}
+	if len(m.Subscription) > 0 {
+		b = append(b, `,"subscription":`...)
+		b = append(b, m.Subscription...)
+	}
+	if a := m.Advice; a != nil {
+		b = appendAdvice(b, a)
+	}
+	if m.Data != nil {
+		b = append(b, `,"data":`...)
+		b = append(b, m.Data...)
+	}
+	if len(m.Ext) > 0 {
+		if e, err := json.Marshal(m.Ext); err == nil {
+			b = append(b, `,"ext":`...)
+			b = append(b, e...)
+		}
+	}
+	if m.Version != "" {
+		b = append(b, `,"version":`...)
+		b = appendString(b, m.Version)
+	}
+	if m.MinimumVersion != "" {
+		b = append(b, `,"minimumVersion":`...)
+		b = appendString(b, m.MinimumVersion)
+	}
+	if m.SupportedConnectionTypes != nil {
+		b = append(b, `,"supportedConnectionTypes":[`...)
+		for i, t := range m.SupportedConnectionTypes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, t)
+		}
+		b = append(b, ']')
+	}
+	if m.ConnectionType != "" {
+		b = append(b, `,"connectionType":`...)
+		b = appendString(b, m.ConnectionType)
+	}
+	if m.Timestamp != "" {
+		b = append(b, `,"timestamp":`...)
+		b = appendString(b, m.Timestamp)
+	}
+	if m.AuthSuccessful != nil {
+		b = append(b, `,"authSuccessful":`...)
+		b = strconv.AppendBool(b, *m.AuthSuccessful)
+	}
+	return append(b, '}')
+}
+
+func appendAdvice(b []byte, a *bayeux.Advice) []byte {
+	b = append(b, `,"advice":{`...)
+	n := len(b)
+	field := func(name string) {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+	}
+	if a.Reconnect != "" {
+		field("reconnect")
+		b = appendString(b, a.Reconnect)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"interval", a.Interval}, {"timeout", a.Timeout}, {"maxInterval", a.MaxInterval}} {
+		if f.v != nil {
+			field(f.name)
+			b = strconv.AppendInt(b, *f.v, 10)
+		}
+	}
+	if a.MultipleClients {
+		field("multiple-clients")
+		b = append(b, "true"...)
+	}
+	if len(a.Hosts) > 0 {
+		field("hosts")
+		b = append(b, '[')
+		for i, h := range a.Hosts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, h)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"

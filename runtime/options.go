@@ -72,6 +72,19 @@ type Options struct {
 	// SweepPeriod is how often expired sessions are removed. Default 1s.
 	SweepPeriod time.Duration
 
+	// HookTimeout bounds the context given to application hooks (security
+	// policy, authorizers, listeners, filters, extensions) while they
+	// process one request. Default 5s.
+	HookTimeout time.Duration
+	// MaxLazyTimeout is the longest a lazy message waits before it is
+	// delivered. Default 5s (CometD's maxLazyTimeout).
+	MaxLazyTimeout time.Duration
+	// OnQueueFull decides what happens to a message that finds a session's
+	// queue full (MaxQueue): QueueFullDisconnect (the default, also when
+	// OnQueueFull is nil) or QueueFullDrop. ServerSession.OnQueueFull
+	// overrides it per session.
+	OnQueueFull func(*ServerSession) QueueFullAction
+
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -90,6 +103,8 @@ const (
 	DefaultJSONPCallbackMaxLength = 64
 	DefaultWriteTimeout           = 10 * time.Second
 	DefaultSweepPeriod            = time.Second
+	DefaultHookTimeout            = 5 * time.Second
+	DefaultMaxLazyTimeout         = 5 * time.Second
 )
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -104,6 +119,8 @@ func (o Options) withDefaults() Options {
 	set(&o.MultiSessionInterval, DefaultMultiSessionInterval)
 	set(&o.WriteTimeout, DefaultWriteTimeout)
 	set(&o.SweepPeriod, DefaultSweepPeriod)
+	set(&o.HookTimeout, DefaultHookTimeout)
+	set(&o.MaxLazyTimeout, DefaultMaxLazyTimeout)
 	if o.Interval < 0 {
 		o.Interval = 0
 	}

@@ -1,6 +1,10 @@
 package runtime
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -10,7 +14,8 @@ import (
 type origin struct {
 	transport string
 	browserID string
-	ws        *wsConn // set for the websocket transport
+	ws        *wsConn       // set for the websocket transport
+	req       *http.Request // the HTTP request, or the websocket upgrade request
 }
 
 // result is what processing a batch produced: the handshake reply (written
@@ -33,6 +38,7 @@ type pendingConnect struct {
 	hold   time.Duration // how long to hold it if nothing is queued
 	advise bool          // the reply carries advice
 	multi  bool          // another session of the browser holds a long poll
+	ext    map[string]any
 }
 
 var (
@@ -44,7 +50,48 @@ var (
 	errShuttingDown      = bayeux.NewError(503, "server_shutting_down")
 	errTransportRefused  = bayeux.NewError(405, "transport_not_allowed")
 	errUnsubscribeFailed = bayeux.NewError(400, "channel_missing")
+	errInternal          = bayeux.NewError(500, "server_error")
 )
+
+// hookContext is the context hooks run with while one batch is processed:
+// the request's, bounded by Options.HookTimeout. It is made on first use,
+// so a batch that runs no hook pays nothing for it.
+type hookContext struct {
+	parent  context.Context
+	timeout time.Duration
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func (h *hookContext) get() context.Context {
+	if h.ctx == nil {
+		h.ctx, h.cancel = context.WithTimeout(h.parent, h.timeout)
+	}
+	return h.ctx
+}
+
+func (h *hookContext) done() {
+	if h.cancel != nil {
+		h.cancel()
+	}
+}
+
+type requestKey struct{}
+
+// RequestFromContext returns the HTTP request of the message being
+// processed (for websocket, the upgrade request), so a SecurityPolicy can
+// read headers and cookies. It returns nil for messages of local sessions.
+func RequestFromContext(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	return r
+}
+
+func (o *origin) context() context.Context {
+	if o.req == nil {
+		return context.Background()
+	}
+	return context.WithValue(o.req.Context(), requestKey{}, o.req)
+}
 
 // process handles a batch of messages in order and returns the replies.
 func (s *Server) process(o *origin, msgs []bayeux.Message) result {
@@ -63,56 +110,155 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 			}
 		}
 	}
+	hc := &hookContext{parent: o.context(), timeout: s.opts.HookTimeout}
+	defer hc.done()
+	hs := s.hooks.load()
 	for i := range msgs {
-		m := &msgs[i]
-		name := bayeux.Normalize(m.Channel)
-		switch {
-		case name == "":
-			res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelMissing))
-			continue
-		case !bayeux.ValidChannel(name):
-			res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelInvalid))
-			continue
-		case !bayeux.ValidID(m.ID):
-			res.replies = append(res.replies, encodeReply(name, "", bayeux.ErrMessageIDInvalid))
-			continue
-		}
-		m.Channel = name
-		if name == bayeux.MetaHandshake {
-			res.handshake = s.handshake(o, m)
-			continue
-		}
-		sess := s.sessions.get(m.ClientID)
-		if sess == nil || sess.isRemoved() {
-			res.replies = append(res.replies, unknownSessionReply(m))
-			continue
-		}
-		if o.ws != nil {
-			o.ws.bind(sess)
-		}
-		switch name {
-		case bayeux.MetaConnect:
-			if res.connect != nil { // two connects in one batch: answer the first now
-				res.replies = append(res.replies, s.connectReply(res.connect))
-			}
-			res.connect = s.connect(sess, m, len(msgs) == 1)
-		case bayeux.MetaDisconnect:
-			s.removeSession(sess, RemovedDisconnect)
-			if o.ws != nil {
-				// The CometD client closes its websocket only when the
-				// held connect's reply arrives before the disconnect's.
-				o.ws.answerHeldConnect()
-			}
-			res.replies = append(res.replies, encodeReply(name, m.ID, nil))
-		case bayeux.MetaSubscribe:
-			res.replies = append(res.replies, s.subscribe(sess, m))
-		case bayeux.MetaUnsubscribe:
-			res.replies = append(res.replies, s.unsubscribe(sess, m))
-		default:
-			res.replies = append(res.replies, s.publish(sess, m))
-		}
+		s.processOne(o, hc, hs, &msgs[i], len(msgs) == 1, &res)
 	}
 	return res
+}
+
+// processOne handles one message. A panic in application code (a listener,
+// a filter, an extension, a policy) fails this message's reply and is
+// logged; the server and the other messages carry on.
+func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Message, alone bool, res *result) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("bayeux: panic while processing a message", "channel", m.Channel, "panic", r, "stack", string(debug.Stack()))
+			res.replies = append(res.replies, encodeReply(m.Channel, m.ID, errInternal))
+		}
+	}()
+	name := bayeux.Normalize(m.Channel)
+	switch {
+	case name == "":
+		res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelMissing))
+		return
+	case !bayeux.ValidChannel(name):
+		res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelInvalid))
+		return
+	case !bayeux.ValidID(m.ID):
+		res.replies = append(res.replies, encodeReply(name, "", bayeux.ErrMessageIDInvalid))
+		return
+	}
+	m.Channel = name
+	if name == bayeux.MetaHandshake {
+		res.handshake = s.handshake(o, hc, hs, m)
+		return
+	}
+	sess := s.sessions.get(m.ClientID)
+	if sess == nil || sess.isRemoved() {
+		res.replies = append(res.replies, unknownSessionReply(m))
+		return
+	}
+	if o.ws != nil {
+		o.ws.bind(sess)
+	}
+	if err := s.incoming(hc, hs, sess, m); err != nil {
+		res.replies = append(res.replies, s.finish(hc, hs, sess, failure(m, err)))
+		return
+	}
+	var reply *bayeux.Message
+	switch name {
+	case bayeux.MetaConnect:
+		if res.connect != nil { // two connects in one batch: answer the first now
+			res.replies = append(res.replies, s.connectReply(res.connect))
+		}
+		res.connect = s.connect(sess, m, alone)
+		return
+	case bayeux.MetaDisconnect:
+		s.removeSession(sess, RemovedDisconnect)
+		if o.ws != nil {
+			// The CometD client closes its websocket only when the
+			// held connect's reply arrives before the disconnect's.
+			o.ws.answerHeldConnect()
+		}
+		reply = success(m)
+	case bayeux.MetaSubscribe:
+		reply = s.changeSubscriptions(hc, hs, sess, m, true)
+	case bayeux.MetaUnsubscribe:
+		reply = s.changeSubscriptions(hc, hs, sess, m, false)
+	default:
+		reply = s.publish(hc, hs, sess, m)
+	}
+	if b := s.finish(hc, hs, sess, reply); b != nil {
+		res.replies = append(res.replies, b)
+	}
+}
+
+func success(m *bayeux.Message) *bayeux.Message {
+	return &bayeux.Message{Channel: m.Channel, ID: m.ID, Successful: bayeux.Bool(true)}
+}
+
+func failure(m *bayeux.Message, err *bayeux.Error) *bayeux.Message {
+	return &bayeux.Message{Channel: m.Channel, ID: m.ID, Successful: bayeux.Bool(false), Error: err.Error()}
+}
+
+// asBayeuxError turns an application error into the error a client sees:
+// a *bayeux.Error as it is, anything else as "code:<text>:message".
+func asBayeuxError(err error, code int, message string) *bayeux.Error {
+	var be *bayeux.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return bayeux.NewError(code, message, sanitizeErrorArg(err.Error()))
+}
+
+// incoming runs the incoming extensions, server-wide then the session's.
+func (s *Server) incoming(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Error {
+	exts := hs.extensions
+	var sessExts []Extension
+	if sess != nil {
+		sessExts = sess.extensions()
+	}
+	if len(exts) == 0 && len(sessExts) == 0 {
+		return nil
+	}
+	for _, list := range [][]Extension{exts, sessExts} {
+		for _, e := range list {
+			if err := e.Incoming(hc.get(), sess, m); err != nil {
+				s.stats.denied.Add(1)
+				return asBayeuxError(err, 404, "message_deleted")
+			}
+		}
+	}
+	return nil
+}
+
+// outgoing runs the outgoing extensions on a message for to (server-wide
+// ones only when withServer). It reports false when one deleted it.
+func (s *Server) outgoing(ctx context.Context, to *ServerSession, m *bayeux.Message, withServer bool) bool {
+	var exts []Extension
+	if withServer {
+		exts = s.hooks.load().extensions
+	}
+	var sessExts []Extension
+	if to != nil {
+		sessExts = to.extensions()
+	}
+	for _, e := range exts {
+		if e.Outgoing(ctx, to, m) != nil {
+			return false
+		}
+	}
+	// A session's extensions run in reverse order of addition, as CometD's.
+	for i := len(sessExts) - 1; i >= 0; i-- {
+		if sessExts[i].Outgoing(ctx, to, m) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// finish runs the outgoing extensions on a reply and encodes it; nil means
+// an extension deleted it.
+func (s *Server) finish(hc *hookContext, hs *hookSet, sess *ServerSession, reply *bayeux.Message) []byte {
+	if len(hs.extensions) > 0 || (sess != nil && len(sess.extensions()) > 0) {
+		if !s.outgoing(hc.get(), sess, reply, true) {
+			return nil
+		}
+	}
+	return encodeMessage(reply)
 }
 
 func unknownSessionReply(m *bayeux.Message) []byte {
@@ -128,7 +274,7 @@ func unknownSessionReply(m *bayeux.Message) []byte {
 	})
 }
 
-func (s *Server) handshake(o *origin, m *bayeux.Message) []byte {
+func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Message) []byte {
 	reply := &bayeux.Message{
 		Channel:                  bayeux.MetaHandshake,
 		ID:                       m.ID,
@@ -137,10 +283,11 @@ func (s *Server) handshake(o *origin, m *bayeux.Message) []byte {
 		SupportedConnectionTypes: s.opts.Transports,
 		Successful:               bayeux.Bool(false),
 	}
+	sess := newSession(s, o.browserID)
 	fail := func(err *bayeux.Error, advice *bayeux.Advice) []byte {
 		reply.Error = err.Error()
 		reply.Advice = advice
-		return encodeMessage(reply)
+		return s.finish(hc, hs, sess, reply)
 	}
 	if !s.transportAllowed(o.transport) {
 		return fail(errTransportRefused, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
@@ -149,12 +296,20 @@ func (s *Server) handshake(o *origin, m *bayeux.Message) []byte {
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
 	}
+	if err := s.incoming(hc, hs, sess, m); err != nil {
+		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+	}
+	if p := hs.policy; p != nil {
+		if err := p.CanHandshake(hc.get(), sess, m); err != nil {
+			s.stats.denied.Add(1)
+			return fail(asBayeuxError(err, 403, "handshake_denied"), &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+		}
+	}
 	if s.nsessions.Add(1) > int64(s.opts.MaxSessions) {
 		s.nsessions.Add(-1)
 		s.log.Warn("bayeux handshake refused: too many sessions", "max", s.opts.MaxSessions)
 		return fail(errTooManySessions, retryLater)
 	}
-	sess := newSession(s, o.browserID)
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
 	s.sessions.put(sess)
 	s.stats.handshakes.Add(1)
@@ -165,7 +320,13 @@ func (s *Server) handshake(o *origin, m *bayeux.Message) []byte {
 	reply.Successful = bayeux.Bool(true)
 	reply.Advice = s.advice()
 	reply.Advice.MaxInterval = bayeux.Int(s.opts.MaxInterval.Milliseconds())
-	return encodeMessage(reply)
+	if ok := sess.userID != ""; ok {
+		reply.AuthSuccessful = bayeux.Bool(true)
+	}
+	for _, f := range hs.sessionAdded {
+		f(sess, m)
+	}
+	return s.finish(hc, hs, sess, reply)
 }
 
 // advice is the server's standing advice.
@@ -212,59 +373,89 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	sess.mu.Lock()
 	removed, reason := sess.removed, sess.reason
 	sess.mu.Unlock()
+	reply := &bayeux.Message{Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(true)}
 	switch {
-	case removed && reason == RemovedDisconnect:
-		return encodeMessage(&bayeux.Message{
-			Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(true),
-			Advice: &bayeux.Advice{Reconnect: bayeux.ReconnectNone},
-		})
+	case removed && (reason == RemovedDisconnect || reason == RemovedServer):
+		reply.Advice = &bayeux.Advice{Reconnect: bayeux.ReconnectNone}
 	case removed:
 		return unknownSessionReply(&bayeux.Message{Channel: bayeux.MetaConnect, ID: pc.id})
 	case s.isClosing():
 		// Successful, so the client keeps its state, and told to come back:
 		// its next connect reaches a restarted server (or a peer) and is
 		// told to handshake there.
-		return encodeMessage(&bayeux.Message{
-			Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(true), Advice: s.advice(),
-		})
+		reply.Advice = s.advice()
 	case pc.multi:
 		if s.opts.MultiSessionInterval <= 0 {
-			return encodeMessage(&bayeux.Message{
-				Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(false),
-				Error:  "409::multiple_clients",
-				Advice: &bayeux.Advice{Reconnect: bayeux.ReconnectNone, MultipleClients: true},
-			})
+			reply.Successful = bayeux.Bool(false)
+			reply.Error = "409::multiple_clients"
+			reply.Advice = &bayeux.Advice{Reconnect: bayeux.ReconnectNone, MultipleClients: true}
+			break
 		}
-		return encodeMessage(&bayeux.Message{
-			Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(true),
-			Advice: &bayeux.Advice{
-				Reconnect:       bayeux.ReconnectRetry,
-				Interval:        bayeux.Int(s.opts.MultiSessionInterval.Milliseconds()),
-				MultipleClients: true,
-			},
-		})
+		reply.Advice = &bayeux.Advice{
+			Reconnect:       bayeux.ReconnectRetry,
+			Interval:        bayeux.Int(s.opts.MultiSessionInterval.Milliseconds()),
+			MultipleClients: true,
+		}
 	case pc.advise:
-		return encodeMessage(&bayeux.Message{
-			Channel: bayeux.MetaConnect, ID: pc.id, Successful: bayeux.Bool(true), Advice: s.advice(),
-		})
+		reply.Advice = s.advice()
 	}
-	return encodeReply(bayeux.MetaConnect, pc.id, nil)
+	hs := s.hooks.load()
+	if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
+		return encodeMessage(reply)
+	}
+	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
+	defer hc.done()
+	if b := s.finish(hc, hs, sess, reply); b != nil {
+		return b
+	}
+	// A connect reply cannot be deleted: the client would stall.
+	return encodeMessage(reply)
 }
 
-func (s *Server) subscribe(sess *ServerSession, m *bayeux.Message) []byte {
-	return s.changeSubscriptions(sess, m, true)
+// authorize runs the security policy and the authorizers for op on channel.
+func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *ServerSession, channel string, m *bayeux.Message, route []*Channel) *bayeux.Error {
+	denied := op.String() + "_denied"
+	if p := hs.policy; p != nil {
+		var err error
+		switch op {
+		case OpCreate:
+			err = p.CanCreate(hc.get(), sess, channel, m)
+		case OpSubscribe:
+			err = p.CanSubscribe(hc.get(), sess, channel, m)
+		case OpPublish:
+			err = p.CanPublish(hc.get(), sess, channel, m)
+		}
+		if err != nil {
+			s.stats.denied.Add(1)
+			return asBayeuxError(err, 403, denied)
+		}
+	}
+	granted, asked := false, false
+	for _, c := range route {
+		for _, a := range c.conf.Load().authorizers {
+			asked = true
+			switch d := a.Authorize(hc.get(), op, channel, sess, m); {
+			case d.kind < 0:
+				s.stats.denied.Add(1)
+				return bayeux.NewError(403, denied, sanitizeErrorArg(d.reason))
+			case d.kind > 0:
+				granted = true
+			}
+		}
+	}
+	if asked && !granted {
+		s.stats.denied.Add(1)
+		return bayeux.NewError(403, denied, "denied_by_not_granting")
+	}
+	return nil
 }
 
-func (s *Server) unsubscribe(sess *ServerSession, m *bayeux.Message) []byte {
-	return s.changeSubscriptions(sess, m, false)
-}
-
-func (s *Server) changeSubscriptions(sess *ServerSession, m *bayeux.Message, subscribe bool) []byte {
+func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message, subscribe bool) *bayeux.Message {
 	reply := &bayeux.Message{Channel: m.Channel, ID: m.ID, Subscription: m.Subscription, Successful: bayeux.Bool(true)}
-	fail := func(err *bayeux.Error) []byte {
+	fail := func(err *bayeux.Error) *bayeux.Message {
 		reply.Successful = bayeux.Bool(false)
 		reply.Error = err.Error()
-		return encodeMessage(reply)
+		return reply
 	}
 	names, err := m.Subscriptions()
 	switch {
@@ -284,32 +475,42 @@ func (s *Server) changeSubscriptions(sess *ServerSession, m *bayeux.Message, sub
 		case bayeux.Service:
 			continue // a no-op that succeeds, as in CometD
 		}
-		if subscribe {
-			if !s.channels.subscribe(sess, name) {
-				return fail(bayeux.ErrSessionUnknown)
+		if !subscribe {
+			if !s.channels.unsubscribe(sess, name) && s.channels.get(name) == nil {
+				return fail(errUnsubscribeFailed)
 			}
-		} else if !s.channels.unsubscribe(sess, name) && s.channels.get(name) == nil {
-			return fail(errUnsubscribeFailed)
+			continue
+		}
+		if hs.policy != nil || s.hasAuthorizers.Load() {
+			var buf [8]*Channel
+			route := s.channels.route(buf[:0], name)
+			if len(route) == 0 || route[0].name != name {
+				if err := s.authorize(hc, hs, OpCreate, sess, name, m, route); err != nil {
+					return fail(err)
+				}
+			}
+			if err := s.authorize(hc, hs, OpSubscribe, sess, name, m, route); err != nil {
+				return fail(err)
+			}
+		}
+		if !s.channels.subscribe(sess, name) {
+			return fail(bayeux.ErrSessionUnknown)
 		}
 	}
-	return encodeMessage(reply)
+	return reply
 }
 
-func (s *Server) publish(sess *ServerSession, m *bayeux.Message) []byte {
+func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Message {
 	switch {
 	case bayeux.KindOf(m.Channel) == bayeux.Meta:
-		return encodeReply(m.Channel, m.ID, errCreateDenied)
+		return failure(m, errCreateDenied)
 	case bayeux.IsWild(m.Channel):
-		return encodeReply(m.Channel, m.ID, bayeux.ErrChannelInvalid)
+		return failure(m, bayeux.ErrChannelInvalid)
 	case m.Data == nil:
-		return encodeReply(m.Channel, m.ID, errDataMissing)
-	case bayeux.KindOf(m.Channel) == bayeux.Service:
-		// Service messages go to the server only; with no service
-		// registered for the channel there is nothing more to do.
-		return encodeReply(m.Channel, m.ID, nil)
+		return failure(m, errDataMissing)
 	}
-	n := s.channels.fanOut(m.Channel, encodeEvent(m.Channel, m.Data, m.Ext), sess, true)
-	s.stats.published.Add(1)
-	s.stats.deliveries.Add(int64(n))
-	return encodeReply(m.Channel, m.ID, nil)
+	if err := s.dispatch(hc, hs, sess, m, true); err != nil {
+		return failure(m, err)
+	}
+	return success(m)
 }

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -26,12 +25,14 @@ type Server struct {
 	log      *slog.Logger
 	sessions *sessionTable
 	channels channelRegistry
+	hooks    serverHooks
 	browsers browserTable
 	upgrader websocket.Upgrader
 	stats    counters
 
-	nsessions atomic.Int64
-	closing   chan struct{}
+	nsessions      atomic.Int64
+	hasAuthorizers atomic.Bool
+	closing        chan struct{}
 	closeOnce sync.Once
 	sweeper   sync.WaitGroup
 	wsConns   sync.Map // *wsConn -> struct{}
@@ -47,6 +48,7 @@ func New(opts Options) *Server {
 		browsers: browserTable{held: make(map[string]int)},
 		closing:  make(chan struct{}),
 	}
+	s.channels.srv = s
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 16 << 10,
@@ -97,54 +99,71 @@ func (s *Server) isClosing() bool {
 	}
 }
 
-// Stats is a snapshot of the server's counters.
+// Stats is a snapshot of the server's counters, for a metrics endpoint.
 type Stats struct {
-	Sessions       int   // sessions alive now
-	Channels       int   // channels with at least one subscriber
-	Handshakes     int64 // successful handshakes since start
-	MessagesIn     int64 // messages received from clients
-	Published      int64 // broadcast messages accepted for fan-out
-	Deliveries     int64 // messages queued for sessions by fan-out
-	QueueOverflows int64 // sessions removed because their queue was full
-	Expired        int64 // sessions removed by the sweeper
-	BadRequests    int64 // requests refused before any message was processed
+	Sessions        int   // sessions alive now
+	Channels        int   // channels the server knows now
+	Subscriptions   int64 // subscriptions alive now
+	Handshakes      int64 // successful handshakes since start
+	MessagesIn      int64 // messages received from clients
+	BytesIn         int64 // bytes of request bodies and websocket messages received
+	MessagesOut     int64 // messages queued for delivery to sessions
+	BytesOut        int64 // bytes of the messages queued for delivery
+	Published       int64 // broadcast messages accepted for fan-out
+	Deliveries      int64 // copies of broadcast messages queued by fan-out
+	QueueOverflows  int64 // sessions removed because their queue was full
+	QueueDrops      int64 // messages dropped because a queue was full (QueueFullDrop)
+	Denied          int64 // operations refused by security, listeners, filters or extensions
+	Expired         int64 // sessions removed by the sweeper
+	BadRequests     int64 // requests refused before any message was processed
+	ChannelsCreated int64 // channels created since start
 }
 
 type counters struct {
-	handshakes, messagesIn, published, deliveries atomic.Int64
-	queueOverflows, expired, badRequests          atomic.Int64
+	handshakes, messagesIn, bytesIn, messagesOut, bytesOut atomic.Int64
+	published, deliveries, subscriptions, channelsCreated  atomic.Int64
+	queueOverflows, queueDrops, denied, expired            atomic.Int64
+	badRequests                                            atomic.Int64
 }
 
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		Sessions:       int(s.nsessions.Load()),
-		Channels:       s.channels.count(),
-		Handshakes:     s.stats.handshakes.Load(),
-		MessagesIn:     s.stats.messagesIn.Load(),
-		Published:      s.stats.published.Load(),
-		Deliveries:     s.stats.deliveries.Load(),
-		QueueOverflows: s.stats.queueOverflows.Load(),
-		Expired:        s.stats.expired.Load(),
-		BadRequests:    s.stats.badRequests.Load(),
+		Sessions:        int(s.nsessions.Load()),
+		Channels:        s.channels.count(),
+		Subscriptions:   s.stats.subscriptions.Load(),
+		Handshakes:      s.stats.handshakes.Load(),
+		MessagesIn:      s.stats.messagesIn.Load(),
+		BytesIn:         s.stats.bytesIn.Load(),
+		MessagesOut:     s.stats.messagesOut.Load(),
+		BytesOut:        s.stats.bytesOut.Load(),
+		Published:       s.stats.published.Load(),
+		Deliveries:      s.stats.deliveries.Load(),
+		QueueOverflows:  s.stats.queueOverflows.Load(),
+		QueueDrops:      s.stats.queueDrops.Load(),
+		Denied:          s.stats.denied.Load(),
+		Expired:         s.stats.expired.Load(),
+		BadRequests:     s.stats.badRequests.Load(),
+		ChannelsCreated: s.stats.channelsCreated.Load(),
 	}
 }
 
-// Publish broadcasts data (JSON) on a broadcast channel from the server
-// itself, as if a client had published it, and returns how many sessions it
-// was queued for.
-func (s *Server) Publish(channel string, data json.RawMessage) (int, error) {
-	channel = bayeux.Normalize(channel)
-	if !bayeux.ValidChannel(channel) || bayeux.IsWild(channel) || bayeux.KindOf(channel) != bayeux.Broadcast {
-		return 0, errors.New("runtime: publish: not a concrete broadcast channel: " + channel)
+// Channel returns the channel named name, or nil if the server does not know
+// it.
+func (s *Server) Channel(name string) *Channel { return s.channels.get(bayeux.Normalize(name)) }
+
+// CreateChannel returns the channel named name, creating it if needed. The
+// initializers configure a channel this call creates before anyone else can
+// see it (create and configure are one atomic step); they do not run on a
+// channel that already exists. It reports whether this call created the
+// channel.
+func (s *Server) CreateChannel(name string, init ...func(*Channel)) (*Channel, bool, error) {
+	name = bayeux.Normalize(name)
+	if !bayeux.ValidChannel(name) {
+		return nil, false, errors.New("runtime: invalid channel name " + name)
 	}
-	if !json.Valid(data) {
-		return 0, errors.New("runtime: publish: data is not valid JSON")
-	}
-	n := s.channels.fanOut(channel, encodeEvent(channel, data, nil), nil, true)
-	s.stats.published.Add(1)
-	s.stats.deliveries.Add(int64(n))
-	return n, nil
+	c, created := s.channels.getOrCreate(name, init...)
+	return c, created, nil
 }
 
 // removeSession ends a session: it leaves every channel, its queue is
@@ -170,7 +189,10 @@ func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 		s.channels.drop(c, sess)
 	}
 	close(sess.gone)
-	sess.signal()
+	sess.notify()
+	for _, f := range s.hooks.load().sessionRemoved {
+		f(sess, reason)
+	}
 	s.log.Debug("bayeux session removed", "client", sess.id, "reason", reason.String())
 }
 
@@ -184,9 +206,10 @@ func (s *Server) sweep() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
+			s.channels.sweep()
 			s.sessions.each(func(sess *ServerSession) {
 				sess.mu.Lock()
-				expired := !sess.removed && sess.holds == 0 && !sess.expires.IsZero() && now.After(sess.expires)
+				expired := !sess.removed && sess.local == nil && sess.holds == 0 && !sess.expires.IsZero() && now.After(sess.expires)
 				sess.mu.Unlock()
 				if expired {
 					s.stats.expired.Add(1)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"bytes"
 	"net/http"
 	"net/url"
@@ -532,19 +533,26 @@ func TestServerPublish(t *testing.T) {
 	srv, base := newTestServer(t, Options{})
 	c := newLP(t, base).start()
 	c.subscribe("/news/*")
-	n, err := srv.Publish("/news/today", []byte(`{"headline":"hi"}`))
+	n, err := srv.Publish("/news/today", json.RawMessage(`{"headline":"hi"}`))
 	if err != nil || n != 1 {
 		t.Fatalf("Publish = %d, %v", n, err)
 	}
 	if ev := events(c.connect(false)); len(ev) != 1 || ev[0]["channel"] != "/news/today" {
 		t.Errorf("events = %v", ev)
 	}
-	for _, bad := range []string{"/news/*", "/meta/x", "/service/x", "nope"} {
-		if _, err := srv.Publish(bad, []byte(`1`)); err == nil {
+	for _, bad := range []string{"/news/*", "/meta/x", "nope"} {
+		if _, err := srv.Publish(bad, 1); err == nil {
 			t.Errorf("Publish(%q) succeeded", bad)
 		}
 	}
-	if _, err := srv.Publish("/news/x", []byte(`{`)); err == nil {
+	if _, err := srv.Publish("/news/x", json.RawMessage(`{`)); err == nil {
 		t.Error("Publish of invalid JSON succeeded")
+	}
+	if _, err := srv.Publish("/news/x", []byte(`1`)); err == nil {
+		t.Error("Publish of []byte succeeded; it is ambiguous")
+	}
+	// Go values are encoded.
+	if n, err := srv.Publish("/news/go", map[string]int{"n": 1}); err != nil || n != 1 {
+		t.Errorf("Publish of a map = %d, %v", n, err)
 	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"sync/atomic"
 	"crypto/rand"
 	"encoding/base32"
 	"hash/maphash"
@@ -65,9 +66,37 @@ type ServerSession struct {
 	// number is no longer current has been displaced.
 	connectSeq uint64
 	expires    time.Time
-	subs       map[*channel]struct{}
+	subs       map[*Channel]struct{}
 	ws         *wsConn // the websocket this session is bound to, if any
+
+	// urgent is set when the queue holds a message that must not wait: a
+	// non-lazy one, or a lazy one whose timeout passed.
+	urgent    bool
+	lazyTimer *time.Timer
+	batch     int // nesting depth of Batch; flushes wait until it is 0
+
+	userID    string
+	roles     []string
+	attrs     map[string]any
+	local     *LocalSession
+	queueFull func(*ServerSession) QueueFullAction
+
+	exts atomic.Pointer[[]Extension]
 }
+
+// QueueFullAction says what happens to a message that finds its session's
+// queue full.
+type QueueFullAction int
+
+const (
+	// QueueFullDisconnect removes the session as a slow consumer (the
+	// default): its client is told to handshake again, so it knows it
+	// missed messages.
+	QueueFullDisconnect QueueFullAction = iota
+	// QueueFullDrop drops the message for this session and keeps the
+	// session; the drop is counted in Stats.QueueDrops.
+	QueueFullDrop
+)
 
 // ID returns the session's client id.
 func (s *ServerSession) ID() string { return s.id }
@@ -79,7 +108,7 @@ func newSession(srv *Server, browserID string) *ServerSession {
 		browserID: browserID,
 		wake:      make(chan struct{}, 1),
 		gone:      make(chan struct{}),
-		subs:      make(map[*channel]struct{}),
+		subs:      make(map[*Channel]struct{}),
 	}
 }
 
@@ -100,25 +129,77 @@ func (s *ServerSession) signal() {
 	}
 }
 
-// enqueue adds an encoded message to the session's queue. It reports false
-// when the session is gone or its queue is full; a full queue removes the
-// session as a slow consumer.
-func (s *ServerSession) enqueue(msg []byte) bool {
+// enqueue adds an encoded message to the session's queue. A lazy message
+// does not wake the session's connection until its deadline. It reports
+// false when the session is gone or the message was dropped.
+func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
 		return false
 	}
 	if len(s.queue) >= s.srv.opts.MaxQueue {
+		policy := s.queueFull
 		s.mu.Unlock()
+		if policy == nil {
+			policy = s.srv.opts.OnQueueFull
+		}
+		if policy != nil && policy(s) == QueueFullDrop {
+			s.srv.stats.queueDrops.Add(1)
+			return false
+		}
 		s.srv.stats.queueOverflows.Add(1)
 		s.srv.removeSession(s, RemovedSlowConsumer)
 		return false
 	}
 	s.queue = append(s.queue, msg)
+	wake := false
+	if lazy > 0 && !s.urgent {
+		if s.lazyTimer == nil {
+			s.lazyTimer = time.AfterFunc(lazy, s.lazyExpired)
+		}
+	} else {
+		s.urgent = true
+		wake = s.batch == 0
+	}
 	s.mu.Unlock()
-	s.signal()
+	s.srv.stats.messagesOut.Add(1)
+	s.srv.stats.bytesOut.Add(int64(len(msg)))
+	if wake {
+		s.notify()
+	}
 	return true
+}
+
+// lazyExpired runs when the oldest lazy message's timeout passes.
+func (s *ServerSession) lazyExpired() {
+	s.mu.Lock()
+	s.lazyTimer = nil
+	wake := len(s.queue) > 0 && s.batch == 0
+	if len(s.queue) > 0 {
+		s.urgent = true
+	}
+	s.mu.Unlock()
+	if wake {
+		s.notify()
+	}
+}
+
+// hasUrgent reports whether the queue holds a message that must go now.
+func (s *ServerSession) hasUrgent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.urgent
+}
+
+// notify wakes whoever delivers the session's messages: its held connect,
+// its websocket writer, or its local session's dispatcher.
+func (s *ServerSession) notify() {
+	if s.local != nil {
+		s.local.wakeUp()
+		return
+	}
+	s.signal()
 }
 
 // takeQueue removes and returns everything queued. The caller gives the
@@ -132,6 +213,11 @@ func (s *ServerSession) takeQueue() [][]byte {
 	}
 	s.queue = s.spare[:0]
 	s.spare = nil
+	s.urgent = false
+	if s.lazyTimer != nil {
+		s.lazyTimer.Stop()
+		s.lazyTimer = nil
+	}
 	s.mu.Unlock()
 	return q
 }

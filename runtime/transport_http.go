@@ -168,7 +168,8 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs)}
+	s.stats.bytesIn.Add(int64(len(body)))
+	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs), req: r}
 	s.respondHTTP(w, r, o, msgs, func(body []byte) {
 		h := w.Header()
 		h["Content-Type"] = contentTypeJSON
@@ -202,7 +203,8 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs)}
+	s.stats.bytesIn.Add(int64(len(body)))
+	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs), req: r}
 	s.respondHTTP(w, r, o, msgs, func(body []byte) {
 		h := w.Header()
 		h.Set("Content-Type", "text/javascript;charset=UTF-8")
@@ -329,7 +331,7 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 // client went away.
 func (s *Server) holdHTTPConnect(r *http.Request, o *origin, pc *pendingConnect) (status int, ok bool) {
 	sess := pc.sess
-	if pc.hold <= 0 || sess.queued() > 0 || sess.isRemoved() || s.isClosing() {
+	if pc.hold <= 0 || sess.hasUrgent() || sess.isRemoved() || s.isClosing() {
 		return 0, true
 	}
 	// HTTP/1.x browsers have few connections per host: one held long poll
@@ -362,7 +364,7 @@ func (s *Server) holdHTTPConnect(r *http.Request, o *origin, pc *pendingConnect)
 				sess.signal() // pass the wake-up on to the newer connect
 				return s.opts.DuplicateConnectStatus, true
 			}
-			if sess.queued() > 0 || sess.isRemoved() {
+			if sess.hasUrgent() || sess.isRemoved() {
 				return 0, true
 			}
 		case <-timer.C:

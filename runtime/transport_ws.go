@@ -18,6 +18,7 @@ type wsConn struct {
 	srv       *Server
 	c         *websocket.Conn
 	browserID string
+	req       *http.Request // the upgrade request
 	wake      chan struct{} // capacity 1
 	closed    chan struct{} // closed when the reader stops
 
@@ -47,7 +48,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has written the HTTP error
 	}
 	c.SetReadLimit(s.opts.MaxMessageSize)
-	wc := &wsConn{srv: s, c: c, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	wc := &wsConn{srv: s, c: c, req: r, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
@@ -88,7 +89,7 @@ func (wc *wsConn) bind(sess *ServerSession) {
 
 func (wc *wsConn) readLoop() {
 	s := wc.srv
-	o := &origin{transport: bayeux.TransportWebSocket, ws: wc}
+	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
 	for {
 		_, data, err := wc.c.ReadMessage()
 		if err != nil {
@@ -98,6 +99,7 @@ func (wc *wsConn) readLoop() {
 			}
 			return
 		}
+		s.stats.bytesIn.Add(int64(len(data)))
 		msgs, err := decodeMessages(data)
 		if errors.Is(err, errEmptyBatch) {
 			continue // Faye clients send [] as a keep-alive

@@ -1,0 +1,206 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// Publish broadcasts data on a broadcast channel from the server itself, as
+// if a client had published it: listeners, filters, extensions and lazy
+// settings apply; security checks do not. data is any value encoding/json
+// accepts, or a json.RawMessage. It returns the number of sessions the
+// message was queued for.
+func (s *Server) Publish(channel string, data any) (int, error) {
+	return s.publishFrom(context.Background(), nil, channel, data)
+}
+
+// publishFrom publishes data on channel on behalf of from (nil for the
+// server) without security checks.
+func (s *Server) publishFrom(ctx context.Context, from *ServerSession, channel string, data any) (int, error) {
+	channel = bayeux.Normalize(channel)
+	if !bayeux.ValidChannel(channel) || bayeux.IsWild(channel) || bayeux.KindOf(channel) == bayeux.Meta {
+		return 0, errors.New("runtime: publish: not a concrete broadcast or service channel: " + channel)
+	}
+	raw, err := toRaw(data)
+	if err != nil {
+		return 0, errors.New("runtime: publish on " + channel + ": " + err.Error())
+	}
+	hc := &hookContext{parent: ctx, timeout: s.opts.HookTimeout}
+	defer hc.done()
+	hs := s.hooks.load()
+	m := &bayeux.Message{Channel: channel, Data: raw}
+	if from != nil {
+		if err := s.incoming(hc, hs, from, m); err != nil {
+			return 0, err
+		}
+	}
+	n, berr := s.dispatchCount(hc, hs, from, m, false)
+	if berr != nil {
+		return 0, berr
+	}
+	return n, nil
+}
+
+// dispatch runs a published message through the pipeline: security (when
+// secure), message listeners (wildcard channels first), data filters, the
+// server's outgoing extensions, then fan-out to the subscribers of the
+// channel and of every wildcard channel matching it.
+func (s *Server) dispatch(hc *hookContext, hs *hookSet, from *ServerSession, m *bayeux.Message, secure bool) *bayeux.Error {
+	_, err := s.dispatchCount(hc, hs, from, m, secure)
+	return err
+}
+
+func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession, m *bayeux.Message, secure bool) (int, *bayeux.Error) {
+	var buf [8]*Channel
+	route := s.channels.route(buf[:0], m.Channel)
+	if secure && (hs.policy != nil || s.hasAuthorizers.Load()) {
+		if len(route) == 0 || route[0].name != m.Channel {
+			if err := s.authorize(hc, hs, OpCreate, from, m.Channel, m, route); err != nil {
+				return 0, err
+			}
+		}
+		if err := s.authorize(hc, hs, OpPublish, from, m.Channel, m, route); err != nil {
+			return 0, err
+		}
+	}
+
+	var lazy time.Duration
+	toPublisher := true
+	var filters []DataFilter
+	for i := len(route) - 1; i >= 0; i-- {
+		c := route[i]
+		conf := c.conf.Load()
+		if !conf.hooked() {
+			continue
+		}
+		for _, l := range conf.listeners {
+			if err := l.fn(hc.get(), from, m); err != nil {
+				s.stats.denied.Add(1)
+				return 0, asBayeuxError(err, 404, "message_deleted")
+			}
+		}
+		filters = append(filters, conf.filters...)
+		if conf.lazy {
+			d := conf.lazyTimeout
+			if d <= 0 || d > s.opts.MaxLazyTimeout {
+				d = s.opts.MaxLazyTimeout
+			}
+			if lazy == 0 || d < lazy {
+				lazy = d
+			}
+		}
+		if conf.toPublisher != 0 && c.name == m.Channel {
+			toPublisher = conf.toPublisher > 0
+		}
+	}
+	if len(filters) > 0 {
+		if err := s.filter(hc, from, m, filters); err != nil {
+			s.stats.denied.Add(1)
+			return 0, err
+		}
+	}
+	if bayeux.KindOf(m.Channel) == bayeux.Service {
+		return 0, nil // service messages are for the server's listeners only
+	}
+	if len(hs.extensions) > 0 && !s.outgoing(hc.get(), nil, m, true) {
+		return 0, nil // an extension deleted the broadcast
+	}
+	n := s.fanOut(hc, route, m, from, toPublisher, lazy)
+	s.stats.published.Add(1)
+	s.stats.deliveries.Add(int64(n))
+	return n, nil
+}
+
+// filter runs the data filter chain on m's data.
+func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message, filters []DataFilter) *bayeux.Error {
+	var data any
+	if err := json.Unmarshal(m.Data, &data); err != nil {
+		return bayeux.NewError(400, "data_invalid")
+	}
+	for _, f := range filters {
+		var err error
+		if data, err = f.FilterData(hc.get(), from, m.Channel, data); err != nil {
+			return asBayeuxError(err, 400, "data_rejected")
+		}
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return bayeux.NewError(500, "data_unencodable")
+	}
+	m.Data = raw
+	return nil
+}
+
+// fanOut queues m for every session subscribed to a channel of route. Each
+// session gets the message at most once, however many of its subscriptions
+// match. The message is encoded once and the same bytes are queued for
+// every session, except sessions with outgoing extensions of their own, for
+// which it is encoded separately.
+func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, from *ServerSession, toPublisher bool, lazy time.Duration) int {
+	var frozen []byte
+	delivered := 0
+	deliver := func(sess *ServerSession) {
+		if sess == from && !toPublisher {
+			return
+		}
+		if exts := sess.extensions(); len(exts) > 0 {
+			own := *m
+			own.Ext = maps.Clone(m.Ext)
+			if !s.outgoing(hc.get(), sess, &own, false) {
+				return
+			}
+			if sess.enqueue(encodeEvent(own.Channel, own.Data, own.Ext), lazy) {
+				delivered++
+			}
+			return
+		}
+		if frozen == nil {
+			frozen = encodeEvent(m.Channel, m.Data, m.Ext)
+		}
+		if sess.enqueue(frozen, lazy) {
+			delivered++
+		}
+	}
+
+	// Most messages match a single subscribed channel: deliver from its
+	// snapshot directly. Only when several match is a set needed.
+	var first []*ServerSession
+	matched := 0
+	var seen map[*ServerSession]struct{}
+	for _, c := range route {
+		subs := c.subscribers()
+		if len(subs) == 0 {
+			continue
+		}
+		matched++
+		switch matched {
+		case 1:
+			first = subs
+			continue
+		case 2:
+			seen = make(map[*ServerSession]struct{}, len(first)+len(subs))
+			for _, sess := range first {
+				seen[sess] = struct{}{}
+				deliver(sess)
+			}
+		}
+		for _, sess := range subs {
+			if _, dup := seen[sess]; dup {
+				continue
+			}
+			seen[sess] = struct{}{}
+			deliver(sess)
+		}
+	}
+	if matched == 1 {
+		for _, sess := range first {
+			deliver(sess)
+		}
+	}
+	return delivered
+}
