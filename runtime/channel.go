@@ -191,4 +191,3 @@ func appendCopy[T any](list []T, more ...T) []T {
 	out := make([]T, 0, len(list)+len(more))
 	return append(append(out, list...), more...)
 }
-

@@ -1,8 +1,8 @@
 package runtime
 
 import (
-	"strconv"
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"

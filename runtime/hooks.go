@@ -118,7 +118,9 @@ func (AllowAll) CanSubscribe(context.Context, *ServerSession, string, *bayeux.Me
 }
 
 // CanPublish allows the publish.
-func (AllowAll) CanPublish(context.Context, *ServerSession, string, *bayeux.Message) error { return nil }
+func (AllowAll) CanPublish(context.Context, *ServerSession, string, *bayeux.Message) error {
+	return nil
+}
 
 // An Extension sees messages as they enter and leave the server, in
 // CometD's order: server-wide extensions, then the session's, on the way in;

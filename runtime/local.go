@@ -243,4 +243,3 @@ func (l *LocalSession) handle(m *bayeux.Message) {
 		}()
 	}
 }
-

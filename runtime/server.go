@@ -33,9 +33,9 @@ type Server struct {
 	nsessions      atomic.Int64
 	hasAuthorizers atomic.Bool
 	closing        chan struct{}
-	closeOnce sync.Once
-	sweeper   sync.WaitGroup
-	wsConns   sync.Map // *wsConn -> struct{}
+	closeOnce      sync.Once
+	sweeper        sync.WaitGroup
+	wsConns        sync.Map // *wsConn -> struct{}
 }
 
 // New returns a Server configured by opts and starts its session sweeper.

@@ -1,8 +1,8 @@
 package runtime
 
 import (
-	"encoding/json"
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"

@@ -1,11 +1,11 @@
 package runtime
 
 import (
-	"sync/atomic"
 	"crypto/rand"
 	"encoding/base32"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 

@@ -23,7 +23,7 @@ type wsConn struct {
 	closed    chan struct{} // closed when the reader stops
 
 	mu      sync.Mutex
-	out     [][]byte // replies waiting to be written, in order
+	out     [][]byte       // replies waiting to be written, in order
 	sess    *ServerSession // the session bound to this connection
 	pending *pendingConnect
 	due     time.Time // when pending must be answered
