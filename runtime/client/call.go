@@ -26,8 +26,14 @@ type call struct {
 // newCall gives m the next id and returns a call waiting for its reply. With
 // a nil cb the call is synchronous: wait on done.
 func (c *Client) newCall(m *bayeux.Message, cb func(*bayeux.Message, error)) *call {
-	m.ID = bayeux.ID(strconv.FormatUint(c.nextID.Add(1), 10))
-	cl := &call{id: m.ID, cb: cb}
+	cl := c.newCallID(cb)
+	m.ID = cl.id
+	return cl
+}
+
+// newCallID returns a call with the next id, for a message encoded by hand.
+func (c *Client) newCallID(cb func(*bayeux.Message, error)) *call {
+	cl := &call{id: bayeux.ID(strconv.FormatUint(c.nextID.Add(1), 10)), cb: cb}
 	if cb == nil {
 		cl.done = make(chan struct{})
 	}

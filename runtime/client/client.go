@@ -214,6 +214,7 @@ func (c *Client) Handshake(ctx context.Context) error {
 	notify := c.setState(StateHandshaking, nil)
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &run{ctx: rctx, cancel: cancel, loopDone: make(chan struct{}), disp: newDispatcher(c)}
+	c.tr.watch(rctx)
 	c.run = r
 	c.cur.Store(r)
 	c.advice = defaultAdvice()
@@ -386,7 +387,13 @@ func (c *Client) transmit(ctx context.Context, msgs []*bayeux.Message, calls []*
 		}
 		return
 	}
-	if err := c.tr.send(ctx, body, urlSuffix(msgs), timeout, calls); err != nil {
+	c.transmitBody(ctx, body, urlSuffix(msgs), calls, timeout)
+}
+
+// transmitBody sends body, the encoded messages of calls; every outcome
+// resolves the calls.
+func (c *Client) transmitBody(ctx context.Context, body []byte, suffix string, calls []*call, timeout time.Duration) {
+	if err := c.tr.send(ctx, body, suffix, timeout, calls); err != nil {
 		for _, cl := range calls {
 			c.fail(cl, err)
 		}

@@ -168,6 +168,56 @@ func TestH1Responses(t *testing.T) {
 			wantErr:  "exceeds the limit",
 		},
 		{
+			name:     "http/1.0 keep-alive",
+			response: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n[]",
+			want:     "[]", reuse: true,
+		},
+		{
+			name:     "lower-case fields, bare LF, folded field",
+			response: "HTTP/1.1 200 OK\ncontent-length:  2 \nX-Folded: a\n  b\nconnection: keep-alive, upgrade\n\n[]",
+			want:     "[]", reuse: true,
+		},
+		{
+			name:     "both framings",
+			response: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+			want:     "[]", reuse: false,
+		},
+		{
+			name:     "conflicting lengths",
+			response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n[]",
+			wantErr:  "malformed HTTP response: Content-Length",
+		},
+		{
+			name:     "folded framing field",
+			response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 3\r\n\r\n[]",
+			wantErr:  "folded framing field",
+		},
+		{
+			name:     "unsupported transfer coding",
+			response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+			wantErr:  "unsupported Transfer-Encoding",
+		},
+		{
+			name:     "truncated body",
+			response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 9\r\n\r\n[]",
+			wantErr:  "unexpected EOF",
+		},
+		{
+			name:     "truncated head",
+			response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Len",
+			wantErr:  "unexpected EOF",
+		},
+		{
+			name:     "field line too long",
+			response: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("x", 10000) + "\r\nContent-Length: 2\r\n\r\n[]",
+			wantErr:  "header line longer than",
+		},
+		{
+			name:     "no colon",
+			response: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\n[]",
+			wantErr:  "field line",
+		},
+		{
 			name:     "garbage",
 			response: "SMTP ready\r\n\r\n",
 			wantErr:  "malformed HTTP",
@@ -177,11 +227,11 @@ func TestH1Responses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newRawServer(t, func(_ int, _ *http.Request, w io.Writer) bool {
 				io.WriteString(w, tt.response)
-				return !strings.Contains(tt.response, "close") && !strings.HasPrefix(tt.response, "HTTP/1.0")
+				return tt.reuse // the server closes where the client must not reuse
 			})
 			h := newTestH1(t, srv.url(), nil)
 			for i := range 2 {
-				got, err := h.post(h1Ctx(t), "/connect", []byte(`[{}]`), 5*time.Second, 1024)
+				got, err := h.post(h1Ctx(t), false, "/connect", []byte(`[{}]`), 5*time.Second, 1024)
 				if tt.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 						t.Fatalf("post: %q, %v; want error %q", got, err, tt.wantErr)
@@ -218,11 +268,11 @@ func TestH1Request(t *testing.T) {
 	hdr := http.Header{"X-Token": {"t1"}, "Cookie": {"mine=1"}, "Content-Length": {"99"}}
 	h := newTestH1(t, srv.url()+"/", hdr) // a trailing slash is dropped by the transport, not here
 	ctx := h1Ctx(t)
-	if _, err := h.post(ctx, "/handshake", []byte(`[{"a":1}]`), time.Second, 1024); err != nil {
+	if _, err := h.post(ctx, false, "/handshake", []byte(`[{"a":1}]`), time.Second, 1024); err != nil {
 		t.Fatal(err)
 	}
 	for _, sfx := range []string{"/connect", ""} {
-		if _, err := h.post(ctx, sfx, []byte(`[{"b":2}]`), time.Second, 1024); err != nil {
+		if _, err := h.post(ctx, false, sfx, []byte(`[{"b":2}]`), time.Second, 1024); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -262,7 +312,7 @@ func TestH1CookiesOnPath(t *testing.T) {
 	h := newTestH1(t, srv.url(), nil)
 	ctx := h1Ctx(t)
 	for _, sfx := range []string{"/handshake", "/connect", ""} {
-		if _, err := h.post(ctx, sfx, []byte(`[]`), time.Second, 1024); err != nil {
+		if _, err := h.post(ctx, false, sfx, []byte(`[]`), time.Second, 1024); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,6 +321,38 @@ func TestH1CookiesOnPath(t *testing.T) {
 	}
 	if got := srv.request(2).Header.Get("Cookie"); got != "" {
 		t.Errorf("base path Cookie %q, want none", got)
+	}
+}
+
+// TestH1CookieExpiry checks that a cached Cookie field forgets a cookie
+// once it expired.
+func TestH1CookieExpiry(t *testing.T) {
+	srv := newRawServer(t, func(n int, _ *http.Request, w io.Writer) bool {
+		if n == 0 {
+			io.WriteString(w, "HTTP/1.1 200 OK\r\nSet-Cookie: short=1; Max-Age=1\r\nSet-Cookie: long=2; Max-Age=3600\r\n"+
+				"Set-Cookie: bad\r\nContent-Length: 2\r\n\r\n[]")
+			return true
+		}
+		okResponse(w)
+		return true
+	})
+	h := newTestH1(t, srv.url(), nil)
+	ctx := h1Ctx(t)
+	post := func() {
+		t.Helper()
+		if _, err := h.post(ctx, false, "/connect", []byte(`[]`), time.Second, 1024); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post()
+	post()
+	time.Sleep(1100 * time.Millisecond)
+	post()
+	if got := srv.request(1).Header.Get("Cookie"); got != "short=1; long=2" && got != "long=2; short=1" {
+		t.Errorf("before expiry: Cookie %q", got)
+	}
+	if got := srv.request(2).Header.Get("Cookie"); got != "long=2" {
+		t.Errorf("after expiry: Cookie %q, want long=2", got)
 	}
 }
 
@@ -284,7 +366,7 @@ func TestH1RetryOnClosedIdle(t *testing.T) {
 	h := newTestH1(t, srv.url(), nil)
 	ctx := h1Ctx(t)
 	for i := range 3 {
-		if got, err := h.post(ctx, "/connect", []byte(`[]`), time.Second, 1024); err != nil || string(got) != okBody {
+		if got, err := h.post(ctx, false, "/connect", []byte(`[]`), time.Second, 1024); err != nil || string(got) != okBody {
 			t.Fatalf("post %d: %q, %v", i, got, err)
 		}
 	}
@@ -299,7 +381,7 @@ func TestH1Aborts(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
 	srv := newRawServer(t, func(n int, _ *http.Request, w io.Writer) bool {
-		if n < 2 {
+		if n < 3 {
 			<-hold
 			return false
 		}
@@ -309,7 +391,7 @@ func TestH1Aborts(t *testing.T) {
 	h := newTestH1(t, srv.url(), nil)
 
 	start := time.Now()
-	_, err := h.post(h1Ctx(t), "/connect", []byte(`[]`), 100*time.Millisecond, 1024)
+	_, err := h.post(h1Ctx(t), false, "/connect", []byte(`[]`), 100*time.Millisecond, 1024)
 	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("timeout: %v", err)
 	}
@@ -317,18 +399,27 @@ func TestH1Aborts(t *testing.T) {
 		t.Errorf("timeout took %v", d)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err = h.post(ctx, "/connect", []byte(`[]`), 5*time.Second, 1024)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("cancel: %v", err)
+	for _, watched := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		if watched {
+			h.watch(ctx)
+		}
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		_, err = h.post(ctx, watched, "/connect", []byte(`[]`), 5*time.Second, 1024)
+		if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+			t.Errorf("cancel (watched %v): %v after %v", watched, err, time.Since(start))
+		}
+		if _, err = h.post(ctx, watched, "/connect", []byte(`[]`), 5*time.Second, 1024); !errors.Is(err, context.Canceled) {
+			t.Errorf("post with an ended context (watched %v): %v", watched, err)
+		}
 	}
 
-	if got, err := h.post(h1Ctx(t), "/connect", []byte(`[]`), time.Second, 1024); err != nil || string(got) != okBody {
+	if got, err := h.post(h1Ctx(t), false, "/connect", []byte(`[]`), time.Second, 1024); err != nil || string(got) != okBody {
 		t.Errorf("after aborts: %q, %v", got, err)
 	}
-	if n := srv.accepts.Load(); n != 3 {
-		t.Errorf("%d connections, want 3 (aborted ones are not reused)", n)
+	if n := srv.accepts.Load(); n != 4 {
+		t.Errorf("%d connections, want 4 (aborted ones are not reused)", n)
 	}
 }
 
@@ -347,7 +438,7 @@ func TestH1Config(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTestH1(t, tt.url, tt.hdr)
-			_, err := h.post(h1Ctx(t), "", []byte(`[]`), time.Second, 1024)
+			_, err := h.post(h1Ctx(t), false, "", []byte(`[]`), time.Second, 1024)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("post: %v, want %q", err, tt.want)
 			}

@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -23,12 +25,13 @@ func (c *Client) connectLoop(r *run) {
 	var backoff time.Duration
 	var unconnectedSince time.Time
 	resub := false // a re-subscription failed in transit and must be retried
+	var enc connectEncoder
 	for {
 		adv := c.currentAdvice()
 		if !sleep(ctx, adv.interval+backoff) {
 			return
 		}
-		reply, err := c.connect(ctx, first, adv)
+		reply, err := c.connect(ctx, &enc, first, adv)
 		if ctx.Err() != nil {
 			return
 		}
@@ -95,22 +98,52 @@ func (c *Client) currentAdvice() advice {
 
 // connect sends one /meta/connect and waits for its reply, which the server
 // may hold for the advised timeout.
-func (c *Client) connect(ctx context.Context, first bool, adv advice) (*bayeux.Message, error) {
+func (c *Client) connect(ctx context.Context, enc *connectEncoder, first bool, adv advice) (*bayeux.Message, error) {
 	id := c.ClientID()
 	if id == "" {
 		return nil, ErrNotConnected
 	}
-	msg := &bayeux.Message{Channel: bayeux.MetaConnect, ClientID: id, ConnectionType: c.o.transport}
 	hold := adv.timeout
 	if first {
-		msg.Advice = &bayeux.Advice{Timeout: bayeux.Int(0)}
 		hold = 0
 	}
-	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, hold+c.o.maxNetworkDelay)
+	calls := []*call{c.newCallID(nil)}
+	body := enc.encode(id, c.o.transport, calls[0].id, first)
+	c.transmitBody(ctx, body, "/connect", calls, hold+c.o.maxNetworkDelay)
+	replies, err := c.wait(ctx, calls)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return replies[0], nil
+}
+
+// connectEncoder encodes the /meta/connect requests of a connect loop, where
+// only the message id changes from one to the next: the rest is encoded once
+// per session.
+type connectEncoder struct {
+	clientID string
+	prefix   []byte // `[{"channel":"/meta/connect","clientId":…,"connectionType":…,"id":"`
+}
+
+// encode returns the request, a JSON array holding one /meta/connect; the
+// first of a session asks for an immediate reply (advice timeout 0).
+func (e *connectEncoder) encode(clientID, connectionType string, id bayeux.ID, first bool) []byte {
+	if e.prefix == nil || e.clientID != clientID {
+		cid, _ := json.Marshal(clientID) // strings always encode
+		ct, _ := json.Marshal(connectionType)
+		e.clientID = clientID
+		e.prefix = slices.Concat([]byte(`[{"channel":"/meta/connect","clientId":`), cid,
+			[]byte(`,"connectionType":`), ct, []byte(`,"id":"`))
+	}
+	const firstAdvice = `,"advice":{"timeout":0}`
+	b := make([]byte, 0, len(e.prefix)+len(id)+len(firstAdvice)+3)
+	b = append(b, e.prefix...)
+	b = append(b, id...) // decimal digits: nothing to escape
+	b = append(b, '"')
+	if first {
+		b = append(b, firstAdvice...)
+	}
+	return append(b, "}]"...)
 }
 
 // rehandshake replaces a session the server dropped: it handshakes until the

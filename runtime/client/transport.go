@@ -32,6 +32,9 @@ type transport interface {
 	inline() bool
 	// close drops the connection; the next send opens a new one.
 	close()
+	// watch prepares the transport for requests made with ctx, the context
+	// of a run: when it ends, they are aborted.
+	watch(ctx context.Context)
 }
 
 // wsTransport is the websocket transport: one connection, text frames each
@@ -64,6 +67,8 @@ func newWSTransport(c *Client) *wsTransport {
 }
 
 func (t *wsTransport) inline() bool { return false }
+
+func (t *wsTransport) watch(context.Context) {}
 
 // connection returns the open connection, dialing one if needed.
 func (t *wsTransport) connection(ctx context.Context) (*websocket.Conn, uint64, error) {
@@ -225,6 +230,12 @@ func newLPTransport(c *Client) *lpTransport {
 
 func (t *lpTransport) inline() bool { return true }
 
+func (t *lpTransport) watch(ctx context.Context) {
+	if t.h1 != nil {
+		t.h1.watch(ctx)
+	}
+}
+
 func (t *lpTransport) close() {
 	if t.h1 != nil {
 		t.h1.closeIdle()
@@ -314,7 +325,9 @@ func (t *lpTransport) post(ctx context.Context, body []byte, suffix string, time
 	var frame []byte
 	var err error
 	if t.h1 != nil {
-		frame, err = t.h1.post(ctx, suffix, body, timeout, t.c.o.maxFrameSize)
+		r := t.c.cur.Load()
+		watched := r != nil && ctx == r.ctx // the connect loop's and the queue's
+		frame, err = t.h1.post(ctx, watched, suffix, body, timeout, t.c.o.maxFrameSize)
 	} else {
 		frame, err = t.roundTrip(ctx, body, suffix, timeout)
 	}
