@@ -248,3 +248,11 @@ func (c *wsClient) handshake() {
 func isReplyTo(id string) func(msg) bool {
 	return func(m msg) bool { return m["id"] == id && m["data"] == nil }
 }
+
+func newPost(url string, body []byte) (*http.Request, error) {
+	r, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err == nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r, err
+}

@@ -218,7 +218,7 @@ func (s *Server) incoming(hc *hookContext, hs *hookSet, sess *ServerSession, m *
 		for _, e := range list {
 			if err := e.Incoming(hc.get(), sess, m); err != nil {
 				s.stats.denied.Add(1)
-				return asBayeuxError(err, 404, "message_deleted")
+				return vetoError(err)
 			}
 		}
 	}

@@ -81,7 +81,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		for _, l := range conf.listeners {
 			if err := l.fn(hc.get(), from, m); err != nil {
 				s.stats.denied.Add(1)
-				return 0, asBayeuxError(err, 404, "message_deleted")
+				return 0, vetoError(err)
 			}
 		}
 		filters = append(filters, conf.filters...)
@@ -114,6 +114,17 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
 	return n, nil
+}
+
+// vetoError is what the publisher of a vetoed message receives: the
+// listener's *bayeux.Error, or "404::message_deleted" for any other error
+// (whose text, written by the application, may not be meant for clients).
+func vetoError(err error) *bayeux.Error {
+	var be *bayeux.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return bayeux.ErrMessageDeleted
 }
 
 // filter runs the data filter chain on m's data.
