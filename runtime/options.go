@@ -85,6 +85,12 @@ type Options struct {
 	// overrides it per session.
 	OnQueueFull func(*ServerSession) QueueFullAction
 
+	// DisableAck turns the ack extension off: clients that ask for it at
+	// handshake are not granted it. By default it is granted, which gives
+	// those clients ordered delivery with nothing lost or duplicated across
+	// reconnects.
+	DisableAck bool
+
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }

@@ -38,7 +38,7 @@ type pendingConnect struct {
 	hold   time.Duration // how long to hold it if nothing is queued
 	advise bool          // the reply carries advice
 	multi  bool          // another session of the browser holds a long poll
-	ext    map[string]any
+	batch  int64         // ack extension: the batch this reply carries
 }
 
 var (
@@ -316,6 +316,10 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if o.ws != nil {
 		o.ws.bind(sess)
 	}
+	if !s.opts.DisableAck && ackRequested(m) {
+		sess.ack = &ackState{}
+		reply.Ext = map[string]any{"ack": true}
+	}
 	reply.ClientID = sess.id
 	reply.Successful = bayeux.Bool(true)
 	reply.Advice = s.advice()
@@ -354,7 +358,7 @@ func (s *Server) connect(sess *ServerSession, m *bayeux.Message, alone bool) *pe
 	if m.Advice != nil && m.Advice.Timeout != nil {
 		hold = min(time.Duration(*m.Advice.Timeout)*time.Millisecond, s.opts.Timeout)
 	}
-	if first || !alone || hold < 0 {
+	if unacked := sess.acknowledge(m); first || !alone || hold < 0 || unacked {
 		hold = 0
 	}
 	return &pendingConnect{sess: sess, id: m.ID, seq: seq, hold: hold, advise: first || m.Advice != nil}
@@ -398,6 +402,9 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 		}
 	case pc.advise:
 		reply.Advice = s.advice()
+	}
+	if pc.batch > 0 {
+		reply.Ext = map[string]any{"ack": pc.batch}
 	}
 	hs := s.hooks.load()
 	if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {

@@ -82,6 +82,7 @@ type ServerSession struct {
 	queueFull func(*ServerSession) QueueFullAction
 
 	exts atomic.Pointer[[]Extension]
+	ack  *ackState // set when the client negotiated the ack extension
 }
 
 // QueueFullAction says what happens to a message that finds its session's

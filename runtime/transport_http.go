@@ -283,10 +283,13 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 		if !ok { // the client went away; nothing is taken from its queue
 			return
 		}
-		queue = pc.sess.takeQueue()
+		var recycle bool
+		queue, pc.batch, recycle = pc.sess.takeForConnect()
 		connectReply = s.connectReply(pc)
 		defer func() {
-			pc.sess.returnQueue(queue)
+			if recycle {
+				pc.sess.returnQueue(queue)
+			}
 			pc.sess.scheduleExpiry(time.Now())
 		}()
 	}

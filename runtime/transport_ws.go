@@ -255,15 +255,25 @@ func (wc *wsConn) flush(shutdown bool) error {
 	out := wc.out
 	wc.out = nil
 	sess := wc.sess
+	// A session with the ack extension gets messages only with connect
+	// replies, so its held connect is answered as soon as one is queued.
+	acked := sess != nil && sess.ackEnabled()
 	var done *pendingConnect
-	if pc := wc.pending; pc != nil && (shutdown || !now.Before(wc.due) || pc.sess.isRemoved()) {
+	if pc := wc.pending; pc != nil && (shutdown || !now.Before(wc.due) || pc.sess.isRemoved() || acked && pc.sess.hasUrgent()) {
 		done = pc
 		wc.pending = nil
 	}
 	wc.mu.Unlock()
 
 	var queue [][]byte
-	if sess != nil {
+	switch {
+	case acked && done != nil:
+		var recycle bool
+		queue, done.batch, recycle = done.sess.takeForConnect()
+		if recycle {
+			defer done.sess.returnQueue(queue)
+		}
+	case sess != nil && !acked:
 		queue = sess.takeQueue()
 		defer sess.returnQueue(queue)
 	}
