@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/ext"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +25,8 @@ type serveFlags struct {
 	logLevel    string
 	shutdownFor time.Duration
 	debugAddr   string
+	timesync    bool
+	timestamp   bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -55,6 +58,9 @@ SIGINT or SIGTERM.`,
 	fl.StringSliceVar(&f.opts.Transports, "transports", []string{"websocket", "long-polling", "callback-polling"}, "allowed transports, in order of preference")
 	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins allowed to connect cross-origin (repeatable; * for any)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&f.timesync, "timesync", true, "answer the CometD client's timesync extension")
+	fl.BoolVar(&f.timestamp, "timestamp", false, "stamp every outgoing message with a timestamp field")
+	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
 	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	return cmd
@@ -83,6 +89,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
 	}
 	bayeux := runtime.New(f.opts)
+	if f.timesync {
+		ts := &ext.TimeSync{}
+		bayeux.AddExtension(ts)
+		bayeux.OnSessionRemoved(ts.Forget)
+	}
+	if f.timestamp {
+		bayeux.AddExtension(ext.Timestamp{})
+	}
 	mux := http.NewServeMux()
 	mux.Handle(f.path, bayeux)
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
