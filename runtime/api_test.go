@@ -532,3 +532,41 @@ func TestListenersOfChannelsAndSubscriptions(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+func TestBlockingListenerStallsOnlyItsConnection(t *testing.T) {
+	srv, base := newTestServer(t, Options{HookTimeout: 200 * time.Millisecond})
+	c, _, _ := srv.CreateChannel("/slow")
+	sawDeadline := make(chan bool, 1)
+	c.AddListener(func(ctx context.Context, _ *ServerSession, _ *bayeux.Message) error {
+		// A hook that honours its context is bounded by HookTimeout.
+		<-ctx.Done()
+		sawDeadline <- errors.Is(ctx.Err(), context.DeadlineExceeded)
+		return ctx.Err()
+	})
+	slow := newLP(t, base).start()
+	done := make(chan msg)
+	go func() { done <- slow.publish("/slow", 1) }()
+
+	// Meanwhile other sessions are served at once.
+	fast := newLP(t, base).start()
+	start := time.Now()
+	for i := range 10 {
+		if r := fast.publish("/fast", i); r["successful"] != true {
+			t.Fatalf("publish = %v", r)
+		}
+	}
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("other sessions took %v while a listener blocked", d)
+	}
+	select {
+	case r := <-done:
+		if r["successful"] != false {
+			t.Errorf("publish through a timed-out listener = %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the blocked listener was not bounded by HookTimeout")
+	}
+	if !<-sawDeadline {
+		t.Error("the listener's context did not carry the HookTimeout deadline")
+	}
+}
