@@ -155,11 +155,13 @@ type hookSet struct {
 	policy         SecurityPolicy
 }
 
+var noHooks = &hookSet{}
+
 func (h *serverHooks) load() *hookSet {
 	if p := h.p.Load(); p != nil {
 		return p
 	}
-	return &hookSet{}
+	return noHooks
 }
 
 func (h *serverHooks) update(f func(*hookSet)) {

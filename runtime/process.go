@@ -57,7 +57,8 @@ var (
 // the request's, bounded by Options.HookTimeout. It is made on first use,
 // so a batch that runs no hook pays nothing for it.
 type hookContext struct {
-	parent  context.Context
+	parent  context.Context // nil: derived from origin
+	origin  *origin
 	timeout time.Duration
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -65,7 +66,11 @@ type hookContext struct {
 
 func (h *hookContext) get() context.Context {
 	if h.ctx == nil {
-		h.ctx, h.cancel = context.WithTimeout(h.parent, h.timeout)
+		parent := h.parent
+		if parent == nil {
+			parent = h.origin.context()
+		}
+		h.ctx, h.cancel = context.WithTimeout(parent, h.timeout)
 	}
 	return h.ctx
 }
@@ -110,11 +115,11 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 			}
 		}
 	}
-	hc := &hookContext{parent: o.context(), timeout: s.opts.HookTimeout}
+	hc := hookContext{origin: o, timeout: s.opts.HookTimeout}
 	defer hc.done()
 	hs := s.hooks.load()
 	for i := range msgs {
-		s.processOne(o, hc, hs, &msgs[i], len(msgs) == 1, &res)
+		s.processOne(o, &hc, hs, &msgs[i], len(msgs) == 1, &res)
 	}
 	return res
 }
@@ -179,7 +184,16 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 	case bayeux.MetaUnsubscribe:
 		reply = s.changeSubscriptions(hc, hs, sess, m, false)
 	default:
-		reply = s.publish(hc, hs, sess, m)
+		err := s.publish(hc, hs, sess, m)
+		if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
+			// The publish reply, at the publish rate: no extension to run,
+			// so no Message to build.
+			res.replies = append(res.replies, encodeReply(m.Channel, m.ID, err))
+			return
+		}
+		if reply = success(m); err != nil {
+			reply = failure(m, err)
+		}
 	}
 	if b := s.finish(hc, hs, sess, reply); b != nil {
 		res.replies = append(res.replies, b)
@@ -507,17 +521,14 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	return reply
 }
 
-func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Message {
+func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Error {
 	switch {
 	case bayeux.KindOf(m.Channel) == bayeux.Meta:
-		return failure(m, errCreateDenied)
+		return errCreateDenied
 	case bayeux.IsWild(m.Channel):
-		return failure(m, bayeux.ErrChannelInvalid)
+		return bayeux.ErrChannelInvalid
 	case m.Data == nil:
-		return failure(m, errDataMissing)
+		return errDataMissing
 	}
-	if err := s.dispatch(hc, hs, sess, m, true); err != nil {
-		return failure(m, err)
-	}
-	return success(m)
+	return s.dispatch(hc, hs, sess, m, true)
 }

@@ -116,6 +116,14 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	return n, nil
 }
 
+// countOut adds n messages of size bytes each to the outgoing counters.
+func (s *Server) countOut(n, size int) {
+	if n > 0 {
+		s.stats.messagesOut.Add(int64(n))
+		s.stats.bytesOut.Add(int64(n * size))
+	}
+}
+
 // vetoError is what the publisher of a vetoed message receives: the
 // listener's *bayeux.Error, or "404::message_deleted" for any other error
 // (whose text, written by the application, may not be meant for clients).
@@ -153,31 +161,7 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 // every session, except sessions with outgoing extensions of their own, for
 // which it is encoded separately.
 func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, from *ServerSession, toPublisher bool, lazy time.Duration) int {
-	var frozen []byte
-	delivered := 0
-	deliver := func(sess *ServerSession) {
-		if sess == from && !toPublisher {
-			return
-		}
-		if exts := sess.extensions(); len(exts) > 0 {
-			own := *m
-			own.Ext = maps.Clone(m.Ext)
-			if !s.outgoing(hc.get(), sess, &own, false) {
-				return
-			}
-			if sess.enqueue(encodeEvent(own.Channel, own.Data, own.Ext), lazy) {
-				delivered++
-			}
-			return
-		}
-		if frozen == nil {
-			frozen = encodeEvent(m.Channel, m.Data, m.Ext)
-		}
-		if sess.enqueue(frozen, lazy) {
-			delivered++
-		}
-	}
-
+	f := fanOut{srv: s, hc: hc, m: m, from: from, toPublisher: toPublisher, lazy: lazy}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
 	var first []*ServerSession
@@ -197,21 +181,66 @@ func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, fr
 			seen = make(map[*ServerSession]struct{}, len(first)+len(subs))
 			for _, sess := range first {
 				seen[sess] = struct{}{}
-				deliver(sess)
 			}
+			f.deliver(first)
 		}
 		for _, sess := range subs {
 			if _, dup := seen[sess]; dup {
 				continue
 			}
 			seen[sess] = struct{}{}
-			deliver(sess)
+			f.deliver([]*ServerSession{sess})
 		}
 	}
 	if matched == 1 {
-		for _, sess := range first {
-			deliver(sess)
+		f.deliver(first)
+	}
+	s.countOut(f.shared, len(f.frozen))
+	return f.delivered
+}
+
+// fanOut is the state of one message's fan-out.
+type fanOut struct {
+	srv         *Server
+	hc          *hookContext
+	m           *bayeux.Message
+	from        *ServerSession
+	toPublisher bool
+	lazy        time.Duration
+	frozen      []byte // m encoded once, shared by every session without extensions
+	delivered   int
+	shared      int
+}
+
+func (f *fanOut) deliver(sessions []*ServerSession) {
+	for _, sess := range sessions {
+		if sess == f.from && !f.toPublisher {
+			continue
+		}
+		if sess.exts.Load() != nil && len(sess.extensions()) > 0 {
+			f.deliverOwn(sess)
+			continue
+		}
+		if f.frozen == nil {
+			f.frozen = encodeEvent(f.m.Channel, f.m.Data, f.m.Ext)
+		}
+		if sess.enqueue(f.frozen, f.lazy) {
+			f.delivered++
+			f.shared++
 		}
 	}
-	return delivered
+}
+
+// deliverOwn encodes the message for a session whose outgoing extensions
+// may change it.
+func (f *fanOut) deliverOwn(sess *ServerSession) {
+	own := *f.m
+	own.Ext = maps.Clone(f.m.Ext)
+	if !f.srv.outgoing(f.hc.get(), sess, &own, false) {
+		return
+	}
+	if b := encodeEvent(own.Channel, own.Data, own.Ext); sess.enqueue(b, f.lazy) {
+		f.delivered++
+		f.srv.countOut(1, len(b))
+	}
 }

@@ -43,20 +43,28 @@ func (r RemoveReason) String() string {
 // that handshook over any transport, or a local session of the application.
 // Its methods are safe for concurrent use.
 type ServerSession struct {
-	id        string
-	srv       *Server
-	browserID string
-
+	// The fields read or written for every message queued come first, so
+	// that a fan-out to many sessions touches one cache line of each.
+	mu      sync.Mutex
+	removed bool
+	// urgent is set when the queue holds a message that must not wait: a
+	// non-lazy one, or a lazy one whose timeout passed.
+	urgent bool
+	batch  int      // nesting depth of Batch; flushes wait until it is 0
+	queue  [][]byte // encoded messages waiting for delivery
+	srv    *Server
 	// wake has capacity 1; a send means "something changed": a message was
 	// queued, the held connect was displaced, or the session was removed.
-	wake chan struct{}
+	wake  chan struct{}
+	local *LocalSession
+	exts  atomic.Pointer[[]Extension]
+
+	id        string
+	browserID string
 	// gone is closed when the session is removed.
 	gone chan struct{}
 
-	mu        sync.Mutex
-	queue     [][]byte // encoded messages waiting for delivery
 	spare     [][]byte // the other half of the double buffer for queue
-	removed   bool
 	reason    RemoveReason
 	connected bool // a /meta/connect has been answered
 	// holds counts the /meta/connect currently held; while it is non-zero the
@@ -68,21 +76,13 @@ type ServerSession struct {
 	expires    time.Time
 	subs       map[*Channel]struct{}
 	ws         *wsConn // the websocket this session is bound to, if any
-
-	// urgent is set when the queue holds a message that must not wait: a
-	// non-lazy one, or a lazy one whose timeout passed.
-	urgent    bool
-	lazyTimer *time.Timer
-	batch     int // nesting depth of Batch; flushes wait until it is 0
+	lazyTimer  *time.Timer
 
 	userID    string
 	roles     []string
 	attrs     map[string]any
-	local     *LocalSession
 	queueFull func(*ServerSession) QueueFullAction
-
-	exts atomic.Pointer[[]Extension]
-	ack  *ackState // set when the client negotiated the ack extension
+	ack       *ackState // set when the client negotiated the ack extension
 }
 
 // QueueFullAction says what happens to a message that finds its session's
@@ -131,10 +131,26 @@ func (s *ServerSession) signal() {
 }
 
 // enqueue adds an encoded message to the session's queue. A lazy message
-// does not wake the session's connection until its deadline. It reports
-// false when the session is gone or the message was dropped.
+// (lazy > 0) does not wake the session's connection until its deadline. It
+// reports false when the session is gone or the message was dropped.
 func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
 	s.mu.Lock()
+	if s.removed || len(s.queue) >= s.srv.opts.MaxQueue || lazy > 0 {
+		return s.enqueueSlow(msg, lazy) // unlocks
+	}
+	s.queue = append(s.queue, msg)
+	s.urgent = true
+	wake := s.batch == 0
+	s.mu.Unlock()
+	if wake {
+		s.notify()
+	}
+	return true
+}
+
+// enqueueSlow is enqueue for a gone session, a full queue or a lazy
+// message; s.mu is held on entry and released on return.
+func (s *ServerSession) enqueueSlow(msg []byte, lazy time.Duration) bool {
 	if s.removed {
 		s.mu.Unlock()
 		return false
@@ -154,21 +170,10 @@ func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
 		return false
 	}
 	s.queue = append(s.queue, msg)
-	wake := false
-	if lazy > 0 && !s.urgent {
-		if s.lazyTimer == nil {
-			s.lazyTimer = time.AfterFunc(lazy, s.lazyExpired)
-		}
-	} else {
-		s.urgent = true
-		wake = s.batch == 0
+	if !s.urgent && s.lazyTimer == nil {
+		s.lazyTimer = time.AfterFunc(lazy, s.lazyExpired)
 	}
 	s.mu.Unlock()
-	s.srv.stats.messagesOut.Add(1)
-	s.srv.stats.bytesOut.Add(int64(len(msg)))
-	if wake {
-		s.notify()
-	}
 	return true
 }
 

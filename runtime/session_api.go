@@ -158,9 +158,11 @@ func (s *ServerSession) deliver(ctx context.Context, m *bayeux.Message, lazy tim
 	if !s.srv.outgoing(ctx, s, m, true) {
 		return nil // an extension deleted it
 	}
-	if !s.enqueue(encodeOutgoing(m), lazy) {
+	b := encodeOutgoing(m)
+	if !s.enqueue(b, lazy) {
 		return ErrSessionGone
 	}
+	s.srv.countOut(1, len(b))
 	return nil
 }
 
