@@ -213,14 +213,14 @@ func (c *Client) Handshake(ctx context.Context) error {
 	}
 	notify := c.setState(StateHandshaking, nil)
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &run{ctx: rctx, cancel: cancel, loopDone: make(chan struct{}), disp: newDispatcher(c)}
+	r := &run{ctx: rctx, cancel: cancel, loopDone: make(chan struct{}), disp: newDispatcher(c, rctx)}
 	c.tr.watch(rctx)
 	c.run = r
 	c.cur.Store(r)
 	c.advice = defaultAdvice()
 	c.mu.Unlock()
 	notify()
-	go r.disp.loop(rctx)
+	r.disp.start()
 
 	hctx, hcancel := context.WithCancel(ctx)
 	stopH := context.AfterFunc(rctx, hcancel) // Disconnect aborts the handshake

@@ -491,3 +491,58 @@ func TestRetryAdviceKeepsSession(t *testing.T) {
 		receive(t, events, `/keep "after"`)
 	})
 }
+
+// TestInlineDispatch checks WithInlineDispatch: every event arrives, in the
+// order published, and no two handlers run at once, although over
+// long-polling responses arrive on two goroutines.
+func TestInlineDispatch(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		_, c := start(t, tr, client.WithInlineDispatch())
+		ctx := testCtx(t)
+		const n = 200
+		var running, overlaps atomic.Int32
+		var mu sync.Mutex
+		var got []int
+		done := make(chan struct{})
+		_, err := c.Subscribe(ctx, "/inline", func(m *bayeux.Message) {
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer running.Add(-1)
+			var v int
+			if err := json.Unmarshal(m.Data, &v); err != nil {
+				t.Errorf("data %s: %v", m.Data, err)
+			}
+			mu.Lock()
+			got = append(got, v)
+			if len(got) == n {
+				close(done)
+			}
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := c.PublishAsync(ctx, "/inline", i, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-done:
+		case <-time.After(waitFor):
+			mu.Lock()
+			t.Fatalf("received %d of %d events", len(got), n)
+		}
+		mu.Lock()
+		for i, v := range got {
+			if v != i {
+				t.Fatalf("event %d is %d: out of order", i, v)
+			}
+		}
+		mu.Unlock()
+		if overlaps.Load() != 0 {
+			t.Errorf("handlers overlapped %d times", overlaps.Load())
+		}
+	})
+}

@@ -43,6 +43,8 @@
 //     Client, even Publish and wait for its reply, but while it runs no other
 //     event is dispatched: handlers must not block for long. Events that
 //     arrive faster than the handlers consume them are queued without bound.
+//     WithInlineDispatch runs them on the receiving goroutine instead, still
+//     one at a time; such handlers must not wait for the Client.
 //   - The callback of PublishAsync runs on the transport's reading goroutine
 //     (websocket), on the request-sending goroutine (long-polling), on a timer's
 //     goroutine (no reply in time), or on the caller's goroutine when the

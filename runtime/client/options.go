@@ -44,6 +44,7 @@ type options struct {
 	maxNetworkDelay time.Duration
 	maxFrameSize    int64
 	onState         func(State, error)
+	inlineDispatch  bool
 }
 
 func defaultOptions() options {
@@ -160,6 +161,18 @@ func WithMaxFrameSize(n int64) Option {
 			o.maxFrameSize = n
 		}
 	}
+}
+
+// WithInlineDispatch runs subscription handlers on the goroutine that
+// received the events (the long-polling request's, or the websocket
+// reader) instead of on a dispatcher goroutine of the session's: this saves
+// a goroutine hand-off per response, which counts when one process holds
+// many sessions. Handlers still run one at a time, in the order of each
+// response, and not after the session ended; but while one runs, the
+// transport waits: a handler must return quickly and must not wait for the
+// Client (no Publish, Subscribe, Disconnect; PublishAsync is fine).
+func WithInlineDispatch() Option {
+	return func(o *options) { o.inlineDispatch = true }
 }
 
 // WithStateHandler registers a function called on every change of State,

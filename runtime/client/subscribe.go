@@ -215,19 +215,41 @@ type delivery struct {
 // handler may call the Client (even Publish and wait for the reply) without
 // stalling the transport's reader. Its queue is unbounded: handlers that are
 // slower than the event rate grow it.
+//
+// With WithInlineDispatch there is no goroutine: push runs the handlers
+// itself, one push at a time (imu), until ctx ends.
 type dispatcher struct {
 	c     *Client
 	mu    sync.Mutex
 	queue []delivery
 	spare []delivery
 	wake  chan struct{}
+
+	inline bool
+	ctx    context.Context // inline: the run's context
+	imu    sync.Mutex      // inline: serialises the handlers
 }
 
-func newDispatcher(c *Client) *dispatcher {
-	return &dispatcher{c: c, wake: make(chan struct{}, 1)}
+func newDispatcher(c *Client, ctx context.Context) *dispatcher {
+	return &dispatcher{c: c, wake: make(chan struct{}, 1), inline: c.o.inlineDispatch, ctx: ctx}
+}
+
+// start starts the dispatching goroutine, unless the dispatch is inline.
+func (d *dispatcher) start() {
+	if !d.inline {
+		go d.loop(d.ctx)
+	}
 }
 
 func (d *dispatcher) push(x delivery) {
+	if d.inline {
+		d.imu.Lock()
+		if d.ctx.Err() == nil {
+			d.deliver(&x)
+		}
+		d.imu.Unlock()
+		return
+	}
 	d.mu.Lock()
 	d.queue = append(d.queue, x)
 	first := len(d.queue) == 1
