@@ -30,7 +30,7 @@ func TestCometDJSClient(t *testing.T) {
 
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
-			runNodeSuite(t, node, srv.URL, transport)
+			runNode(t, node, srv.URL, transport, "test/", nodeTimeout)
 		})
 	}
 }
@@ -60,10 +60,12 @@ func requireNode(t *testing.T) string {
 	return node
 }
 
-func runNodeSuite(t *testing.T, node, url, transport string) {
-	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
+// runNode runs `node --test dir` (a directory of *.test.mjs files) against
+// the server at url with one transport, within timeout.
+func runNode(t *testing.T, node, url, transport, dir string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "test/")
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", dir)
 	cmd.Env = append(os.Environ(),
 		"COMETGEN_URL="+url,
 		"COMETGEN_TRANSPORTS="+transport,
@@ -76,10 +78,10 @@ func runNodeSuite(t *testing.T, node, url, transport string) {
 	err := cmd.Run()
 	out.flush()
 	if ctx.Err() == context.DeadlineExceeded {
-		t.Fatalf("node --test (%s) did not finish within %v", transport, nodeTimeout)
+		t.Fatalf("node --test %s (%s) did not finish within %v", dir, transport, timeout)
 	}
 	if err != nil {
-		t.Fatalf("node --test (%s) against %s failed: %v (the failing tests are listed above)", transport, url, err)
+		t.Fatalf("node --test %s (%s) against %s failed: %v (the failing tests are listed above)", dir, transport, url, err)
 	}
 }
 

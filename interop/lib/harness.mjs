@@ -121,16 +121,124 @@ adapt({
 // Track the WebSockets that the clients open, so that tests can check that a
 // disconnect closes them, and so that a socket a server left open cannot keep
 // this process alive after its tests (see the after() hook below).
+//
+// Each socket also knows the transport that opened it (the transport creates
+// it synchronously inside send(), see OwnedWebSocketTransport), so that a test
+// can break one client's connection (Client.breakTransport) or lose a frame
+// (Client.dropNextResponse).
 const liveSockets = new Set();
+let wsOpener = null; // the OwnedWebSocketTransport inside send(), if any
 {
     const Base = globalThis.window.WebSocket;
     globalThis.window.WebSocket = class TrackedWebSocket extends Base {
+        #owner;
+        #lost = false; // a frame was dropped: drop the rest, the socket is dead
+
         constructor(...args) {
             super(...args);
             liveSockets.add(this);
-            this.on("close", () => liveSockets.delete(this));
+            this.#owner = wsOpener;
+            this.#owner?.sockets.add(this);
+            this.on("close", () => {
+                liveSockets.delete(this);
+                this.#owner?.sockets.delete(this);
+            });
+        }
+
+        emit(event, ...args) {
+            if (event === "message") {
+                if (this.#lost) {
+                    return false;
+                }
+                if (this.#owner && intercepted(this.#owner, () => JSON.parse(String(args[0])))) {
+                    this.#lost = true;
+                    this.terminate();
+                    return false;
+                }
+            }
+            return super.emit(event, ...args);
         }
     };
+}
+
+/**
+ * Asks the transport's interceptor (Client.dropNextResponse) whether the
+ * payload just received, parse() of it being its messages, must be lost.
+ */
+function intercepted(transport, parse) {
+    const intercept = transport.context?.intercept;
+    if (!intercept) {
+        return false;
+    }
+    let messages;
+    try {
+        messages = [parse()].flat();
+    } catch {
+        return false;
+    }
+    return intercept(messages);
+}
+
+class OwnedWebSocketTransport extends WebSocketTransport {
+    /** The WebSockets this transport opened and that are not closed yet. */
+    sockets = new Set();
+
+    send(envelope, metaConnect) {
+        const previous = wsOpener;
+        wsOpener = this;
+        try {
+            super.send(envelope, metaConnect);
+        } finally {
+            wsOpener = previous;
+        }
+    }
+
+    /** Destroys the TCP connection of every open socket (no close frame). */
+    breakConnections() {
+        const n = this.sockets.size;
+        for (const ws of this.sockets) {
+            ws.terminate();
+        }
+        return n;
+    }
+}
+
+/**
+ * long-polling with a handle on its requests in flight: breakConnections()
+ * aborts them (which destroys their TCP connections), and a response can be
+ * lost on arrival (Client.dropNextResponse).
+ */
+class BreakableLongPollingTransport extends LongPollingTransport {
+    inflight = new Set();
+
+    xhrSend(packet) {
+        const {onSuccess, onError} = packet;
+        let xhr;
+        packet.onSuccess = (text) => {
+            this.inflight.delete(xhr);
+            if (intercepted(this, () => JSON.parse(text))) {
+                onError("response lost (dropped by the test)");
+                return;
+            }
+            onSuccess(text);
+        };
+        packet.onError = (...args) => {
+            this.inflight.delete(xhr);
+            onError(...args);
+        };
+        xhr = super.xhrSend(packet);
+        this.inflight.add(xhr);
+        return xhr;
+    }
+
+    breakConnections() {
+        const list = [...this.inflight];
+        this.inflight.clear();
+        for (const xhr of list) {
+            xhr.abort();
+        }
+        return list.length;
+    }
 }
 
 /** The WebSockets opened by clients of this process and not closed yet. */
@@ -159,6 +267,18 @@ const JS_MIME = /^(text|application)\/(x-)?(javascript|ecmascript)\b/i;
 
 export class NodeCallbackPollingTransport extends CallbackPollingTransport {
     #jsonp = 0;
+    /** The requests in flight, for breakConnections. */
+    inflight = new Set();
+
+    /** Destroys the requests in flight (and their TCP connections). */
+    breakConnections() {
+        const list = [...this.inflight];
+        this.inflight.clear();
+        for (const req of list) {
+            req.destroy(new Error("connection broken by the test"));
+        }
+        return list.length;
+    }
 
     jsonpSend(packet) {
         const callbackName = "_cometd_jsonp_" + this.#jsonp++;
@@ -180,6 +300,7 @@ export class NodeCallbackPollingTransport extends CallbackPollingTransport {
         const lib = target.protocol === "https:" ? https : http;
         let done = false;
         const fail = (reason) => {
+            this.inflight.delete(req);
             if (!done) {
                 done = true;
                 packet.onError(reason);
@@ -228,10 +349,17 @@ export class NodeCallbackPollingTransport extends CallbackPollingTransport {
                     return;
                 }
                 done = true;
+                this.inflight.delete(req);
                 // Bring the value from the sandbox realm into this realm.
-                packet.onSuccess(typeof argument === "string" ? argument : structuredClone(argument));
+                const value = typeof argument === "string" ? argument : structuredClone(argument);
+                if (intercepted(this, () => typeof value === "string" ? JSON.parse(value) : value)) {
+                    packet.onError("jsonp response lost (dropped by the test)");
+                    return;
+                }
+                packet.onSuccess(value);
             });
         });
+        this.inflight.add(req);
         req.on("error", (e) => fail("jsonp " + e.message));
         req.setTimeout(120000, () => req.destroy(new Error("request timeout")));
         req.end();
@@ -246,10 +374,10 @@ function newTransport(type, jar) {
     let t;
     switch (type) {
         case "websocket":
-            t = new WebSocketTransport();
+            t = new OwnedWebSocketTransport();
             break;
         case "long-polling":
-            t = new LongPollingTransport();
+            t = new BreakableLongPollingTransport();
             break;
         case "callback-polling":
             t = new NodeCallbackPollingTransport();
@@ -358,7 +486,7 @@ export class Client {
      * Handshakes and resolves with the handshake reply once the first
      * /meta/connect has succeeded too (the client is then connected).
      */
-    async connect(ms = WAIT_MS) {
+    async connect(ms = WAIT_MS, handshakeProps = undefined) {
         const connected = new Promise((resolve, reject) => {
             const sub = this.cometd.addListener("/meta/connect", (m) => {
                 if (m.successful) {
@@ -373,7 +501,7 @@ export class Client {
             });
         });
         const handshake = new Promise((resolve, reject) => {
-            this.cometd.handshake((reply) => {
+            this.cometd.handshake(handshakeProps, (reply) => {
                 if (reply.successful) {
                     resolve(reply);
                 } else {
@@ -443,6 +571,52 @@ export class Client {
         const p = this.waitIn((m) => m.id === id && m.data === undefined, `reply to raw ${msg.channel} id=${id}`, ms);
         this.cometd.send(msg);
         return p;
+    }
+
+    /**
+     * Makes a remote call (cometd.remoteCall: a publish on /service<target>)
+     * and resolves with the message its callback receives: the server's
+     * reply, or the client's own failure (406::timeout after timeout ms).
+     * Rejects if the callback is not called within timeout + ms.
+     */
+    remoteCall(target, data, timeout = WAIT_MS, ms = WAIT_MS) {
+        const p = new Promise((resolve) => this.cometd.remoteCall(target, data, timeout, resolve));
+        return withTimeout(p, timeout + ms, `remote call ${target} on ${this.name}`, () => this.dump());
+    }
+
+    /**
+     * Forcibly breaks this client's connections to the server, as a network
+     * failure would: websocket destroys the TCP connection of its socket (no
+     * close frame); long-polling and callback-polling abort their requests
+     * in flight, destroying their TCP connections. Returns how many
+     * connections or requests were broken. The client notices and recovers
+     * on its own.
+     */
+    breakTransport() {
+        return this.transport.breakConnections();
+    }
+
+    /**
+     * Arms a one-shot loss: the next payload (websocket frame, HTTP
+     * response, JSONP answer) that this client receives and whose messages
+     * satisfy pred is lost, as if the connection had died while it was in
+     * flight: the websocket is destroyed with everything behind it; the HTTP
+     * request fails. Resolves with the lost messages. One loss at a time.
+     */
+    dropNextResponse(pred) {
+        if (this.transport.context.intercept) {
+            throw new Error(`${this.name}: a loss is already armed`);
+        }
+        return new Promise((resolve) => {
+            this.transport.context.intercept = (messages) => {
+                if (!pred(messages)) {
+                    return false;
+                }
+                delete this.transport.context.intercept;
+                resolve(messages);
+                return true;
+            };
+        });
     }
 
     /** Disconnects; resolves with the disconnect reply (or undefined on timeout). */

@@ -6,6 +6,8 @@
 //	// use srv.URL, e.g. http://127.0.0.1:41234/cometd
 //
 // The server is stopped when the test ends; its output goes to the test log.
+// BuildPackage and StartCommand do the same for another server program, such
+// as interop/apiserver.
 package servetest
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -37,15 +40,23 @@ var urlPattern = regexp.MustCompile(`http://\S+`)
 // of the binary.
 func Build(t testing.TB) string {
 	t.Helper()
+	return BuildPackage(t, Package)
+}
+
+// BuildPackage compiles the main package pkg (an import path, such as
+// "github.com/cometgen/cometgen/interop/apiserver") into t.TempDir() and
+// returns the path of the binary.
+func BuildPackage(t testing.TB, pkg string) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("servetest: go tool not found on PATH: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "cometgen")
-	cmd := exec.Command(goTool, "build", "-o", bin, Package)
+	bin := filepath.Join(t.TempDir(), path.Base(pkg))
+	cmd := exec.Command(goTool, "build", "-o", bin, pkg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("servetest: go build %s: %v\n%s", Package, err, out)
+		t.Fatalf("servetest: go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
@@ -68,7 +79,15 @@ type Server struct {
 // output is logged line by line.
 func Start(t testing.TB, bin string, args ...string) *Server {
 	t.Helper()
-	cmdArgs := append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
+	return StartCommand(t, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// StartCommand runs bin with exactly args (a server other than `cometgen
+// serve`, such as one built with BuildPackage, which must print a line with
+// its http:// URL when ready and exit with status 0 on an interrupt), and
+// otherwise behaves as Start.
+func StartCommand(t testing.TB, bin string, cmdArgs ...string) *Server {
+	t.Helper()
 	cmd := exec.Command(bin, cmdArgs...)
 	ready := make(chan string, 1)
 	var (
