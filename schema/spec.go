@@ -1,0 +1,274 @@
+// Package schema is the spec file of a cometgen application: the language in
+// which it declares its channels, the JSON Schema of each channel's
+// messages, its security rules and data filters, and the loader that reads a
+// spec, checks it the way a compiler checks code, and reports every problem
+// at once as file:line:column: message.
+//
+// A spec is YAML (or JSON, which is YAML too):
+//
+//	cometgen: 1
+//	name: chat
+//	auth:
+//	  handshake: required        # none | optional | required
+//	  roles: [member, moderator]
+//	schemas:
+//	  ChatMessage:
+//	    type: object
+//	    required: [user, text]
+//	    properties:
+//	      user: {type: string, maxLength: 32}
+//	      text: {type: string, minLength: 1, maxLength: 500}
+//	channels:
+//	  /chat/{room}:
+//	    params: {room: {pattern: "^[a-z0-9-]{1,32}$"}}
+//	    message: ChatMessage     # a schema name, an inline schema, or {$ref: file#/pointer}
+//	    subscribe: {allow: [member]}
+//	    publish: {allow: [member]}
+//	    filters: [{trim: [text]}, {no-markup: [text]}]
+//	  /user/{id}/inbox:
+//	    message: {$ref: schemas/notice.json}
+//	    subscribe: {allow: [{self: id}]}
+//	    publish: {allow: [server]}
+//	  /service/members:
+//	    request: {type: object, properties: {room: {type: string}}}
+//	    reply: {type: array, items: {type: string}}
+//
+// This package knows nothing of the code generators or the runtime; they
+// read a loaded *Spec.
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Version is the version of the spec language this package reads (the
+// value of the top-level "cometgen" key).
+const Version = 1
+
+// Spec is a loaded, checked spec.
+type Spec struct {
+	// File is the path the spec was loaded from.
+	File string
+	// Name names the application (letters, digits, '-', '_').
+	Name        string
+	Description string
+	Go          GoOutput
+	TS          TSOutput
+	Auth        Auth
+	// Schemas are the named message schemas, by name.
+	Schemas map[string]*Schema
+	// Channels are the declared channels in the order of the file.
+	Channels []*Channel
+}
+
+// GoOutput configures the Go generator.
+type GoOutput struct {
+	Package string // Go package name of the generated code
+	Out     string // output directory, relative to the spec's directory
+}
+
+// TSOutput configures the TypeScript generator.
+type TSOutput struct {
+	Out string // output file, relative to the spec's directory
+}
+
+// HandshakeMode says whether handshakes must carry credentials.
+type HandshakeMode string
+
+// The handshake modes.
+const (
+	HandshakeNone     HandshakeMode = "none"
+	HandshakeOptional HandshakeMode = "optional"
+	HandshakeRequired HandshakeMode = "required"
+)
+
+// Auth is the spec's authentication section.
+type Auth struct {
+	Handshake HandshakeMode
+	// Roles lists every role the rules may name.
+	Roles []string
+}
+
+// Schema is a message schema: JSON Schema (draft 2020-12 unless it says
+// otherwise), with every $ref resolved.
+type Schema struct {
+	// Name is the schema's name in the schemas section, or "" for an inline
+	// schema.
+	Name string
+	// JSON is the schema document as JSON, refs to other files inlined.
+	JSON json.RawMessage
+	// Pos is where the schema is written.
+	Pos Pos
+
+	validator validator // compiled once by the loader
+}
+
+// validator checks a decoded JSON value against a compiled schema.
+type validator interface {
+	validate(v any) []Violation
+}
+
+// Validate checks data (JSON) against the schema and returns every
+// violation; none means the data is valid. Data that is not JSON is one
+// violation at the root.
+func (s *Schema) Validate(data json.RawMessage) []Violation {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return []Violation{{Message: "not JSON: " + err.Error()}}
+	}
+	return s.ValidateValue(v)
+}
+
+// ValidateValue is Validate for data already decoded by encoding/json
+// (nil, bool, float64, string, []any, map[string]any).
+func (s *Schema) ValidateValue(v any) []Violation {
+	if s == nil || s.validator == nil {
+		return nil
+	}
+	return s.validator.validate(v)
+}
+
+// ChannelKind tells broadcast channels from service channels.
+type ChannelKind string
+
+// The channel kinds a spec declares.
+const (
+	Broadcast ChannelKind = "broadcast"
+	Service   ChannelKind = "service"
+)
+
+// Channel is a declared channel.
+type Channel struct {
+	// Pattern is the channel as written: "/chat/{room}", "/news/**".
+	Pattern string
+	Kind    ChannelKind
+	// Params are the channel's parameters in the order they appear.
+	Params      []Param
+	Description string
+	// Deprecated is non-empty (the reason, or "deprecated") when the channel
+	// is deprecated.
+	Deprecated string
+	// Message is the schema of messages on a broadcast channel.
+	Message *Schema
+	// Request and Reply are the schemas of a service channel's remote call.
+	Request, Reply *Schema
+	// Examples are example messages, checked against Message (or Request).
+	Examples []json.RawMessage
+	// Subscribe and Publish say who may subscribe and publish.
+	Subscribe, Publish Rule
+	// Filters run in order on every published message.
+	Filters []Filter
+	// Lazy makes the channel's messages lazy; LazyTimeout bounds the wait
+	// (0: the server's maximum).
+	Lazy        bool
+	LazyTimeout string
+	// Extensions holds the x-* keys, which cometgen ignores.
+	Extensions map[string]json.RawMessage
+	Pos        Pos
+}
+
+// Param is a channel parameter: one whole segment written {name}.
+type Param struct {
+	Name string
+	// Pattern is the regular expression (RE2) a value must match, or "".
+	Pattern   string
+	MinLength int
+	MaxLength int // 0: no limit
+	Enum      []string
+	Pos       Pos
+}
+
+// Rule is a subscribe or publish rule: the operation is allowed when any of
+// its entries allows it. An empty rule allows anyone.
+type Rule struct {
+	Allow []Allow
+	Pos   Pos
+}
+
+// AllowKind is the kind of an Allow entry.
+type AllowKind string
+
+// The kinds of Allow entries.
+const (
+	AllowAnyone        AllowKind = "anyone"
+	AllowAuthenticated AllowKind = "authenticated"
+	AllowServer        AllowKind = "server" // only the server (no client)
+	AllowRole          AllowKind = "role"   // sessions with Role
+	AllowSelf          AllowKind = "self"   // sessions whose user id equals the parameter Param
+)
+
+// Allow is one entry of a rule.
+type Allow struct {
+	Kind  AllowKind
+	Role  string // for AllowRole
+	Param string // for AllowSelf
+	Pos   Pos
+}
+
+// Filter is a data filter of a channel: a built-in of the runtime
+// (trim, no-markup, no-scripts, max-length, regex-replace, regex-abort) or a
+// custom filter the application supplies by name.
+type Filter struct {
+	Name string // "trim", …, or the custom filter's name
+	// Custom is set for a filter the application must supply.
+	Custom bool
+	// Paths are the field paths the filter applies to (runtime/filter
+	// syntax); none means the whole message.
+	Paths       []string
+	Max         int    // max-length
+	Pattern     string // regex-replace, regex-abort
+	Replacement string // regex-replace
+	Reason      string // regex-abort
+	Pos         Pos
+}
+
+// Pos is a position in a spec file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+// String returns "file:line:col".
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Error is one problem in a spec, at a position.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+// Error returns "file:line:col: message".
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is every problem found in a spec, sorted by position. Load
+// returns one when the spec is wrong.
+type ErrorList []*Error
+
+// Error returns the problems, one per line.
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Violation is one way a message breaks its schema.
+type Violation struct {
+	// Path is the JSON pointer of the offending value ("" for the whole
+	// message, "/text", "/items/2/name").
+	Path string
+	// Message says which rule the value breaks ("maxLength: got 612, want 500").
+	Message string
+}
+
+// String returns "path: message", with "(root)" for the whole message.
+func (v Violation) String() string {
+	p := v.Path
+	if p == "" {
+		p = "(root)"
+	}
+	return p + ": " + v.Message
+}
