@@ -31,7 +31,10 @@
 // cookies in a cookie jar of its own. Like that client it has at most two
 // requests in flight: the held connect and one other; messages sent
 // meanwhile queue and go out together in the next request, so a session's
-// publishes reach the server in order.
+// publishes reach the server in order. Its requests go through net/http (see
+// WithHTTPClient), or, with WithDirectHTTP, through a minimal HTTP/1.1 client
+// of the package's own that costs less CPU per request, for processes that
+// hold many sessions (plain http:// only).
 //
 // # Concurrency contract
 //
