@@ -570,3 +570,22 @@ func TestBlockingListenerStallsOnlyItsConnection(t *testing.T) {
 		t.Error("the listener's context did not carry the HookTimeout deadline")
 	}
 }
+
+func TestOnShutdownRunsBeforeConnectsAreReleased(t *testing.T) {
+	srv, base := newTestServer(t, Options{Timeout: 30 * time.Second})
+	srv.OnShutdown(func() { srv.Publish("/notice", "going away") })
+	c := newLP(t, base).start()
+	c.subscribe("/notice")
+	done := make(chan []msg)
+	go func() { done <- c.connect(false) }()
+	time.Sleep(50 * time.Millisecond)
+	go srv.Shutdown(t.Context())
+	select {
+	case r := <-done:
+		if ev := events(r); len(ev) != 1 || ev[0]["data"] != "going away" {
+			t.Errorf("held connect at shutdown = %v, want the notice", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown did not release the connect")
+	}
+}

@@ -153,6 +153,7 @@ type hookSet struct {
 	subscriptionL  []SubscriptionListener
 	extensions     []Extension
 	policy         SecurityPolicy
+	shutdown       []func()
 }
 
 var noHooks = &hookSet{}
@@ -207,6 +208,13 @@ func (s *Server) OnSessionAdded(f func(sess *ServerSession, handshake *bayeux.Me
 // reason.
 func (s *Server) OnSessionRemoved(f func(sess *ServerSession, reason RemoveReason)) {
 	s.hooks.update(func(h *hookSet) { h.sessionRemoved = appendCopy(h.sessionRemoved, f) })
+}
+
+// OnShutdown registers f to be called when Shutdown starts, before held
+// connects are answered, so the application can still deliver a last
+// message (a notice that the server is going away).
+func (s *Server) OnShutdown(f func()) {
+	s.hooks.update(func(h *hookSet) { h.shutdown = appendCopy(h.shutdown, f) })
 }
 
 // OnChannelAdded registers f to be called when a channel is created.

@@ -51,7 +51,9 @@ func (r *channelRegistry) removeLocked(c *Channel) bool {
 }
 
 // subscribe adds s to the subscribers of name and records the channel on the
-// session. It reports false when the session has been removed.
+// session. It reports false when the session has been removed. Listeners
+// are told of the subscription before the session's removal can tell them
+// of the unsubscription, so they see the two in order.
 func (r *channelRegistry) subscribe(s *ServerSession, name string) bool {
 	for {
 		c, _ := r.getOrCreate(name)
@@ -65,6 +67,10 @@ func (r *channelRegistry) subscribe(s *ServerSession, name string) bool {
 		c.idle = 0
 		c.snap.Store(nil)
 		c.mu.Unlock()
+		if !already {
+			r.srv.stats.subscriptions.Add(1)
+			r.srv.hooks.subscribed(s, c)
+		}
 
 		s.mu.Lock()
 		removed := s.removed
@@ -74,13 +80,10 @@ func (r *channelRegistry) subscribe(s *ServerSession, name string) bool {
 		s.mu.Unlock()
 		if removed {
 			// The session was removed while we subscribed it; its cleanup
-			// may have run before we added it, so undo our part.
+			// may have run before we added it, so undo our part (which
+			// tells the listeners of the unsubscription).
 			r.drop(c, s)
 			return false
-		}
-		if !already {
-			r.srv.stats.subscriptions.Add(1)
-			r.srv.hooks.subscribed(s, c)
 		}
 		return true
 	}

@@ -68,7 +68,12 @@ func (s *Server) Options() Options { return s.opts }
 // "going away", and stops the sweeper. It returns when all of that is done
 // or ctx ends. The http.Server serving s should be shut down afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() {
+		for _, f := range s.hooks.load().shutdown {
+			f()
+		}
+		close(s.closing)
+	})
 	done := make(chan struct{})
 	go func() {
 		s.sweeper.Wait()

@@ -148,7 +148,10 @@ func replyError(reply *bayeux.Message) error {
 // event that happens to carry the id of one of our requests (some servers
 // keep the publisher's id on deliveries) is therefore not taken for a reply.
 func isReplyShaped(m *bayeux.Message) bool {
-	return m.Successful != nil || len(m.Data) == 0 || bayeux.KindOf(m.Channel) == bayeux.Meta
+	// A publish reply never carries data: a message on a non-meta channel
+	// with data is an event, even with successful and an id (a remote
+	// call's result reuses the request's id).
+	return bayeux.KindOf(m.Channel) == bayeux.Meta || len(m.Data) == 0
 }
 
 // Errors returned by the Client. Replies with successful:false are returned
