@@ -177,7 +177,9 @@ type Param struct {
 	MinLength int
 	MaxLength int // 0: no limit
 	Enum      []string
-	Pos       Pos
+	// Description documents the parameter.
+	Description string
+	Pos         Pos
 }
 
 // Rule is a subscribe or publish rule: the operation is allowed when any of
