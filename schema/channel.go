@@ -173,7 +173,10 @@ func (l *loader) channel(ce entry) *decl {
 			if b {
 				ch.Deprecated = "deprecated"
 			}
-		} else if v := deref(e.val); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value != "" {
+		} else if v := deref(e.val); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			if v.Value == "" {
+				l.errf(f, v, "deprecated: the reason must not be empty (or write deprecated: true)")
+			}
 			ch.Deprecated = v.Value
 		} else {
 			l.errf(f, e.val, "deprecated must be true, false or the reason (a string), not %s", kindName(e.val))
@@ -348,7 +351,9 @@ func (l *loader) param(d *decl, e entry) (Param, bool) {
 			case v == "" || strings.ContainsFunc(v, func(r rune) bool { return !segmentRune(r) }):
 				l.errf(f, nodes[i], "enum value %q cannot be a channel segment (allowed: letters, digits and - _ ! ~ ( ) $ @ .)", v)
 			default:
-				if why := paramRejects(p, d.res[e.name], v); why != "" {
+				noEnum := p
+				noEnum.Enum = nil
+				if why := paramRejects(noEnum, d.res[e.name], v); why != "" {
 					l.errf(f, nodes[i], "enum value %s %s", v, why)
 				}
 				p.Enum = append(p.Enum, v)

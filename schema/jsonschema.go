@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -353,10 +354,10 @@ func (l *loader) inline(src *source, j *jnode, ref *entry, stack []refFrame) *jn
 		if f.key == key {
 			chain := make([]string, 0, len(stack)-i+1)
 			for _, g := range stack[i:] {
-				chain = append(chain, g.key)
+				chain = append(chain, strings.TrimSuffix(g.key, "#"))
 			}
-			chain = append(chain, key)
-			l.errf(src.display, refNode, "$ref cycle: %s", strings.Join(chain, " -> "))
+			chain = append(chain, strings.TrimSuffix(key, "#"))
+			l.errf(src.display, refNode, "$ref cycle: %s (a schema may only recurse with #/... refs inside a schema written in the spec)", strings.Join(chain, " -> "))
 			return nil
 		}
 	}
@@ -597,6 +598,9 @@ func (l *loader) schemaErr(j *jnode, err error) {
 		byPlace := map[string][]string{}
 		var order []string
 		for _, v := range leaves(ve, nil) {
+			if strings.HasSuffix(v.Message, "is not valid 'regex'") {
+				continue // checkRegex reported it, with the reason
+			}
 			if _, ok := byPlace[v.Path]; !ok {
 				order = append(order, v.Path)
 			}
@@ -605,13 +609,69 @@ func (l *loader) schemaErr(j *jnode, err error) {
 			}
 		}
 		for _, p := range order {
-			l.errAt(j.at(p).pos, "invalid JSON Schema: %s", strings.Join(byPlace[p], "; "))
+			// When alternatives fail at a place and below it (type: [string,
+			// nul]), the place below says what is wrong.
+			if slices.ContainsFunc(order, func(q string) bool { return strings.HasPrefix(q, p+"/") }) {
+				continue
+			}
+			msgs := byPlace[p]
+			// A type that is neither a name nor a list: the enum of names
+			// says more than "want array".
+			if len(msgs) > 1 && slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "enum: ") }) {
+				msgs = slices.DeleteFunc(slices.Clone(msgs), func(m string) bool { return strings.HasPrefix(m, "type: ") })
+			}
+			// Say which keyword of the schema is wrong, not which keyword of
+			// the meta-schema it breaks.
+			kw := schemaKeyword(p)
+			for i, m := range msgs {
+				if _, rest, ok := strings.Cut(m, ": "); ok && kw != "" {
+					msgs[i] = rest
+				}
+			}
+			if kw != "" {
+				l.errAt(j.at(p).pos, "invalid JSON Schema: %s: %s", kw, strings.Join(msgs, "; "))
+			} else {
+				l.errAt(j.at(p).pos, "invalid JSON Schema: %s", strings.Join(msgs, "; "))
+			}
 		}
 		return
 	}
 	msg := strings.TrimPrefix(err.Error(), "jsonschema: ")
 	msg = strings.ReplaceAll(msg, schemaURL, "")
-	l.errAt(j.pos, "invalid JSON Schema: %s", msg)
+	at := j
+	if r := refNamed(j, msg, 0); r != nil {
+		at = r
+	}
+	l.errAt(at.pos, "invalid JSON Schema: %s", msg)
+}
+
+// schemaKeyword returns the last token of the pointer p that is not an
+// index ("type" for /properties/a/type/1).
+func schemaKeyword(p string) string {
+	toks := strings.Split(p, "/")
+	for i := len(toks) - 1; i > 0; i-- {
+		if _, err := strconv.Atoi(toks[i]); err != nil {
+			return strings.ReplaceAll(strings.ReplaceAll(toks[i], "~1", "/"), "~0", "~")
+		}
+	}
+	return ""
+}
+
+// refNamed returns the $ref or $schema value in j that msg quotes, or nil.
+func refNamed(j *jnode, msg string, depth int) *jnode {
+	if depth > MaxDepth {
+		return nil
+	}
+	for i, v := range j.items {
+		if j.kind == jObject && (j.keys[i] == "$ref" || j.keys[i] == "$schema") &&
+			v.kind == jString && v.str != "" && strings.Contains(msg, v.str) {
+			return v
+		}
+		if r := refNamed(v, msg, depth+1); r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -644,7 +704,10 @@ func (v *validatorOf) validate(data any) (out []Violation) {
 	}
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		return leaves(ve, nil)
+		out = leaves(ve, nil)
+		// The library walks properties in map order.
+		slices.SortStableFunc(out, func(a, b Violation) int { return strings.Compare(a.Path, b.Path) })
+		return out
 	}
 	return []Violation{{Message: strings.TrimPrefix(err.Error(), "jsonschema: ")}}
 }
@@ -737,7 +800,7 @@ func violationMessage(e *jsonschema.ValidationError) string {
 			break
 		}
 	}
-	msg := e.Message
+	msg := strings.TrimPrefix(e.Message, keyword+" ")
 	if keyword == "type" && strings.HasPrefix(msg, "expected ") {
 		if i := strings.LastIndex(msg, ", but got "); i > 0 {
 			return "type: got " + msg[i+len(", but got "):] + ", want " + msg[len("expected "):i]

@@ -374,19 +374,14 @@ func (l *loader) namedSchemas(e entry) {
 
 // schemaAt converts and compiles the schema written at n in the spec.
 func (l *loader) schemaAt(name string, n *yaml.Node) *Schema {
-	start := len(l.errs)
 	j := l.convert(l.src, n, asSchema, nil)
 	pos := posOf(l.file, deref(n))
-	if j == nil || len(l.errs) > start {
-		s := &Schema{Name: name, Pos: pos}
-		if j != nil {
-			s.JSON = j.marshal()
-		}
-		return s
+	if j == nil {
+		return &Schema{Name: name, Pos: pos}
 	}
 	if j.kind != jObject && j.kind != jBool {
-		l.errAt(j.pos, "a schema must be a mapping (a JSON Schema)")
-		return &Schema{Name: name, Pos: pos}
+		l.errAt(j.pos, "a schema must be a mapping (a JSON Schema), not %s", kindName(deref(n)))
+		return &Schema{Name: name, Pos: pos, JSON: j.marshal()}
 	}
 	return l.compile(name, j, pos)
 }
