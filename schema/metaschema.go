@@ -508,6 +508,14 @@ func (m *errorMapper) alternatives(e *jsonschema.ValidationError) {
 		return
 	}
 	if msg := m.schemaString(msParentPointer(e.AbsoluteKeywordLocation), "errorMessage"); msg != "" {
+		onlyMissing := true
+		for _, l := range msLeaves(nil, e) {
+			onlyMissing = onlyMissing && msLastToken(l.KeywordLocation) == "required"
+		}
+		if onlyMissing {
+			// Something missing from a mapping: point at its key.
+			n = keyAt(m.root, e.InstanceLocation)
+		}
 		m.add(n, label+msg)
 		return
 	}
@@ -623,8 +631,11 @@ func (m *errorMapper) leaf(e *jsonschema.ValidationError) {
 			return
 		}
 	case "required":
+		// Something missing from a mapping: point at its key, where a
+		// reader looks, rather than at its first entry.
+		n = keyAt(m.root, e.InstanceLocation)
 		if req, ok := sch["required"].([]any); ok {
-			obj := msResolveAlias(n)
+			obj := msResolveAlias(nodeAt(m.root, e.InstanceLocation))
 			for _, r := range req {
 				name, _ := r.(string)
 				if _, v := msChild(obj, name, 0); v == nil && !m.misspelt(obj, name, sch) {
@@ -765,6 +776,7 @@ func (m *errorMapper) unknownKeys(pointer string, sch map[string]any) {
 // the title of the channel's schema and the key.
 var msMisplaced = map[string]string{
 	"Service channel\x00message":   "a /service channel has request and reply, not message",
+	"Service channel\x00subscribe": "clients cannot subscribe to a /service channel",
 	"Broadcast channel\x00request": "request and reply are for /service channels; a broadcast channel has message",
 	"Broadcast channel\x00reply":   "request and reply are for /service channels; a broadcast channel has message",
 }

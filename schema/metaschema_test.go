@@ -179,6 +179,11 @@ func TestJSONSchemaBadSpecs(t *testing.T) {
 					want = f.Data
 				}
 			}
+			// The JSON Schema is never stricter than the loader: an editor
+			// must not underline a spec cometgen accepts.
+			if _, err := Parse("spec.yaml", spec, t.TempDir()); err == nil {
+				t.Errorf("the loader accepts a spec the JSON Schema refuses")
+			}
 			var got bytes.Buffer
 			for _, e := range CheckAgainstJSONSchema("spec.yaml", spec) {
 				got.WriteString(strings.TrimPrefix(e.Error(), "spec.yaml:") + "\n")
@@ -198,6 +203,20 @@ func TestJSONSchemaBadSpecs(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", got.String(), want)
 			}
 		})
+	}
+}
+
+// TestJSONSchemaGoodSpecsLoad checks that the good specs of the JSON
+// Schema's tests are good specs for the loader too.
+func TestJSONSchemaGoodSpecsLoad(t *testing.T) {
+	files, err := filepath.Glob("testdata/jsonschema/good/*.cometgen.*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no good specs: %v", err)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }
 
