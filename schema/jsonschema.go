@@ -361,7 +361,21 @@ func (l *loader) inline(src *source, j *jnode, ref *entry, stack []refFrame) *jn
 			return nil
 		}
 	}
-	t := l.convert(tsrc, target, asSchema, append(stack[:len(stack):len(stack)], refFrame{key: key}))
+	t, done := l.refCache[key]
+	if done && t != nil {
+		// Converted before: the tree is shared, but its values count again,
+		// as they will be written again.
+		l.nodes += t.size
+		if l.nodes > MaxNodes {
+			l.spent = true
+			l.errf(src.display, refNode, "schemas expand to more than %d values (are $refs nested to multiply?)", MaxNodes)
+			return nil
+		}
+	}
+	if !done {
+		t = l.convert(tsrc, target, asSchema, append(stack[:len(stack):len(stack)], refFrame{key: key}))
+		l.refCache[key] = t
+	}
 	if t == nil {
 		return nil
 	}
@@ -690,8 +704,8 @@ type validatorOf struct {
 
 // validate implements validator.
 func (v *validatorOf) validate(data any) (out []Violation) {
-	if tooDeep(data, 0) {
-		return []Violation{{Message: fmt.Sprintf("nested deeper than %d levels", MaxDataDepth)}}
+	if bad := checkData(data, 0); bad != nil {
+		return []Violation{*bad}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -706,35 +720,54 @@ func (v *validatorOf) validate(data any) (out []Violation) {
 	if errors.As(err, &ve) {
 		out = leaves(ve, nil)
 		// The library walks properties in map order.
-		slices.SortStableFunc(out, func(a, b Violation) int { return strings.Compare(a.Path, b.Path) })
+		slices.SortStableFunc(out, func(a, b Violation) int {
+			if c := strings.Compare(a.Path, b.Path); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Message, b.Message)
+		})
 		return out
 	}
 	return []Violation{{Message: strings.TrimPrefix(err.Error(), "jsonschema: ")}}
 }
 
-// tooDeep reports whether v nests arrays and maps deeper than MaxDataDepth.
-func tooDeep(v any, depth int) bool {
+// checkData returns the violation of data that is nested deeper than
+// MaxDataDepth or holds a value of a type JSON has not, or nil. It spares
+// the recursive validation deep data, and a schema that does not look at
+// some value the question of its type.
+func checkData(v any, depth int) *Violation {
 	switch v := v.(type) {
+	case nil, bool, string, json.Number, float64, float32,
+		int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return nil
 	case []any:
 		if depth >= MaxDataDepth {
-			return true
+			return &Violation{Message: fmt.Sprintf("nested deeper than %d levels", MaxDataDepth)}
 		}
-		for _, e := range v {
-			if tooDeep(e, depth+1) {
-				return true
+		for i, e := range v {
+			if bad := checkData(e, depth+1); bad != nil {
+				if !strings.HasPrefix(bad.Message, "nested") {
+					bad.Path = "/" + strconv.Itoa(i) + bad.Path
+				}
+				return bad
 			}
 		}
+		return nil
 	case map[string]any:
 		if depth >= MaxDataDepth {
-			return true
+			return &Violation{Message: fmt.Sprintf("nested deeper than %d levels", MaxDataDepth)}
 		}
-		for _, e := range v {
-			if tooDeep(e, depth+1) {
-				return true
+		for k, e := range v {
+			if bad := checkData(e, depth+1); bad != nil {
+				if !strings.HasPrefix(bad.Message, "nested") {
+					bad.Path = "/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1") + bad.Path
+				}
+				return bad
 			}
 		}
+		return nil
 	}
-	return false
+	return &Violation{Message: fmt.Sprintf("not a JSON value (%T)", v)}
 }
 
 // leaves appends the leaf causes of e to out, as violations, without

@@ -71,6 +71,7 @@ func Parse(file string, data []byte, root string) (*Spec, error) {
 		rootDisplay: root,
 		files:       map[string]*source{},
 		refErr:      map[string]string{},
+		refCache:    map[string]*jnode{},
 		handshake:   HandshakeNone,
 	}
 	defer l.close()
@@ -104,6 +105,7 @@ type loader struct {
 	spent     bool // nodes reached MaxNodes
 	files     map[string]*source
 	refErr    map[string]string // why a $ref'd file could not be read, by rel path
+	refCache  map[string]*jnode // what each $ref (rel#pointer) converted to; nil if it failed
 	handshake HandshakeMode
 	roles     map[string]bool
 	roleList  []string

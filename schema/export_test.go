@@ -1,0 +1,4 @@
+package schema
+
+// CheckFieldPath exports checkFieldPath to the external tests.
+var CheckFieldPath = checkFieldPath

@@ -1,0 +1,54 @@
+package schema
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+)
+
+// FuzzLoad feeds arbitrary bytes to Parse: it never panics nor hangs, and
+// returns a spec or an ErrorList whose every error has a position.
+func FuzzLoad(f *testing.F) {
+	archives, _ := filepath.Glob("testdata/load/*/*.txtar")
+	for _, file := range archives {
+		a, err := txtar.ParseFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, af := range a.Files {
+			if strings.HasSuffix(af.Name, ".yaml") || af.Name == "cometgen.json" {
+				f.Add(af.Data)
+			}
+		}
+	}
+	f.Add([]byte(billionLaughs(3)))
+	f.Add([]byte("a: &a [*a]"))
+	f.Add([]byte("{"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		spec, err := Parse(filepath.Join(dir, "spec.yaml"), data, dir)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("Parse took %v", took)
+		}
+		if err == nil {
+			if spec == nil {
+				t.Fatal("no spec and no error")
+			}
+			return
+		}
+		var list ErrorList
+		if !errors.As(err, &list) || len(list) == 0 {
+			t.Fatalf("error %v (%T) is not an ErrorList", err, err)
+		}
+		for _, e := range list {
+			if e.Pos.Line < 1 || e.Pos.Col < 1 || e.Msg == "" {
+				t.Errorf("error without a position or message: %q", e.Error())
+			}
+		}
+	})
+}
