@@ -27,6 +27,7 @@ type serveFlags struct {
 	debugAddr   string
 	timesync    bool
 	timestamp   bool
+	spec        specFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -36,12 +37,19 @@ func newServeCmd() *cobra.Command {
 		Short: "Run a Bayeux server (an open relay when no spec is given)",
 		Long: `Serve runs a Bayeux 1.0 server that the CometD and Faye clients accept, over
 websocket, long-polling and callback-polling. Without a spec it is an open
-relay: any client may subscribe and publish on any broadcast channel.
+relay: any client may subscribe and publish on any broadcast channel. With
+--spec it is a gateway that enforces the spec: every message is validated
+against its channel's schema, the subscribe and publish rules apply,
+handshakes carry JWTs your backend issued (HS256 secret from
+$COMETGEN_JWT_SECRET, or RS256 with --jwt-public-key), the declared filters
+run, and your backend publishes with POST /publish (key from
+$COMETGEN_PUBLISH_KEY).
 
 It prints one line with the URL when it is ready and stops cleanly on
 SIGINT or SIGTERM.`,
 		Example: `  cometgen serve
-  cometgen serve --addr 127.0.0.1:9000 --path /bayeux --timeout 30s`,
+  cometgen serve --addr 127.0.0.1:9000 --path /bayeux --timeout 30s
+  COMETGEN_JWT_SECRET=... COMETGEN_PUBLISH_KEY=... cometgen serve --spec cometgen.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), cmd, &f)
@@ -62,6 +70,7 @@ SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.timestamp, "timestamp", false, "stamp every outgoing message with a timestamp field")
 	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
 	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
+	f.spec.register(fl)
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	return cmd
 }
@@ -76,6 +85,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		default:
 			return fmt.Errorf("--transports: unknown transport %q (want websocket, long-polling or callback-polling)", t)
 		}
+	}
+	if err := f.spec.check(); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -98,6 +110,13 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		bayeux.AddExtension(ext.Timestamp{})
 	}
 	mux := http.NewServeMux()
+	if f.spec.spec != "" {
+		if err := f.spec.install(bayeux, mux, f.opts.Logger); err != nil {
+			ln.Close()
+			bayeux.Shutdown(context.Background())
+			return err
+		}
+	}
 	mux.Handle(f.path, bayeux)
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
