@@ -125,7 +125,7 @@ func TestDataFilterChain(t *testing.T) {
 	sub.subscribe("/chat/x")
 	pub := newLP(t, base).start()
 	r := pub.publish("/chat/x", msg{"text": "too long"})
-	if r["successful"] != false || r["error"] != "400:text  longer than 5 characters:data_rejected" {
+	if r["successful"] != false || r["error"] != "400:text longer than 5 characters:data_rejected" {
 		t.Errorf("rejected publish = %v", r)
 	}
 	pub.publish("/chat/x", msg{"text": "hi"})

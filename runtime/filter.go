@@ -37,7 +37,7 @@ func (f DataFilterFunc) FilterData(ctx context.Context, from *ServerSession, cha
 // publisher receives "400:<reason>:data_rejected"; reason is meant for the
 // application developer reading the reply, so it says what is wrong with the
 // data, without secrets. Characters that would break the error format (':'
-// and ',') are replaced by spaces and ';'.
+// and ',') are replaced by spaces and ';' (": " by one space).
 func Reject(reason string) *bayeux.Error {
 	return bayeux.NewError(400, "data_rejected", sanitizeErrorArg(reason))
 }
@@ -46,5 +46,5 @@ func sanitizeErrorArg(s string) string {
 	if !strings.ContainsAny(s, ":,\n") {
 		return s
 	}
-	return strings.NewReplacer(":", " ", ",", ";", "\n", " ").Replace(s)
+	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
 }

@@ -41,6 +41,11 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"bayeux-roundtrip": bayeuxRoundTrip,
+			"bayeux-publish":   bayeuxPublish,
+			"bayeux-roundtrip-wait": func(ts *testscript.TestScript, neg bool, args []string) {
+				waitForServer(ts, args[0])
+			},
+			"http-post": httpPost,
 		},
 	})
 }
@@ -100,4 +105,88 @@ func bayeuxRoundTrip(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("connect after publish: %v", replies)
 	}
 	fmt.Fprintf(ts.Stdout(), "received %q on %s\n", replies[0]["data"], replies[0]["channel"])
+}
+
+// bayeuxPublish URL CHANNEL DATA [TOKEN] handshakes over long-polling (with
+// ext.auth.token when TOKEN is given), subscribes to CHANNEL, publishes the
+// JSON DATA there and prints the publish reply, then "delivered: <data>"
+// for what the subscription received, or "delivered: nothing".
+func bayeuxPublish(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: bayeux-publish URL CHANNEL DATA [TOKEN]")
+	}
+	url, channel, data := args[0], args[1], args[2]
+	c := &http.Client{Timeout: 5 * time.Second}
+	post := func(body string) []map[string]any {
+		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
+		ts.Check(err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var out []map[string]any
+		if err := json.Unmarshal(b, &out); err != nil {
+			ts.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+		return out
+	}
+	ext := ""
+	if len(args) == 4 {
+		ext = `,"ext":{"auth":{"token":"` + args[3] + `"}}`
+	}
+	hs := post(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]` + ext + `}]`)
+	id, _ := hs[0]["clientId"].(string)
+	if id == "" {
+		b, _ := json.Marshal(hs[0])
+		fmt.Fprintf(ts.Stdout(), "handshake: %s\n", b)
+		return
+	}
+	post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":0}}]`)
+	sub := post(`[{"channel":"/meta/subscribe","clientId":"` + id + `","subscription":"` + channel + `"}]`)
+	b, _ := json.Marshal(sub[0])
+	fmt.Fprintf(ts.Stdout(), "subscribe: %s\n", b)
+	pub := post(`[{"channel":"` + channel + `","clientId":"` + id + `","id":"7","data":` + data + `}]`)
+	b, _ = json.Marshal(pub[0])
+	fmt.Fprintf(ts.Stdout(), "publish: %s\n", b)
+	if sub[0]["successful"] != true {
+		return
+	}
+	got := post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":500}}]`)
+	for _, m := range got {
+		if d, ok := m["data"]; ok {
+			b, _ := json.Marshal(d)
+			fmt.Fprintf(ts.Stdout(), "delivered: %s\n", b)
+			return
+		}
+	}
+	fmt.Fprintln(ts.Stdout(), "delivered: nothing")
+}
+
+// httpPost URL BEARER BODY posts BODY with "Authorization: Bearer BEARER"
+// and prints the status and the response body.
+func httpPost(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: http-post URL BEARER BODY")
+	}
+	req, err := http.NewRequest(http.MethodPost, args[0], bytes.NewReader([]byte(args[2])))
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+args[1])
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Fprintf(ts.Stdout(), "%d %s", resp.StatusCode, b)
+}
+
+// waitForServer waits up to 10 s for a Bayeux handshake to succeed at url.
+func waitForServer(ts *testscript.TestScript, url string) {
+	c := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+	}
+	ts.Fatalf("no Bayeux server at %s", url)
 }

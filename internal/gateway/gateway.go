@@ -166,7 +166,16 @@ func checkParams(r *route, params map[string]string) *bayeux.Error {
 	return nil
 }
 
-var errUndeclared = bayeux.NewError(404, "channel_not_declared")
+// errUndeclared refuses a channel the spec does not declare. From the
+// security policy a plain error becomes "403:channel_not_declared:<op>_denied".
+var errUndeclared = errors.New("channel_not_declared")
+
+// errUndeclaredPublish is the same refusal from the validating listener,
+// which also sees the server's own publishes.
+var errUndeclaredPublish = bayeux.NewError(403, "publish_denied", "channel_not_declared")
+
+// errDeniedByRule refuses an operation the spec's rules do not allow.
+var errDeniedByRule = errors.New("denied_by_rule")
 
 // schemaFor returns the schema publishes on r are checked against.
 func schemaFor(r *route) *schema.Schema {
@@ -183,7 +192,7 @@ func (g *Gateway) validate(_ context.Context, _ *runtime.ServerSession, m *bayeu
 		if g.opts.AllowUndeclared {
 			return nil
 		}
-		return errUndeclared
+		return errUndeclaredPublish
 	}
 	if err := checkParams(r, params); err != nil {
 		return err
@@ -212,7 +221,7 @@ func invalid(vs []schema.Violation) *bayeux.Error {
 
 // sanitize keeps a reason from breaking the "code:args:message" form.
 func sanitize(s string) string {
-	return strings.NewReplacer(":", " ", ",", ";", "\n", " ").Replace(s)
+	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
 }
 
 // filter runs the declared filter chain of the message's channel.
@@ -308,7 +317,7 @@ func allowed(r *route, rule schema.Rule, s *runtime.ServerSession, params map[st
 			// Only the server: never a client session.
 		}
 	}
-	return bayeux.NewError(403, "denied_by_rule", sanitize(r.ch.Pattern))
+	return errDeniedByRule
 }
 
 // tokenOf returns the handshake's token: ext.auth.token, or the HTTP
