@@ -304,3 +304,30 @@ func TestCheckAgainstJSONSchemaJSON(t *testing.T) {
 		t.Errorf("errors:\n%v\nwant:\n%s", errs, want)
 	}
 }
+
+// FuzzCheckAgainstJSONSchema checks that no document makes the check panic
+// or report an error without a position.
+func FuzzCheckAgainstJSONSchema(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/jsonschema/good/*")
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	bad, _ := filepath.Glob("testdata/jsonschema/bad/*.txtar")
+	for _, s := range bad {
+		if a, err := txtar.ParseFile(s); err == nil && len(a.Files) > 0 {
+			f.Add(a.Files[0].Data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		for _, e := range CheckAgainstJSONSchema("f.yaml", data) {
+			if e.Pos.Line < 1 || e.Pos.Col < 1 || e.Msg == "" {
+				t.Fatalf("error without a position or message: %#v", e)
+			}
+		}
+	})
+}
