@@ -466,7 +466,7 @@ func (l *loader) rule(d *decl, e entry, op string) Rule {
 			ses, _ := l.mapping(f, n, "a rule entry")
 			se, ok := l.fields(f, ses, []string{"self"})["self"]
 			if !ok {
-				if len(ses) == 0 {
+				if !slices.ContainsFunc(ses, func(e entry) bool { return !isExt(e.name) }) {
 					l.errf(f, n, "a rule entry mapping is {self: param}")
 				}
 				continue
@@ -504,7 +504,12 @@ func (l *loader) filters(e entry) []Filter {
 			l.errf(f, it, "a filter is a mapping with one key, the filter's name ({trim: [text]}), not %s", kindName(n))
 			continue
 		}
-		es := l.entries(f, n, true)
+		var es []entry
+		for _, e := range l.entries(f, n, true) {
+			if !isExt(e.name) {
+				es = append(es, e)
+			}
+		}
 		if len(es) != 1 {
 			l.errf(f, n, "a filter is a mapping with one key, the filter's name; this one has %d", len(es))
 			continue

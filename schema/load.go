@@ -41,6 +41,14 @@ var (
 // path's directory or below. On a wrong spec the error is an ErrorList
 // holding every problem found, sorted by position; an error reading the
 // spec itself is wrapped as "load path: ...".
+//
+// A $ref in a schema names a file (YAML or JSON) by its path relative to
+// the file the $ref is in, optionally followed by a JSON pointer
+// (notice.json#/$defs/Notice). The loader inlines what it points to, so that
+// each Schema.JSON stands alone; in those files, $refs within the file
+// (#/$defs/Level) are inlined too, and a $ref cycle is an error. In the
+// spec itself, a $ref that starts with # is left to JSON Schema: it points
+// into the schema it is written in, and may recurse.
 func Load(path string) (*Spec, error) {
 	f, err := os.Open(path)
 	if err != nil {
