@@ -114,11 +114,22 @@ type validator interface {
 // violation; none means the data is valid. Data that is not JSON is one
 // violation at the root.
 func (s *Schema) Validate(data json.RawMessage) []Violation {
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		return []Violation{{Message: "not JSON: " + err.Error()}}
+	v, err := DecodeData(data)
+	if err != nil {
+		return []Violation{{Message: err.Error()}}
 	}
 	return s.ValidateValue(v)
+}
+
+// DecodeData decodes message data into the form ValidateValue and the
+// runtime's data filters take (nil, bool, float64, string, []any,
+// map[string]any).
+func DecodeData(data json.RawMessage) (any, error) {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	return v, nil
 }
 
 // ValidateValue is Validate for data already decoded by encoding/json

@@ -72,8 +72,7 @@ func Install(srv *runtime.Server, spec *schema.Spec, opts Options) (*Gateway, er
 		return nil, err
 	}
 	all.SetPersistent(true)
-	all.AddListener(g.validate)
-	all.AddFilter(runtime.DataFilterFunc(g.filter))
+	all.AddListener(g.check)
 	srv.SetSecurityPolicy(&policy{g: g})
 	return g, nil
 }
@@ -185,8 +184,13 @@ func schemaFor(r *route) *schema.Schema {
 	return r.ch.Message
 }
 
-// validate is the listener that checks every published message.
-func (g *Gateway) validate(_ context.Context, _ *runtime.ServerSession, m *bayeux.Message) error {
+// check is the listener every published message goes through: it
+// validates the data against the channel's schema — the contract of what
+// clients publish, so a publisher's error speaks of what it sent — then
+// runs the channel's declared filters in their order (server-side
+// sanitizing such as trim or no-markup, which may lengthen a string). The
+// data is decoded once; it is encoded again only when filters ran.
+func (g *Gateway) check(ctx context.Context, from *runtime.ServerSession, m *bayeux.Message) error {
 	r, params := g.lookup(m.Channel)
 	if r == nil {
 		if g.opts.AllowUndeclared {
@@ -197,10 +201,33 @@ func (g *Gateway) validate(_ context.Context, _ *runtime.ServerSession, m *bayeu
 	if err := checkParams(r, params); err != nil {
 		return err
 	}
-	if s := schemaFor(r); s != nil {
-		if v := s.Validate(m.Data); len(v) > 0 {
-			return invalid(v)
+	s := schemaFor(r)
+	chain := g.chains[r.ch]
+	if s == nil && chain == nil {
+		return nil
+	}
+	data, err := schema.DecodeData(m.Data)
+	if err != nil {
+		return bayeux.NewError(400, "invalid_message", sanitize(err.Error()))
+	}
+	if v := s.ValidateValue(data); len(v) > 0 {
+		return invalid(v)
+	}
+	if chain != nil {
+		if data, err = chain.FilterData(ctx, from, m.Channel, data); err != nil {
+			var be *bayeux.Error
+			if errors.As(err, &be) {
+				return be
+			}
+			return bayeux.NewError(400, "data_rejected", sanitize(err.Error()))
 		}
+	}
+	if chain != nil {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return bayeux.NewError(500, "data_unencodable")
+		}
+		m.Data = raw
 	}
 	return nil
 }
@@ -222,19 +249,6 @@ func invalid(vs []schema.Violation) *bayeux.Error {
 // sanitize keeps a reason from breaking the "code:args:message" form.
 func sanitize(s string) string {
 	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
-}
-
-// filter runs the declared filter chain of the message's channel.
-func (g *Gateway) filter(ctx context.Context, from *runtime.ServerSession, channel string, data any) (any, error) {
-	r, _ := g.lookup(channel)
-	if r == nil {
-		return data, nil
-	}
-	chain := g.chains[r.ch]
-	if chain == nil {
-		return data, nil
-	}
-	return chain.FilterData(ctx, from, channel, data)
 }
 
 // policy is the gateway's SecurityPolicy.
