@@ -26,6 +26,7 @@
 //	    publish: {allow: [member]}
 //	    filters: [{trim: [text]}, {no-markup: [text]}]
 //	  /user/{id}/inbox:
+//	    params: {id: {pattern: "^[a-z0-9_-]{1,32}$"}}
 //	    message: {$ref: schemas/notice.json}
 //	    subscribe: {allow: [{self: id}]}
 //	    publish: {allow: [server]}
