@@ -61,8 +61,9 @@ func requireNode(t *testing.T) string {
 }
 
 // runNode runs `node --test dir` (a directory of *.test.mjs files) against
-// the server at url with one transport, within timeout.
-func runNode(t *testing.T, node, url, transport, dir string, timeout time.Duration) {
+// the server at url with one transport, within timeout; env ("KEY=value")
+// is added to node's environment.
+func runNode(t *testing.T, node, url, transport, dir string, timeout time.Duration, env ...string) {
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", dir)
@@ -72,6 +73,7 @@ func runNode(t *testing.T, node, url, transport, dir string, timeout time.Durati
 		"NO_COLOR=1",
 		"FORCE_COLOR=0",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	out := &logWriter{t: t}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second

@@ -7,7 +7,7 @@
 //
 // The server is stopped when the test ends; its output goes to the test log.
 // BuildPackage and StartCommand do the same for another server program, such
-// as interop/apiserver.
+// as interop/apiserver; StartCommandEnv adds environment variables.
 package servetest
 
 import (
@@ -88,7 +88,18 @@ func Start(t testing.TB, bin string, args ...string) *Server {
 // otherwise behaves as Start.
 func StartCommand(t testing.TB, bin string, cmdArgs ...string) *Server {
 	t.Helper()
+	return StartCommandEnv(t, nil, bin, cmdArgs...)
+}
+
+// StartCommandEnv is StartCommand with env ("KEY=value" entries) added to
+// the environment the server inherits from the test, e.g. the secrets of
+// `cometgen serve --spec`.
+func StartCommandEnv(t testing.TB, env []string, bin string, cmdArgs ...string) *Server {
+	t.Helper()
 	cmd := exec.Command(bin, cmdArgs...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	ready := make(chan string, 1)
 	var (
 		mu     sync.Mutex
