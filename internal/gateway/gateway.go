@@ -268,7 +268,7 @@ func (p *policy) CanHandshake(ctx context.Context, s *runtime.ServerSession, m *
 	}
 	id, err := p.g.opts.Auth.Verify(token)
 	if err != nil {
-		return bayeux.NewError(403, "handshake_denied", sanitize("invalid_token "+err.Error()))
+		return bayeux.NewError(403, "handshake_denied", tokenProblem(err))
 	}
 	s.SetUser(id.UserID, id.Roles...)
 	return nil

@@ -274,3 +274,35 @@ func TestBackendPublish(t *testing.T) {
 		t.Fatal("backend publish not delivered")
 	}
 }
+
+func TestTokenProblems(t *testing.T) {
+	auth := &gateway.JWTAuth{Secret: secret}
+	sign := func(claims jwt.MapClaims, key []byte) string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
+		return s
+	}
+	future := time.Now().Add(time.Hour).Unix()
+	tests := []struct {
+		name, token, want string
+	}{
+		{"expired", sign(jwt.MapClaims{"sub": "a", "exp": time.Now().Add(-time.Hour).Unix()}, secret), "token_expired"},
+		{"other key", sign(jwt.MapClaims{"sub": "a", "exp": future}, []byte("another-secret-another-secret-xx")), "token_signature_invalid"},
+		{"garbage", "not.a.jwt", "token_malformed"},
+		{"no user", sign(jwt.MapClaims{"exp": future}, secret), "token_without_user"},
+		{"no exp", sign(jwt.MapClaims{"sub": "a"}, secret), "token_invalid"},
+	}
+	for _, tt := range tests {
+		_, err := auth.Verify(tt.token)
+		if err == nil {
+			t.Errorf("%s: accepted", tt.name)
+			continue
+		}
+		if got := gateway.TokenProblem(err); got != tt.want {
+			t.Errorf("%s: %q (%v), want %q", tt.name, got, err, tt.want)
+		}
+	}
+	id, err := auth.Verify(sign(jwt.MapClaims{"sub": "ann", "roles": "member admin", "exp": future}, secret))
+	if err != nil || id.UserID != "ann" || len(id.Roles) != 2 || id.Roles[1] != "admin" {
+		t.Errorf("space-separated roles: %+v %v", id, err)
+	}
+}

@@ -29,6 +29,8 @@ type JWTAuth struct {
 	Leeway time.Duration
 }
 
+var errNoUser = errors.New("token names no user")
+
 // Identity is what a verified token says about its bearer.
 type Identity struct {
 	UserID string
@@ -91,7 +93,7 @@ func (a *JWTAuth) Verify(token string) (Identity, error) {
 	}
 	id, _ := claims[userClaim].(string)
 	if id == "" {
-		return Identity{}, fmt.Errorf("token has no %s claim", userClaim)
+		return Identity{}, fmt.Errorf("%w: no %s claim", errNoUser, userClaim)
 	}
 	rolesClaim := a.RolesClaim
 	if rolesClaim == "" {
@@ -129,4 +131,26 @@ func splitSpaces(s string) []string {
 		}
 	}
 	return out
+}
+
+// tokenProblem names what is wrong with a refused token, in words fit for
+// the client: the JWT library's own messages may quote the token's bytes.
+func tokenProblem(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token_expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "token_not_valid_yet"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "token_malformed"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "token_signature_invalid"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "token_issuer_invalid"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token_audience_invalid"
+	case errors.Is(err, errNoUser):
+		return "token_without_user"
+	}
+	return "token_invalid"
 }

@@ -29,13 +29,15 @@ func (c *paramCheck) check(value string) string {
 	n := utf8.RuneCountInString(value)
 	switch {
 	case c.p.MinLength > 0 && n < c.p.MinLength:
-		return fmt.Sprintf("%s is shorter than %d characters", c.p.Name, c.p.MinLength)
+		return fmt.Sprintf("%s %q is shorter than %d characters", c.p.Name, value, c.p.MinLength)
 	case c.p.MaxLength > 0 && n > c.p.MaxLength:
-		return fmt.Sprintf("%s is longer than %d characters", c.p.Name, c.p.MaxLength)
+		return fmt.Sprintf("%s %q is longer than %d characters", c.p.Name, value, c.p.MaxLength)
 	case len(c.p.Enum) > 0 && !slices.Contains(c.p.Enum, value):
-		return fmt.Sprintf("%s is not one of %v", c.p.Name, c.p.Enum)
+		return fmt.Sprintf("%s %q is not one of the allowed values", c.p.Name, value)
 	case c.re != nil && !c.re.MatchString(value):
-		return fmt.Sprintf("%s does not match %s", c.p.Name, c.p.Pattern)
+		// The pattern itself is not repeated: a regex does not survive the
+		// "code:args:message" form (commas separate the args).
+		return fmt.Sprintf("%s %q does not match its pattern", c.p.Name, value)
 	}
 	return ""
 }

@@ -1,0 +1,4 @@
+package gateway
+
+// TokenProblem exposes tokenProblem to the tests.
+var TokenProblem = tokenProblem
