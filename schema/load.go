@@ -96,6 +96,14 @@ func Parse(file string, data []byte, root string) (*Spec, error) {
 	if len(l.errs) > 0 {
 		return nil, l.sorted()
 	}
+	// The loader's own checks are at least as strict as the published JSON
+	// Schema of the language (metaschema_test.go holds them to it), and
+	// word their errors better; the JSON Schema still validates every spec
+	// that passes them, so that editors and cometgen can never disagree
+	// silently.
+	if errs := CheckAgainstJSONSchema(file, data); len(errs) > 0 {
+		return nil, errs
+	}
 	return spec, nil
 }
 
