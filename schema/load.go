@@ -213,7 +213,7 @@ func (l *loader) fields(file string, es []entry, allowed []string) map[string]en
 }
 
 var (
-	topKeys     = []string{"cometgen", "name", "description", "go", "ts", "auth", "schemas", "channels"}
+	topKeys     = []string{"$schema", "cometgen", "name", "description", "go", "ts", "auth", "schemas", "channels"}
 	goKeys      = []string{"package", "out"}
 	tsKeys      = []string{"out"}
 	authKeys    = []string{"handshake", "roles"}
@@ -232,6 +232,13 @@ func (l *loader) spec(root *yaml.Node) *Spec {
 	}
 	m := l.fields(f, es, topKeys)
 	s := &Spec{File: f, Auth: Auth{Handshake: HandshakeNone}, Schemas: map[string]*Schema{}}
+	if e, ok := m["$schema"]; ok {
+		// The JSON Schema an editor should use for this file; cometgen
+		// reads nothing else from it.
+		if n := deref(e.val); n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+			l.errf(f, n, "$schema must be a string (the URL or path of the spec language's JSON Schema)")
+		}
+	}
 
 	if e, ok := m["cometgen"]; !ok {
 		l.errf(f, root, "missing cometgen: %d (the version of the spec language)", Version)
