@@ -306,3 +306,40 @@ func TestTokenProblems(t *testing.T) {
 		t.Errorf("space-separated roles: %+v %v", id, err)
 	}
 }
+
+func TestHostileMessages(t *testing.T) {
+	e := newEnv(t, gateway.Options{})
+	c, err := e.client(t, token(t, "alice", "member"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body []byte) (int, string) {
+		resp, err := http.Post(e.url+"/cometd", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	deep := strings.Repeat(`{"a":`, 10_000) + "1" + strings.Repeat("}", 10_000)
+	status, body := post([]byte(`[{"channel":"/chat/lobby","clientId":"` + c.ClientID() + `","data":` + deep + `}]`))
+	if status != 400 || !strings.Contains(body, "deep") {
+		t.Errorf("10,000 levels of nesting: %d %q", status, body)
+	}
+	huge := `{"user":"a","text":"` + strings.Repeat("x", 2<<20) + `"}`
+	status, body = post([]byte(`[{"channel":"/chat/lobby","clientId":"` + c.ClientID() + `","data":` + huge + `}]`))
+	if status != 413 {
+		t.Errorf("a 2 MiB message: %d %q", status, body)
+	}
+	// A message whose JSON is valid but not what the schema wants.
+	err = c.Publish(ctx(t), "/chat/lobby", []any{"not", "an", "object"})
+	if msg := bayeuxErr(t, err); !strings.Contains(msg, "type") {
+		t.Errorf("array instead of object: %q", msg)
+	}
+	// The server keeps serving.
+	if err := c.Publish(ctx(t), "/chat/lobby", map[string]any{"user": "alice", "text": "still here"}); err != nil {
+		t.Errorf("publish after hostile input: %v", err)
+	}
+}
