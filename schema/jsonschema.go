@@ -582,7 +582,7 @@ func (l *loader) compile(name string, j *jnode, pos Pos) *Schema {
 		l.schemaErr(j, err)
 		return s
 	}
-	s.validator = &validatorOf{compiled}
+	s.validator = &validatorOf{s: compiled, fast: newFastPath(data)}
 	return s
 }
 
@@ -699,13 +699,17 @@ func contains(list []string, s string) bool {
 
 // validatorOf validates with a compiled JSON Schema.
 type validatorOf struct {
-	s *jsonschema.Schema
+	s    *jsonschema.Schema
+	fast *fastNode // the fast path (fastpath.go), nil when the schema is outside it
 }
 
 // validate implements validator.
 func (v *validatorOf) validate(data any) (out []Violation) {
 	if bad := checkData(data, 0); bad != nil {
 		return []Violation{*bad}
+	}
+	if v.fast.accepts(data) {
+		return nil // the library would find nothing either
 	}
 	defer func() {
 		if r := recover(); r != nil {
