@@ -3,6 +3,7 @@ module github.com/cometgen/cometgen
 go 1.26.8
 
 require (
+	github.com/dave/jennifer v1.7.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.3
 	github.com/rogpeppe/go-internal v1.16.0

@@ -1,0 +1,119 @@
+package generator
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/cometgen/cometgen/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/*/want")
+
+// TestGolden generates every spec under testdata/<case>/cometgen.yaml and
+// compares the files with testdata/<case>/want, both ways: a missing or an
+// extra file fails. Run with -update to rewrite the goldens.
+func TestGolden(t *testing.T) {
+	specs, _ := filepath.Glob("testdata/*/cometgen.yaml")
+	if len(specs) == 0 {
+		t.Fatal("no specs under testdata")
+	}
+	for _, specPath := range specs {
+		dir := filepath.Dir(specPath)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			files := generate(t, specPath)
+			want := filepath.Join(dir, "want")
+			if *update {
+				os.RemoveAll(want)
+				for p, b := range files {
+					dst := filepath.Join(want, filepath.FromSlash(p))
+					os.MkdirAll(filepath.Dir(dst), 0o755)
+					if err := os.WriteFile(dst, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			seen := map[string]bool{}
+			filepath.WalkDir(want, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(want, p)
+				rel = filepath.ToSlash(rel)
+				seen[rel] = true
+				got, ok := files[rel]
+				if !ok {
+					t.Errorf("%s is in want/ but no longer generated", rel)
+					return nil
+				}
+				if b, _ := os.ReadFile(p); !bytes.Equal(b, got) {
+					t.Errorf("%s differs from the golden file (run go test ./generator -update and review the diff)", rel)
+				}
+				return nil
+			})
+			for p := range files {
+				if !seen[p] {
+					t.Errorf("%s is generated but has no golden file", p)
+				}
+			}
+		})
+	}
+}
+
+func generate(t *testing.T, specPath string) Files {
+	t.Helper()
+	spec, err := schema.Load(specPath)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	files, err := Generate(spec, Options{})
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	for p, b := range files {
+		if !IsCometgenFile(b) {
+			t.Errorf("%s lacks the generated header", p)
+		}
+	}
+	again, _ := Generate(spec, Options{})
+	for p := range files {
+		if !bytes.Equal(files[p], again[p]) {
+			t.Errorf("%s: two generations differ", p)
+		}
+	}
+	return files
+}
+
+// TestGeneratedCodeBuilds writes each generated package into a module that
+// uses this repository and runs go vet on it.
+func TestGeneratedCodeBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the generated code with the go command")
+	}
+	_, self, _, _ := runtime.Caller(0)
+	repo := filepath.Dir(filepath.Dir(self))
+	specs, _ := filepath.Glob("testdata/*/cometgen.yaml")
+	for _, specPath := range specs {
+		t.Run(filepath.Base(filepath.Dir(specPath)), func(t *testing.T) {
+			files := generate(t, specPath)
+			mod := t.TempDir()
+			gomod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/cometgen/cometgen v0.0.0\n\nreplace github.com/cometgen/cometgen => " + repo + "\n"
+			os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
+			for p, b := range files {
+				dst := filepath.Join(mod, filepath.FromSlash(p))
+				os.MkdirAll(filepath.Dir(dst), 0o755)
+				os.WriteFile(dst, b, 0o644)
+			}
+			cmd := exec.Command("go", "vet", "./...")
+			cmd.Dir = mod
+			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go vet of the generated code: %v\n%s", err, out)
+			}
+		})
+	}
+}
