@@ -18,6 +18,7 @@ import (
 
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
+	"golang.org/x/tools/imports"
 )
 
 // RuntimePath is the import path of the runtime the generated Go code is
@@ -102,6 +103,8 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	} {
 		f := jen.NewFile(pkg)
 		f.HeaderComment(g.header)
+		f.ImportName(RuntimePath, "runtime")
+		versionCheck(f)
 		if err := part.gen(f); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", part.name, err)
 		}
@@ -109,9 +112,25 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		if err := f.Render(&buf); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", part.name, err)
 		}
-		files[path.Join(out, part.name)] = buf.Bytes()
+		// Group the imports as goimports does: the standard library first.
+		src, err := imports.Process(part.name, buf.Bytes(), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("generate %s: %w", part.name, err)
+		}
+		files[path.Join(out, part.name)] = src
 	}
 	return files, nil
+}
+
+// versionCheck makes the file fail to compile against a runtime older than
+// the one this generator targets (the pattern of connect-go).
+func versionCheck(f *jen.File) {
+	f.Comment("This is a compile-time assertion that this generated file and the cometgen")
+	f.Comment("runtime it is compiled against are compatible. If it fails to compile, update")
+	f.Comment("the runtime (go get github.com/cometgen/cometgen@latest) or regenerate this")
+	f.Comment("code with the cometgen that matches your runtime.")
+	f.Const().Id("_").Op("=").Qual(RuntimePath, "IsAtLeastVersion0_1_0")
+	f.Line()
 }
 
 // goGen holds the state of one Go generation.

@@ -7,7 +7,15 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cometgen/cometgen/runtime"
 )
+
+// This is a compile-time assertion that this generated file and the cometgen
+// runtime it is compiled against are compatible. If it fails to compile, update
+// the runtime (go get github.com/cometgen/cometgen@latest) or regenerate this
+// code with the cometgen that matches your runtime.
+const _ = runtime.IsAtLeastVersion0_1_0
 
 // ChatRoomPattern is the channel /chat/{room}: messages of one chat room.
 const ChatRoomPattern = "/chat/{room}"
