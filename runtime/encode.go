@@ -50,9 +50,6 @@ func encodeMessage(m *bayeux.Message) []byte {
 	return appendMessage(make([]byte, 0, 96+len(m.Channel)+len(m.Data)), m)
 }
 
-// encodeOutgoing is encodeMessage for deliveries.
-func encodeOutgoing(m *bayeux.Message) []byte { return encodeMessage(m) }
-
 // appendMessage appends the JSON of m without reflection (except for ext,
 // whose values are the application's).
 func appendMessage(b []byte, m *bayeux.Message) []byte {

@@ -158,7 +158,7 @@ func (s *ServerSession) deliver(ctx context.Context, m *bayeux.Message, lazy tim
 	if !s.srv.outgoing(ctx, s, m, true) {
 		return nil // an extension deleted it
 	}
-	b := encodeOutgoing(m)
+	b := encodeMessage(m)
 	if !s.enqueue(b, lazy) {
 		return ErrSessionGone
 	}
