@@ -100,6 +100,7 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		gen  func(*jen.File) error
 	}{
 		{"channels.go", g.channels},
+		{"types.go", g.types},
 	} {
 		f := jen.NewFile(pkg)
 		f.HeaderComment(g.header)
