@@ -183,12 +183,15 @@ type goType struct {
 type typeGen struct {
 	g     *goGen
 	decls [][]jen.Code // declarations in output order
-	// shared maps the canonical JSON of a schema that has a declaration of
-	// its own to its Go name, so that an inlined copy of a named schema (a
-	// $ref to a file) and a #/ ref share one type.
+	// shared maps the canonical JSON of a named schema that is an object,
+	// enum or union to its Go name, so that an inlined copy of it (a $ref to
+	// a file) uses the one type. Nested inline schemas are never shared: a
+	// coincidence between two of them must not rename a type.
 	shared map[string]string
-	// building holds the canonical JSON of the types being generated.
-	building map[string]string
+	// refs maps a #/ ref (top type name + ref) to the Go name of its
+	// target; building holds the refs whose type is being generated.
+	refs     map[string]string
+	building map[string]bool
 }
 
 // ctx is where a schema is: the Go name its type takes if it needs one,
@@ -217,12 +220,24 @@ var annotations = map[string]bool{
 // message, request and reply schema (named after the channel), and named
 // types for their nested objects, enums and unions.
 func (g *goGen) types(f *jen.File) error {
-	t := &typeGen{g: g, shared: map[string]string{}, building: map[string]string{}}
+	t := &typeGen{g: g, shared: map[string]string{}, refs: map[string]string{}, building: map[string]bool{}}
 	names := make([]string, 0, len(g.spec.Schemas))
 	for n := range g.spec.Schemas {
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	for _, n := range names {
+		root, err := parseNode(g.spec.Schemas[n].JSON)
+		if err != nil {
+			continue // top reports it
+		}
+		if root.has("properties") || root.has("enum") || root.has("oneOf") || root.has("anyOf") {
+			key := root.canonical()
+			if _, dup := t.shared[key]; !dup {
+				t.shared[key] = schemaTypeName(g.spec.Schemas[n])
+			}
+		}
+	}
 	for _, n := range names {
 		s := g.spec.Schemas[n]
 		if err := t.top(s, schemaTypeName(s), "schema "+n, "the schema "+n+" of the spec"); err != nil {
@@ -288,7 +303,10 @@ func (t *typeGen) top(s *schema.Schema, name, what, origin string) error {
 	}
 	slot := len(t.decls)
 	t.decls = append(t.decls, nil)
+	t.refs[name+"#"] = name
+	t.building[name+"#"] = true
 	gt, err := t.declare(root, c, origin)
+	delete(t.building, name+"#")
 	if err != nil {
 		return err
 	}
@@ -360,9 +378,6 @@ func (t *typeGen) mapType(n *node, c ctx, origin string, named bool) (goType, er
 	}
 	if name, ok := t.shared[n.canonical()]; ok && name != c.name {
 		return goType{code: jen.Id(name), decl: true, name: name}, nil
-	}
-	if name, ok := t.building[n.canonical()]; ok && name != c.name {
-		return goType{code: jen.Id(name), decl: true, name: name, recursive: true}, nil
 	}
 
 	// Nullable: nullable: true, type: [X, "null"], anyOf/oneOf [X, {type: null}].
@@ -503,11 +518,11 @@ func (t *typeGen) ref(n *node, ref string, c ctx, named bool) (goType, error) {
 			return raw("$ref " + ref + " points nowhere"), nil
 		}
 	}
-	key := target.canonical()
-	if name, ok := t.building[key]; ok {
-		return goType{code: jen.Id(name), decl: true, name: name, recursive: true}, nil
+	key := c.top + ref
+	if name, ok := t.refs[key]; ok {
+		return goType{code: jen.Id(name), decl: true, name: name, recursive: t.building[key]}, nil
 	}
-	if name, ok := t.shared[key]; ok {
+	if name, ok := t.shared[target.canonical()]; ok {
 		return goType{code: jen.Id(name), decl: true, name: name}, nil
 	}
 	name := c.name
@@ -521,6 +536,9 @@ func (t *typeGen) ref(n *node, ref string, c ctx, named bool) (goType, error) {
 		}
 	}
 	sub := ctx{top: c.top, name: name, what: ref + " of " + c.what, root: c.root}
+	t.refs[key] = name
+	t.building[key] = true
+	defer delete(t.building, key)
 	return t.named(target, sub, "the schema at "+ref+" in "+c.top)
 }
 
@@ -548,20 +566,11 @@ func (t *typeGen) named(n *node, c ctx, origin string) (goType, error) {
 	return goType{code: jen.Id(c.name), nilable: gt.nilable, methods: gt.methods}, nil
 }
 
-// begin reserves a declaration slot for a type named c.name; the caller
-// fills it when the type's children are done.
-func (t *typeGen) begin(n *node, c ctx) (slot int, key string) {
-	key = n.canonical()
-	t.building[key] = c.name
-	slot = len(t.decls)
+// begin reserves a declaration slot; the caller fills it when the type's
+// children are done, so that a type comes before the types nested in it.
+func (t *typeGen) begin() (slot int) {
 	t.decls = append(t.decls, nil)
-	return slot, key
-}
-
-// end records the finished type of key.
-func (t *typeGen) end(key, name string) {
-	delete(t.building, key)
-	t.shared[key] = name
+	return len(t.decls) - 1
 }
 
 // object maps an object schema: a struct, a map, or a fallback.
@@ -583,15 +592,13 @@ func (t *typeGen) object(n *node, c ctx, origin string, named bool) (goType, err
 		}
 		return goType{code: jen.Map(jen.String()).Add(el.code), nilable: true, why: el.why}, nil
 	}
-	if addl != nil && !(addl.kind == 'b') {
-		return raw("properties and additionalProperties together"), nil
-	}
+	extra := addl != nil && addl.kind == 'o'
 	if !named {
 		if err := t.g.names.claim(c.name, c.what); err != nil {
 			return goType{}, err
 		}
 	}
-	slot, key := t.begin(n, c)
+	slot := t.begin()
 	required := map[string]bool{}
 	if r := n.get("required"); r != nil {
 		for _, e := range r.arr {
@@ -599,6 +606,9 @@ func (t *typeGen) object(n *node, c ctx, origin string, named bool) (goType, err
 		}
 	}
 	fieldOwner := map[string]string{}
+	if extra {
+		fieldOwner["Extra"] = "additionalProperties"
+	}
 	var fields []jen.Code
 	for i, prop := range props.keys {
 		ps := props.vals[i]
@@ -650,9 +660,68 @@ func (t *typeGen) object(n *node, c ctx, origin string, named bool) (goType, err
 		}
 		fields = append(fields, field.Line().Id(fname).Add(code).Tag(map[string]string{"json": tag}))
 	}
-	t.decls[slot] = append(t.typeDoc(c.name, origin, n), jen.Type().Id(c.name).Struct(fields...))
-	t.end(key, c.name)
+	decl := append(t.typeDoc(c.name, origin, n), jen.Type().Id(c.name).Struct(fields...))
+	if extra {
+		sub := ctx{top: c.top, name: c.name + "Value", what: "additionalProperties of " + c.what, root: c.root}
+		el, err := t.inner(addl, sub, "a value of "+origin)
+		if err != nil {
+			return goType{}, err
+		}
+		doc := "Extra holds the properties the schema does not declare (additionalProperties)."
+		if el.why != "" {
+			doc += " They are kept as JSON: " + el.why + "."
+		}
+		fields = append(fields, jen.Comment(doc).Line().Comment("It must not hold a declared property.").Line().
+			Id("Extra").Map(jen.String()).Add(el.code).Tag(map[string]string{"json": "-"}))
+		decl = append(t.typeDoc(c.name, origin, n), jen.Type().Id(c.name).Struct(fields...))
+		decl = append(decl, t.extraMethods(c.name, props.keys, el.code)...)
+	}
+	t.decls[slot] = decl
 	return goType{code: jen.Id(c.name), decl: true, name: c.name}, nil
+}
+
+// extraMethods returns the MarshalJSON/UnmarshalJSON pair of a struct with
+// an Extra map: the declared properties as fields, the others in Extra.
+func (t *typeGen) extraMethods(name string, props []string, el jen.Code) []jen.Code {
+	known := make([]jen.Code, len(props))
+	for i, p := range props {
+		known[i] = jen.Lit(p)
+	}
+	js := func(fn string) *jen.Statement { return jen.Qual("encoding/json", fn) }
+	return []jen.Code{
+		jen.Line(),
+		jen.Comment("MarshalJSON writes the fields and then the properties in Extra."),
+		jen.Func().Params(jen.Id("v").Id(name)).Id("MarshalJSON").Params().Params(jen.Index().Byte(), jen.Error()).Block(
+			jen.Type().Id("plain").Id(name),
+			jen.List(jen.Id("data"), jen.Err()).Op(":=").Add(js("Marshal")).Call(jen.Id("plain").Call(jen.Id("v"))),
+			jen.If(jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("v").Dot("Extra")).Op("==").Lit(0)).Block(
+				jen.Return(jen.Id("data"), jen.Err())),
+			jen.List(jen.Id("extra"), jen.Err()).Op(":=").Add(js("Marshal")).Call(jen.Id("v").Dot("Extra")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+			jen.If(jen.Len(jen.Id("data")).Op("==").Lit(2)).Block(jen.Return(jen.Id("extra"), jen.Nil())),
+			jen.Return(jen.Append(jen.Append(jen.Id("data").Index(jen.Empty(), jen.Len(jen.Id("data")).Op("-").Lit(1)), jen.LitRune(',')),
+				jen.Id("extra").Index(jen.Lit(1), jen.Empty()).Op("...")), jen.Nil()),
+		),
+		jen.Line(),
+		jen.Comment("UnmarshalJSON reads the declared properties into the fields and the others into Extra."),
+		jen.Func().Params(jen.Id("v").Op("*").Id(name)).Id("UnmarshalJSON").Params(jen.Id("data").Index().Byte()).Error().Block(
+			jen.Type().Id("plain").Id(name),
+			jen.If(jen.Err().Op(":=").Add(js("Unmarshal")).Call(jen.Id("data"), jen.Parens(jen.Op("*").Id("plain")).Call(jen.Id("v"))), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.Var().Id("all").Map(jen.String()).Add(js("RawMessage")),
+			jen.If(jen.Err().Op(":=").Add(js("Unmarshal")).Call(jen.Id("data"), jen.Op("&").Id("all")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.Id("v").Dot("Extra").Op("=").Nil(),
+			jen.For(jen.List(jen.Id("k"), jen.Id("raw")).Op(":=").Range().Id("all")).Block(
+				jen.Switch(jen.Id("k")).Block(jen.Case(known...).Block(jen.Continue())),
+				jen.Var().Id("e").Add(el),
+				jen.If(jen.Err().Op(":=").Add(js("Unmarshal")).Call(jen.Id("raw"), jen.Op("&").Id("e")), jen.Err().Op("!=").Nil()).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(name+": property %q: %w"), jen.Id("k"), jen.Err()))),
+				jen.If(jen.Id("v").Dot("Extra").Op("==").Nil()).Block(
+					jen.Id("v").Dot("Extra").Op("=").Map(jen.String()).Add(el).Values()),
+				jen.Id("v").Dot("Extra").Index(jen.Id("k")).Op("=").Id("e"),
+			),
+			jen.Return(jen.Nil()),
+		),
+	}
 }
 
 // inner maps a nested schema: a struct, enum or union of its own takes
@@ -698,7 +767,7 @@ func (t *typeGen) enum(n *node, c ctx, origin string, named bool) (goType, error
 			return goType{}, err
 		}
 	}
-	slot, key := t.begin(n, c)
+	slot := t.begin()
 	quoted := make([]string, len(vals))
 	for i, v := range vals {
 		quoted[i] = strconv.Quote(v)
@@ -725,7 +794,6 @@ func (t *typeGen) enum(n *node, c ctx, origin string, named bool) (goType, error
 			jen.Switch(jen.Id("v")).Block(jen.Case(cases...).Block(jen.Return(jen.True()))),
 			jen.Return(jen.False())))
 	t.decls[slot] = decl
-	t.end(key, c.name)
 	return goType{code: jen.Id(c.name), decl: true, name: c.name}, nil
 }
 
@@ -749,12 +817,25 @@ func (t *typeGen) union(n *node, c ctx, origin string, named bool) (goType, erro
 	if disc == "" {
 		return raw(kw + " without a property whose const tells the branches apart"), nil
 	}
+	for _, b := range alts.arr {
+		if typ := b.text("type"); typ != "" && typ != "object" {
+			return raw(kw + " with a branch that is not an object"), nil
+		}
+		if a := b.get("additionalProperties"); a != nil && a.kind == 'o' {
+			return raw("a union branch with additionalProperties"), nil
+		}
+		for _, k := range []string{"allOf", "oneOf", "anyOf", "not", "if", "patternProperties", "nullable"} {
+			if b.has(k) {
+				return raw(kw + " with a branch using " + k), nil
+			}
+		}
+	}
 	if !named {
 		if err := t.g.names.claim(c.name, c.what); err != nil {
 			return goType{}, err
 		}
 	}
-	slot, key := t.begin(n, c)
+	slot := t.begin()
 	iface := c.name + "Value"
 	if err := t.g.names.claim(iface, "the branches of "+c.what); err != nil {
 		return goType{}, err
@@ -832,7 +913,6 @@ func (t *typeGen) union(n *node, c ctx, origin string, named bool) (goType, erro
 		decl = append(decl, a...)
 	}
 	t.decls[slot] = decl
-	t.end(key, c.name)
 	return goType{code: jen.Id(c.name), decl: true, name: c.name, methods: true}, nil
 }
 

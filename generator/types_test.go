@@ -141,6 +141,25 @@ func TestRoundTrip(t *testing.T) {
 	roundTrip[Color](t, `+"`"+`"green"`+"`"+`)
 	roundTrip[Tags](t, `+"`"+`["a", "b"]`+"`"+`)
 	roundTrip[Stamp](t, `+"`"+`"2024-01-02T03:04:05Z"`+"`"+`)
+	st := roundTrip[Settings](t, `+"`"+`{"theme": "dark", "size": 12, "zoom": 2}`+"`"+`)
+	if st.Theme != "dark" || st.Font != nil || st.Extra["size"] != 12 || len(st.Extra) != 2 {
+		t.Errorf("decoded %+v", st)
+	}
+	roundTrip[Settings](t, `+"`"+`{"theme": "light", "font": "mono"}`+"`"+`)
+	if out, _ := json.Marshal(Settings{Extra: map[string]int64{"a": 1}}); string(out) != `+"`"+`{"theme":"","a":1}`+"`"+` {
+		t.Errorf("Settings with Extra: %s", out)
+	}
+	var bad Settings
+	if err := json.Unmarshal([]byte(`+"`"+`{"theme": "x", "size": "big"}`+"`"+`), &bad); err == nil {
+		t.Error("an Extra value of the wrong type decoded")
+	}
+	pl := roundTrip[PlacesMessage](t, `+"`"+`{"name": "Oslo", "rating": "good"}`+"`"+`)
+	p2 := roundTrip[Profile](t, `+"`"+`{"id": "", "name": "", "age": 0, "score": 0, "active": false, "created": "2024-01-02T03:04:05Z",
+		"type": "", "2fa": true, "tags": [], "address": {"city": ""}, "home": {"name": "Oslo"}, "visited": [{"name": "Rome", "rating": "bad"}]}`+"`"+`)
+	var shared Place = pl
+	if shared.Name != p2.Home.Name || *p2.Visited[0].Rating != PlaceRatingBad {
+		t.Error("inlined copies of Place")
+	}
 	roundTrip[ServiceLookupReply](t, `+"`"+`{"profile": {"name": "x"}}`+"`"+`)
 }
 `))

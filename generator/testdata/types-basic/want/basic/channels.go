@@ -50,5 +50,8 @@ func ParseProfileID(name string) (ProfileID, error) {
 // PalettePattern is the channel /palette.
 const PalettePattern = "/palette"
 
+// PlacesPattern is the channel /places.
+const PlacesPattern = "/places"
+
 // ServiceLookupPattern is the channel /service/lookup.
 const ServiceLookupPattern = "/service/lookup"

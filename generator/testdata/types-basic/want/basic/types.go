@@ -4,6 +4,7 @@ package basic
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime"
@@ -36,6 +37,36 @@ const (
 func (v Color) Valid() bool {
 	switch v {
 	case ColorRed, ColorGreen, ColorDarkBlue:
+		return true
+	}
+	return false
+}
+
+// Place is the schema Place of the spec.
+type Place struct {
+	// Name is the property "name".
+	Name string `json:"name"`
+	// Rating is the property "rating". Optional, nil when absent.
+	Rating *PlaceRating `json:"rating,omitempty"`
+}
+
+// PlaceRating is the property rating of Place.
+//
+// Its values are "good", "bad".
+type PlaceRating string
+
+// The values of PlaceRating.
+const (
+	// PlaceRatingGood is the PlaceRating "good".
+	PlaceRatingGood PlaceRating = "good"
+	// PlaceRatingBad is the PlaceRating "bad".
+	PlaceRatingBad PlaceRating = "bad"
+)
+
+// Valid reports whether v is one of the values of PlaceRating.
+func (v PlaceRating) Valid() bool {
+	switch v {
+	case PlaceRatingGood, PlaceRatingBad:
 		return true
 	}
 	return false
@@ -94,6 +125,10 @@ type Profile struct {
 	Meta map[string]json.RawMessage `json:"meta,omitempty"`
 	// Child is the property "child". Optional, nil when absent.
 	Child *ProfileChild `json:"child,omitempty"`
+	// Home is the property "home": an inlined copy of the named schema Place. Optional, nil when absent.
+	Home *Place `json:"home,omitempty"`
+	// Visited is the property "visited". Optional.
+	Visited []Place `json:"visited,omitempty"`
 }
 
 // ProfileAddress is the property address of Profile.
@@ -200,11 +235,72 @@ type ProfileChild struct {
 	Child *ProfileChild `json:"child,omitempty"`
 }
 
+// Settings is the schema Settings of the spec.
+//
+// declared properties plus a map of the others
+type Settings struct {
+	// Theme is the property "theme".
+	Theme string `json:"theme"`
+	// Font is the property "font". Optional, nil when absent.
+	Font *string `json:"font,omitempty"`
+	// Extra holds the properties the schema does not declare (additionalProperties).
+	// It must not hold a declared property.
+	Extra map[string]int64 `json:"-"`
+}
+
+// MarshalJSON writes the fields and then the properties in Extra.
+func (v Settings) MarshalJSON() ([]byte, error) {
+	type plain Settings
+	data, err := json.Marshal(plain(v))
+	if err != nil || len(v.Extra) == 0 {
+		return data, err
+	}
+	extra, err := json.Marshal(v.Extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 2 {
+		return extra, nil
+	}
+	return append(append(data[:len(data)-1], ','), extra[1:]...), nil
+}
+
+// UnmarshalJSON reads the declared properties into the fields and the others into Extra.
+func (v *Settings) UnmarshalJSON(data []byte) error {
+	type plain Settings
+	if err := json.Unmarshal(data, (*plain)(v)); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		return err
+	}
+	v.Extra = nil
+	for k, raw := range all {
+		switch k {
+		case "theme", "font":
+			continue
+		}
+		var e int64
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("Settings: property %q: %w", k, err)
+		}
+		if v.Extra == nil {
+			v.Extra = map[string]int64{}
+		}
+		v.Extra[k] = e
+	}
+	return nil
+}
+
 // Stamp is the schema Stamp of the spec.
 type Stamp = time.Time
 
 // Tags is the schema Tags of the spec.
 type Tags []string
+
+// PlacesMessage is the message of the channel /places.
+type PlacesMessage = Place
 
 // ServiceLookupRequest is the request of the channel /service/lookup.
 type ServiceLookupRequest struct {

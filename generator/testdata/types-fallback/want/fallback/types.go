@@ -4,6 +4,7 @@ package fallback
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
 )
@@ -39,9 +40,11 @@ type Loose struct {
 	// Patterned is the property "patterned". Optional.
 	// It is kept as JSON: patternProperties has no Go type.
 	Patterned json.RawMessage `json:"patterned,omitempty"`
-	// Both is the property "both". Optional.
-	// It is kept as JSON: properties and additionalProperties together.
-	Both json.RawMessage `json:"both,omitempty"`
+	// Both is the property "both". Optional, nil when absent.
+	Both *LooseBoth `json:"both,omitempty"`
+	// BranchExtra is the property "branchExtra". Optional.
+	// It is kept as JSON: a union branch with additionalProperties.
+	BranchExtra json.RawMessage `json:"branchExtra,omitempty"`
 	// Nothing is the property "nothing". Optional.
 	// It is kept as JSON: always null.
 	Nothing json.RawMessage `json:"nothing,omitempty"`
@@ -52,4 +55,58 @@ type Loose struct {
 	List []json.RawMessage `json:"list,omitempty"`
 	// Levels is the property "levels". Optional, nil when absent.
 	Levels *int64 `json:"levels,omitempty"`
+}
+
+// LooseBoth is the property both of Loose.
+type LooseBoth struct {
+	// A is the property "a". Optional, nil when absent.
+	A *string `json:"a,omitempty"`
+	// Extra holds the properties the schema does not declare (additionalProperties).
+	// It must not hold a declared property.
+	Extra map[string]int64 `json:"-"`
+}
+
+// MarshalJSON writes the fields and then the properties in Extra.
+func (v LooseBoth) MarshalJSON() ([]byte, error) {
+	type plain LooseBoth
+	data, err := json.Marshal(plain(v))
+	if err != nil || len(v.Extra) == 0 {
+		return data, err
+	}
+	extra, err := json.Marshal(v.Extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 2 {
+		return extra, nil
+	}
+	return append(append(data[:len(data)-1], ','), extra[1:]...), nil
+}
+
+// UnmarshalJSON reads the declared properties into the fields and the others into Extra.
+func (v *LooseBoth) UnmarshalJSON(data []byte) error {
+	type plain LooseBoth
+	if err := json.Unmarshal(data, (*plain)(v)); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		return err
+	}
+	v.Extra = nil
+	for k, raw := range all {
+		switch k {
+		case "a":
+			continue
+		}
+		var e int64
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("LooseBoth: property %q: %w", k, err)
+		}
+		if v.Extra == nil {
+			v.Extra = map[string]int64{}
+		}
+		v.Extra[k] = e
+	}
+	return nil
 }
