@@ -388,6 +388,9 @@ func (t *typeGen) mapType(n *node, c ctx, origin string, named bool) (goType, er
 	if nv := n.get("nullable"); nv != nil && nv.b {
 		nullable = true
 	}
+	if e := n.get("enum"); e != nil && slices.ContainsFunc(e.arr, func(v *node) bool { return v.kind == 'z' }) {
+		nullable = true
+	}
 	if !nullable {
 		for _, k := range []string{"oneOf", "anyOf"} {
 			if alts := n.get(k); alts != nil && alts.kind == 'a' && len(alts.arr) == 2 && onlyAnnotations(n, k) {

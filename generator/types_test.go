@@ -190,7 +190,23 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 `))
+	fallback := generate(t, "testdata/types-fallback/cometgen.yaml")
+	fallback["fallback/roundtrip_test.go"] = []byte(fmt.Sprintf(roundTripTest, "fallback", `
+func TestRoundTrip(t *testing.T) {
+	l := roundTrip[Loose](t, `+"`"+`{"anything": {"a": [1, null]}, "either": 3, "untagged": "s",
+		"combined": {"a": "x", "b": "y"}, "mixedEnum": "two", "tuple": ["a", 1], "patterned": {"x-a": "b"},
+		"both": {"a": "x", "n": 1}, "branchExtra": {"kind": "a", "z": "q"}, "nothing": null,
+		"untyped": "u", "list": [1, "2"], "levels": 2}`+"`"+`)
+	if string(l.Either) != "3" || l.Both.Extra["n"] != 1 || *l.Levels != 2 {
+		t.Errorf("decoded %+v", l)
+	}
+	roundTrip[Loose](t, `+"`"+`{}`+"`"+`)
+}
+`))
 	files := map[string][]byte{}
+	for p, b := range fallback {
+		files[p] = b
+	}
 	for p, b := range basic {
 		files[p] = b
 	}
@@ -219,7 +235,7 @@ func randomSpec(r *rand.Rand, i int) string {
 			}
 			fmt.Fprintf(&b, "%s  %s:\n", indent, name)
 			in := indent + "    "
-			switch k := r.IntN(9); {
+			switch k := r.IntN(12); {
 			case k == 7 && depth < 3:
 				obj(depth+1, in)
 			case k == 8 && depth < 3:
@@ -231,7 +247,10 @@ func randomSpec(r *rand.Rand, i int) string {
 					"{type: string, format: date-time}", "{type: array, items: {type: integer}}",
 					"{enum: [a, b-c, \"1\"]}", "{type: object, additionalProperties: {type: boolean}}",
 					"{type: [string, \"null\"]}",
-				}[min(k, 8)])
+					"{oneOf: [{type: object, required: [kind], properties: {kind: {const: a}, x: {type: string}}}, {type: object, properties: {kind: {const: b-b}, y: {type: array, items: {type: integer}}}}]}",
+					"{type: object, properties: {p: {type: string}}, additionalProperties: {type: number}}",
+					"{enum: [on, off, null]}",
+				}[min(k, 11)])
 			}
 		}
 		if len(req) > 0 {

@@ -119,6 +119,8 @@ type Profile struct {
 	MiddleName *string `json:"middleName,omitempty"`
 	// Nickname2 is the property "nickname2". Optional.
 	Nickname2 *string `json:"nickname2,omitempty"`
+	// Power is the property "power": a nullable enum. Optional.
+	Power *ProfilePower `json:"power,omitempty"`
 	// Counters is the property "counters". Optional.
 	Counters map[string]int64 `json:"counters,omitempty"`
 	// Meta is the property "meta". Optional.
@@ -222,6 +224,30 @@ const (
 func (v ProfileMood) Valid() bool {
 	switch v {
 	case ProfileMoodHappy, ProfileMoodSad:
+		return true
+	}
+	return false
+}
+
+// ProfilePower is the property power of Profile.
+//
+// a nullable enum
+//
+// Its values are "on", "off".
+type ProfilePower string
+
+// The values of ProfilePower.
+const (
+	// ProfilePowerOn is the ProfilePower "on".
+	ProfilePowerOn ProfilePower = "on"
+	// ProfilePowerOff is the ProfilePower "off".
+	ProfilePowerOff ProfilePower = "off"
+)
+
+// Valid reports whether v is one of the values of ProfilePower.
+func (v ProfilePower) Valid() bool {
+	switch v {
+	case ProfilePowerOn, ProfilePowerOff:
 		return true
 	}
 	return false
