@@ -38,8 +38,16 @@ func channelName(ch *schema.Channel) string {
 func (g *goGen) channels(f *jen.File) error {
 	for _, ch := range g.spec.Channels {
 		name := channelName(ch)
-		if err := g.names.claim(name, "channel "+ch.Pattern); err != nil {
-			return fmt.Errorf("%s: %w", ch.Pos, err)
+		// A channel claims the names it emits: its pattern constant and,
+		// with parameters, its type and parser.
+		claims := []string{name + "Pattern"}
+		if len(ch.Params) > 0 {
+			claims = append(claims, name, "Parse"+name)
+		}
+		for _, c := range claims {
+			if err := g.names.claim(c, "channel "+ch.Pattern); err != nil {
+				return fmt.Errorf("%s: %w", ch.Pos, err)
+			}
 		}
 		doc := fmt.Sprintf("%sPattern is the channel %s", name, ch.Pattern)
 		if ch.Description != "" {

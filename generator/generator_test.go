@@ -117,3 +117,19 @@ func TestGeneratedCodeBuilds(t *testing.T) {
 		})
 	}
 }
+
+// TestChannelClaimsOnlyWhatItEmits: a channel without parameters emits only
+// its pattern constant, so a schema may have the channel's name.
+func TestChannelClaimsOnlyWhatItEmits(t *testing.T) {
+	spec, err := schema.Parse("s.yaml", []byte("cometgen: 1\nname: s\nschemas:\n  Status: {type: string}\nchannels:\n  /status:\n    message: Status\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(spec, Options{})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if !bytes.Contains(files["channels/channels.go"], []byte("StatusPattern")) || !bytes.Contains(files["channels/types.go"], []byte("type Status string")) {
+		t.Errorf("got %s", files.Paths())
+	}
+}

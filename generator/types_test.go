@@ -25,7 +25,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"types-collide.yaml", []string{"schema Foo", "schema Bar", "Go name Bar"}},
 		{"nested-collide.yaml", []string{"schema OrderItem", "property item of schema Order", "OrderItem"}},
 		{"enum-collide.yaml", []string{`enum value "a-b"`, `enum value "a_b"`, "LevelAB"}},
-		{"channel-collide.yaml", []string{"channel /status", "schema Status", "Status"}},
+		{"channel-collide.yaml", []string{"channel /chat/{room}", "schema ChatRoom", "ChatRoom"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			spec, err := schema.Load(filepath.Join("testdata", "bad", tc.file))
