@@ -37,6 +37,15 @@ func channelName(ch *schema.Channel) string {
 // parser that checks each parameter against its schema.
 func (g *goGen) channels(f *jen.File) error {
 	for _, ch := range g.spec.Channels {
+		if len(ch.Params) > 0 {
+			f.Comment("errOtherChannel is wrapped by a parser's error for a name of another channel,")
+			f.Comment("as opposed to a name of its channel whose parameters are invalid.")
+			f.Var().Id("errOtherChannel").Op("=").Qual("errors", "New").Call(jen.Lit("not this channel"))
+			f.Line()
+			break
+		}
+	}
+	for _, ch := range g.spec.Channels {
 		name := channelName(ch)
 		// A channel claims the names it emits: its pattern constant and,
 		// with parameters, its type and parser.
@@ -115,14 +124,14 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 			jen.Qual("strings", "TrimPrefix").Call(jen.Id("name"), jen.Lit("/")), jen.Lit("/")),
 		jen.If(jen.Len(jen.Id("segs")).Op("!=").Lit(len(segs))).Block(
 			jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
-				jen.Lit("channel %q is not a "+ch.Pattern+" channel"), jen.Id("name")))),
+				jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))),
 		jen.Var().Id("c").Id(name),
 	}
 	for i, seg := range segs {
 		if !strings.HasPrefix(seg, "{") {
 			body = append(body, jen.If(jen.Id("segs").Index(jen.Lit(i)).Op("!=").Lit(seg)).Block(
 				jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
-					jen.Lit("channel %q is not a "+ch.Pattern+" channel"), jen.Id("name")))))
+					jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))))
 			continue
 		}
 		pname := strings.Trim(seg, "{}")

@@ -101,10 +101,14 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	}{
 		{"channels.go", g.channels},
 		{"types.go", g.types},
+		{"handlers.go", g.handlers},
+		{"register.go", g.register},
 	} {
 		f := jen.NewFile(pkg)
 		f.HeaderComment(g.header)
 		f.ImportName(RuntimePath, "runtime")
+		f.ImportName(bayeuxPath, "bayeux")
+		f.ImportName(filterPath, "filter")
 		versionCheck(f)
 		if err := part.gen(f); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", part.name, err)

@@ -3,6 +3,7 @@
 package basic
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,10 @@ import (
 // the runtime (go get github.com/cometgen/cometgen@latest) or regenerate this
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
+
+// errOtherChannel is wrapped by a parser's error for a name of another channel,
+// as opposed to a name of its channel whose parameters are invalid.
+var errOtherChannel = errors.New("not this channel")
 
 // ProfileIDPattern is the channel /profile/{id}.
 const ProfileIDPattern = "/profile/{id}"
@@ -34,11 +39,11 @@ func (c ProfileID) Name() string {
 func ParseProfileID(name string) (ProfileID, error) {
 	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
 	if len(segs) != 2 {
-		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel", name)
+		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
 	}
 	var c ProfileID
 	if segs[0] != "profile" {
-		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel", name)
+		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
 	}
 	if utf8.RuneCountInString(segs[1]) < 1 {
 		return ProfileID{}, fmt.Errorf("id %q is shorter than 1 characters", segs[1])

@@ -3,6 +3,7 @@
 package channels
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -16,6 +17,10 @@ import (
 // the runtime (go get github.com/cometgen/cometgen@latest) or regenerate this
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
+
+// errOtherChannel is wrapped by a parser's error for a name of another channel,
+// as opposed to a name of its channel whose parameters are invalid.
+var errOtherChannel = errors.New("not this channel")
 
 // ChatRoomPattern is the channel /chat/{room}: messages of one chat room.
 const ChatRoomPattern = "/chat/{room}"
@@ -38,11 +43,11 @@ var chatRoomRoomPattern = regexp.MustCompile("^[a-z0-9-]{1,32}$")
 func ParseChatRoom(name string) (ChatRoom, error) {
 	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
 	if len(segs) != 2 {
-		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel", name)
+		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
 	var c ChatRoom
 	if segs[0] != "chat" {
-		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel", name)
+		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
 	if !chatRoomRoomPattern.MatchString(segs[1]) {
 		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
@@ -69,11 +74,11 @@ func (c UserIDInbox) Name() string {
 func ParseUserIDInbox(name string) (UserIDInbox, error) {
 	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
 	if len(segs) != 3 {
-		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel", name)
+		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
 	if segs[0] != "user" {
-		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel", name)
+		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	if utf8.RuneCountInString(segs[1]) < 1 {
 		return UserIDInbox{}, fmt.Errorf("id %q is shorter than 1 characters", segs[1])
@@ -83,7 +88,7 @@ func ParseUserIDInbox(name string) (UserIDInbox, error) {
 	}
 	c.ID = segs[1]
 	if segs[2] != "inbox" {
-		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel", name)
+		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	return c, nil
 }
