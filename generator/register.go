@@ -272,7 +272,7 @@ func (g *goGen) typedSend(f *jen.File, ch *schema.Channel) {
 	del := append([]jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession")}, chParam...)
 	del = append(del, jen.Id("msg").Op("*").Id(msg))
 	f.Commentf("Deliver%s sends msg to session s alone on %s.", name, ch.Pattern)
-	f.Func().Id("Deliver"+name).Params(del...).Error().Block(
+	f.Func().Id("Deliver" + name).Params(del...).Error().Block(
 		jen.Return(jen.Id("s").Dot("Deliver").Call(jen.Id("ctx"), chName.Clone(), jen.Id("msg"))))
 	f.Line()
 }
