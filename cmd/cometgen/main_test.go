@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +40,19 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", strconv.Itoa(port))
+			// Scripts that build generated code use this repository and the
+			// machine's Go caches.
+			repo, err := filepath.Abs("../..")
+			if err != nil {
+				return err
+			}
+			env.Setenv("REPO", repo)
+			for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GONOSUMDB", "GOFLAGS"} {
+				if v := goEnv(k); v != "" {
+					env.Setenv(k, v)
+				}
+			}
+			env.Setenv("GOWORK", "off")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -48,6 +64,15 @@ func TestScripts(t *testing.T) {
 			"http-post": httpPost,
 		},
 	})
+}
+
+// goEnv returns `go env NAME`.
+func goEnv(name string) string {
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func freePort() (int, error) {
