@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cometgen/cometgen/runtime/validate"
 	"io"
 	"io/fs"
 	"math"
@@ -582,7 +583,7 @@ func (l *loader) compile(name string, j *jnode, pos Pos) *Schema {
 		l.schemaErr(j, err)
 		return s
 	}
-	s.validator = &validatorOf{s: compiled, fast: newFastPath(data)}
+	s.validator = validate.New(compiled, data)
 	return s
 }
 
@@ -611,7 +612,7 @@ func (l *loader) schemaErr(j *jnode, err error) {
 		// The schema fails the meta-schema: one error per place.
 		byPlace := map[string][]string{}
 		var order []string
-		for _, v := range leaves(ve, nil) {
+		for _, v := range validate.Leaves(ve) {
 			if strings.HasSuffix(v.Message, "is not valid 'regex'") {
 				continue // checkRegex reported it, with the reason
 			}
@@ -695,167 +696,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// validatorOf validates with a compiled JSON Schema.
-type validatorOf struct {
-	s    *jsonschema.Schema
-	fast *fastNode // the fast path (fastpath.go), nil when the schema is outside it
-}
-
-// validate implements validator.
-func (v *validatorOf) validate(data any) (out []Violation) {
-	if bad := checkData(data, 0); bad != nil {
-		return []Violation{*bad}
-	}
-	if v.fast.accepts(data) {
-		return nil // the library would find nothing either
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			out = []Violation{{Message: fmt.Sprintf("cannot be validated: %v", r)}}
-		}
-	}()
-	err := v.s.Validate(data)
-	if err == nil {
-		return nil
-	}
-	var ve *jsonschema.ValidationError
-	if errors.As(err, &ve) {
-		out = leaves(ve, nil)
-		// The library walks properties in map order.
-		slices.SortStableFunc(out, func(a, b Violation) int {
-			if c := strings.Compare(a.Path, b.Path); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Message, b.Message)
-		})
-		return out
-	}
-	return []Violation{{Message: strings.TrimPrefix(err.Error(), "jsonschema: ")}}
-}
-
-// checkData returns the violation of data that is nested deeper than
-// MaxDataDepth or holds a value of a type JSON has not, or nil. It spares
-// the recursive validation deep data, and a schema that does not look at
-// some value the question of its type.
-func checkData(v any, depth int) *Violation {
-	switch v := v.(type) {
-	case nil, bool, string, json.Number, float64, float32,
-		int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return nil
-	case []any:
-		if depth >= MaxDataDepth {
-			return &Violation{Message: fmt.Sprintf("nested deeper than %d levels", MaxDataDepth)}
-		}
-		for i, e := range v {
-			if bad := checkData(e, depth+1); bad != nil {
-				if !strings.HasPrefix(bad.Message, "nested") {
-					bad.Path = "/" + strconv.Itoa(i) + bad.Path
-				}
-				return bad
-			}
-		}
-		return nil
-	case map[string]any:
-		if depth >= MaxDataDepth {
-			return &Violation{Message: fmt.Sprintf("nested deeper than %d levels", MaxDataDepth)}
-		}
-		for k, e := range v {
-			if bad := checkData(e, depth+1); bad != nil {
-				if !strings.HasPrefix(bad.Message, "nested") {
-					bad.Path = "/" + strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1") + bad.Path
-				}
-				return bad
-			}
-		}
-		return nil
-	}
-	return &Violation{Message: fmt.Sprintf("not a JSON value (%T)", v)}
-}
-
-// leaves appends the leaf causes of e to out, as violations, without
-// repeating one.
-func leaves(e *jsonschema.ValidationError, out []Violation) []Violation {
-	if len(e.Causes) == 0 {
-		if e.Message == "" {
-			return out
-		}
-		v := Violation{Path: e.InstanceLocation, Message: violationMessage(e)}
-		for _, o := range out {
-			if o == v {
-				return out
-			}
-		}
-		return append(out, v)
-	}
-	for _, c := range e.Causes {
-		out = leaves(c, out)
-	}
-	return out
-}
-
-// validationKeywords are the keywords a violation message is prefixed with.
-var validationKeywords = map[string]bool{
-	"type": true, "enum": true, "const": true, "format": true,
-	"minProperties": true, "maxProperties": true, "required": true,
-	"additionalProperties": true, "dependencies": true, "dependentRequired": true,
-	"minItems": true, "maxItems": true, "uniqueItems": true, "additionalItems": true,
-	"minContains": true, "maxContains": true, "minLength": true, "maxLength": true,
-	"pattern": true, "contentEncoding": true, "contentMediaType": true,
-	"contentSchema": true, "minimum": true, "maximum": true,
-	"exclusiveMinimum": true, "exclusiveMaximum": true, "multipleOf": true,
-	"not": true, "anyOf": true, "oneOf": true, "then": true, "else": true,
-	"propertyNames": true, "unevaluatedProperties": true, "unevaluatedItems": true,
-	"false": true,
-}
-
-// comparisons rewrite the library's messages that compare a value with a
-// limit as "got X, want Y".
-var comparisons = []struct {
-	keyword, format, want string
-}{
-	{"maxLength", "length must be <= %s but got %s", "at most %s"},
-	{"minLength", "length must be >= %s but got %s", "at least %s"},
-	{"maxItems", "maximum %s items required but found %s items", "at most %s items"},
-	{"minItems", "minimum %s items required but found %s items", "at least %s items"},
-	{"maxProperties", "maximum %s properties allowed but found %s properties", "at most %s properties"},
-	{"minProperties", "minimum %s properties allowed but found %s properties", "at least %s properties"},
-	{"maximum", "must be <= %s but found %s", "at most %s"},
-	{"minimum", "must be >= %s but found %s", "at least %s"},
-	{"exclusiveMaximum", "must be < %s but found %s", "less than %s"},
-	{"exclusiveMinimum", "must be > %s but found %s", "more than %s"},
-}
-
-// violationMessage returns "keyword: message" for a leaf error.
-func violationMessage(e *jsonschema.ValidationError) string {
-	keyword := ""
-	toks := strings.Split(e.KeywordLocation, "/")
-	for i := len(toks) - 1; i >= 0; i-- {
-		if validationKeywords[toks[i]] {
-			keyword = toks[i]
-			break
-		}
-	}
-	msg := strings.TrimPrefix(e.Message, keyword+" ")
-	if keyword == "type" && strings.HasPrefix(msg, "expected ") {
-		if i := strings.LastIndex(msg, ", but got "); i > 0 {
-			return "type: got " + msg[i+len(", but got "):] + ", want " + msg[len("expected "):i]
-		}
-	}
-	for _, c := range comparisons {
-		if c.keyword != keyword {
-			continue
-		}
-		var want, got string
-		if n, _ := fmt.Sscanf(strings.ReplaceAll(msg, ",", ""), c.format, &want, &got); n == 2 {
-			return keyword + ": got " + got + ", want " + fmt.Sprintf(c.want, want)
-		}
-	}
-	if keyword == "" {
-		return msg
-	}
-	return keyword + ": " + msg
 }
 
 // mib formats a size in mebibytes.

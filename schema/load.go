@@ -32,10 +32,10 @@ var (
 	// MaxRegexProg bounds the size of the program a regular expression
 	// compiles to (a{1000}{1000} is short but huge).
 	MaxRegexProg = 20_000
-	// MaxDataDepth bounds the nesting of the data Schema.Validate checks:
-	// deeper data is one violation, not a deep recursion.
-	MaxDataDepth = 1000
 )
+
+// The nesting of the data Schema.Validate checks is bounded by
+// validate.MaxDepth (package runtime/validate).
 
 // Load reads and checks the spec at path. Files its $refs name must be in
 // path's directory or below. On a wrong spec the error is an ErrorList

@@ -41,6 +41,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cometgen/cometgen/runtime/validate"
 	"strings"
 )
 
@@ -103,12 +104,16 @@ type Schema struct {
 	// Pos is where the schema is written.
 	Pos Pos
 
-	validator validator // compiled once by the loader
+	validator *validate.Schema // compiled once by the loader
 }
 
-// validator checks a decoded JSON value against a compiled schema.
-type validator interface {
-	validate(v any) []Violation
+// Validator returns the compiled schema, for code that validates with
+// package runtime/validate directly; nil when the schema did not compile.
+func (s *Schema) Validator() *validate.Schema {
+	if s == nil {
+		return nil
+	}
+	return s.validator
 }
 
 // Validate checks data (JSON) against the schema and returns every
@@ -139,7 +144,7 @@ func (s *Schema) ValidateValue(v any) []Violation {
 	if s == nil || s.validator == nil {
 		return nil
 	}
-	return s.validator.validate(v)
+	return s.validator.Validate(v)
 }
 
 // ChannelKind tells broadcast channels from service channels.
@@ -269,20 +274,5 @@ func (l ErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Violation is one way a message breaks its schema.
-type Violation struct {
-	// Path is the JSON pointer of the offending value ("" for the whole
-	// message, "/text", "/items/2/name").
-	Path string
-	// Message says which rule the value breaks ("maxLength: got 612, want 500").
-	Message string
-}
-
-// String returns "path: message", with "(root)" for the whole message.
-func (v Violation) String() string {
-	p := v.Path
-	if p == "" {
-		p = "(root)"
-	}
-	return p + ": " + v.Message
-}
+// Violation is one way a message breaks its schema (see runtime/validate).
+type Violation = validate.Violation

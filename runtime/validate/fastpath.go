@@ -1,4 +1,4 @@
-package schema
+package validate
 
 import (
 	"bytes"
@@ -364,7 +364,7 @@ func (b *fastBuilder) keyword(n *fastNode, k string, v any, root bool) bool {
 		n.unique = u
 		return ok
 	}
-	return isExt(k)
+	return isExtension(k)
 }
 
 // fastInt reads a count, as the library does (json.Number to float64 to
@@ -733,7 +733,7 @@ func (n *fastNode) checkArray(v []any) fastVerdict {
 // fastEqual compares two values as the library's equals does: fastValid
 // when equal, fastInvalid when not, fastUnknown when it cannot tell.
 func fastEqual(a, b any, depth int) fastVerdict {
-	if depth > MaxDataDepth {
+	if depth > MaxDepth {
 		return fastUnknown
 	}
 	same := func(eq bool) fastVerdict {
@@ -819,3 +819,6 @@ func fastEqual(a, b any, depth int) fastVerdict {
 	}
 	return fastUnknown
 }
+
+// isExtension reports whether key is an x-* extension keyword.
+func isExtension(key string) bool { return strings.HasPrefix(key, "x-") }

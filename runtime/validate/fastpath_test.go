@@ -1,4 +1,4 @@
-package schema
+package validate
 
 import (
 	"encoding/json"
@@ -13,16 +13,11 @@ import (
 	"testing"
 )
 
-// fastSchema compiles the JSON Schema text through the loader, as a spec's
-// named schema; nil when the loader refuses it.
+// fastSchema compiles the JSON Schema text; nil when it does not compile.
 func fastSchema(t testing.TB, schemaJSON string) *Schema {
 	t.Helper()
-	spec, err := Parse("fast.yaml", []byte("cometgen: 1\nname: fast\nschemas:\n  M: "+schemaJSON+"\n"), "")
+	s, err := Compile([]byte(schemaJSON))
 	if err != nil {
-		return nil
-	}
-	s := spec.Schemas["M"]
-	if s == nil || s.validator == nil {
 		return nil
 	}
 	return s
@@ -30,13 +25,9 @@ func fastSchema(t testing.TB, schemaJSON string) *Schema {
 
 // libraryOnly returns s validated by the library alone, as before the fast
 // path.
-func libraryOnly(s *Schema) *Schema {
-	c := *s
-	c.validator = &validatorOf{s: s.validator.(*validatorOf).s}
-	return &c
-}
+func libraryOnly(s *Schema) *Schema { return &Schema{doc: s.doc, s: s.s} }
 
-func fastOf(s *Schema) *fastNode { return s.validator.(*validatorOf).fast }
+func fastOf(s *Schema) *fastNode { return s.fast }
 
 // fastTally counts the verdicts of the fast path in a differential test.
 type fastTally struct{ valid, invalid, unknown, slow int }
@@ -46,15 +37,15 @@ type fastTally struct{ valid, invalid, unknown, slow int }
 // violation, and Validate must return what the library returns.
 func compareFast(t testing.TB, s *Schema, v any, tally *fastTally) {
 	t.Helper()
-	lib := libraryOnly(s).ValidateValue(v)
-	got := s.ValidateValue(v)
+	lib := libraryOnly(s).Validate(v)
+	got := s.Validate(v)
 	if (len(got) == 0) != (len(lib) == 0) {
-		t.Fatalf("schema %s, value %s: fast path %v, library %v", s.JSON, show(v), got, lib)
+		t.Fatalf("schema %s, value %s: fast path %v, library %v", s.doc, show(v), got, lib)
 	}
 	// The same violations (but for the library's own map order, in the
 	// list of additional properties).
 	if !strings.Contains(show(lib), "additionalProperties") && !reflect.DeepEqual(got, lib) {
-		t.Fatalf("schema %s, value %s: violations %v, library %v", s.JSON, show(v), got, lib)
+		t.Fatalf("schema %s, value %s: violations %v, library %v", s.doc, show(v), got, lib)
 	}
 	f := fastOf(s)
 	if f == nil {
@@ -69,14 +60,14 @@ func compareFast(t testing.TB, s *Schema, v any, tally *fastTally) {
 	switch f.check(v) {
 	case fastValid:
 		if len(lib) != 0 {
-			t.Fatalf("schema %s, value %s: fast valid, library %v", s.JSON, show(v), lib)
+			t.Fatalf("schema %s, value %s: fast valid, library %v", s.doc, show(v), lib)
 		}
 		if tally != nil {
 			tally.valid++
 		}
 	case fastInvalid:
 		if len(lib) == 0 {
-			t.Fatalf("schema %s, value %s: fast invalid, library valid", s.JSON, show(v))
+			t.Fatalf("schema %s, value %s: fast invalid, library valid", s.doc, show(v))
 		}
 		if tally != nil {
 			tally.invalid++
@@ -203,7 +194,7 @@ func TestFastPathTable(t *testing.T) {
 			continue
 		}
 		for _, vj := range fastTableValues {
-			v, err := DecodeData(json.RawMessage(vj))
+			v, err := decodeData(json.RawMessage(vj))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,8 +269,8 @@ func TestFastPathConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for _, vj := range fastTableValues {
-				v, _ := DecodeData(json.RawMessage(vj))
-				s.ValidateValue(v)
+				v, _ := decodeData(json.RawMessage(vj))
+				s.Validate(v)
 			}
 		})
 	}
@@ -444,7 +435,7 @@ func (g *fastGen) value(depth int) any {
 	case 2, 3:
 		return g.pick(fastGenStrings...)
 	case 4, 5:
-		v, _ := DecodeData(json.RawMessage(g.pick(fastGenNumbers...)))
+		v, _ := decodeData(json.RawMessage(g.pick(fastGenNumbers...)))
 		return v
 	case 6, 7:
 		m := map[string]any{}
@@ -512,7 +503,7 @@ func FuzzFastPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, seed []byte, value string) {
 		var extra []any
-		if v, err := DecodeData(json.RawMessage(value)); err == nil {
+		if v, err := decodeData(json.RawMessage(value)); err == nil {
 			extra = append(extra, v)
 		}
 		fastRound(t, &fastGen{b: seed}, extra, nil)
@@ -524,31 +515,19 @@ func FuzzFastPath(f *testing.F) {
 // ValidateValue (validate only), and an invalid message (the fast path's
 // overhead before the library says why).
 func BenchmarkValidateFastPath(b *testing.B) {
-	spec, err := Parse("bench.yaml", []byte(`cometgen: 1
-name: bench
-schemas:
-  ChatMessage:
-    type: object
-    required: [user, text, room]
-    additionalProperties: false
-    properties:
-      user: {type: string, minLength: 1, maxLength: 32}
-      text: {type: string, minLength: 1, maxLength: 500}
-      room: {type: string, pattern: "^[a-z0-9-]{1,32}$"}
-      sent: {type: string, format: date-time}
-`), b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fast := spec.Schemas["ChatMessage"]
+	fast := MustCompile(`{"type": "object", "required": ["user", "text", "room"], "additionalProperties": false,
+		"properties": {"user": {"type": "string", "minLength": 1, "maxLength": 32},
+		"text": {"type": "string", "minLength": 1, "maxLength": 500},
+		"room": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
+		"sent": {"type": "string", "format": "date-time"}}}`)
 	if fastOf(fast) == nil {
 		b.Fatal("the bench schema is not on the fast path")
 	}
 	lib := libraryOnly(fast)
 	msg := json.RawMessage(`{"user":"alice","text":"hello, world","room":"lobby","sent":"2026-11-25T13:00:00Z"}`)
 	bad := json.RawMessage(`{"user":"alice","text":"hello, world","room":"Lobby","sent":"2026-11-25T13:00:00Z"}`)
-	val, _ := DecodeData(msg)
-	badVal, _ := DecodeData(bad)
+	val, _ := decodeData(msg)
+	badVal, _ := decodeData(bad)
 	for _, c := range []struct {
 		name string
 		s    *Schema
@@ -556,7 +535,7 @@ schemas:
 		b.Run("Validate/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if v := c.s.Validate(msg); len(v) != 0 {
+				if v := c.s.ValidateJSON(msg); len(v) != 0 {
 					b.Fatal(v)
 				}
 			}
@@ -564,7 +543,7 @@ schemas:
 		b.Run("ValidateValue/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if v := c.s.ValidateValue(val); len(v) != 0 {
+				if v := c.s.Validate(val); len(v) != 0 {
 					b.Fatal(v)
 				}
 			}
@@ -572,10 +551,17 @@ schemas:
 		b.Run("Invalid/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if v := c.s.ValidateValue(badVal); len(v) != 1 {
+				if v := c.s.Validate(badVal); len(v) != 1 {
 					b.Fatal(v)
 				}
 			}
 		})
 	}
+}
+
+// decodeData decodes JSON as Validate expects it.
+func decodeData(b []byte) (any, error) {
+	var v any
+	err := json.Unmarshal(b, &v)
+	return v, err
 }
