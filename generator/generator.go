@@ -109,6 +109,7 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		f.ImportName(RuntimePath, "runtime")
 		f.ImportName(bayeuxPath, "bayeux")
 		f.ImportName(filterPath, "filter")
+		f.ImportName(validatePath, "validate")
 		versionCheck(f)
 		if err := part.gen(f); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", part.name, err)

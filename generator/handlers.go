@@ -9,8 +9,9 @@ import (
 )
 
 const (
-	bayeuxPath = "github.com/cometgen/cometgen/runtime/bayeux"
-	filterPath = "github.com/cometgen/cometgen/runtime/filter"
+	bayeuxPath   = "github.com/cometgen/cometgen/runtime/bayeux"
+	filterPath   = "github.com/cometgen/cometgen/runtime/filter"
+	validatePath = "github.com/cometgen/cometgen/runtime/validate"
 )
 
 // handled reports whether the application handles messages clients

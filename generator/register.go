@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
@@ -105,6 +106,40 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 		body = append(body, jen.Id("c").Dot("AddAuthorizer").Call(jen.Qual(RuntimePath, "AuthorizerFunc").Call(
 			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("op").Qual(RuntimePath, "Operation"), jen.Id("channel").String(),
 				jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Qual(RuntimePath, "Decision").Block(authBody...))))
+	}
+
+	// The schema, compiled once, checks what clients publish before it is
+	// decoded (and before the handler and the filters see it).
+	sch := ch.Message
+	if ch.Kind == schema.Service {
+		sch = ch.Request
+	}
+	validated := sch != nil && sch.JSON != nil
+	if validated {
+		constName := lowerFirst(name) + "Schema"
+		f.Commentf("%s is the JSON Schema of what clients publish on %s.", constName, ch.Pattern)
+		lit := jen.Lit(string(sch.JSON))
+		if !strings.Contains(string(sch.JSON), "`") {
+			lit = jen.Id("`" + string(sch.JSON) + "`") // a raw string reads as the schema
+		}
+		f.Const().Id(constName).Op("=").Add(lit)
+		f.Line()
+		body = append(body,
+			jen.List(jen.Id("sch"), jen.Err()).Op(":=").Qual(validatePath, "Compile").Call(jen.Index().Byte().Call(jen.Id(constName))),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("schema: %w"), jen.Err()))))
+		vbody := []jen.Code{
+			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.Nil()).Comment("the server's own publishes are typed already")),
+		}
+		if len(ch.Params) > 0 {
+			vbody = append(vbody, jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Id("m").Dot("Channel")),
+				jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Nil())))
+		}
+		vbody = append(vbody,
+			jen.If(jen.Id("vs").Op(":=").Id("sch").Dot("ValidateJSON").Call(jen.Id("m").Dot("Data")), jen.Len(jen.Id("vs")).Op(">").Lit(0)).Block(
+				jen.Return(jen.Qual(validatePath, "Error").Call(jen.Id("vs")))),
+			jen.Return(jen.Nil()))
+		body = append(body, jen.Id("c").Dot("AddListener").Call(
+			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(vbody...)))
 	}
 
 	// The filters, in the declared order.

@@ -20,6 +20,7 @@ import (
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/filter"
+	"github.com/cometgen/cometgen/runtime/validate"
 	"github.com/cometgen/cometgen/schema"
 )
 
@@ -233,18 +234,8 @@ func (g *Gateway) check(ctx context.Context, from *runtime.ServerSession, m *bay
 }
 
 // invalid is the error a publisher of an invalid message receives:
-// "400:<violations>:invalid_message", each violation "path: rule".
-func invalid(vs []schema.Violation) *bayeux.Error {
-	parts := make([]string, 0, min(len(vs), 5))
-	for i, v := range vs {
-		if i == 5 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(vs)-5))
-			break
-		}
-		parts = append(parts, sanitize(v.String()))
-	}
-	return &bayeux.Error{Code: 400, Args: parts, Message: "invalid_message"}
-}
+// "400:<violations>:invalid_message", each violation "path rule".
+func invalid(vs []schema.Violation) *bayeux.Error { return validate.Error(vs) }
 
 // sanitize keeps a reason from breaking the "code:args:message" form.
 func sanitize(s string) string {

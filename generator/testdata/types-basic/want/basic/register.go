@@ -10,6 +10,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -38,6 +39,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	return nil
 }
 
+// profileIDSchema is the JSON Schema of what clients publish on /profile/{id}.
+const profileIDSchema = `{"description":"A user's profile.\nEvery field kind the generator maps.","type":"object","required":["id","name","age","score","active","created","tags","address","type","2fa"],"properties":{"id":{"type":"string","description":"the user's id"},"name":{"type":"string","maxLength":64},"age":{"type":"integer","minimum":0},"score":{"type":"number"},"active":{"type":"boolean"},"created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"},"nickname":{"type":"string"},"height":{"type":"number"},"verified":{"type":"boolean"},"type":{"type":"string","description":"a Go keyword as a property name"},"2fa":{"type":"boolean","description":"a property starting with a digit"},"tags":{"type":"array","items":{"type":"string"}},"scores":{"type":"array","items":{"type":"integer"}},"labels":{"type":"object","additionalProperties":{"type":"string"}},"address":{"type":"object","description":"where the user lives","required":["city"],"properties":{"city":{"type":"string"},"zip":{"type":"string"},"geo":{"type":"object","properties":{"lat":{"type":"number"},"lon":{"type":"number"}}}}},"contacts":{"type":"array","items":{"type":"object","required":["kind","value"],"properties":{"kind":{"enum":["email","phone"]},"value":{"type":"string"}}}},"favorite":{"enum":["red","green","dark-blue"]},"mood":{"type":"string","enum":["happy","sad"]},"middleName":{"type":["string","null"]},"nickname2":{"type":"string","nullable":true},"power":{"enum":["on","off",null],"description":"a nullable enum"},"counters":{"type":"object","additionalProperties":{"type":"integer"}},"meta":{"type":"object"},"child":{"$ref":"#/$defs/Child"},"home":{"description":"an inlined copy of the named schema Place","allOf":[{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}]},"visited":{"type":"array","items":{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}}},"$defs":{"Child":{"type":"object","properties":{"name":{"type":"string"},"child":{"$ref":"#/$defs/Child"}}}}}`
+
 func registerProfileID(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/profile/*")
 	if err != nil {
@@ -64,6 +68,22 @@ func registerProfileID(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(profileIDSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if _, err := ParseProfileID(m.Channel); errors.Is(err, errOtherChannel) {
+			return nil
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -104,6 +124,9 @@ func DeliverProfileID(ctx context.Context, s *runtime.ServerSession, ch ProfileI
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
+// paletteSchema is the JSON Schema of what clients publish on /palette.
+const paletteSchema = `{"description":"A color of the palette.","enum":["red","green","dark-blue"]}`
+
 func registerPalette(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/palette")
 	if err != nil {
@@ -119,6 +142,19 @@ func registerPalette(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(paletteSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -152,6 +188,9 @@ func DeliverPalette(ctx context.Context, s *runtime.ServerSession, msg *Color) e
 	return s.Deliver(ctx, PalettePattern, msg)
 }
 
+// placesSchema is the JSON Schema of what clients publish on /places.
+const placesSchema = `{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}`
+
 func registerPlaces(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/places")
 	if err != nil {
@@ -167,6 +206,19 @@ func registerPlaces(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(placesSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -200,12 +252,28 @@ func DeliverPlaces(ctx context.Context, s *runtime.ServerSession, msg *PlacesMes
 	return s.Deliver(ctx, PlacesPattern, msg)
 }
 
+// serviceLookupSchema is the JSON Schema of what clients publish on /service/lookup.
+const serviceLookupSchema = `{"type":"object","required":["id"],"properties":{"id":{"type":"string"}}}`
+
 func registerServiceLookup(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/service/lookup")
 	if err != nil {
 		return err
 	}
 	c.SetPersistent(true)
+	sch, err := validate.Compile([]byte(serviceLookupSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	return runtime.HandleCall(srv, "/service/lookup", func(ctx context.Context, s *runtime.ServerSession, req ServiceLookupRequest) (ServiceLookupReply, error) {
 		return h.ServiceLookup(ctx, s, &req)
 	})

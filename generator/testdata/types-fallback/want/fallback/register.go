@@ -9,6 +9,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -28,6 +29,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	return nil
 }
 
+// looseThingsSchema is the JSON Schema of what clients publish on /loose/things.
+const looseThingsSchema = `{"description":"Constructs the mapping cannot express fall back to json.RawMessage.","type":"object","properties":{"anything":{},"either":{"type":["string","integer"]},"untagged":{"oneOf":[{"type":"string"},{"type":"integer"}]},"combined":{"allOf":[{"type":"object","properties":{"a":{"type":"string"}}},{"type":"object","properties":{"b":{"type":"string"}}}]},"mixedEnum":{"enum":[1,"two"]},"tuple":{"type":"array","prefixItems":[{"type":"string"},{"type":"integer"}]},"patterned":{"type":"object","patternProperties":{"^x-":{"type":"string"}}},"both":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"integer"}},"branchExtra":{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"}},"additionalProperties":{"type":"string"}},{"type":"object","properties":{"kind":{"const":"b"}}}]},"nothing":{"type":"null"},"untyped":{"description":"no type at all","minLength":1},"list":{"type":"array"},"levels":{"enum":[1,2,3],"type":"integer"}}}`
+
 func registerLooseThings(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/loose/things")
 	if err != nil {
@@ -43,6 +47,19 @@ func registerLooseThings(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(looseThingsSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already

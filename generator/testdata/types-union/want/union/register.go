@@ -9,6 +9,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -28,6 +29,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	return nil
 }
 
+// drawSchema is the JSON Schema of what clients publish on /draw.
+const drawSchema = `{"type":"object","required":["shape"],"properties":{"shape":{"$ref":"#/$defs/Content"},"extra":{"$ref":"#/$defs/Content"},"layers":{"type":"array","items":{"anyOf":[{"type":"object","properties":{"type":{"const":"text"},"text":{"type":"string"}}},{"type":"object","properties":{"type":{"const":"image"},"url":{"type":"string"}}}]}}},"$defs":{"Content":{"oneOf":[{"type":"object","required":["kind"],"properties":{"kind":{"const":"text"},"text":{"type":"string"}}},{"type":"object","required":["kind"],"properties":{"kind":{"const":"link"},"href":{"type":"string"}}}]}}}`
+
 func registerDraw(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/draw")
 	if err != nil {
@@ -43,6 +47,19 @@ func registerDraw(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(drawSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -38,6 +39,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	srv.SetSecurityPolicy(policy{h: h})
 	return nil
 }
+
+// chatRoomSchema is the JSON Schema of what clients publish on /chat/{room}.
+const chatRoomSchema = `{"type":"object","required":["user","text"],"properties":{"user":{"type":"string","maxLength":32},"text":{"type":"string","minLength":1,"maxLength":500}}}`
 
 func registerChatRoom(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/chat/*")
@@ -68,6 +72,22 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(chatRoomSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if _, err := ParseChatRoom(m.Channel); errors.Is(err, errOtherChannel) {
+			return nil
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -108,6 +128,9 @@ func DeliverChatRoom(ctx context.Context, s *runtime.ServerSession, ch ChatRoom,
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
+// userIDInboxSchema is the JSON Schema of what clients publish on /user/{id}/inbox.
+const userIDInboxSchema = `{"type":"object","required":["note"],"properties":{"note":{"type":"string"}}}`
+
 func registerUserIDInbox(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/user/**")
 	if err != nil {
@@ -138,6 +161,22 @@ func registerUserIDInbox(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(userIDInboxSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if _, err := ParseUserIDInbox(m.Channel); errors.Is(err, errOtherChannel) {
+			return nil
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -151,6 +190,9 @@ func PublishUserIDInbox(srv *runtime.Server, ch UserIDInbox, msg *UserIDInboxMes
 func DeliverUserIDInbox(ctx context.Context, s *runtime.ServerSession, ch UserIDInbox, msg *UserIDInboxMessage) error {
 	return s.Deliver(ctx, ch.Name(), msg)
 }
+
+// systemNoticeSchema is the JSON Schema of what clients publish on /system/notice.
+const systemNoticeSchema = `{"type":"string"}`
 
 func registerSystemNotice(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/system/notice")
@@ -167,6 +209,19 @@ func registerSystemNotice(srv *runtime.Server, h Handlers) error {
 		}
 		return runtime.Grant()
 	}))
+	sch, err := validate.Compile([]byte(systemNoticeSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -200,12 +255,28 @@ func DeliverSystemNotice(ctx context.Context, s *runtime.ServerSession, msg *Sys
 	return s.Deliver(ctx, SystemNoticePattern, msg)
 }
 
+// serviceMembersSchema is the JSON Schema of what clients publish on /service/members.
+const serviceMembersSchema = `{"type":"object","properties":{"room":{"type":"string"}}}`
+
 func registerServiceMembers(srv *runtime.Server, h Handlers) error {
 	c, _, err := srv.CreateChannel("/service/members")
 	if err != nil {
 		return err
 	}
 	c.SetPersistent(true)
+	sch, err := validate.Compile([]byte(serviceMembersSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
 	return runtime.HandleCall(srv, "/service/members", func(ctx context.Context, s *runtime.ServerSession, req ServiceMembersRequest) (ServiceMembersReply, error) {
 		return h.ServiceMembers(ctx, s, &req)
 	})
