@@ -115,6 +115,9 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 		sch = ch.Request
 	}
 	validated := sch != nil && sch.JSON != nil
+	// A handled broadcast channel checks the schema in its typed listener,
+	// which parses the channel name once for both.
+	typedListener := handled(ch) && ch.Kind != schema.Service
 	if validated {
 		constName := lowerFirst(name) + "Schema"
 		f.Commentf("%s is the JSON Schema of what clients publish on %s.", constName, ch.Pattern)
@@ -127,6 +130,8 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 		body = append(body,
 			jen.List(jen.Id("sch"), jen.Err()).Op(":=").Qual(validatePath, "Compile").Call(jen.Index().Byte().Call(jen.Id(constName))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("schema: %w"), jen.Err()))))
+	}
+	if validated && !typedListener {
 		vbody := []jen.Code{
 			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.Nil()).Comment("the server's own publishes are typed already")),
 		}
@@ -179,6 +184,10 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 			args = append(args, jen.Id("ch"))
 		}
 		args = append(args, jen.Op("&").Id("msg"))
+		if validated {
+			lbody = append(lbody, jen.If(jen.Id("vs").Op(":=").Id("sch").Dot("ValidateJSON").Call(jen.Id("m").Dot("Data")), jen.Len(jen.Id("vs")).Op(">").Lit(0)).Block(
+				jen.Return(jen.Qual(validatePath, "Error").Call(jen.Id("vs")))))
+		}
 		lbody = append(lbody,
 			jen.Var().Id("msg").Id(msg),
 			jen.If(jen.Err().Op(":=").Qual("encoding/json", "Unmarshal").Call(jen.Id("m").Dot("Data"), jen.Op("&").Id("msg")), jen.Err().Op("!=").Nil()).Block(

@@ -76,24 +76,15 @@ func registerProfileID(srv *runtime.Server, h Handlers) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if _, err := ParseProfileID(m.Channel); errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
 		ch, err := ParseProfileID(m.Channel)
 		if errors.Is(err, errOtherChannel) {
 			return nil
 		}
 		if err != nil {
 			return bayeux.NewError(400, "invalid_channel")
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
 		}
 		var msg Profile
 		if err := json.Unmarshal(m.Data, &msg); err != nil {
@@ -153,12 +144,6 @@ func registerPalette(srv *runtime.Server, h Handlers) error {
 		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
 		var msg Color
 		if err := json.Unmarshal(m.Data, &msg); err != nil {
 			return bayeux.NewError(400, "invalid_message", "data is not a Color")
@@ -216,12 +201,6 @@ func registerPlaces(srv *runtime.Server, h Handlers) error {
 		}
 		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
-		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
 		}
 		var msg PlacesMessage
 		if err := json.Unmarshal(m.Data, &msg); err != nil {

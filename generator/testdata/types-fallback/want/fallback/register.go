@@ -58,12 +58,6 @@ func registerLooseThings(srv *runtime.Server, h Handlers) error {
 		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
 		var msg Loose
 		if err := json.Unmarshal(m.Data, &msg); err != nil {
 			return bayeux.NewError(400, "invalid_message", "data is not a Loose")

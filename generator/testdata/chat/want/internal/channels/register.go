@@ -80,24 +80,15 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if _, err := ParseChatRoom(m.Channel); errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
 		ch, err := ParseChatRoom(m.Channel)
 		if errors.Is(err, errOtherChannel) {
 			return nil
 		}
 		if err != nil {
 			return bayeux.NewError(400, "invalid_channel")
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
 		}
 		var msg ChatMessage
 		if err := json.Unmarshal(m.Data, &msg); err != nil {
@@ -219,12 +210,6 @@ func registerSystemNotice(srv *runtime.Server, h Handlers) error {
 		}
 		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
-		}
-		return nil
-	})
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
 		}
 		var msg SystemNoticeMessage
 		if err := json.Unmarshal(m.Data, &msg); err != nil {
