@@ -64,6 +64,7 @@ type Client struct {
 
 	pmu     sync.Mutex
 	pending map[bayeux.ID]*call
+	remote  map[bayeux.ID]chan *bayeux.Message // RemoteCall results awaited, by request id
 
 	smu  sync.Mutex                      // serialises changes of subs
 	subs atomic.Pointer[[]*Subscription] // copy-on-write snapshot
@@ -436,7 +437,15 @@ func (c *Client) receive(msgs []bayeux.Message) {
 	var replies []resolved
 	for i := range msgs {
 		m := &msgs[i]
-		if m.ID == "" || !isReplyShaped(m) {
+		if m.ID == "" {
+			continue
+		}
+		if !isReplyShaped(m) {
+			// A remote call's result: the request's id, with data.
+			if ch := c.takeRemote(m.ID); ch != nil {
+				ch <- m
+				replies = append(replies, resolved{nil, m})
+			}
 			continue
 		}
 		if cl := c.take(m.ID); cl != nil {
@@ -462,6 +471,19 @@ func (c *Client) receive(msgs []bayeux.Message) {
 		}
 	}
 	for _, x := range replies {
-		x.cl.resolve(x.m, nil)
+		if x.cl != nil {
+			x.cl.resolve(x.m, nil)
+		}
 	}
+}
+
+// takeRemote removes and returns the waiter of a RemoteCall, or nil.
+func (c *Client) takeRemote(id bayeux.ID) chan *bayeux.Message {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	ch := c.remote[id]
+	if ch != nil {
+		delete(c.remote, id)
+	}
+	return ch
 }

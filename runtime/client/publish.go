@@ -219,3 +219,54 @@ func describe(it batchItem) string {
 	}
 	return "publish " + it.msg.Channel
 }
+
+// RemoteCall publishes data on a service channel and waits for the
+// server's answer, delivered to this client alone on the same channel with
+// the request's id (the CometD client's remoteCall; runtime.HandleCall on a
+// cometgen server). It returns the answer; when the server answered with
+// successful:false, the answer comes with an error wrapping ErrCallFailed,
+// and its Data holds the failure. The context bounds the wait.
+func (c *Client) RemoteCall(ctx context.Context, channel string, data any) (*bayeux.Message, error) {
+	if bayeux.KindOf(channel) != bayeux.Service {
+		return nil, fmt.Errorf("remote call %s: not a /service/ channel", channel)
+	}
+	msg, err := publishMessage(channel, data)
+	if err != nil {
+		return nil, err
+	}
+	id, err := c.session(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("remote call %s: %w", channel, err)
+	}
+	msg.ClientID = id
+	cl := c.newCall(msg, nil)
+	result := make(chan *bayeux.Message, 1)
+	c.pmu.Lock()
+	if c.remote == nil {
+		c.remote = make(map[bayeux.ID]chan *bayeux.Message)
+	}
+	c.remote[cl.id] = result
+	c.pmu.Unlock()
+	defer c.takeRemote(cl.id)
+	c.transmit(ctx, []*bayeux.Message{msg}, []*call{cl}, c.o.maxNetworkDelay)
+	replies, err := c.wait(ctx, []*call{cl})
+	if err != nil {
+		return nil, fmt.Errorf("remote call %s: %w", channel, err)
+	}
+	if err := replyError(replies[0]); err != nil {
+		return nil, err
+	}
+	select {
+	case m := <-result:
+		if !m.IsSuccessful() {
+			return m, fmt.Errorf("remote call %s: %w: %s", channel, ErrCallFailed, m.Data)
+		}
+		return m, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("remote call %s: %w", channel, ctx.Err())
+	}
+}
+
+// ErrCallFailed is wrapped by the error of a RemoteCall the server answered
+// with successful:false.
+var ErrCallFailed = errors.New("client: remote call failed")

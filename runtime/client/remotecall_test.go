@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -54,6 +55,45 @@ func TestRemoteCallResultIsAnEvent(t *testing.T) {
 		}
 		if want := calls * (calls - 1); sum != want {
 			t.Errorf("sum of results = %d, want %d", sum, want)
+		}
+	})
+}
+
+func TestRemoteCall(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		srv := runtime.New(runtime.Options{})
+		defer srv.Shutdown(context.Background())
+		runtime.HandleCall(srv, "/service/half", func(_ context.Context, _ *runtime.ServerSession, n int) (int, error) {
+			if n%2 != 0 {
+				return 0, &runtime.CallError{Data: "odd"}
+			}
+			return n / 2, nil
+		})
+		hs := httptest.NewServer(srv)
+		defer hs.Close()
+		c := client.New(hs.URL, transportOptions(tr)...)
+		ctx := testCtx(t)
+		if err := c.Handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Disconnect(context.Background())
+		for i := 0; i < 40; i += 2 {
+			m, err := c.RemoteCall(ctx, "/service/half", i)
+			if err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+			var n int
+			json.Unmarshal(m.Data, &n)
+			if n != i/2 {
+				t.Fatalf("half of %d = %d", i, n)
+			}
+		}
+		m, err := c.RemoteCall(ctx, "/service/half", 3)
+		if !errors.Is(err, client.ErrCallFailed) || m == nil || string(m.Data) != `"odd"` {
+			t.Errorf("failing call: %v, %v", m, err)
+		}
+		if _, err := c.RemoteCall(ctx, "/chat", 1); err == nil {
+			t.Error("a remote call on a broadcast channel was sent")
 		}
 	})
 }
