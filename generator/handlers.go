@@ -19,7 +19,7 @@ const (
 // channels without parameters (remote calls).
 func handled(ch *schema.Channel) bool {
 	if ch.Kind == schema.Service {
-		return len(ch.Params) == 0 && ch.Request != nil
+		return ch.Request != nil
 	}
 	if ch.Message == nil {
 		return false
@@ -97,8 +97,15 @@ func (g *goGen) handlers(f *jen.File) error {
 		}
 		name := handlerName(ch)
 		if ch.Kind == schema.Service {
+			if _, shared := runtimeName(ch); shared {
+				return fmt.Errorf("%s: service channel %s: a parameter before the last segment is not supported (the remote call would answer other channels too)", ch.Pos, ch.Pattern)
+			}
 			req := messageTypeName(ch, ch.Request, "request")
-			params := append(append([]jen.Code{}, ctxSess...), jen.Id("req").Op("*").Id(req))
+			params := append([]jen.Code{}, ctxSess...)
+			if len(ch.Params) > 0 {
+				params = append(params, jen.Id("ch").Id(channelName(ch)))
+			}
+			params = append(params, jen.Id("req").Op("*").Id(req))
 			var results []jen.Code
 			var stub jen.Code
 			if ch.Reply != nil {

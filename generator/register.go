@@ -156,16 +156,34 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 	if handled(ch) {
 		if ch.Kind == schema.Service {
 			req := messageTypeName(ch, ch.Request, "request")
+			rep := jen.Any()
+			zero := jen.Nil()
 			if ch.Reply != nil {
-				rep := messageTypeName(ch, ch.Reply, "reply")
-				body = append(body, jen.Return(jen.Qual(RuntimePath, "HandleCall").Call(jen.Id("srv"), jen.Lit(ch.Pattern),
-					jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("req").Id(req)).Params(jen.Id(rep), jen.Error()).Block(
-						jen.Return(jen.Id("h").Dot(handlerName(ch)).Call(jen.Id("ctx"), jen.Id("s"), jen.Op("&").Id("req")))))))
-			} else {
-				body = append(body, jen.Return(jen.Qual(RuntimePath, "HandleCall").Call(jen.Id("srv"), jen.Lit(ch.Pattern),
-					jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("req").Id(req)).Params(jen.Any(), jen.Error()).Block(
-						jen.Return(jen.Nil(), jen.Id("h").Dot(handlerName(ch)).Call(jen.Id("ctx"), jen.Id("s"), jen.Op("&").Id("req")))))))
+				rep = jen.Id(messageTypeName(ch, ch.Reply, "reply"))
+				zero = jen.Id("zero")
 			}
+			args := []jen.Code{jen.Id("ctx"), jen.Id("s")}
+			var fbody []jen.Code
+			if len(ch.Params) > 0 {
+				// The remote call serves the wildcard channel; its parameters
+				// come from the channel the call was made on.
+				if ch.Reply != nil {
+					fbody = append(fbody, jen.Var().Id("zero").Add(rep.Clone()))
+				}
+				fbody = append(fbody,
+					jen.List(jen.Id("ch"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Qual(RuntimePath, "CallChannel").Call(jen.Id("ctx"))),
+					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(zero, jen.Op("&").Qual(RuntimePath, "CallError").Values(jen.Dict{jen.Id("Data"): jen.Err().Dot("Error").Call()}))))
+				args = append(args, jen.Id("ch"))
+			}
+			args = append(args, jen.Op("&").Id("req"))
+			call := jen.Id("h").Dot(handlerName(ch)).Call(args...)
+			if ch.Reply != nil {
+				fbody = append(fbody, jen.Return(call))
+			} else {
+				fbody = append(fbody, jen.Return(jen.Nil(), call))
+			}
+			body = append(body, jen.Return(jen.Qual(RuntimePath, "HandleCall").Call(jen.Id("srv"), jen.Lit(rtName),
+				jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("req").Id(req)).Params(rep, jen.Error()).Block(fbody...))))
 			f.Func().Id("register"+name).Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(body...)
 			f.Line()
 			return nil

@@ -589,3 +589,23 @@ func TestOnShutdownRunsBeforeConnectsAreReleased(t *testing.T) {
 		t.Fatal("shutdown did not release the connect")
 	}
 }
+
+func TestRemoteCallOnAWildcardChannel(t *testing.T) {
+	srv, base := newTestServer(t, Options{})
+	HandleCall(srv, "/service/users/*", func(ctx context.Context, _ *ServerSession, _ struct{}) (string, error) {
+		return CallChannel(ctx), nil
+	})
+	c := newLP(t, base).start()
+	c.send(msg{"channel": "/service/users/ann", "data": msg{}, "id": "5"})
+	for range 5 {
+		for _, e := range c.connect(false) {
+			if e["id"] == "5" && e["data"] != nil {
+				if e["data"] != "/service/users/ann" {
+					t.Errorf("CallChannel = %v", e["data"])
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no reply")
+}

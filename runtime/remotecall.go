@@ -50,8 +50,18 @@ func (s *Server) HandleRemoteCall(channel string, f RemoteCallFunc) error {
 	return nil
 }
 
+type callChannelKey struct{}
+
+// CallChannel returns the channel a remote call was made on, from the
+// context a RemoteCallFunc receives: useful when one function serves a
+// wildcard channel such as "/service/users/*".
+func CallChannel(ctx context.Context) string {
+	c, _ := ctx.Value(callChannelKey{}).(string)
+	return c
+}
+
 func (s *Server) serveCall(caller *ServerSession, req *bayeux.Message, f RemoteCallFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HookTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callChannelKey{}, req.Channel), s.opts.HookTimeout)
 	defer cancel()
 	go func() {
 		select {

@@ -100,3 +100,39 @@ const SystemNoticePattern = "/system/notice"
 
 // ServiceMembersPattern is the channel /service/members.
 const ServiceMembersPattern = "/service/members"
+
+// ServiceHistoryRoomPattern is the channel /service/history/{room}.
+const ServiceHistoryRoomPattern = "/service/history/{room}"
+
+// ServiceHistoryRoom is a concrete channel of /service/history/{room}.
+type ServiceHistoryRoom struct {
+	Room string
+}
+
+// Name returns the channel's name, such as /service/history/{room} with its parameters filled in.
+func (c ServiceHistoryRoom) Name() string {
+	return "/service/history/" + c.Room
+}
+
+var serviceHistoryRoomRoomPattern = regexp.MustCompile("^[a-z0-9-]{1,32}$")
+
+// ParseServiceHistoryRoom returns the parameters of a concrete /service/history/{room} channel name, checked
+// against the spec; it fails for any other name.
+func ParseServiceHistoryRoom(name string) (ServiceHistoryRoom, error) {
+	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
+	if len(segs) != 3 {
+		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
+	}
+	var c ServiceHistoryRoom
+	if segs[0] != "service" {
+		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
+	}
+	if segs[1] != "history" {
+		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
+	}
+	if !serviceHistoryRoomRoomPattern.MatchString(segs[2]) {
+		return ServiceHistoryRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[2])
+	}
+	c.Room = segs[2]
+	return c, nil
+}

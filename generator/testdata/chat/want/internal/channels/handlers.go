@@ -35,6 +35,9 @@ type Handlers interface {
 	// ServiceMembers serves the remote call /service/members: the caller receives the reply,
 	// or the error's text as a failure.
 	ServiceMembers(ctx context.Context, s *runtime.ServerSession, req *ServiceMembersRequest) (ServiceMembersReply, error)
+	// ServiceHistoryRoom serves the remote call /service/history/{room}: the caller receives the reply,
+	// or the error's text as a failure.
+	ServiceHistoryRoom(ctx context.Context, s *runtime.ServerSession, ch ServiceHistoryRoom, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error)
 }
 
 // UnimplementedHandlers refuses everything. Embed it in a Handlers
@@ -60,4 +63,10 @@ func (UnimplementedHandlers) OnSystemNotice(ctx context.Context, s *runtime.Serv
 func (UnimplementedHandlers) ServiceMembers(ctx context.Context, s *runtime.ServerSession, req *ServiceMembersRequest) (ServiceMembersReply, error) {
 	var zero ServiceMembersReply
 	return zero, bayeux.NewError(501, "not_implemented", "ServiceMembers")
+}
+
+// ServiceHistoryRoom refuses the operation: it is not implemented.
+func (UnimplementedHandlers) ServiceHistoryRoom(ctx context.Context, s *runtime.ServerSession, ch ServiceHistoryRoom, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
+	var zero ServiceHistoryRoomReply
+	return zero, bayeux.NewError(501, "not_implemented", "ServiceHistoryRoom")
 }

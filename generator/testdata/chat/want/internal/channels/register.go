@@ -36,6 +36,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	if err := registerServiceMembers(srv, h); err != nil {
 		return fmt.Errorf("register /service/members: %w", err)
 	}
+	if err := registerServiceHistoryRoom(srv, h); err != nil {
+		return fmt.Errorf("register /service/history/{room}: %w", err)
+	}
 	srv.SetSecurityPolicy(policy{h: h})
 	return nil
 }
@@ -264,6 +267,41 @@ func registerServiceMembers(srv *runtime.Server, h Handlers) error {
 	})
 	return runtime.HandleCall(srv, "/service/members", func(ctx context.Context, s *runtime.ServerSession, req ServiceMembersRequest) (ServiceMembersReply, error) {
 		return h.ServiceMembers(ctx, s, &req)
+	})
+}
+
+// serviceHistoryRoomSchema is the JSON Schema of what clients publish on /service/history/{room}.
+const serviceHistoryRoomSchema = `{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100}}}`
+
+func registerServiceHistoryRoom(srv *runtime.Server, h Handlers) error {
+	c, _, err := srv.CreateChannel("/service/history/*")
+	if err != nil {
+		return err
+	}
+	c.SetPersistent(true)
+	sch, err := validate.Compile([]byte(serviceHistoryRoomSchema))
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
+		if s == nil {
+			return nil // the server's own publishes are typed already
+		}
+		if _, err := ParseServiceHistoryRoom(m.Channel); errors.Is(err, errOtherChannel) {
+			return nil
+		}
+		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+		return nil
+	})
+	return runtime.HandleCall(srv, "/service/history/*", func(ctx context.Context, s *runtime.ServerSession, req ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
+		var zero ServiceHistoryRoomReply
+		ch, err := ParseServiceHistoryRoom(runtime.CallChannel(ctx))
+		if err != nil {
+			return zero, &runtime.CallError{Data: err.Error()}
+		}
+		return h.ServiceHistoryRoom(ctx, s, ch, &req)
 	})
 }
 

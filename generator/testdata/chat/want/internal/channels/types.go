@@ -35,3 +35,18 @@ type ServiceMembersRequest struct {
 
 // ServiceMembersReply is the reply of the channel /service/members.
 type ServiceMembersReply []string
+
+// ServiceHistoryRoomRequest is the request of the channel /service/history/{room}.
+type ServiceHistoryRoomRequest struct {
+	// Limit is the property "limit". Optional, nil when absent.
+	Limit *int64 `json:"limit,omitempty"`
+}
+
+// ServiceHistoryRoomReply is the reply of the channel /service/history/{room}.
+type ServiceHistoryRoomReply []ServiceHistoryRoomReplyEntry
+
+// ServiceHistoryRoomReplyEntry is the schema at #/$defs/Entry in ServiceHistoryRoomReply.
+type ServiceHistoryRoomReplyEntry struct {
+	// Text is the property "text". Optional, nil when absent.
+	Text *string `json:"text,omitempty"`
+}
