@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
-		a.chat.Shutdown(context.Background())
+		a.srv.Shutdown(context.Background())
 		return 1
 	}
 	hs := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
@@ -146,15 +146,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 	case err := <-served:
 		fmt.Fprintln(stderr, "chat:", err)
-		a.chat.Shutdown(context.Background())
+		a.srv.Shutdown(context.Background())
 		return 1
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	status := 0
-	// The chat first: it announces the shutdown and answers the held
-	// connects; then the HTTP server, which waits for those answers.
-	if err := a.chat.Shutdown(sctx); err != nil {
+	// The Bayeux server first: the chat announces the shutdown (OnShutdown),
+	// the held connects are answered; then the HTTP server, which waits for
+	// those answers.
+	if err := a.srv.Shutdown(sctx); err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		status = 1
 	}

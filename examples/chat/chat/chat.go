@@ -1,21 +1,23 @@
-// Package chat is a multi-room chat service installed on a cometgen
-// [runtime.Server]. It is written by hand against the runtime's application
-// API, as an application developer would, and shows the pieces most Bayeux
-// applications need:
+// Package chat is the multi-room chat service of examples/chat, installed on
+// a cometgen [runtime.Server]. Its wire contract is the spec
+// examples/chat/cometgen.yaml, from which cometgen generates package
+// [channels]: the channel names and their checks, the message types, the
+// subscribe and publish rules, the text filters and the typed dispatch.
+// This package implements [channels.Handlers]:
 //
-//   - authentication at handshake (a SecurityPolicy reading the handshake's
-//     ext), with several sessions (browser tabs) allowed per user;
-//   - rooms as the parameterized channel /chat/{room}, whose names an
-//     Authorizer checks, whose messages a MessageListener stamps with the
-//     sender's identity and whose text DataFilters clean up;
-//   - a member list per room, kept from subscription events and session
-//     removal, broadcast on /members/{room} and served by a remote call;
-//   - private messages delivered to every session of one user;
-//   - lazy system notices published by a LocalSession;
-//   - the TimeSync extension of the CometD JavaScript client.
+//   - Authenticate: login at handshake (the handshake's ext), with several
+//     sessions (browser tabs) allowed per user;
+//   - OnChatRoom: the user field of a room message forced to the sender's
+//     login;
+//   - ServiceMembers and ServicePrivate: the remote calls.
 //
-// The wire contract is described in the example's README.md and by the
-// channel constants and message types below.
+// The rest is hand-written code that is not a handler: the member list of
+// every room, kept from subscription events and session removal and
+// published with [channels.PublishMembersRoom]; the index of connected
+// users for private messages ([channels.DeliverPrivateInbox]); the lazy
+// system notices ([channels.PublishSystemNotice]), periodic and at
+// shutdown; the refusal of wildcard subscriptions and undeclared channels;
+// and the TimeSync extension of the CometD JavaScript client.
 //
 // # Concurrency
 //
@@ -26,95 +28,28 @@
 // the changes.
 package chat
 
+//go:generate go run ../../../cmd/cometgen generate ../cometgen.yaml
+
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/ext"
 )
 
-// Channels of the chat. The names with "{room}" are parameterized: a room
-// name replaces the last segment.
-const (
-	// RoomChannels matches the channel of every room, /chat/{room}.
-	RoomChannels = "/chat/*"
-	// RoomPrefix is the prefix of a room's channel: RoomPrefix + room.
-	RoomPrefix = "/chat/"
-	// MembersChannels matches the member-list channel of every room,
-	// /members/{room}.
-	MembersChannels = "/members/*"
-	// MembersPrefix is the prefix of a room's member-list channel.
-	MembersPrefix = "/members/"
-	// MembersService is the remote call returning the members of a room.
-	MembersService = "/service/members"
-	// PrivateService is the remote call sending a private message.
-	PrivateService = "/service/private"
-	// PrivateInbox is the channel private messages are delivered on, to
-	// their recipient's sessions only.
-	PrivateInbox = "/private/inbox"
-	// NoticeChannel is the lazy channel of system notices.
-	NoticeChannel = "/system/notice"
-)
-
-// SystemUser is the identity of the server's own session, which publishes
-// notices. Clients may not log in under this name.
+// SystemUser is the name the server keeps for itself: clients may not log
+// in under it.
 const SystemUser = "system"
 
 // MaxTextLength is the longest text, in characters, of a chat or private
-// message, counted after trimming and before markup is escaped.
+// message, counted before markup is escaped. For rooms the spec's schema
+// enforces it (maxLength of ChatMessage.text).
 const MaxTextLength = 500
-
-// Message is the data of a chat message on /chat/{room}. Publishers send
-// {"text": ...}; the server sets User to the sender's login, whatever the
-// publisher put there.
-type Message struct {
-	User string `json:"user"`
-	Text string `json:"text"`
-}
-
-// MembersEvent is the data published on /members/{room} whenever the set of
-// users in the room changes.
-type MembersEvent struct {
-	Room    string   `json:"room"`
-	Members []string `json:"members"`
-}
-
-// MembersRequest is the request of the /service/members remote call; its
-// result is the room's members, sorted.
-type MembersRequest struct {
-	Room string `json:"room"`
-}
-
-// PrivateRequest is the request of the /service/private remote call.
-type PrivateRequest struct {
-	To   string `json:"to"`
-	Text string `json:"text"`
-}
-
-// PrivateReply is the result of a successful /service/private call.
-type PrivateReply struct {
-	// Delivered is the number of the recipient's sessions (tabs) the message
-	// was delivered to.
-	Delivered int `json:"delivered"`
-}
-
-// PrivateMessage is the data delivered on /private/inbox.
-type PrivateMessage struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Text string `json:"text"`
-}
-
-// Notice is the data published on /system/notice.
-type Notice struct {
-	Text string    `json:"text"`
-	Time time.Time `json:"time"`
-}
 
 // Options configures a Chat. The zero value is a complete configuration:
 // no periodic notice, notices as lazy as the server allows.
@@ -125,8 +60,8 @@ type Options struct {
 	// NoticeText is the text of the periodic notice. Default
 	// DefaultNoticeText.
 	NoticeText string
-	// ShutdownText is the text of the notice published by Shutdown.
-	// Default DefaultShutdownText.
+	// ShutdownText is the text of the notice published when the server
+	// shuts down. Default DefaultShutdownText.
 	ShutdownText string
 	// NoticeLazyTimeout bounds how long a notice waits for a non-lazy
 	// message before it is delivered anyway. Zero means the server's
@@ -142,23 +77,28 @@ const (
 	DefaultShutdownText = "The server is shutting down; you will be reconnected."
 )
 
-// Chat is the chat service installed on one runtime.Server.
+// Chat is the chat service installed on one runtime.Server. It implements
+// channels.Handlers.
 type Chat struct {
-	srv    *runtime.Server
-	opts   Options
-	log    *slog.Logger
-	rooms  *rooms
-	users  *users
-	system *runtime.LocalSession
+	srv   *runtime.Server
+	opts  Options
+	log   *slog.Logger
+	rooms *rooms
+	users *users
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed to stop the notice ticker
 	done     chan struct{} // closed when the notice ticker has stopped
 }
 
-// New installs the chat on srv: security policy, channels, listeners,
-// filters, remote calls, session hooks and the TimeSync extension. Install
-// it on a fresh server, once: New sets the server's security policy.
+var _ channels.Handlers = (*Chat)(nil)
+
+// New installs the chat on srv: the generated channels (channels.Register
+// with the chat as handlers), the guard of undeclared channels, the member
+// lists, the index of users, the notices and the TimeSync extension.
+// Install it on a fresh server, once: it sets the server's security policy.
+// Shut the server down with srv.Shutdown: the chat publishes its shutdown
+// notice first.
 func New(srv *runtime.Server, opts Options) (*Chat, error) {
 	if srv == nil {
 		return nil, errors.New("chat: nil server")
@@ -181,44 +121,21 @@ func New(srv *runtime.Server, opts Options) (*Chat, error) {
 		done:  make(chan struct{}),
 	}
 	c.rooms = newRooms(c.publishMembers)
+	if err := channels.Register(srv, c); err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	if err := installGuard(srv); err != nil {
+		return nil, err
+	}
 
-	srv.SetSecurityPolicy(policy{})
 	ts := &ext.TimeSync{}
 	srv.AddExtension(ts)
 	srv.OnSessionRemoved(ts.Forget)
 
-	if err := c.installRooms(); err != nil {
-		return nil, err
-	}
-	if err := c.installMembers(); err != nil {
-		return nil, err
-	}
-	if err := c.installPrivate(); err != nil {
-		return nil, err
-	}
-	if err := c.installNotices(); err != nil {
-		return nil, err
-	}
+	c.installMembers()
+	c.installUsers()
+	c.installNotices()
 	return c, nil
-}
-
-// Shutdown publishes the shutdown notice, stops the periodic notice and the
-// system session, then shuts the runtime server down (see
-// runtime.Server.Shutdown). The runtime has no hook telling the application
-// that a shutdown started, so the chat's owner calls this instead of
-// srv.Shutdown.
-func (c *Chat) Shutdown(ctx context.Context) error {
-	var noticeErr error
-	c.stopOnce.Do(func() {
-		close(c.stop)
-		<-c.done
-		noticeErr = c.Notice(ctx, c.opts.ShutdownText)
-		c.system.Disconnect()
-	})
-	if err := c.srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("chat: shutdown: %w", err)
-	}
-	return noticeErr
 }
 
 // Members returns the users in room, sorted.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/examples/chat/chat"
+	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/client"
@@ -66,23 +67,23 @@ func TestRoomChat(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			e := newEnv(t, chat.Options{}, runtime.Options{})
 			alice, bob := e.login(t, tr, "alice"), e.login(t, tr, "bob")
-			aliceIn := subscribe(t, alice, chat.RoomPrefix+"lobby")
-			bobIn := subscribe(t, bob, chat.RoomPrefix+"lobby")
+			aliceIn := subscribe(t, alice, roomPrefix+"lobby")
+			bobIn := subscribe(t, bob, roomPrefix+"lobby")
 			ctx := ctxFor(t)
 
 			// Bob claims to be alice; the server knows better.
-			if err := bob.Publish(ctx, chat.RoomPrefix+"lobby", chat.Message{User: "alice", Text: "  I am alice <b>really</b> & truly\n"}); err != nil {
+			if err := bob.Publish(ctx, roomPrefix+"lobby", Message{User: "alice", Text: "  I am alice <b>really</b> & truly\n"}); err != nil {
 				t.Fatal(err)
 			}
-			want := chat.Message{User: "bob", Text: "I am alice &lt;b&gt;really&lt;/b&gt; &amp; truly"}
+			want := Message{User: "bob", Text: "I am alice &lt;b&gt;really&lt;/b&gt; &amp; truly"}
 			for name, in := range map[string]*inbox{"alice": aliceIn, "bob": bobIn} {
-				if got := decode[chat.Message](t, in.next(t)); got != want {
+				if got := decode[Message](t, in.next(t)); got != want {
 					t.Errorf("%s got %+v, want %+v", name, got, want)
 				}
 			}
 
 			// A message without user, with extra fields: only user and text go out.
-			if err := alice.Publish(ctx, chat.RoomPrefix+"lobby", map[string]any{"text": "hi bob", "admin": true}); err != nil {
+			if err := alice.Publish(ctx, roomPrefix+"lobby", map[string]any{"text": "hi bob", "admin": true}); err != nil {
 				t.Fatal(err)
 			}
 			for name, in := range map[string]*inbox{"alice": aliceIn, "bob": bobIn} {
@@ -94,7 +95,7 @@ func TestRoomChat(t *testing.T) {
 
 			// Rooms are separate.
 			carol := e.login(t, tr, "carol")
-			if err := carol.Publish(ctx, chat.RoomPrefix+"kitchen", chat.Message{Text: "anyone?"}); err != nil {
+			if err := carol.Publish(ctx, roomPrefix+"kitchen", Message{Text: "anyone?"}); err != nil {
 				t.Fatal(err)
 			}
 			aliceIn.none(t, 100*time.Millisecond)
@@ -107,26 +108,28 @@ func TestPublishRejected(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			e := newEnv(t, chat.Options{}, runtime.Options{})
 			alice := e.login(t, tr, "alice")
-			watcher := subscribe(t, e.login(t, tr, "bob"), chat.RoomPrefix+"lobby")
+			watcher := subscribe(t, e.login(t, tr, "bob"), roomPrefix+"lobby")
 			tests := []struct {
 				name    string
 				channel string
 				data    any
 				want    string // the error, or "" when accepted
 			}{
-				{"600 characters", "/chat/lobby", chat.Message{Text: strings.Repeat("x", 600)}, "400:text is longer than 500 characters:data_rejected"},
-				{"501 characters after trimming", "/chat/lobby", chat.Message{Text: " " + strings.Repeat("é", 501) + " "}, "400:text is longer than 500 characters:data_rejected"},
-				{"500 characters of markup", "/chat/lobby", chat.Message{Text: strings.Repeat("<", 500)}, ""},
-				{"user not a string", "/chat/lobby", map[string]any{"user": 5, "text": "hi"}, ""},
-				{"blank text", "/chat/lobby", chat.Message{Text: " \t\n "}, "400:text is empty:data_rejected"},
-				{"no text", "/chat/lobby", map[string]any{"user": "alice"}, "400:text is empty:data_rejected"},
-				{"text not a string", "/chat/lobby", map[string]any{"text": 42}, "400:data must be an object with a string text:data_rejected"},
-				{"data not an object", "/chat/lobby", "hello", "400:data must be an object with a string text:data_rejected"},
-				{"invalid room", "/chat/Lobby", chat.Message{Text: "hi"}, "403:invalid_room_name:create_denied"},
-				{"room too deep", "/chat/lobby/corner", chat.Message{Text: "hi"}, "403:not_a_chat_channel:publish_denied"},
-				{"member list", "/members/lobby", chat.MembersEvent{Room: "lobby", Members: []string{"mallory"}}, "403:read_only_channel:publish_denied"},
-				{"notices", chat.NoticeChannel, chat.Notice{Text: "free pizza"}, "403:read_only_channel:publish_denied"},
-				{"private inbox", chat.PrivateInbox, chat.PrivateMessage{From: "bob", To: "alice", Text: "hi"}, "403:read_only_channel:publish_denied"},
+				{"600 characters", "/chat/lobby", Message{Text: strings.Repeat("x", 600)}, "400:/text maxLength got 600; want at most 500:invalid_message"},
+				// The schema counts what the client sent, before trimming.
+				{"501 characters", "/chat/lobby", Message{Text: " " + strings.Repeat("é", 501) + " "}, "400:/text maxLength got 503; want at most 500:invalid_message"},
+				{"500 characters with spaces", "/chat/lobby", Message{Text: " " + strings.Repeat("é", 498) + " "}, ""},
+				{"500 characters of markup", "/chat/lobby", Message{Text: strings.Repeat("<", 500)}, ""},
+				{"user not a string", "/chat/lobby", map[string]any{"user": 5, "text": "hi"}, "400:/user type got number; want string:invalid_message"},
+				{"blank text", "/chat/lobby", Message{Text: " \t\n "}, "400:text is empty:data_rejected"},
+				{"no text", "/chat/lobby", map[string]any{"user": "alice"}, "400:(root) required missing properties 'text':invalid_message"},
+				{"text not a string", "/chat/lobby", map[string]any{"text": 42}, "400:/text type got number; want string:invalid_message"},
+				{"data not an object", "/chat/lobby", "hello", "400:(root) type got string; want object:invalid_message"},
+				{"invalid room", "/chat/Lobby", Message{Text: "hi"}, "403:invalid_channel:create_denied"},
+				{"room too deep", "/chat/lobby/corner", Message{Text: "hi"}, "403:not_a_chat_channel:publish_denied"},
+				{"member list", "/members/lobby", MembersEvent{Room: "lobby", Members: []string{"mallory"}}, "403:denied_by_rule:publish_denied"},
+				{"notices", channels.SystemNoticePattern, Notice{Text: "free pizza"}, "403:denied_by_rule:publish_denied"},
+				{"private inbox", channels.PrivateInboxPattern, PrivateMessage{From: "bob", To: "alice", Text: "hi"}, "403:denied_by_rule:publish_denied"},
 				{"other channel", "/elsewhere", "x", "403:not_a_chat_channel:publish_denied"},
 			}
 			for _, tt := range tests {
@@ -161,8 +164,8 @@ func TestSubscribeRefused(t *testing.T) {
 		{"/chat/*", "403:wildcard_not_allowed:subscribe_denied"},
 		{"/chat/**", "403:wildcard_not_allowed:subscribe_denied"},
 		{"/**", "403:wildcard_not_allowed:subscribe_denied"},
-		{"/chat/no way", "403:invalid_room_name:create_denied"},
-		{"/members/" + strings.Repeat("r", 33), "403:invalid_room_name:create_denied"},
+		{"/chat/no way", "403:invalid_channel:create_denied"},
+		{"/members/" + strings.Repeat("r", 33), "403:invalid_channel:create_denied"},
 		{"/chat/lobby/corner", "403:not_a_chat_channel:subscribe_denied"},
 		{"/private/other", "403:not_a_chat_channel:subscribe_denied"},
 	}
@@ -185,7 +188,7 @@ func TestMembers(t *testing.T) {
 			e := newEnv(t, chat.Options{}, runtime.Options{})
 			members := func(t *testing.T, c *client.Client, room string) []string {
 				t.Helper()
-				list, ok := call[[]string](t, e, c, chat.MembersService, chat.MembersRequest{Room: room})
+				list, ok := call[[]string](t, e, c, channels.ServiceMembersPattern, MembersRequest{Room: room})
 				if !ok {
 					t.Fatalf("members of %s: call failed", room)
 				}
@@ -193,7 +196,7 @@ func TestMembers(t *testing.T) {
 			}
 			expect := func(t *testing.T, in *inbox, want ...string) {
 				t.Helper()
-				ev := decode[chat.MembersEvent](t, in.next(t))
+				ev := decode[MembersEvent](t, in.next(t))
 				if ev.Room != "lobby" || !slices.Equal(ev.Members, want) {
 					t.Fatalf("members event %+v, want lobby %v", ev, want)
 				}
@@ -203,12 +206,12 @@ func TestMembers(t *testing.T) {
 			if got := members(t, alice, "lobby"); len(got) != 0 {
 				t.Errorf("empty room has members %v", got)
 			}
-			events := subscribe(t, alice, chat.MembersPrefix+"lobby")
-			subscribe(t, alice, chat.RoomPrefix+"lobby")
+			events := subscribe(t, alice, membersPrefix+"lobby")
+			subscribe(t, alice, roomPrefix+"lobby")
 			expect(t, events, "alice")
 
 			bob := e.login(t, tr, "bob")
-			bobSub, err := bob.Subscribe(ctxFor(t), chat.RoomPrefix+"lobby", func(*bayeux.Message) {})
+			bobSub, err := bob.Subscribe(ctxFor(t), roomPrefix+"lobby", func(*bayeux.Message) {})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +222,7 @@ func TestMembers(t *testing.T) {
 
 			// Bob opens a second tab in the room: the list does not change.
 			bob2 := e.login(t, tr, "bob")
-			subscribe(t, bob2, chat.RoomPrefix+"lobby")
+			subscribe(t, bob2, roomPrefix+"lobby")
 			// Bob's first tab leaves: still no change, bob is there.
 			if err := bob.Unsubscribe(ctxFor(t), bobSub); err != nil {
 				t.Fatal(err)
@@ -243,9 +246,9 @@ func TestMembers(t *testing.T) {
 
 			// Bob comes back and is ended by the server (say, kicked).
 			bob3 := e.login(t, tr, "bob")
-			subscribe(t, bob3, chat.RoomPrefix+"lobby")
+			subscribe(t, bob3, roomPrefix+"lobby")
 			expect(t, events, "alice", "bob")
-			for _, s := range e.srv.Channel(chat.RoomPrefix + "lobby").Subscribers() {
+			for _, s := range e.srv.Channel(roomPrefix + "lobby").Subscribers() {
 				if s.UserID() == "bob" {
 					s.Disconnect()
 				}
@@ -263,15 +266,31 @@ func TestMembersCallErrors(t *testing.T) {
 		req  any
 		want string
 	}{
-		{"invalid room", chat.MembersRequest{Room: "No Such Room"}, "invalid_room_name"},
-		{"no room", map[string]any{}, "invalid_room_name"},
-		{"not an object", "lobby", "invalid request: "},
+		{"invalid room", MembersRequest{Room: "No Such Room"}, "invalid_room_name"},
+		{"empty room", MembersRequest{Room: ""}, "invalid_room_name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := call[string](t, e, alice, chat.MembersService, tt.req)
+			got, ok := call[string](t, e, alice, channels.ServiceMembersPattern, tt.req)
 			if ok || !strings.HasPrefix(got, tt.want) {
 				t.Errorf("call = %q (successful %v), want failure %q", got, ok, tt.want)
+			}
+		})
+	}
+	// A request that does not match the spec's schema is refused at
+	// publish, before the call runs.
+	refused := []struct {
+		name string
+		req  any
+		want string
+	}{
+		{"no room", map[string]any{}, "400:(root) required missing properties 'room':invalid_message"},
+		{"not an object", "lobby", "400:(root) type got string; want object:invalid_message"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := callRefused(t, e, alice, channels.ServiceMembersPattern, tt.req); got != tt.want {
+				t.Errorf("call refused with %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -288,16 +307,16 @@ func TestPrivate(t *testing.T) {
 			carol := e.login(t, tr, "carol")
 			inboxes := map[string]*inbox{}
 			for name, c := range map[string]*client.Client{"alice": alice, "bob1": bob1, "bob2": bob2, "carol": carol} {
-				inboxes[name] = subscribe(t, c, chat.PrivateInbox)
+				inboxes[name] = subscribe(t, c, channels.PrivateInboxPattern)
 			}
 
-			reply, ok := call[chat.PrivateReply](t, e, alice, chat.PrivateService, chat.PrivateRequest{To: "bob", Text: " psst <i>bob</i> "})
+			reply, ok := call[PrivateReply](t, e, alice, channels.ServicePrivatePattern, PrivateRequest{To: "bob", Text: " psst <i>bob</i> "})
 			if !ok || reply.Delivered != 2 {
 				t.Fatalf("reply %+v (successful %v), want delivered to 2 sessions", reply, ok)
 			}
-			want := chat.PrivateMessage{From: "alice", To: "bob", Text: "psst &lt;i&gt;bob&lt;/i&gt;"}
+			want := PrivateMessage{From: "alice", To: "bob", Text: "psst &lt;i&gt;bob&lt;/i&gt;"}
 			for _, name := range []string{"bob1", "bob2"} {
-				if got := decode[chat.PrivateMessage](t, inboxes[name].next(t)); got != want {
+				if got := decode[PrivateMessage](t, inboxes[name].next(t)); got != want {
 					t.Errorf("%s got %+v, want %+v", name, got, want)
 				}
 			}
@@ -305,28 +324,28 @@ func TestPrivate(t *testing.T) {
 			inboxes["carol"].none(t, 0)
 
 			// Bob answers from one tab; the sender cannot be forged.
-			reply, ok = call[chat.PrivateReply](t, e, bob2, chat.PrivateService, map[string]any{"from": "carol", "to": "alice", "text": "hi"})
+			reply, ok = call[PrivateReply](t, e, bob2, channels.ServicePrivatePattern, map[string]any{"from": "carol", "to": "alice", "text": "hi"})
 			if !ok || reply.Delivered != 1 {
 				t.Fatalf("reply %+v (successful %v)", reply, ok)
 			}
-			if got := decode[chat.PrivateMessage](t, inboxes["alice"].next(t)); got.From != "bob" || got.Text != "hi" {
+			if got := decode[PrivateMessage](t, inboxes["alice"].next(t)); got.From != "bob" || got.Text != "hi" {
 				t.Errorf("alice got %+v, want bob's message", got)
 			}
 
 			failures := []struct {
 				name string
-				req  chat.PrivateRequest
+				req  PrivateRequest
 				want string
 			}{
-				{"offline user", chat.PrivateRequest{To: "dave", Text: "hi"}, "dave is not connected"},
-				{"invalid user", chat.PrivateRequest{To: "Dave!", Text: "hi"}, "invalid_user_name"},
-				{"the system", chat.PrivateRequest{To: chat.SystemUser, Text: "hi"}, "system is not connected"},
-				{"too long", chat.PrivateRequest{To: "bob", Text: strings.Repeat("x", 501)}, "400:text is longer than 500 characters:data_rejected"},
-				{"empty", chat.PrivateRequest{To: "bob", Text: "  "}, "400:text is empty:data_rejected"},
+				{"offline user", PrivateRequest{To: "dave", Text: "hi"}, "dave is not connected"},
+				{"invalid user", PrivateRequest{To: "Dave!", Text: "hi"}, "invalid_user_name"},
+				{"the system", PrivateRequest{To: chat.SystemUser, Text: "hi"}, "system is not connected"},
+				{"too long", PrivateRequest{To: "bob", Text: strings.Repeat("x", 501)}, "400:text is longer than 500 characters:data_rejected"},
+				{"empty", PrivateRequest{To: "bob", Text: "  "}, "400:text is empty:data_rejected"},
 			}
 			for _, f := range failures {
 				t.Run(f.name, func(t *testing.T) {
-					got, ok := call[string](t, e, alice, chat.PrivateService, f.req)
+					got, ok := call[string](t, e, alice, channels.ServicePrivatePattern, f.req)
 					if ok || got != f.want {
 						t.Errorf("call = %q (successful %v), want failure %q", got, ok, f.want)
 					}
@@ -339,7 +358,7 @@ func TestPrivate(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got, ok := call[string](t, e, alice, chat.PrivateService, chat.PrivateRequest{To: "bob", Text: "still there?"}); ok || got != "bob is not connected" {
+			if got, ok := call[string](t, e, alice, channels.ServicePrivatePattern, PrivateRequest{To: "bob", Text: "still there?"}); ok || got != "bob is not connected" {
 				t.Errorf("call = %q (successful %v), want bob offline", got, ok)
 			}
 			if e.chat.Connected("bob") {
@@ -358,14 +377,14 @@ func TestLazyNotice(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			e := newEnv(t, chat.Options{}, runtime.Options{MaxLazyTimeout: lazy})
 			alice := e.login(t, tr, "alice")
-			notices := subscribe(t, alice, chat.NoticeChannel)
+			notices := subscribe(t, alice, channels.SystemNoticePattern)
 			time.Sleep(50 * time.Millisecond) // let the client's connect be held
 
 			start := time.Now()
-			if err := e.chat.Notice(ctxFor(t), "maintenance at noon"); err != nil {
+			if err := e.chat.Notice("maintenance at noon"); err != nil {
 				t.Fatal(err)
 			}
-			n := decode[chat.Notice](t, notices.next(t))
+			n := decode[Notice](t, notices.next(t))
 			took := time.Since(start)
 			if n.Text != "maintenance at noon" || n.Time.IsZero() {
 				t.Errorf("notice %+v", n)
@@ -377,15 +396,15 @@ func TestLazyNotice(t *testing.T) {
 			}
 
 			// A non-lazy message takes waiting notices along at once.
-			subscribe(t, alice, chat.RoomPrefix+"lobby")
-			if err := e.chat.Notice(ctxFor(t), "second"); err != nil {
+			subscribe(t, alice, roomPrefix+"lobby")
+			if err := e.chat.Notice("second"); err != nil {
 				t.Fatal(err)
 			}
 			start = time.Now()
-			if err := alice.Publish(ctxFor(t), chat.RoomPrefix+"lobby", chat.Message{Text: "wake up"}); err != nil {
+			if err := alice.Publish(ctxFor(t), roomPrefix+"lobby", Message{Text: "wake up"}); err != nil {
 				t.Fatal(err)
 			}
-			if n := decode[chat.Notice](t, notices.next(t)); n.Text != "second" {
+			if n := decode[Notice](t, notices.next(t)); n.Text != "second" {
 				t.Errorf("notice %+v", n)
 			}
 			if took := time.Since(start); took > lazy/2 {
@@ -400,9 +419,9 @@ func TestPeriodicNotice(t *testing.T) {
 		chat.Options{NoticeEvery: 20 * time.Millisecond, NoticeText: "tick", NoticeLazyTimeout: 50 * time.Millisecond},
 		runtime.Options{})
 	alice := e.login(t, bayeux.TransportWebSocket, "alice")
-	notices := subscribe(t, alice, chat.NoticeChannel)
+	notices := subscribe(t, alice, channels.SystemNoticePattern)
 	for range 3 {
-		if n := decode[chat.Notice](t, notices.next(t)); n.Text != "tick" {
+		if n := decode[Notice](t, notices.next(t)); n.Text != "tick" {
 			t.Fatalf("notice %+v", n)
 		}
 	}
@@ -413,13 +432,13 @@ func TestShutdownNotice(t *testing.T) {
 		t.Run(tr, func(t *testing.T) {
 			e := newEnv(t, chat.Options{ShutdownText: "bye"}, runtime.Options{})
 			alice := e.login(t, tr, "alice")
-			notices := subscribe(t, alice, chat.NoticeChannel)
+			notices := subscribe(t, alice, channels.SystemNoticePattern)
 			time.Sleep(50 * time.Millisecond) // let the client's connect be held
 			start := time.Now()
-			if err := e.chat.Shutdown(ctxFor(t)); err != nil {
+			if err := e.srv.Shutdown(ctxFor(t)); err != nil {
 				t.Fatal(err)
 			}
-			if n := decode[chat.Notice](t, notices.next(t)); n.Text != "bye" {
+			if n := decode[Notice](t, notices.next(t)); n.Text != "bye" {
 				t.Errorf("notice %+v", n)
 			}
 			if took := time.Since(start); took > time.Second {
@@ -439,8 +458,8 @@ func TestConcurrentRooms(t *testing.T) {
 	last := make(map[string][]string)
 	var mu sync.Mutex
 	for _, room := range rooms {
-		if _, err := watcher.Subscribe(ctxFor(t), chat.MembersPrefix+room, func(m *bayeux.Message) {
-			var ev chat.MembersEvent
+		if _, err := watcher.Subscribe(ctxFor(t), membersPrefix+room, func(m *bayeux.Message) {
+			var ev MembersEvent
 			if err := json.Unmarshal(m.Data, &ev); err != nil {
 				t.Errorf("members event %s: %v", m.Data, err)
 				return
@@ -461,7 +480,7 @@ func TestConcurrentRooms(t *testing.T) {
 			defer wg.Done()
 			ctx := ctxFor(t)
 			for _, room := range rooms {
-				sub, err := c.Subscribe(ctx, chat.RoomPrefix+room, func(*bayeux.Message) {})
+				sub, err := c.Subscribe(ctx, roomPrefix+room, func(*bayeux.Message) {})
 				if err != nil {
 					t.Error(err)
 					return

@@ -54,7 +54,7 @@ func newEnv(t *testing.T, opts chat.Options, ropts runtime.Options) *env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		_ = c.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
 		hs.Close()
 	})
 	return &env{srv: srv, chat: c, url: hs.URL + "/cometd"}
@@ -218,4 +218,60 @@ func postJSON(t *testing.T, url string, body []byte) []bayeux.Message {
 		t.Fatalf("POST %s: decode: %v", url, err)
 	}
 	return replies
+}
+
+// Channel name prefixes of /chat/{room} and /members/{room}.
+const (
+	roomPrefix    = "/chat/"
+	membersPrefix = "/members/"
+)
+
+// The wire messages, as a client sees them. The tests decode into these
+// rather than the generated types to check the JSON itself (user present,
+// no other field).
+type (
+	Message struct {
+		User string `json:"user"`
+		Text string `json:"text"`
+	}
+	MembersEvent struct {
+		Room    string   `json:"room"`
+		Members []string `json:"members"`
+	}
+	MembersRequest struct {
+		Room string `json:"room"`
+	}
+	PrivateRequest struct {
+		To   string `json:"to"`
+		Text string `json:"text"`
+	}
+	PrivateReply struct {
+		Delivered int `json:"delivered"`
+	}
+	PrivateMessage struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+		Text string `json:"text"`
+	}
+	Notice struct {
+		Text string    `json:"text"`
+		Time time.Time `json:"time"`
+	}
+)
+
+// callRefused makes a remote call whose publish the server must refuse, and
+// returns the publish reply's error.
+func callRefused(t *testing.T, e *env, c *client.Client, channel string, req any) string {
+	t.Helper()
+	data, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := bayeux.ID(fmt.Sprintf("testcall%d", callIDs.Add(1)))
+	body, _ := json.Marshal([]bayeux.Message{{Channel: channel, ID: id, ClientID: c.ClientID(), Data: data}})
+	replies := postJSON(t, e.url, body)
+	if len(replies) != 1 || replies[0].IsSuccessful() {
+		t.Fatalf("call %s: publish replies %+v, want a refusal", channel, replies)
+	}
+	return replies[0].Error
 }

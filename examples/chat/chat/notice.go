@@ -1,39 +1,36 @@
 package chat
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 )
 
-// installNotices makes /system/notice lazy, starts the system session that
-// publishes on it, and the periodic notice when Options.NoticeEvery asks
-// for one.
-func (c *Chat) installNotices() error {
-	_, _, err := c.srv.CreateChannel(NoticeChannel, func(ch *runtime.Channel) {
-		ch.SetPersistent(true)
-		ch.SetLazy(true)
+// installNotices sets the lazy timeout of /system/notice (the spec makes it
+// lazy), starts the periodic notice when Options.NoticeEvery asks for one,
+// and publishes the shutdown notice when the server starts shutting down.
+func (c *Chat) installNotices() {
+	if ch := c.srv.Channel(channels.SystemNoticePattern); ch != nil {
 		ch.SetLazyTimeout(c.opts.NoticeLazyTimeout)
+	}
+	c.srv.OnShutdown(func() {
+		c.stopOnce.Do(func() {
+			close(c.stop)
+			<-c.done
+		})
+		if err := c.Notice(c.opts.ShutdownText); err != nil {
+			c.log.Warn("chat: shutdown notice not published", "err", err)
+		}
 	})
-	if err != nil {
-		return fmt.Errorf("chat: notices: %w", err)
-	}
-	c.system = c.srv.NewLocalSession(SystemUser)
-	if err := c.system.Handshake(context.Background()); err != nil {
-		return fmt.Errorf("chat: system session: %w", err)
-	}
-	c.system.Session().SetUser(SystemUser)
 	if c.opts.NoticeEvery <= 0 {
 		close(c.done)
-		return nil
+		return
 	}
 	go c.tick(c.opts.NoticeEvery)
-	return nil
 }
 
-// tick publishes the periodic notice until Shutdown.
+// tick publishes the periodic notice until the server shuts down.
 func (c *Chat) tick(every time.Duration) {
 	defer close(c.done)
 	t := time.NewTicker(every)
@@ -43,19 +40,20 @@ func (c *Chat) tick(every time.Duration) {
 		case <-c.stop:
 			return
 		case <-t.C:
-			if err := c.Notice(context.Background(), c.opts.NoticeText); err != nil {
+			if err := c.Notice(c.opts.NoticeText); err != nil {
 				c.log.Warn("chat: periodic notice not published", "err", err)
 			}
 		}
 	}
 }
 
-// Notice publishes a notice on /system/notice from the system session.
-// Notices are lazy: each reaches a client with its next other message, or
-// after the lazy timeout.
-func (c *Chat) Notice(ctx context.Context, text string) error {
-	n := Notice{Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
-	if err := c.system.Publish(ctx, NoticeChannel, n); err != nil {
+// Notice publishes a notice on /system/notice. Notices are lazy: each
+// reaches a client with its next other message, or after the lazy timeout.
+// The server publishes them itself: the spec allows only the server to
+// publish there, which excludes a LocalSession.
+func (c *Chat) Notice(text string) error {
+	n := channels.SystemNoticeMessage{Text: text, Time: time.Now().UTC().Truncate(time.Millisecond)}
+	if _, err := channels.PublishSystemNotice(c.srv, &n); err != nil {
 		return fmt.Errorf("chat: notice: %w", err)
 	}
 	return nil

@@ -6,13 +6,26 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/filter"
 )
 
-// installPrivate keeps the index of connected users and serves
-// /service/private.
-func (c *Chat) installPrivate() error {
+// textFilter gives a private message's text the rooms' treatment: white
+// space trimmed, empty texts refused, at most MaxTextLength characters,
+// markup escaped. (In rooms the spec does it: schema, filters and
+// OnChatRoom; a remote call's request gets no filters, and its failures are
+// the call's, not the publish's.)
+var textFilter = filter.Chain(
+	filter.Must(filter.Trim("text")),
+	filter.Must(filter.RegexAbort(`^$`, "text is empty", "text")),
+	filter.Must(filter.MaxLength(MaxTextLength, "text")),
+	filter.Must(filter.NoMarkup("text")),
+)
+
+// installUsers keeps the index of connected users.
+func (c *Chat) installUsers() {
 	c.srv.OnSessionAdded(func(s *runtime.ServerSession, _ *bayeux.Message) {
 		if !s.IsLocal() && s.UserID() != "" {
 			c.users.add(s)
@@ -21,42 +34,40 @@ func (c *Chat) installPrivate() error {
 	c.srv.OnSessionRemoved(func(s *runtime.ServerSession, _ runtime.RemoveReason) {
 		c.users.remove(s)
 	})
-	if err := runtime.HandleCall(c.srv, PrivateService, c.sendPrivate); err != nil {
-		return fmt.Errorf("chat: private service: %w", err)
-	}
-	return nil
 }
 
-// sendPrivate serves /service/private: it cleans the text as in the rooms
-// and delivers it on /private/inbox to every session of the recipient.
-func (c *Chat) sendPrivate(ctx context.Context, caller *runtime.ServerSession, req PrivateRequest) (PrivateReply, error) {
+// ServicePrivate serves /service/private: it cleans the text as in the
+// rooms and delivers it on /private/inbox to every session of the
+// recipient.
+func (c *Chat) ServicePrivate(ctx context.Context, caller *runtime.ServerSession, req *channels.ServicePrivateRequest) (channels.ServicePrivateReply, error) {
+	var zero channels.ServicePrivateReply
 	if !ValidName(req.To) {
-		return PrivateReply{}, &runtime.CallError{Data: errBadUser.Error()}
+		return zero, &runtime.CallError{Data: errBadUser.Error()}
 	}
 	text, err := cleanText(ctx, caller, req.Text)
 	if err != nil {
-		return PrivateReply{}, &runtime.CallError{Data: err.Error()}
+		return zero, &runtime.CallError{Data: err.Error()}
 	}
-	msg := PrivateMessage{From: caller.UserID(), To: req.To, Text: text}
+	msg := channels.PrivateInboxMessage{From: caller.UserID(), To: req.To, Text: text}
 	n := 0
 	for _, s := range c.users.sessions(req.To) {
-		switch err := s.Deliver(ctx, PrivateInbox, msg); {
+		switch err := channels.DeliverPrivateInbox(ctx, s, &msg); {
 		case err == nil:
 			n++
 		case !errors.Is(err, runtime.ErrSessionGone):
-			return PrivateReply{}, fmt.Errorf("chat: deliver to %s: %w", req.To, err)
+			return zero, fmt.Errorf("chat: deliver to %s: %w", req.To, err)
 		}
 	}
 	if n == 0 {
-		return PrivateReply{}, &runtime.CallError{Data: req.To + " is not connected"}
+		return zero, &runtime.CallError{Data: req.To + " is not connected"}
 	}
-	return PrivateReply{Delivered: n}, nil
+	return channels.ServicePrivateReply{Delivered: int64(n)}, nil
 }
 
-// cleanText runs the rooms' text filters on text alone. The error is the
-// filters' *bayeux.Error ("400:text is empty:data_rejected"…).
+// cleanText runs textFilter on text alone. The error is the filters'
+// *bayeux.Error ("400:text is empty:data_rejected"…).
 func cleanText(ctx context.Context, from *runtime.ServerSession, text string) (string, error) {
-	out, err := textFilter.FilterData(ctx, from, PrivateService, map[string]any{"text": text})
+	out, err := textFilter.FilterData(ctx, from, channels.ServicePrivatePattern, map[string]any{"text": text})
 	if err != nil {
 		return "", err
 	}

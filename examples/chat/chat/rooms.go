@@ -2,83 +2,53 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/filter"
 )
 
-// textFilter cleans the "text" of chat and private messages: white space
-// trimmed, empty texts refused, at most MaxTextLength characters, markup
-// escaped. The length is checked before escaping, so that it counts what
-// the user typed ("<" becomes the four characters "&lt;").
-var textFilter = filter.Chain(
-	filter.Must(filter.Trim("text")),
-	filter.Must(filter.RegexAbort(`^$`, "text is empty", "text")),
-	filter.Must(filter.MaxLength(MaxTextLength, "text")),
-	filter.Must(filter.NoMarkup("text")),
-)
+// reasonBadRoom is the failure of /service/members for an invalid room.
+const reasonBadRoom = "invalid_room_name"
 
-// installRooms configures every /chat/{room} channel through the wildcard
-// channel /chat/*.
-func (c *Chat) installRooms() error {
-	_, _, err := c.srv.CreateChannel(RoomChannels, func(ch *runtime.Channel) {
-		ch.AddAuthorizer(roomAuthorizer(RoomPrefix))
-		ch.AddListener(stampSender)
-		ch.AddFilter(textFilter)
-	})
-	if err != nil {
-		return fmt.Errorf("chat: rooms: %w", err)
+// OnChatRoom sees every message a client publishes in a room, after the
+// spec's schema check and before its filters (trim, no-markup): it refuses
+// a text of white space alone and sets the user to the sender's login,
+// whatever the publisher put there. Re-encoding the typed message drops any
+// other field.
+func (c *Chat) OnChatRoom(_ context.Context, s *runtime.ServerSession, _ channels.ChatRoom, msg *channels.ChatMessage) error {
+	if strings.TrimSpace(msg.Text) == "" {
+		return runtime.Reject("text is empty")
 	}
+	user := s.UserID()
+	msg.User = &user
 	return nil
 }
 
-// stampSender is the message listener of the rooms: it keeps only the
-// text of a message and sets User to the sender's login, so that nobody
-// can speak under another name. Messages the server publishes itself are
-// signed SystemUser.
-func stampSender(_ context.Context, from *runtime.ServerSession, m *bayeux.Message) error {
-	var in struct {
-		Text string `json:"text"`
+// ServiceMembers serves /service/members: the room's members, sorted.
+func (c *Chat) ServiceMembers(_ context.Context, _ *runtime.ServerSession, req *channels.ServiceMembersRequest) (channels.ServiceMembersReply, error) {
+	if _, err := channels.ParseChatRoom(channels.ChatRoom{Room: req.Room}.Name()); err != nil {
+		return nil, &runtime.CallError{Data: reasonBadRoom}
 	}
-	if err := json.Unmarshal(m.Data, &in); err != nil {
-		return runtime.Reject("data must be an object with a string text")
-	}
-	msg := Message{User: SystemUser, Text: in.Text}
-	if from != nil && from.UserID() != "" {
-		msg.User = from.UserID()
-	}
-	data, err := json.Marshal(msg)
-	if err != nil {
-		return fmt.Errorf("chat: encode message: %w", err)
-	}
-	m.Data = data
-	return nil
+	return c.rooms.list(req.Room), nil
 }
 
-// installMembers keeps the member lists from subscription events, serves
-// them on /service/members and guards the /members/{room} channels.
-func (c *Chat) installMembers() error {
-	_, _, err := c.srv.CreateChannel(MembersChannels, func(ch *runtime.Channel) {
-		ch.AddAuthorizer(roomAuthorizer(MembersPrefix))
-	})
-	if err != nil {
-		return fmt.Errorf("chat: members: %w", err)
-	}
+// installMembers keeps the member lists from subscription events.
+func (c *Chat) installMembers() {
 	c.srv.OnSubscription(func(s *runtime.ServerSession, ch *runtime.Channel, subscribed bool) {
-		room, ok := strings.CutPrefix(ch.Name(), RoomPrefix)
-		if !ok || ch.IsWild() || s.IsLocal() || s.UserID() == "" {
+		if ch.IsWild() || s.IsLocal() || s.UserID() == "" {
+			return
+		}
+		room, err := channels.ParseChatRoom(ch.Name())
+		if err != nil {
 			return
 		}
 		if subscribed {
-			c.rooms.join(s, room)
+			c.rooms.join(s, room.Room)
 		} else {
-			c.rooms.leave(s, room)
+			c.rooms.leave(s, room.Room)
 		}
 	})
 	// Ending a session unsubscribes it, which the listener above sees; this
@@ -86,22 +56,12 @@ func (c *Chat) installMembers() error {
 	c.srv.OnSessionRemoved(func(s *runtime.ServerSession, _ runtime.RemoveReason) {
 		c.rooms.forget(s)
 	})
-	err = runtime.HandleCall(c.srv, MembersService, func(_ context.Context, _ *runtime.ServerSession, req MembersRequest) ([]string, error) {
-		if !ValidName(req.Room) {
-			return nil, &runtime.CallError{Data: reasonBadRoom}
-		}
-		return c.rooms.list(req.Room), nil
-	})
-	if err != nil {
-		return fmt.Errorf("chat: members service: %w", err)
-	}
-	return nil
 }
 
 // publishMembers broadcasts a room's member list on /members/{room}.
 func (c *Chat) publishMembers(room string, members []string) {
-	ev := MembersEvent{Room: room, Members: members}
-	if _, err := c.srv.Publish(MembersPrefix+room, ev); err != nil {
+	ev := channels.MembersRoomMessage{Room: room, Members: members}
+	if _, err := channels.PublishMembersRoom(c.srv, channels.MembersRoom{Room: room}, &ev); err != nil {
 		c.log.Warn("chat: member list not published", "room", room, "err", err)
 	}
 }
