@@ -18,15 +18,19 @@ func (g *goGen) register(f *jen.File) error {
 		calls = append(calls, jen.If(jen.Err().Op(":=").Id(fn).Call(jen.Id("srv"), jen.Id("h")), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("register "+ch.Pattern+": %w"), jen.Err()))))
 	}
+	calls = append(calls, jen.If(jen.Err().Op(":=").Id("registerGuard").Call(jen.Id("srv")), jen.Err().Op("!=").Nil()).Block(
+		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("register the guard of undeclared channels: %w"), jen.Err()))))
 	auth := g.spec.Auth.Handshake == schema.HandshakeOptional || g.spec.Auth.Handshake == schema.HandshakeRequired
 	if auth {
 		calls = append(calls, jen.Id("srv").Dot("SetSecurityPolicy").Call(jen.Id("policy").Values(jen.Dict{jen.Id("h"): jen.Id("h")})))
 	}
 	calls = append(calls, jen.Return(jen.Nil()))
 	f.Comment("Register installs h on srv with everything the spec declares: for every")
-	f.Comment("channel its subscribe and publish rules (as authorizers), its data filters and")
-	f.Comment("its handler, which receives messages decoded into their types; for every")
-	f.Comment("remote call its typed handler; and the handshake authentication.")
+	f.Comment("channel its schema check, its subscribe and publish rules (as authorizers),")
+	f.Comment("its data filters and its handler, which receives messages decoded into their")
+	f.Comment("types; for every remote call its typed handler; the handshake")
+	f.Comment("authentication; and a guard that refuses the channels the spec does not")
+	f.Comment("declare.")
 	f.Func().Id("Register").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(calls...)
 	f.Line()
 	for _, ch := range g.spec.Channels {
@@ -35,6 +39,7 @@ func (g *goGen) register(f *jen.File) error {
 		}
 		g.typedSend(f, ch)
 	}
+	g.guard(f)
 	if auth {
 		g.policy(f)
 	}
@@ -359,4 +364,49 @@ func (g *goGen) policy(f *jen.File) {
 	f.Comment("CanHandshake runs the application's authenticator.")
 	f.Func().Params(jen.Id("p").Id("policy")).Id("CanHandshake").Params(jen.Id("ctx").Qual("context", "Context"),
 		jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(check...)
+}
+
+// guard emits registerGuard: an authorizer on "/**" that refuses clients
+// the channels the spec does not declare ("403:channel_not_declared:…"),
+// as `cometgen serve --spec` does, and grants the declared ones, whose own
+// authorizers (the rules) may still deny.
+func (g *goGen) guard(f *jen.File) {
+	var checks []jen.Code
+	for _, ch := range g.spec.Channels {
+		rt, _ := runtimeName(ch)
+		switch {
+		case len(ch.Params) > 0:
+			checks = append(checks,
+				jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+channelName(ch)).Call(jen.Id("channel")),
+					jen.Op("!").Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.True())))
+			if _, shared := runtimeName(ch); ch.Kind == schema.Broadcast && !shared {
+				checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(rt)).Block(jen.Return(jen.True())))
+			}
+		case isWild(ch.Pattern):
+			checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(ch.Pattern).Op("||").Qual(bayeuxPath, "Match").Call(jen.Lit(ch.Pattern), jen.Id("channel"))).Block(jen.Return(jen.True())))
+		default:
+			checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(ch.Pattern)).Block(jen.Return(jen.True())))
+		}
+	}
+	checks = append(checks, jen.Return(jen.False()))
+	f.Comment("declared reports whether channel is a channel of the spec, or the runtime")
+	f.Comment("wildcard channel of one (a subscription to every room).")
+	f.Func().Id("declared").Params(jen.Id("channel").String()).Bool().Block(checks...)
+	f.Line()
+	f.Comment("registerGuard refuses clients the channels the spec does not declare.")
+	f.Func().Id("registerGuard").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server")).Error().Block(
+		jen.List(jen.Id("c"), jen.Id("_"), jen.Err()).Op(":=").Id("srv").Dot("CreateChannel").Call(jen.Lit("/**")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Id("c").Dot("SetPersistent").Call(jen.True()),
+		jen.Id("c").Dot("AddAuthorizer").Call(jen.Qual(RuntimePath, "AuthorizerFunc").Call(
+			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("op").Qual(RuntimePath, "Operation"), jen.Id("channel").String(),
+				jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Qual(RuntimePath, "Decision").Block(
+				// A declared channel is granted here; its own authorizer may
+				// still deny (a deny always wins).
+				jen.If(jen.Id("declared").Call(jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Grant").Call())),
+				jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("channel_not_declared"))),
+			))),
+		jen.Return(jen.Nil()),
+	)
+	f.Line()
 }

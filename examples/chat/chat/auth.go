@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"strings"
 
-	"github.com/cometgen/cometgen/examples/chat/chat/channels"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -48,11 +46,9 @@ func (c *Chat) Authenticate(_ context.Context, s *runtime.ServerSession, m *baye
 	return nil
 }
 
-// Reasons of the guard's denials: "403:wildcard_not_allowed:subscribe_denied",
-// "403:not_a_chat_channel:publish_denied"…
+// Reason of the guard's denials: "403:wildcard_not_allowed:subscribe_denied".
 const (
-	reasonWildcard    = "wildcard_not_allowed"
-	reasonNotChatChan = "not_a_chat_channel"
+	reasonWildcard = "wildcard_not_allowed"
 )
 
 // installGuard adds to the root wildcard channel /** an authorizer that
@@ -61,11 +57,14 @@ const (
 // channels of no declared shape. The declared channels are granted here and
 // decided by their generated rules (a denial wins).
 func installGuard(srv *runtime.Server) error {
-	_, _, err := srv.CreateChannel("/**", func(ch *runtime.Channel) {
-		ch.SetPersistent(true)
-		ch.AddAuthorizer(runtime.AuthorizerFunc(guard))
-	})
-	return err
+	// channels.Register created /** already (its guard refuses undeclared
+	// channels), so this adds to it rather than initializing it.
+	ch, _, err := srv.CreateChannel("/**")
+	if err != nil {
+		return err
+	}
+	ch.AddAuthorizer(runtime.AuthorizerFunc(guard))
+	return nil
 }
 
 func guard(_ context.Context, op runtime.Operation, channel string, _ *runtime.ServerSession, _ *bayeux.Message) runtime.Decision {
@@ -76,21 +75,8 @@ func guard(_ context.Context, op runtime.Operation, channel string, _ *runtime.S
 		return runtime.Grant()
 	case bayeux.IsWild(channel):
 		return runtime.Deny(reasonWildcard)
-	case isParam("/chat/", channel), isParam("/members/", channel),
-		channel == channels.PrivateInboxPattern, channel == channels.SystemNoticePattern,
-		channel == channels.ServiceMembersPattern, channel == channels.ServicePrivatePattern:
-		return runtime.Grant()
-	case bayeux.KindOf(channel) == bayeux.Service && op != runtime.OpPublish:
-		// Subscribing to a service channel does nothing; allowed, as in CometD.
-		return runtime.Grant()
 	}
-	return runtime.Deny(reasonNotChatChan)
-}
-
-// isParam reports whether channel is prefix followed by exactly one
-// segment, such as /chat/lobby for the prefix /chat/: the shape of a
-// channel with a parameter, whose value the generated parser checks.
-func isParam(prefix, channel string) bool {
-	rest, ok := strings.CutPrefix(channel, prefix)
-	return ok && rest != "" && !strings.Contains(rest, "/")
+	// Channels the spec does not declare are refused by the guard that
+	// channels.Register installs ("403:channel_not_declared:…").
+	return runtime.Ignore()
 }

@@ -20,9 +20,11 @@ import (
 const _ = runtime.IsAtLeastVersion0_1_0
 
 // Register installs h on srv with everything the spec declares: for every
-// channel its subscribe and publish rules (as authorizers), its data filters and
-// its handler, which receives messages decoded into their types; for every
-// remote call its typed handler; and the handshake authentication.
+// channel its schema check, its subscribe and publish rules (as authorizers),
+// its data filters and its handler, which receives messages decoded into their
+// types; for every remote call its typed handler; the handshake
+// authentication; and a guard that refuses the channels the spec does not
+// declare.
 func Register(srv *runtime.Server, h Handlers) error {
 	if err := registerProfileID(srv, h); err != nil {
 		return fmt.Errorf("register /profile/{id}: %w", err)
@@ -35,6 +37,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	}
 	if err := registerServiceLookup(srv, h); err != nil {
 		return fmt.Errorf("register /service/lookup: %w", err)
+	}
+	if err := registerGuard(srv); err != nil {
+		return fmt.Errorf("register the guard of undeclared channels: %w", err)
 	}
 	return nil
 }
@@ -256,4 +261,41 @@ func registerServiceLookup(srv *runtime.Server, h Handlers) error {
 	return runtime.HandleCall(srv, "/service/lookup", func(ctx context.Context, s *runtime.ServerSession, req ServiceLookupRequest) (ServiceLookupReply, error) {
 		return h.ServiceLookup(ctx, s, &req)
 	})
+}
+
+// declared reports whether channel is a channel of the spec, or the runtime
+// wildcard channel of one (a subscription to every room).
+func declared(channel string) bool {
+	if _, err := ParseProfileID(channel); !errors.Is(err, errOtherChannel) {
+		return true
+	}
+	if channel == "/profile/*" {
+		return true
+	}
+	if channel == "/palette" {
+		return true
+	}
+	if channel == "/places" {
+		return true
+	}
+	if channel == "/service/lookup" {
+		return true
+	}
+	return false
+}
+
+// registerGuard refuses clients the channels the spec does not declare.
+func registerGuard(srv *runtime.Server) error {
+	c, _, err := srv.CreateChannel("/**")
+	if err != nil {
+		return err
+	}
+	c.SetPersistent(true)
+	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
+		if declared(channel) {
+			return runtime.Grant()
+		}
+		return runtime.Deny("channel_not_declared")
+	}))
+	return nil
 }

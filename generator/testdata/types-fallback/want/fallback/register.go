@@ -19,12 +19,17 @@ import (
 const _ = runtime.IsAtLeastVersion0_1_0
 
 // Register installs h on srv with everything the spec declares: for every
-// channel its subscribe and publish rules (as authorizers), its data filters and
-// its handler, which receives messages decoded into their types; for every
-// remote call its typed handler; and the handshake authentication.
+// channel its schema check, its subscribe and publish rules (as authorizers),
+// its data filters and its handler, which receives messages decoded into their
+// types; for every remote call its typed handler; the handshake
+// authentication; and a guard that refuses the channels the spec does not
+// declare.
 func Register(srv *runtime.Server, h Handlers) error {
 	if err := registerLooseThings(srv, h); err != nil {
 		return fmt.Errorf("register /loose/things: %w", err)
+	}
+	if err := registerGuard(srv); err != nil {
+		return fmt.Errorf("register the guard of undeclared channels: %w", err)
 	}
 	return nil
 }
@@ -85,4 +90,29 @@ func PublishLooseThings(srv *runtime.Server, msg *Loose) (int, error) {
 // DeliverLooseThings sends msg to session s alone on /loose/things.
 func DeliverLooseThings(ctx context.Context, s *runtime.ServerSession, msg *Loose) error {
 	return s.Deliver(ctx, LooseThingsPattern, msg)
+}
+
+// declared reports whether channel is a channel of the spec, or the runtime
+// wildcard channel of one (a subscription to every room).
+func declared(channel string) bool {
+	if channel == "/loose/things" {
+		return true
+	}
+	return false
+}
+
+// registerGuard refuses clients the channels the spec does not declare.
+func registerGuard(srv *runtime.Server) error {
+	c, _, err := srv.CreateChannel("/**")
+	if err != nil {
+		return err
+	}
+	c.SetPersistent(true)
+	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
+		if declared(channel) {
+			return runtime.Grant()
+		}
+		return runtime.Deny("channel_not_declared")
+	}))
+	return nil
 }

@@ -20,9 +20,11 @@ import (
 const _ = runtime.IsAtLeastVersion0_1_0
 
 // Register installs h on srv with everything the spec declares: for every
-// channel its subscribe and publish rules (as authorizers), its data filters and
-// its handler, which receives messages decoded into their types; for every
-// remote call its typed handler; and the handshake authentication.
+// channel its schema check, its subscribe and publish rules (as authorizers),
+// its data filters and its handler, which receives messages decoded into their
+// types; for every remote call its typed handler; the handshake
+// authentication; and a guard that refuses the channels the spec does not
+// declare.
 func Register(srv *runtime.Server, h Handlers) error {
 	if err := registerChatRoom(srv, h); err != nil {
 		return fmt.Errorf("register /chat/{room}: %w", err)
@@ -38,6 +40,9 @@ func Register(srv *runtime.Server, h Handlers) error {
 	}
 	if err := registerServiceHistoryRoom(srv, h); err != nil {
 		return fmt.Errorf("register /service/history/{room}: %w", err)
+	}
+	if err := registerGuard(srv); err != nil {
+		return fmt.Errorf("register the guard of undeclared channels: %w", err)
 	}
 	srv.SetSecurityPolicy(policy{h: h})
 	return nil
@@ -303,6 +308,46 @@ func registerServiceHistoryRoom(srv *runtime.Server, h Handlers) error {
 		}
 		return h.ServiceHistoryRoom(ctx, s, ch, &req)
 	})
+}
+
+// declared reports whether channel is a channel of the spec, or the runtime
+// wildcard channel of one (a subscription to every room).
+func declared(channel string) bool {
+	if _, err := ParseChatRoom(channel); !errors.Is(err, errOtherChannel) {
+		return true
+	}
+	if channel == "/chat/*" {
+		return true
+	}
+	if _, err := ParseUserIDInbox(channel); !errors.Is(err, errOtherChannel) {
+		return true
+	}
+	if channel == "/system/notice" {
+		return true
+	}
+	if channel == "/service/members" {
+		return true
+	}
+	if _, err := ParseServiceHistoryRoom(channel); !errors.Is(err, errOtherChannel) {
+		return true
+	}
+	return false
+}
+
+// registerGuard refuses clients the channels the spec does not declare.
+func registerGuard(srv *runtime.Server) error {
+	c, _, err := srv.CreateChannel("/**")
+	if err != nil {
+		return err
+	}
+	c.SetPersistent(true)
+	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
+		if declared(channel) {
+			return runtime.Grant()
+		}
+		return runtime.Deny("channel_not_declared")
+	}))
+	return nil
 }
 
 // policy authenticates handshakes with Handlers.Authenticate.
