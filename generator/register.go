@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
@@ -70,6 +71,13 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 	}
 	if ch.Lazy {
 		body = append(body, jen.Id("c").Dot("SetLazy").Call(jen.True()))
+		if ch.LazyTimeout != "" {
+			d, err := time.ParseDuration(ch.LazyTimeout)
+			if err != nil {
+				return fmt.Errorf("%s: lazy timeout %q: %w", ch.Pos, ch.LazyTimeout, err)
+			}
+			body = append(body, jen.Id("c").Dot("SetLazyTimeout").Call(durationCode(d)))
+		}
 	}
 
 	// The rules.
@@ -409,4 +417,17 @@ func (g *goGen) guard(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 	f.Line()
+}
+
+// durationCode writes d as Go: 2 * time.Second, 150 * time.Millisecond.
+func durationCode(d time.Duration) *jen.Statement {
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Hour, "Hour"}, {time.Minute, "Minute"}, {time.Second, "Second"}, {time.Millisecond, "Millisecond"}, {time.Microsecond, "Microsecond"}} {
+		if d%u.unit == 0 {
+			return jen.Lit(int(d / u.unit)).Op("*").Qual("time", u.name)
+		}
+	}
+	return jen.Lit(int(d)).Op("*").Qual("time", "Nanosecond")
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -199,6 +200,8 @@ func registerSystemNotice(srv *runtime.Server, h Handlers) error {
 		return err
 	}
 	c.SetPersistent(true)
+	c.SetLazy(true)
+	c.SetLazyTimeout(2 * time.Second)
 	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
 		switch op {
 		case runtime.OpSubscribe:
