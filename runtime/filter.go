@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"strings"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -39,12 +38,5 @@ func (f DataFilterFunc) FilterData(ctx context.Context, from *ServerSession, cha
 // data, without secrets. Characters that would break the error format (':'
 // and ',') are replaced by spaces and ';' (": " by one space).
 func Reject(reason string) *bayeux.Error {
-	return bayeux.NewError(400, "data_rejected", sanitizeErrorArg(reason))
-}
-
-func sanitizeErrorArg(s string) string {
-	if !strings.ContainsAny(s, ":,\n") {
-		return s
-	}
-	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
+	return bayeux.NewError(400, "data_rejected", bayeux.ErrorArg(reason))
 }

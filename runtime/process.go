@@ -215,7 +215,7 @@ func asBayeuxError(err error, code int, message string) *bayeux.Error {
 	if errors.As(err, &be) {
 		return be
 	}
-	return bayeux.NewError(code, message, sanitizeErrorArg(err.Error()))
+	return bayeux.NewError(code, message, bayeux.ErrorArg(err.Error()))
 }
 
 // incoming runs the incoming extensions, server-wide then the session's.
@@ -458,7 +458,7 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 			switch d := a.Authorize(hc.get(), op, channel, sess, m); {
 			case d.kind < 0:
 				s.stats.denied.Add(1)
-				return bayeux.NewError(403, denied, sanitizeErrorArg(d.reason))
+				return bayeux.NewError(403, denied, bayeux.ErrorArg(d.reason))
 			case d.kind > 0:
 				granted = true
 			}

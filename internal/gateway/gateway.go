@@ -160,7 +160,7 @@ func (g *Gateway) lookup(name string) (*route, map[string]string) {
 func checkParams(r *route, params map[string]string) *bayeux.Error {
 	for name, v := range params {
 		if why := r.params[name].check(v); why != "" {
-			return bayeux.NewError(400, "invalid_channel", sanitize(why))
+			return bayeux.NewError(400, "invalid_channel", bayeux.ErrorArg(why))
 		}
 	}
 	return nil
@@ -209,7 +209,7 @@ func (g *Gateway) check(ctx context.Context, from *runtime.ServerSession, m *bay
 	}
 	data, err := schema.DecodeData(m.Data)
 	if err != nil {
-		return bayeux.NewError(400, "invalid_message", sanitize(err.Error()))
+		return bayeux.NewError(400, "invalid_message", bayeux.ErrorArg(err.Error()))
 	}
 	if v := s.ValidateValue(data); len(v) > 0 {
 		return invalid(v)
@@ -220,7 +220,7 @@ func (g *Gateway) check(ctx context.Context, from *runtime.ServerSession, m *bay
 			if errors.As(err, &be) {
 				return be
 			}
-			return bayeux.NewError(400, "data_rejected", sanitize(err.Error()))
+			return bayeux.NewError(400, "data_rejected", bayeux.ErrorArg(err.Error()))
 		}
 	}
 	if chain != nil {
@@ -236,11 +236,6 @@ func (g *Gateway) check(ctx context.Context, from *runtime.ServerSession, m *bay
 // invalid is the error a publisher of an invalid message receives:
 // "400:<violations>:invalid_message", each violation "path rule".
 func invalid(vs []schema.Violation) *bayeux.Error { return validate.Error(vs) }
-
-// sanitize keeps a reason from breaking the "code:args:message" form.
-func sanitize(s string) string {
-	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
-}
 
 // policy is the gateway's SecurityPolicy.
 type policy struct{ g *Gateway }
@@ -346,7 +341,7 @@ func tokenOf(ctx context.Context, m *bayeux.Message) string {
 func (g *Gateway) Publish(ctx context.Context, channel string, data json.RawMessage) (int, error) {
 	channel = bayeux.Normalize(channel)
 	if !bayeux.ValidChannel(channel) || bayeux.IsWild(channel) || bayeux.KindOf(channel) != bayeux.Broadcast {
-		return 0, bayeux.NewError(400, "invalid_channel", sanitize(channel))
+		return 0, bayeux.NewError(400, "invalid_channel", bayeux.ErrorArg(channel))
 	}
 	if !json.Valid(data) {
 		return 0, bayeux.NewError(400, "data_invalid")

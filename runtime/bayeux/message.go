@@ -183,6 +183,18 @@ func ParseError(s string) *Error {
 	return e
 }
 
+// ErrorArg returns s fit to be an argument of an error's wire form: the
+// characters that would break "code:args:message" (':' and ',') become a
+// space and ';' (": " and ", " one space and "; "), and line breaks spaces.
+func ErrorArg(s string) string {
+	if !strings.ContainsAny(s, ":,\n") {
+		return s
+	}
+	return errorArgReplacer.Replace(s)
+}
+
+var errorArgReplacer = strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ")
+
 // The errors a server sends, named after CometD's messages.
 var (
 	ErrChannelMissing      = NewError(400, "channel_missing")

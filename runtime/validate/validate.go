@@ -124,14 +124,9 @@ func Error(vs []Violation) *bayeux.Error {
 			parts = append(parts, fmt.Sprintf("and %d more", len(vs)-5))
 			break
 		}
-		parts = append(parts, sanitize(v.String()))
+		parts = append(parts, bayeux.ErrorArg(v.String()))
 	}
 	return &bayeux.Error{Code: 400, Args: parts, Message: "invalid_message"}
-}
-
-// sanitize keeps a reason from breaking the "code:args:message" form.
-func sanitize(s string) string {
-	return strings.NewReplacer(": ", " ", ":", " ", ", ", "; ", ",", ";", "\n", " ").Replace(s)
 }
 
 // Leaves returns the leaf causes of a library validation error as
