@@ -70,7 +70,6 @@ type env struct {
 	url string
 	gw  *gateway.Gateway
 	srv *runtime.Server
-	pub http.Handler
 }
 
 func newEnv(t *testing.T, opts gateway.Options) *env {
