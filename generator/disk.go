@@ -34,6 +34,10 @@ func outDirs(files Files) []string {
 	return dirs
 }
 
+// generatedExt are the extensions of the files cometgen generates: Go, and
+// the client's TypeScript, JavaScript and declarations (.d.ts).
+var generatedExt = map[string]bool{".go": true, ".ts": true, ".js": true}
+
 // orphans returns the files in the output directories under root that carry
 // cometgen's header but are not in files.
 func orphans(root string, files Files) ([]string, error) {
@@ -48,7 +52,7 @@ func orphans(root string, files Files) ([]string, error) {
 		}
 		for _, e := range entries {
 			p := path.Join(d, e.Name())
-			if e.IsDir() || path.Ext(p) != ".go" {
+			if e.IsDir() || !generatedExt[path.Ext(p)] {
 				continue
 			}
 			if _, ok := files[p]; ok {

@@ -64,16 +64,17 @@ func goName(s string) string {
 // namer hands out the package-level Go names of one generation and reports
 // two spec names that would become the same Go name.
 type namer struct {
-	owner map[string]string // Go name -> what claimed it
+	owner map[string]string // name -> what claimed it
+	lang  string            // "Go" or "TypeScript", for the error
 }
 
-func newNamer() *namer { return &namer{owner: make(map[string]string)} }
+func newNamer() *namer { return &namer{owner: make(map[string]string), lang: "Go"} }
 
 // claim reserves name for what (a description such as `channel /a-b`). It
 // fails when another spec element has it.
 func (n *namer) claim(name, what string) error {
 	if prev, ok := n.owner[name]; ok && prev != what {
-		return fmt.Errorf("%s and %s both become the Go name %s; rename one or give it an x-go-name", prev, what, name)
+		return fmt.Errorf("%s and %s both become the %s name %s; rename one or give it an x-go-name", prev, what, n.lang, name)
 	}
 	n.owner[name] = what
 	return nil

@@ -504,6 +504,21 @@ func (t *typeGen) scalar(n *node, typ string) goType {
 	return raw("unknown type " + strconv.Quote(typ))
 }
 
+// resolve returns the node a local ref ("#/$defs/Entry") points to in the
+// document n, and the ref's last segment ("Entry"); nil when it points
+// nowhere.
+func (n *node) resolve(ref string) (target *node, last string) {
+	target = n
+	for _, p := range strings.Split(strings.TrimPrefix(ref, "#"), "/")[1:] {
+		p = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
+		last = p
+		if target = target.get(p); target == nil {
+			return nil, ""
+		}
+	}
+	return target, last
+}
+
 // ref maps a #/ ref inside the schema document.
 func (t *typeGen) ref(n *node, ref string, c ctx, named bool) (goType, error) {
 	if !onlyAnnotations(n, "$ref") {
@@ -512,14 +527,9 @@ func (t *typeGen) ref(n *node, ref string, c ctx, named bool) (goType, error) {
 	if !strings.HasPrefix(ref, "#") {
 		return raw("$ref " + ref + " is not resolved"), nil
 	}
-	target := c.root
-	var last string
-	for _, p := range strings.Split(strings.TrimPrefix(ref, "#"), "/")[1:] {
-		p = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
-		last = p
-		if target = target.get(p); target == nil {
-			return raw("$ref " + ref + " points nowhere"), nil
-		}
+	target, last := c.root.resolve(ref)
+	if target == nil {
+		return raw("$ref " + ref + " points nowhere"), nil
 	}
 	key := c.top + ref
 	if name, ok := t.refs[key]; ok {

@@ -215,7 +215,7 @@ func (l *loader) fields(file string, es []entry, allowed []string) map[string]en
 var (
 	topKeys     = []string{"$schema", "cometgen", "name", "description", "go", "ts", "auth", "schemas", "channels"}
 	goKeys      = []string{"package", "out"}
-	tsKeys      = []string{"out"}
+	tsKeys      = []string{"out", "validate"}
 	authKeys    = []string{"handshake", "roles"}
 	appNameRE   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
 	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
@@ -284,8 +284,22 @@ func (l *loader) spec(root *yaml.Node) *Spec {
 	}
 	if e, ok := m["ts"]; ok {
 		if tes, ok := l.mapping(f, e.val, "ts"); ok {
-			if oe, ok := l.fields(f, tes, tsKeys)["out"]; ok {
-				s.TS.Out = l.outPath(oe.val, "ts.out")
+			tm := l.fields(f, tes, tsKeys)
+			if oe, ok := tm["out"]; ok {
+				if out := l.outPath(oe.val, "ts.out"); out != "" {
+					if ext := path.Ext(out); ext != ".ts" && ext != ".js" {
+						l.errf(f, oe.val, "ts.out %q must end in .ts (TypeScript) or .js (JavaScript and a .d.ts)", out)
+					} else {
+						s.TS.Out = out
+					}
+				}
+			}
+			if ve, ok := tm["validate"]; ok {
+				if b, ok := boolean(ve.val); ok {
+					s.TS.Validate = b
+				} else {
+					l.errf(f, ve.val, "ts.validate must be true or false")
+				}
 			}
 		}
 	}

@@ -73,7 +73,11 @@ type GoOutput struct {
 
 // TSOutput configures the TypeScript generator.
 type TSOutput struct {
-	Out string // output file, relative to the spec's directory
+	// Out is the output file, relative to the spec's directory: a .ts file
+	// gets TypeScript, a .js file an ES module and a .d.ts beside it.
+	Out string
+	// Validate makes the client check messages against their schemas.
+	Validate bool
 }
 
 // HandshakeMode says whether handshakes must carry credentials.

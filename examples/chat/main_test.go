@@ -119,7 +119,7 @@ func TestRun(t *testing.T) {
 	defer wcancel()
 	c := client.New(strings.TrimSuffix(base, "/")+"/cometd",
 		client.WithTransport(bayeux.TransportLongPolling),
-		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"user": "alice"}}))
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": "alice"}}))
 	if err := c.Handshake(wctx); err != nil {
 		t.Fatal(err)
 	}

@@ -25,15 +25,18 @@ var (
 	errReservedUser  = errors.New("reserved_user_name")
 )
 
-// Authenticate accepts a handshake whose ext is {"auth":{"user":NAME}} with a
+// Authenticate accepts a handshake whose ext is {"auth":{"token":NAME}} with a
 // valid NAME, and makes NAME the session's identity. The same user may hold
-// several sessions at once (one per browser tab).
+// several sessions at once (one per browser tab). The token is where the
+// generated clients put credentials; this example trusts it as a login name,
+// where a real application verifies a signed token (cometgen serve --spec
+// does, with JWTs).
 func (c *Chat) Authenticate(_ context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 	auth, _ := m.Ext["auth"].(map[string]any)
 	if auth == nil {
 		return errNoCredentials
 	}
-	user, ok := auth["user"].(string)
+	user, ok := auth["token"].(string)
 	switch {
 	case !ok || user == "":
 		return errNoCredentials

@@ -27,13 +27,13 @@ func TestLoginRefused(t *testing.T) {
 		{"no ext", nil, "missing_credentials"},
 		{"no auth", map[string]any{"other": 1}, "missing_credentials"},
 		{"auth not an object", map[string]any{"auth": "alice"}, "missing_credentials"},
-		{"user not a string", map[string]any{"auth": map[string]any{"user": 7}}, "missing_credentials"},
-		{"empty user", map[string]any{"auth": map[string]any{"user": ""}}, "missing_credentials"},
-		{"capitals", map[string]any{"auth": map[string]any{"user": "Alice"}}, "invalid_user_name"},
-		{"space", map[string]any{"auth": map[string]any{"user": "al ice"}}, "invalid_user_name"},
-		{"33 characters", map[string]any{"auth": map[string]any{"user": long}}, "invalid_user_name"},
-		{"markup", map[string]any{"auth": map[string]any{"user": "<b>"}}, "invalid_user_name"},
-		{"reserved", map[string]any{"auth": map[string]any{"user": chat.SystemUser}}, "reserved_user_name"},
+		{"user not a string", map[string]any{"auth": map[string]any{"token": 7}}, "missing_credentials"},
+		{"empty user", map[string]any{"auth": map[string]any{"token": ""}}, "missing_credentials"},
+		{"capitals", map[string]any{"auth": map[string]any{"token": "Alice"}}, "invalid_user_name"},
+		{"space", map[string]any{"auth": map[string]any{"token": "al ice"}}, "invalid_user_name"},
+		{"33 characters", map[string]any{"auth": map[string]any{"token": long}}, "invalid_user_name"},
+		{"markup", map[string]any{"auth": map[string]any{"token": "<b>"}}, "invalid_user_name"},
+		{"reserved", map[string]any{"auth": map[string]any{"token": chat.SystemUser}}, "reserved_user_name"},
 	}
 	for _, tr := range transports {
 		for _, tt := range tests {
@@ -527,7 +527,7 @@ func TestTimeSync(t *testing.T) {
 		"channel": "/meta/handshake", "version": "1.0", "id": "1",
 		"supportedConnectionTypes": []string{"long-polling"},
 		"ext": map[string]any{
-			"auth":     map[string]any{"user": "alice"},
+			"auth":     map[string]any{"token": "alice"},
 			"timesync": map[string]any{"tc": time.Now().UnixMilli(), "l": 0, "o": 0},
 		},
 	}})

@@ -64,7 +64,7 @@ func newEnv(t *testing.T, opts chat.Options, ropts runtime.Options) *env {
 func (e *env) newClient(transport, user string) *client.Client {
 	return client.New(e.url,
 		client.WithTransport(transport),
-		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"user": user}}),
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": user}}),
 		client.WithBackoff(50*time.Millisecond, 200*time.Millisecond),
 	)
 }

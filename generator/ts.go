@@ -1,0 +1,564 @@
+package generator
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cometgen/cometgen/schema"
+)
+
+// The typed client is TypeScript over the CometD JavaScript client (npm
+// cometd): the message types of the spec, a Channels interface with a
+// member per channel, createClient, and a small runtime (tsruntime/) that
+// turns CometD's callbacks into promises. The JavaScript form is the same
+// code without types, and a .d.ts with the declarations; both are written
+// from one description, so they cannot drift apart (the interop tests
+// compile the one and check the other against it).
+
+// The client runtime in its three forms: TypeScript, JavaScript and
+// declarations. They are kept equivalent by hand and checked by
+// interop/tsclient_test.go.
+var (
+	//go:embed tsruntime/runtime.ts
+	tsRuntimeTS string
+	//go:embed tsruntime/runtime.js
+	tsRuntimeJS string
+	//go:embed tsruntime/runtime.d.ts
+	tsRuntimeDTS string
+)
+
+// tsReserved are the names the client itself exports or declares at the
+// top level; a message type must not take them.
+var tsReserved = []string{
+	"BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError", "ClientOptions",
+	"CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message", "ParamRule",
+	"Publishable", "ReplyError", "ServiceChannel", "Subscribable", "Subscription", "ValidationError",
+}
+
+// DefaultTSOut is where the typed client goes when the spec names no
+// ts.out, relative to the spec's directory.
+const DefaultTSOut = "client/channels.ts"
+
+// tsForm is one of the forms of the client.
+type tsForm int
+
+const (
+	formTS  tsForm = iota // TypeScript
+	formJS                // JavaScript (an ES module)
+	formDTS               // declarations of the JavaScript form
+)
+
+// tsGen writes the typed client of one spec.
+type tsGen struct {
+	spec     *schema.Spec
+	header   string
+	validate bool
+	decls    []*tsDecl
+	channels []*tsChannel
+}
+
+// tsChannel is what the client offers for one channel.
+type tsChannel struct {
+	ch     *schema.Channel
+	member string // the member of Channels: chatRoom
+	// kind is the client's view: "broadcast", "subscribable",
+	// "publishable" or "service".
+	kind                string
+	message, req, reply string // type names
+	checkMsg, checkReq  string // validator names, with validation on
+	checkReply          string
+	ruleNames           []string // the ParamRule constant of each parameter
+	subscribe, publish  bool
+}
+
+// tsFiles returns the typed client's files: out (.ts), or out (.js) and the
+// .d.ts beside it.
+func tsFiles(spec *schema.Spec, specName, out string, validate bool) (Files, error) {
+	g := &tsGen{spec: spec, header: header(specName), validate: validate}
+	names := newNamer()
+	names.lang = "TypeScript"
+	for _, r := range tsReserved {
+		names.claim(r, "the client runtime")
+	}
+	decls, err := tsTypesNamed(spec, names)
+	if err != nil {
+		return nil, err
+	}
+	g.decls = decls
+	members := map[string]string{}
+	for _, ch := range spec.Channels {
+		tc := g.channel(ch)
+		if tc == nil {
+			continue
+		}
+		if prev, ok := members[tc.member]; ok {
+			return nil, fmt.Errorf("%s: channels %s and %s both become the client member %s; give one an x-go-name", ch.Pos, prev, ch.Pattern, tc.member)
+		}
+		members[tc.member] = ch.Pattern
+		g.channels = append(g.channels, tc)
+	}
+	files := Files{}
+	if path.Ext(out) == ".js" {
+		files[out] = []byte(g.render(formJS))
+		files[strings.TrimSuffix(out, ".js")+".d.ts"] = []byte(g.render(formDTS))
+	} else {
+		files[out] = []byte(g.render(formTS))
+	}
+	return files, nil
+}
+
+// serverOnly reports whether a rule lets no client do the operation.
+func serverOnly(r schema.Rule) bool {
+	if len(r.Allow) == 0 {
+		return false
+	}
+	for _, a := range r.Allow {
+		if a.Kind != schema.AllowServer {
+			return false
+		}
+	}
+	return true
+}
+
+// channel describes ch for the client, or returns nil when no client may
+// use it.
+func (g *tsGen) channel(ch *schema.Channel) *tsChannel {
+	tc := &tsChannel{ch: ch, member: lowerFirst(channelName(ch))}
+	for _, p := range ch.Params {
+		tc.ruleNames = append(tc.ruleNames, tc.member+goName(p.Name))
+	}
+	wild := strings.HasSuffix(ch.Pattern, "/*") || strings.HasSuffix(ch.Pattern, "/**")
+	if ch.Kind == schema.Service {
+		if serverOnly(ch.Publish) {
+			return nil
+		}
+		tc.kind = "service"
+		tc.req, tc.reply = "unknown", "unknown"
+		if ch.Request != nil {
+			tc.req = messageTypeName(ch, ch.Request, "request")
+			tc.checkReq = "check" + tc.req
+		}
+		if ch.Reply != nil {
+			tc.reply = messageTypeName(ch, ch.Reply, "reply")
+			tc.checkReply = "check" + tc.reply
+		}
+		return tc
+	}
+	tc.message = "unknown"
+	if ch.Message != nil {
+		tc.message = messageTypeName(ch, ch.Message, "message")
+		tc.checkMsg = "check" + tc.message
+	}
+	tc.subscribe = !serverOnly(ch.Subscribe)
+	tc.publish = !serverOnly(ch.Publish) && !wild
+	switch {
+	case tc.subscribe && tc.publish:
+		tc.kind = "broadcast"
+	case tc.subscribe:
+		tc.kind = "subscribable"
+	case tc.publish:
+		tc.kind = "publishable"
+	default:
+		return nil
+	}
+	return tc
+}
+
+// render writes the client in one form.
+func (g *tsGen) render(form tsForm) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("// %s\n//\n", g.header)
+	w("// The typed client of %s: the message types of its channels and a typed\n", g.spec.Name)
+	w("// API over the CometD JavaScript client (npm cometd). See docs/generated-ts.md.\n\n")
+	if form != formJS {
+		w("import type { CometD, Message } from \"cometd\";\n")
+	}
+	if g.validate && form != formDTS {
+		w("import Ajv2020 from \"ajv/dist/2020.js\";\n")
+		w("import addFormats from \"ajv-formats\";\n")
+	}
+	if form != formJS || g.validate {
+		w("\n")
+	}
+
+	if len(g.decls) > 0 && (form != formJS || g.hasValues()) {
+		w("// ---------------------------------------------------------------------------\n")
+		w("// Message types\n\n")
+		for _, d := range g.decls {
+			switch {
+			case form == formJS && d.js == "":
+			case form == formJS:
+				w("%s\n", d.js)
+			case form == formDTS && d.dts != "":
+				w("%s\n", d.dts)
+			default:
+				w("%s\n", d.ts)
+			}
+		}
+	}
+
+	w("// ---------------------------------------------------------------------------\n")
+	w("// Channels\n\n")
+	if form != formJS {
+		g.interfaces(&b)
+	}
+	if form == formDTS {
+		w("/**\n * createClient returns the typed client of %s over cometd, which the\n", g.spec.Name)
+		w(" * application configures (url, transports, extensions).\n */\n")
+		w("export declare function createClient(cometd: CometD, options?: ClientOptions): Client;\n\n")
+		w("%s", strings.TrimPrefix(tsRuntimeDTS, "\n"))
+		return b.String()
+	}
+	g.createClient(&b, form)
+	g.paramRules(&b, form)
+	if g.validate {
+		g.validators(&b, form)
+	}
+	if form == formJS {
+		w("%s", tsRuntimeJS)
+	} else {
+		w("%s", tsRuntimeTS)
+	}
+	return b.String()
+}
+
+// hasValues reports whether a declaration has a JavaScript value.
+func (g *tsGen) hasValues() bool {
+	return slices.ContainsFunc(g.decls, func(d *tsDecl) bool { return d.js != "" })
+}
+
+// chanType returns the type of a channel's member value.
+func (tc *tsChannel) chanType() string {
+	switch tc.kind {
+	case "service":
+		return fmt.Sprintf("ServiceChannel<%s, %s>", tc.req, tc.reply)
+	case "broadcast":
+		return "BroadcastChannel<" + tc.message + ">"
+	case "subscribable":
+		return "Subscribable<" + tc.message + ">"
+	}
+	return "Publishable<" + tc.message + ">"
+}
+
+// paramType returns the TypeScript type of a parameter: a union of its
+// values when it has an enum.
+func paramType(p schema.Param) string {
+	if len(p.Enum) == 0 {
+		return "string"
+	}
+	vals := make([]string, len(p.Enum))
+	for i, e := range p.Enum {
+		vals[i] = strconv.Quote(e)
+	}
+	return strings.Join(vals, " | ")
+}
+
+// params returns a channel's parameter list, typed or not.
+func (tc *tsChannel) params(typed bool) string {
+	var ps []string
+	for _, p := range tc.ch.Params {
+		if typed {
+			ps = append(ps, p.Name+": "+paramType(p))
+		} else {
+			ps = append(ps, p.Name)
+		}
+	}
+	return strings.Join(ps, ", ")
+}
+
+// interfaces writes HandshakeAuth, Channels and Client.
+func (g *tsGen) interfaces(b *strings.Builder) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	if g.spec.Auth.Handshake == schema.HandshakeOptional || g.spec.Auth.Handshake == schema.HandshakeRequired {
+		w("/** HandshakeAuth is a handshake's credentials: the token goes to ext.auth.token. */\n")
+		w("export interface HandshakeAuth {\n  token: string;\n}\n\n")
+	}
+	w("/** Channels are the channels of %s a client may use, as the spec declares them. */\n", g.spec.Name)
+	w("export interface Channels {\n")
+	for i, tc := range g.channels {
+		if i > 0 {
+			w("\n")
+		}
+		b.WriteString(tsDoc("  ", tc.doc()))
+		if len(tc.ch.Params) > 0 {
+			w("  %s(%s): %s;\n", tc.member, tc.params(true), tc.chanType())
+		} else {
+			w("  readonly %s: %s;\n", tc.member, tc.chanType())
+		}
+	}
+	w("}\n\n")
+
+	w("/** Client is the typed client of %s. */\n", g.spec.Name)
+	w("export interface Client {\n")
+	w("  /** The CometD client underneath. */\n")
+	w("  readonly cometd: CometD;\n")
+	w("  /** The channels. */\n")
+	w("  readonly channels: Channels;\n")
+	switch g.spec.Auth.Handshake {
+	case schema.HandshakeRequired:
+		w("  /**\n   * handshake connects to the server with auth, which the server requires. It\n")
+		w("   * resolves with the server's reply and rejects with a ReplyError when refused.\n   */\n")
+		w("  handshake(auth: HandshakeAuth): Promise<Message>;\n")
+	case schema.HandshakeOptional:
+		w("  /**\n   * handshake connects to the server, with auth or anonymously. It resolves\n")
+		w("   * with the server's reply and rejects with a ReplyError when refused.\n   */\n")
+		w("  handshake(auth?: HandshakeAuth): Promise<Message>;\n")
+	default:
+		w("  /**\n   * handshake connects to the server. It resolves with the server's reply and\n")
+		w("   * rejects with a ReplyError when refused.\n   */\n")
+		w("  handshake(): Promise<Message>;\n")
+	}
+	w("  /** disconnect ends the session; it resolves when the server confirms. */\n")
+	w("  disconnect(): Promise<void>;\n")
+	w("  /**\n   * onConnectionState calls listener whenever the connection's state changes;\n")
+	w("   * it returns a function that removes the listener.\n   */\n")
+	w("  onConnectionState(listener: (state: ConnectionState) => void): () => void;\n")
+	w("}\n\n")
+}
+
+// doc returns the doc comment of a channel's member.
+func (tc *tsChannel) doc() []string {
+	ch := tc.ch
+	first := ch.Pattern
+	if ch.Description != "" {
+		first += ": " + strings.TrimSuffix(strings.TrimSpace(ch.Description), ".") + "."
+	} else {
+		first += "."
+	}
+	lines := []string{first}
+	switch {
+	case tc.kind == "subscribable" && (strings.HasSuffix(ch.Pattern, "/*") || strings.HasSuffix(ch.Pattern, "/**")):
+		lines = append(lines, "A wildcard channel: clients subscribe to it, they publish on the channels it matches.")
+	case tc.kind == "subscribable":
+		lines = append(lines, "Only the server publishes on it.")
+	case tc.kind == "publishable":
+		lines = append(lines, "Only the server subscribes to it.")
+	}
+	if ch.Lazy {
+		lines = append(lines, "Its messages are lazy: they reach subscribers with the next message or heartbeat.")
+	}
+	if len(ch.Params) > 0 {
+		lines = append(lines, "")
+		for _, p := range ch.Params {
+			lines = append(lines, "@param "+p.Name+" "+paramDoc(p))
+		}
+	}
+	if ch.Deprecated != "" {
+		lines = append(lines, "", "@deprecated "+ch.Deprecated)
+	}
+	return lines
+}
+
+// paramDoc describes a parameter's schema.
+func paramDoc(p schema.Param) string {
+	var parts []string
+	if p.Description != "" {
+		parts = append(parts, strings.TrimSuffix(p.Description, "."))
+	}
+	if p.Pattern != "" {
+		parts = append(parts, "matches "+p.Pattern)
+	}
+	if p.MinLength > 0 {
+		parts = append(parts, fmt.Sprintf("at least %d characters", p.MinLength))
+	}
+	if p.MaxLength > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d characters", p.MaxLength))
+	}
+	if len(parts) == 0 {
+		return "a channel segment"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// createClient writes the createClient function.
+func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	ts := form == formTS
+	w("/**\n * createClient returns the typed client of %s over cometd, which the\n", g.spec.Name)
+	w(" * application configures (url, transports, extensions).\n */\n")
+	if ts {
+		w("export function createClient(cometd: CometD, options: ClientOptions = {}): Client {\n")
+	} else {
+		w("export function createClient(cometd, options = {}) {\n")
+	}
+	w("  const link = new Link(cometd, options);\n")
+	w("  return {\n")
+	w("    cometd,\n")
+	w("    channels: {\n")
+	for _, tc := range g.channels {
+		call := g.linkCall(tc, ts)
+		if len(tc.ch.Params) == 0 {
+			w("      %s: %s,\n", tc.member, call)
+			continue
+		}
+		w("      %s: (%s) =>\n        %s,\n", tc.member, tc.params(ts), call)
+	}
+	w("    },\n")
+	switch {
+	case g.spec.Auth.Handshake == schema.HandshakeNone || g.spec.Auth.Handshake == "":
+		w("    handshake: () => link.handshake(undefined),\n")
+	case ts && g.spec.Auth.Handshake == schema.HandshakeOptional:
+		w("    handshake: (auth?: HandshakeAuth) => link.handshake(auth && { auth: { token: auth.token } }),\n")
+	case ts:
+		w("    handshake: (auth: HandshakeAuth) => link.handshake({ auth: { token: auth.token } }),\n")
+	case g.spec.Auth.Handshake == schema.HandshakeOptional:
+		w("    handshake: (auth) => link.handshake(auth && { auth: { token: auth.token } }),\n")
+	default:
+		w("    handshake: (auth) => link.handshake({ auth: { token: auth.token } }),\n")
+	}
+	w("    disconnect: () => link.disconnect(),\n")
+	w("    onConnectionState: (listener) => link.onConnectionState(listener),\n")
+	w("  };\n}\n\n")
+}
+
+// linkCall returns the expression that makes a channel's value.
+func (g *tsGen) linkCall(tc *tsChannel, ts bool) string {
+	name := strconv.Quote(tc.ch.Pattern)
+	if len(tc.ch.Params) > 0 {
+		var parts []string
+		lit := ""
+		i := 0
+		for _, seg := range strings.Split(strings.TrimPrefix(tc.ch.Pattern, "/"), "/") {
+			lit += "/"
+			if strings.HasPrefix(seg, "{") {
+				p := strings.Trim(seg, "{}")
+				parts = append(parts, strconv.Quote(lit), fmt.Sprintf("param(%q, %q, %s, %s)", tc.ch.Pattern, p, p, tc.ruleNames[i]))
+				lit = ""
+				i++
+				continue
+			}
+			lit += seg
+		}
+		if lit != "" {
+			parts = append(parts, strconv.Quote(lit))
+		}
+		name = strings.Join(parts, " + ")
+	}
+	var args []string
+	var typeArgs string
+	switch tc.kind {
+	case "service":
+		typeArgs = "<" + tc.req + ", " + tc.reply + ">"
+		if g.validate {
+			args = append(args, orUndefined(tc.checkReq), orUndefined(tc.checkReply))
+		}
+	default:
+		typeArgs = "<" + tc.message + ">"
+		if g.validate && tc.checkMsg != "" {
+			args = append(args, tc.checkMsg)
+		}
+	}
+	if !ts {
+		typeArgs = ""
+	}
+	method := tc.kind
+	return fmt.Sprintf("link.%s%s(%s)", method, typeArgs, strings.Join(append([]string{name}, args...), ", "))
+}
+
+func orUndefined(s string) string {
+	if s == "" {
+		return "undefined"
+	}
+	return s
+}
+
+// paramRules writes the ParamRule constant of every channel parameter.
+func (g *tsGen) paramRules(b *strings.Builder, form tsForm) {
+	first := true
+	for _, tc := range g.channels {
+		for i, p := range tc.ch.Params {
+			if first {
+				b.WriteString("// The schemas of the channel parameters, checked before a channel is used.\n")
+				first = false
+			}
+			var fields []string
+			if p.Pattern != "" {
+				pat, _ := json.Marshal(p.Pattern)
+				fields = append(fields, fmt.Sprintf("pattern: new RegExp(%s, \"u\")", pat))
+			}
+			if p.MinLength > 0 {
+				fields = append(fields, fmt.Sprintf("minLength: %d", p.MinLength))
+			}
+			if p.MaxLength > 0 {
+				fields = append(fields, fmt.Sprintf("maxLength: %d", p.MaxLength))
+			}
+			if len(p.Enum) > 0 {
+				vals := make([]string, len(p.Enum))
+				for j, e := range p.Enum {
+					vals[j] = strconv.Quote(e)
+				}
+				fields = append(fields, "values: ["+strings.Join(vals, ", ")+"]")
+			}
+			typ := ""
+			if form == formTS {
+				typ = ": ParamRule"
+			}
+			body := "{}"
+			if len(fields) > 0 {
+				body = "{ " + strings.Join(fields, ", ") + " }"
+			}
+			fmt.Fprintf(b, "const %s%s = %s;\n", tc.ruleNames[i], typ, body)
+		}
+	}
+	if !first {
+		b.WriteString("\n")
+	}
+}
+
+// validators writes the schema checks of the client, compiled by ajv on
+// first use.
+func (g *tsGen) validators(b *strings.Builder, form tsForm) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	ts := form == formTS
+	w("// ---------------------------------------------------------------------------\n")
+	w("// Validation: the schemas of the spec, compiled by ajv on first use.\n\n")
+	w("const ajv = new Ajv2020({ allErrors: true, strict: false });\n")
+	w("addFormats(ajv);\n\n")
+	w("/** check returns a Check of schema, compiled on first use. */\n")
+	if ts {
+		w("function check(schema: object): Check {\n")
+		w("  let validate: ReturnType<typeof ajv.compile> | undefined;\n")
+	} else {
+		w("function check(schema) {\n")
+		w("  let validate;\n")
+	}
+	w("  return (data) => {\n")
+	w("    validate ??= ajv.compile(schema);\n")
+	w("    if (validate(data)) {\n      return [];\n    }\n")
+	w("    return (validate.errors ?? []).map((e) => `${e.instancePath || \"/\"}: ${e.message ?? \"is invalid\"}`);\n")
+	w("  };\n}\n\n")
+	seen := map[string]bool{}
+	for _, tc := range g.channels {
+		for _, c := range []struct {
+			name string
+			s    *schema.Schema
+		}{{tc.checkMsg, tc.ch.Message}, {tc.checkReq, tc.ch.Request}, {tc.checkReply, tc.ch.Reply}} {
+			if c.name == "" || c.s == nil || seen[c.name] {
+				continue
+			}
+			seen[c.name] = true
+			w("const %s = check(%s);\n", c.name, ajvSchema(c.s.JSON))
+		}
+	}
+	w("\n")
+}
+
+// ajvSchema returns a schema as compact JSON for ajv: the $schema keyword
+// dropped, since one ajv instance (draft 2020-12) checks every schema.
+func ajvSchema(raw json.RawMessage) string {
+	n, err := parseNode(raw)
+	if err != nil {
+		return "{}"
+	}
+	if i := slices.Index(n.keys, "$schema"); i >= 0 {
+		n.keys = slices.Delete(n.keys, i, i+1)
+		n.vals = slices.Delete(n.vals, i, i+1)
+	}
+	return string(n.marshal())
+}

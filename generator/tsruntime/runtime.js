@@ -1,0 +1,250 @@
+// ---------------------------------------------------------------------------
+// The client runtime: the same in every client cometgen generates. It adds
+// promises, types and checks to the CometD client, which does the transport,
+// reconnection, backoff and extensions.
+
+/** ReplyError is a refusal by the server: a reply whose successful is false. */
+export class ReplyError extends Error {
+  /** The channel of the refused operation. */
+  channel;
+  /** The server's reply: its error says why, as code:args:message. */
+  reply;
+
+  constructor(channel, reply) {
+    super(`${channel}: ${failureOf(reply)}`);
+    this.name = "ReplyError";
+    this.channel = channel;
+    this.reply = reply;
+  }
+}
+
+/** ValidationError is a message that does not match its channel's schema. */
+export class ValidationError extends Error {
+  /** The channel of the message. */
+  channel;
+  /** Each way the message breaks its schema, as "/path: problem". */
+  violations;
+
+  constructor(channel, what, violations) {
+    super(`${channel}: ${what} does not match its schema: ${violations.join("; ")}`);
+    this.name = "ValidationError";
+    this.channel = channel;
+    this.violations = violations;
+  }
+}
+
+/** HandlerError is an error thrown by a subscription or state listener. */
+export class HandlerError extends Error {
+  /** The channel whose message the listener was handling. */
+  channel;
+
+  constructor(channel, cause) {
+    super(`${channel}: listener failed: ${String(cause)}`, { cause });
+    this.name = "HandlerError";
+    this.channel = channel;
+  }
+}
+
+/** The characters of a channel segment, as the Bayeux server accepts them. */
+const segmentChars = /^[A-Za-z0-9 !#$()+\-.@_{}~]+$/;
+
+/** param returns value after checking it against its parameter's rule. */
+function param(channel, name, value, rule) {
+  const fail = (why) => {
+    throw new TypeError(`${channel}: parameter ${name} ${JSON.stringify(value)} ${why}`);
+  };
+  if (typeof value !== "string" || !segmentChars.test(value)) {
+    fail("is not a channel segment");
+  }
+  const length = [...value].length;
+  if (rule.minLength !== undefined && length < rule.minLength) {
+    fail(`is shorter than ${rule.minLength}`);
+  }
+  if (rule.maxLength !== undefined && length > rule.maxLength) {
+    fail(`is longer than ${rule.maxLength}`);
+  }
+  if (rule.pattern !== undefined && !rule.pattern.test(value)) {
+    fail(`does not match ${rule.pattern.source}`);
+  }
+  if (rule.values !== undefined && !rule.values.includes(value)) {
+    fail(`is not one of ${rule.values.join(", ")}`);
+  }
+  return value;
+}
+
+/** failureOf says why a reply failed. */
+function failureOf(reply) {
+  if (typeof reply.error === "string" && reply.error !== "") {
+    return reply.error;
+  }
+  if (typeof reply.data === "string" && reply.data !== "") {
+    return reply.data;
+  }
+  return "failed";
+}
+
+/** Link is the typed layer over one CometD instance. */
+class Link {
+  cometd;
+  #onError;
+  #callTimeout;
+  #stateListeners = new Set();
+  #state = "disconnected";
+
+  constructor(cometd, options) {
+    this.cometd = cometd;
+    this.#onError = options.onError ?? ((error) => console.error(error));
+    this.#callTimeout = options.callTimeout ?? 10000;
+    cometd.addListener("/meta/handshake", (m) => {
+      if (!m.successful) {
+        this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
+      }
+    });
+    cometd.addListener("/meta/connect", (m) => {
+      if (m.successful) {
+        this.#setState("connected");
+      } else {
+        this.#setState(cometd.isDisconnected() ? "disconnected" : "reconnecting");
+      }
+    });
+    cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
+  }
+
+  #setState(state) {
+    if (state === this.#state) {
+      return;
+    }
+    this.#state = state;
+    for (const listener of [...this.#stateListeners]) {
+      try {
+        listener(state);
+      } catch (e) {
+        this.#onError(new HandlerError("/meta/connect", e));
+      }
+    }
+  }
+
+  onConnectionState(listener) {
+    this.#stateListeners.add(listener);
+    return () => {
+      this.#stateListeners.delete(listener);
+    };
+  }
+
+  handshake(ext) {
+    return new Promise((resolve, reject) => {
+      const props = ext === undefined ? {} : { ext };
+      this.cometd.handshake(props, (reply) => {
+        if (reply.successful) {
+          resolve(reply);
+        } else {
+          reject(new ReplyError("/meta/handshake", reply));
+        }
+      });
+    });
+  }
+
+  disconnect() {
+    return new Promise((resolve) => {
+      this.cometd.disconnect(() => resolve());
+    });
+  }
+
+  subscribe(channel, check, handler) {
+    return new Promise((resolve, reject) => {
+      const deliver = (message) => {
+        const violations = check?.(message.data) ?? [];
+        if (violations.length > 0) {
+          this.#onError(new ValidationError(message.channel, "a message", violations));
+          return;
+        }
+        try {
+          handler(message.data, message);
+        } catch (e) {
+          this.#onError(new HandlerError(message.channel, e));
+        }
+      };
+      const handle = this.cometd.subscribe(channel, deliver, (reply) => {
+        if (!reply.successful) {
+          reject(new ReplyError(channel, reply));
+          return;
+        }
+        resolve({
+          channel,
+          unsubscribe: () =>
+            new Promise((done, fail) => {
+              this.cometd.unsubscribe(handle, (r) => {
+                if (r.successful) {
+                  done();
+                } else {
+                  fail(new ReplyError(channel, r));
+                }
+              });
+            }),
+        });
+      });
+    });
+  }
+
+  publish(channel, check, data) {
+    return new Promise((resolve, reject) => {
+      const violations = check?.(data) ?? [];
+      if (violations.length > 0) {
+        reject(new ValidationError(channel, "the message", violations));
+        return;
+      }
+      this.cometd.publish(channel, data, (reply) => {
+        if (reply.successful) {
+          resolve(reply);
+        } else {
+          reject(new ReplyError(channel, reply));
+        }
+      });
+    });
+  }
+
+  call(channel, checkRequest, checkReply, request, options) {
+    return new Promise((resolve, reject) => {
+      const violations = checkRequest?.(request) ?? [];
+      if (violations.length > 0) {
+        reject(new ValidationError(channel, "the request", violations));
+        return;
+      }
+      const timeout = options?.timeout ?? this.#callTimeout;
+      this.cometd.remoteCall(channel.slice("/service".length), request, timeout, (reply) => {
+        if (!reply.successful) {
+          reject(new ReplyError(channel, reply));
+          return;
+        }
+        const wrong = checkReply?.(reply.data) ?? [];
+        if (wrong.length > 0) {
+          const error = new ValidationError(channel, "the reply", wrong);
+          this.#onError(error);
+          reject(error);
+          return;
+        }
+        resolve(reply.data);
+      });
+    });
+  }
+
+  broadcast(name, check) {
+    return {
+      name,
+      subscribe: (handler) => this.subscribe(name, check, handler),
+      publish: (data) => this.publish(name, check, data),
+    };
+  }
+
+  subscribable(name, check) {
+    return { name, subscribe: (handler) => this.subscribe(name, check, handler) };
+  }
+
+  publishable(name, check) {
+    return { name, publish: (data) => this.publish(name, check, data) };
+  }
+
+  service(name, checkRequest, checkReply) {
+    return { name, call: (request, options) => this.call(name, checkRequest, checkReply, request, options) };
+  }
+}

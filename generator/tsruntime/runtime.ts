@@ -1,0 +1,342 @@
+// ---------------------------------------------------------------------------
+// The client runtime: the same in every client cometgen generates. It adds
+// promises, types and checks to the CometD client, which does the transport,
+// reconnection, backoff and extensions.
+
+/** The state of the connection to the server, as an application shows it. */
+export type ConnectionState = "connected" | "reconnecting" | "disconnected";
+
+/** ClientOptions configure a client. */
+export interface ClientOptions {
+  /**
+   * onError receives what the client cannot hand to the application: a
+   * message or reply that does not match its schema (when the client
+   * validates) and an error thrown by a subscription or state listener.
+   * Default: console.error.
+   */
+  onError?: (error: ClientError) => void;
+  /** The timeout of remote calls, in milliseconds. Default: 10000. */
+  callTimeout?: number;
+}
+
+/** CallOptions adjust one remote call. */
+export interface CallOptions {
+  /** The timeout of the call, in milliseconds. Default: the client's callTimeout. */
+  timeout?: number;
+}
+
+/** A Subscription lasts until it is unsubscribed. */
+export interface Subscription {
+  /** The channel subscribed to. */
+  readonly channel: string;
+  /** unsubscribe ends the subscription; it resolves when the server confirms. */
+  unsubscribe(): Promise<void>;
+}
+
+/** A Subscribable channel delivers messages of type T to its subscribers. */
+export interface Subscribable<T> {
+  /** The channel's name. */
+  readonly name: string;
+  /**
+   * subscribe calls handler with every message of the channel until the
+   * subscription ends. It resolves when the server confirms the
+   * subscription and rejects with a ReplyError when the server refuses it.
+   */
+  subscribe(handler: (data: T, message: Message) => void): Promise<Subscription>;
+}
+
+/** A Publishable channel takes messages of type T from this client. */
+export interface Publishable<T> {
+  /** The channel's name. */
+  readonly name: string;
+  /**
+   * publish sends data on the channel. It resolves with the server's reply
+   * and rejects with a ReplyError when the server refuses the message (or
+   * with a ValidationError, before sending, when the client validates).
+   */
+  publish(data: T): Promise<Message>;
+}
+
+/** A BroadcastChannel is subscribed to and published on. */
+export interface BroadcastChannel<T> extends Subscribable<T>, Publishable<T> {}
+
+/** A ServiceChannel serves remote calls: a request of type Req, a reply of type Reply. */
+export interface ServiceChannel<Req, Reply> {
+  /** The channel's name. */
+  readonly name: string;
+  /**
+   * call sends request and resolves with the server's reply. It rejects
+   * with a ReplyError when the call fails or times out.
+   */
+  call(request: Req, options?: CallOptions): Promise<Reply>;
+}
+
+/** ReplyError is a refusal by the server: a reply whose successful is false. */
+export class ReplyError extends Error {
+  /** The channel of the refused operation. */
+  readonly channel: string;
+  /** The server's reply: its error says why, as code:args:message. */
+  readonly reply: Message;
+
+  constructor(channel: string, reply: Message) {
+    super(`${channel}: ${failureOf(reply)}`);
+    this.name = "ReplyError";
+    this.channel = channel;
+    this.reply = reply;
+  }
+}
+
+/** ValidationError is a message that does not match its channel's schema. */
+export class ValidationError extends Error {
+  /** The channel of the message. */
+  readonly channel: string;
+  /** Each way the message breaks its schema, as "/path: problem". */
+  readonly violations: readonly string[];
+
+  constructor(channel: string, what: string, violations: readonly string[]) {
+    super(`${channel}: ${what} does not match its schema: ${violations.join("; ")}`);
+    this.name = "ValidationError";
+    this.channel = channel;
+    this.violations = violations;
+  }
+}
+
+/** HandlerError is an error thrown by a subscription or state listener. */
+export class HandlerError extends Error {
+  /** The channel whose message the listener was handling. */
+  readonly channel: string;
+
+  constructor(channel: string, cause: unknown) {
+    super(`${channel}: listener failed: ${String(cause)}`, { cause });
+    this.name = "HandlerError";
+    this.channel = channel;
+  }
+}
+
+/** ClientError is what ClientOptions.onError receives. */
+export type ClientError = ValidationError | HandlerError;
+
+/** A Check returns the ways data breaks a schema; none when it is valid. */
+type Check = (data: unknown) => readonly string[];
+
+/** A ParamRule is the schema of a channel parameter. */
+interface ParamRule {
+  pattern?: RegExp;
+  minLength?: number;
+  maxLength?: number;
+  values?: readonly string[];
+}
+
+/** The characters of a channel segment, as the Bayeux server accepts them. */
+const segmentChars = /^[A-Za-z0-9 !#$()+\-.@_{}~]+$/;
+
+/** param returns value after checking it against its parameter's rule. */
+function param(channel: string, name: string, value: string, rule: ParamRule): string {
+  const fail = (why: string): never => {
+    throw new TypeError(`${channel}: parameter ${name} ${JSON.stringify(value)} ${why}`);
+  };
+  if (typeof value !== "string" || !segmentChars.test(value)) {
+    fail("is not a channel segment");
+  }
+  const length = [...value].length;
+  if (rule.minLength !== undefined && length < rule.minLength) {
+    fail(`is shorter than ${rule.minLength}`);
+  }
+  if (rule.maxLength !== undefined && length > rule.maxLength) {
+    fail(`is longer than ${rule.maxLength}`);
+  }
+  if (rule.pattern !== undefined && !rule.pattern.test(value)) {
+    fail(`does not match ${rule.pattern.source}`);
+  }
+  if (rule.values !== undefined && !rule.values.includes(value)) {
+    fail(`is not one of ${rule.values.join(", ")}`);
+  }
+  return value;
+}
+
+/** failureOf says why a reply failed. */
+function failureOf(reply: Message): string {
+  if (typeof reply.error === "string" && reply.error !== "") {
+    return reply.error;
+  }
+  if (typeof reply.data === "string" && reply.data !== "") {
+    return reply.data;
+  }
+  return "failed";
+}
+
+/** Link is the typed layer over one CometD instance. */
+class Link {
+  readonly cometd: CometD;
+  readonly #onError: (error: ClientError) => void;
+  readonly #callTimeout: number;
+  readonly #stateListeners = new Set<(state: ConnectionState) => void>();
+  #state: ConnectionState = "disconnected";
+
+  constructor(cometd: CometD, options: ClientOptions) {
+    this.cometd = cometd;
+    this.#onError = options.onError ?? ((error) => console.error(error));
+    this.#callTimeout = options.callTimeout ?? 10000;
+    cometd.addListener("/meta/handshake", (m) => {
+      if (!m.successful) {
+        this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
+      }
+    });
+    cometd.addListener("/meta/connect", (m) => {
+      if (m.successful) {
+        this.#setState("connected");
+      } else {
+        this.#setState(cometd.isDisconnected() ? "disconnected" : "reconnecting");
+      }
+    });
+    cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) {
+      return;
+    }
+    this.#state = state;
+    for (const listener of [...this.#stateListeners]) {
+      try {
+        listener(state);
+      } catch (e) {
+        this.#onError(new HandlerError("/meta/connect", e));
+      }
+    }
+  }
+
+  onConnectionState(listener: (state: ConnectionState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => {
+      this.#stateListeners.delete(listener);
+    };
+  }
+
+  handshake(ext: object | undefined): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const props = ext === undefined ? {} : { ext };
+      this.cometd.handshake(props, (reply) => {
+        if (reply.successful) {
+          resolve(reply);
+        } else {
+          reject(new ReplyError("/meta/handshake", reply));
+        }
+      });
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return new Promise((resolve) => {
+      this.cometd.disconnect(() => resolve());
+    });
+  }
+
+  subscribe<T>(
+    channel: string,
+    check: Check | undefined,
+    handler: (data: T, message: Message) => void,
+  ): Promise<Subscription> {
+    return new Promise((resolve, reject) => {
+      const deliver = (message: Message) => {
+        const violations = check?.(message.data) ?? [];
+        if (violations.length > 0) {
+          this.#onError(new ValidationError(message.channel, "a message", violations));
+          return;
+        }
+        try {
+          handler(message.data as T, message);
+        } catch (e) {
+          this.#onError(new HandlerError(message.channel, e));
+        }
+      };
+      const handle = this.cometd.subscribe(channel, deliver, (reply) => {
+        if (!reply.successful) {
+          reject(new ReplyError(channel, reply));
+          return;
+        }
+        resolve({
+          channel,
+          unsubscribe: () =>
+            new Promise<void>((done, fail) => {
+              this.cometd.unsubscribe(handle, (r) => {
+                if (r.successful) {
+                  done();
+                } else {
+                  fail(new ReplyError(channel, r));
+                }
+              });
+            }),
+        });
+      });
+    });
+  }
+
+  publish<T>(channel: string, check: Check | undefined, data: T): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const violations = check?.(data) ?? [];
+      if (violations.length > 0) {
+        reject(new ValidationError(channel, "the message", violations));
+        return;
+      }
+      this.cometd.publish(channel, data, (reply) => {
+        if (reply.successful) {
+          resolve(reply);
+        } else {
+          reject(new ReplyError(channel, reply));
+        }
+      });
+    });
+  }
+
+  call<Req, Reply>(
+    channel: string,
+    checkRequest: Check | undefined,
+    checkReply: Check | undefined,
+    request: Req,
+    options?: CallOptions,
+  ): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const violations = checkRequest?.(request) ?? [];
+      if (violations.length > 0) {
+        reject(new ValidationError(channel, "the request", violations));
+        return;
+      }
+      const timeout = options?.timeout ?? this.#callTimeout;
+      this.cometd.remoteCall(channel.slice("/service".length), request, timeout, (reply) => {
+        if (!reply.successful) {
+          reject(new ReplyError(channel, reply));
+          return;
+        }
+        const wrong = checkReply?.(reply.data) ?? [];
+        if (wrong.length > 0) {
+          const error = new ValidationError(channel, "the reply", wrong);
+          this.#onError(error);
+          reject(error);
+          return;
+        }
+        resolve(reply.data as Reply);
+      });
+    });
+  }
+
+  broadcast<T>(name: string, check?: Check): BroadcastChannel<T> {
+    return {
+      name,
+      subscribe: (handler) => this.subscribe(name, check, handler),
+      publish: (data) => this.publish(name, check, data),
+    };
+  }
+
+  subscribable<T>(name: string, check?: Check): Subscribable<T> {
+    return { name, subscribe: (handler) => this.subscribe(name, check, handler) };
+  }
+
+  publishable<T>(name: string, check?: Check): Publishable<T> {
+    return { name, publish: (data) => this.publish(name, check, data) };
+  }
+
+  service<Req, Reply>(name: string, checkRequest?: Check, checkReply?: Check): ServiceChannel<Req, Reply> {
+    return { name, call: (request, options) => this.call(name, checkRequest, checkReply, request, options) };
+  }
+}
