@@ -400,11 +400,12 @@ func (t *tsTypeGen) enum(n *node, vals []*node, c ctx, origin string, named bool
 		orNull = " | null"
 	}
 	doc := tsDoc("", append(tsDocLines(origin, n), "", "Its values are "+strings.Join(lits, ", ")+"."))
+	constDoc := tsDoc("", []string{"The values of " + c.name + ", by name."})
 	typeLine := fmt.Sprintf("export type %s = (typeof %s)[keyof typeof %s]%s;\n", c.name, c.name, c.name, orNull)
 	t.decls[slot] = &tsDecl{
-		ts:  doc + "export const " + c.name + " = {\n" + obj.String() + "} as const;\n" + doc + typeLine,
-		js:  doc + "export const " + c.name + " = {\n" + obj.String() + "};\n",
-		dts: doc + "export declare const " + c.name + ": {\n" + dts.String() + "};\n" + doc + typeLine,
+		ts:  constDoc + "export const " + c.name + " = {\n" + obj.String() + "} as const;\n" + doc + typeLine,
+		js:  constDoc + "export const " + c.name + " = {\n" + obj.String() + "};\n",
+		dts: constDoc + "export declare const " + c.name + ": {\n" + dts.String() + "};\n" + doc + typeLine,
 	}
 	return tsType{expr: c.name, decl: true}, nil
 }

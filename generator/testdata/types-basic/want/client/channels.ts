@@ -8,13 +8,7 @@ import type { CometD, Message } from "cometd";
 // ---------------------------------------------------------------------------
 // Message types
 
-/**
- * The schema Color of the spec.
- *
- * A color of the palette.
- *
- * Its values are "red", "green", "dark-blue".
- */
+/** The values of Color, by name. */
 export const Color = {
   Red: "red",
   Green: "green",
@@ -35,11 +29,7 @@ export interface Place {
   rating?: PlaceRating;
 }
 
-/**
- * The property rating of Place.
- *
- * Its values are "good", "bad".
- */
+/** The values of PlaceRating, by name. */
 export const PlaceRating = {
   Good: "good",
   Bad: "bad",
@@ -120,11 +110,7 @@ export interface ProfileContactsItem {
   value: string;
 }
 
-/**
- * The property kind of ProfileContactsItem.
- *
- * Its values are "email", "phone".
- */
+/** The values of ProfileContactsItemKind, by name. */
 export const ProfileContactsItemKind = {
   Email: "email",
   Phone: "phone",
@@ -136,11 +122,7 @@ export const ProfileContactsItemKind = {
  */
 export type ProfileContactsItemKind = (typeof ProfileContactsItemKind)[keyof typeof ProfileContactsItemKind];
 
-/**
- * The property favorite of Profile.
- *
- * Its values are "red", "green", "dark-blue".
- */
+/** The values of ProfileFavorite, by name. */
 export const ProfileFavorite = {
   Red: "red",
   Green: "green",
@@ -153,11 +135,7 @@ export const ProfileFavorite = {
  */
 export type ProfileFavorite = (typeof ProfileFavorite)[keyof typeof ProfileFavorite];
 
-/**
- * The property mood of Profile.
- *
- * Its values are "happy", "sad".
- */
+/** The values of ProfileMood, by name. */
 export const ProfileMood = {
   Happy: "happy",
   Sad: "sad",
@@ -169,13 +147,7 @@ export const ProfileMood = {
  */
 export type ProfileMood = (typeof ProfileMood)[keyof typeof ProfileMood];
 
-/**
- * The property power of Profile.
- *
- * a nullable enum
- *
- * Its values are "on", "off".
- */
+/** The values of ProfilePower, by name. */
 export const ProfilePower = {
   On: "on",
   Off: "off",
