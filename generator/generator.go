@@ -117,6 +117,7 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		{"register.go", g.register},
 	} {
 		f := jen.NewFile(pkg)
+		f.NoFormat = true // imports.Process below formats, once
 		f.HeaderComment(g.header)
 		f.ImportName(RuntimePath, "runtime")
 		f.ImportName(bayeuxPath, "bayeux")
