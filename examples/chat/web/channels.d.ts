@@ -237,4 +237,3 @@ export declare class HandlerError extends Error {
 
 /** ClientError is what ClientOptions.onError receives. */
 export type ClientError = ValidationError | HandlerError;
-

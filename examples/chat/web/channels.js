@@ -281,6 +281,9 @@ class Link {
   }
 
   service(name, checkRequest, checkReply) {
-    return { name, call: (request, options) => this.call(name, checkRequest, checkReply, request, options) };
+    return {
+      name,
+      call: (request, options) => this.call(name, checkRequest, checkReply, request, options),
+    };
   }
 }

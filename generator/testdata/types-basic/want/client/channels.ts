@@ -607,7 +607,14 @@ class Link {
     return { name, publish: (data) => this.publish(name, check, data) };
   }
 
-  service<Req, Reply>(name: string, checkRequest?: Check, checkReply?: Check): ServiceChannel<Req, Reply> {
-    return { name, call: (request, options) => this.call(name, checkRequest, checkReply, request, options) };
+  service<Req, Reply>(
+    name: string,
+    checkRequest?: Check,
+    checkReply?: Check,
+  ): ServiceChannel<Req, Reply> {
+    return {
+      name,
+      call: (request, options) => this.call(name, checkRequest, checkReply, request, options),
+    };
   }
 }
