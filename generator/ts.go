@@ -287,7 +287,16 @@ func (g *tsGen) interfaces(b *strings.Builder) {
 		}
 		b.WriteString(tsDoc("  ", tc.doc()))
 		if len(tc.ch.Params) > 0 {
-			w("  %s(%s): %s;\n", tc.member, tc.params(true), tc.chanType())
+			line := fmt.Sprintf("  %s(%s): %s;", tc.member, tc.params(true), tc.chanType())
+			if len(line) <= tsWidth {
+				w("%s\n", line)
+				continue
+			}
+			w("  %s(\n", tc.member)
+			for _, p := range tc.ch.Params {
+				w("    %s: %s,\n", p.Name, paramType(p))
+			}
+			w("  ): %s;\n", tc.chanType())
 		} else {
 			w("  readonly %s: %s;\n", tc.member, tc.chanType())
 		}
@@ -392,12 +401,17 @@ func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
 	w("    cometd,\n")
 	w("    channels: {\n")
 	for _, tc := range g.channels {
-		call := g.linkCall(tc, ts)
+		method, arg := g.linkCall(tc, ts)
 		if len(tc.ch.Params) == 0 {
-			w("      %s: %s,\n", tc.member, call)
+			w("%s", tsCall("      "+tc.member+": ", method, arg, ","))
 			continue
 		}
-		w("      %s: (%s) =>\n        %s,\n", tc.member, tc.params(ts), call)
+		if line := fmt.Sprintf("      %s: (%s) => %s(%s),", tc.member, tc.params(ts), method, strings.Join(arg, ", ")); len(line) <= tsWidth {
+			w("%s\n", line)
+			continue
+		}
+		w("      %s: (%s) =>\n", tc.member, tc.params(ts))
+		w("%s", tsCall("        ", method, arg, ","))
 	}
 	w("    },\n")
 	switch {
@@ -417,8 +431,9 @@ func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
 	w("  };\n}\n\n")
 }
 
-// linkCall returns the expression that makes a channel's value.
-func (g *tsGen) linkCall(tc *tsChannel, ts bool) string {
+// linkCall returns the call that makes a channel's value: the method with
+// its type arguments, and the arguments.
+func (g *tsGen) linkCall(tc *tsChannel, ts bool) (method string, args []string) {
 	name := strconv.Quote(tc.ch.Pattern)
 	if len(tc.ch.Params) > 0 {
 		var parts []string
@@ -440,25 +455,40 @@ func (g *tsGen) linkCall(tc *tsChannel, ts bool) string {
 		}
 		name = strings.Join(parts, " + ")
 	}
-	var args []string
-	var typeArgs string
-	switch tc.kind {
-	case "service":
+	list := []string{name}
+	typeArgs := "<" + tc.message + ">"
+	if tc.kind == "service" {
 		typeArgs = "<" + tc.req + ", " + tc.reply + ">"
 		if g.validate {
-			args = append(args, orUndefined(tc.checkReq), orUndefined(tc.checkReply))
+			list = append(list, orUndefined(tc.checkReq), orUndefined(tc.checkReply))
 		}
-	default:
-		typeArgs = "<" + tc.message + ">"
-		if g.validate && tc.checkMsg != "" {
-			args = append(args, tc.checkMsg)
-		}
+	} else if g.validate && tc.checkMsg != "" {
+		list = append(list, tc.checkMsg)
 	}
 	if !ts {
 		typeArgs = ""
 	}
-	method := tc.kind
-	return fmt.Sprintf("link.%s%s(%s)", method, typeArgs, strings.Join(append([]string{name}, args...), ", "))
+	return "link." + tc.kind + typeArgs, list
+}
+
+// tsCall writes prefix + method(args) + suffix on one line when it fits,
+// else each argument on a line of its own and a too long concatenation
+// broken after its + signs, as prettier does.
+func tsCall(prefix, method string, args []string, suffix string) string {
+	if line := prefix + method + "(" + strings.Join(args, ", ") + ")" + suffix; len(line) <= tsWidth {
+		return line + "\n"
+	}
+	indent := strings.Repeat(" ", len(prefix)-len(strings.TrimLeft(prefix, " "))) + "  "
+	var b strings.Builder
+	b.WriteString(prefix + method + "(\n")
+	for _, a := range args {
+		if ops := strings.Split(a, " + "); len(indent)+len(a)+1 > tsWidth && len(ops) > 1 {
+			a = strings.Join(ops, " +\n"+indent+"  ")
+		}
+		b.WriteString(indent + a + ",\n")
+	}
+	b.WriteString(indent[2:] + ")" + suffix + "\n")
+	return b.String()
 }
 
 func orUndefined(s string) string {
@@ -531,7 +561,9 @@ func (g *tsGen) validators(b *strings.Builder, form tsForm) {
 	w("  return (data) => {\n")
 	w("    validate ??= ajv.compile(schema);\n")
 	w("    if (validate(data)) {\n      return [];\n    }\n")
-	w("    return (validate.errors ?? []).map((e) => `${e.instancePath || \"/\"}: ${e.message ?? \"is invalid\"}`);\n")
+	w("    return (validate.errors ?? []).map(\n")
+	w("      (e) => `${e.instancePath || \"/\"}: ${e.message ?? \"is invalid\"}`,\n")
+	w("    );\n")
 	w("  };\n}\n\n")
 	seen := map[string]bool{}
 	for _, tc := range g.channels {
@@ -543,15 +575,17 @@ func (g *tsGen) validators(b *strings.Builder, form tsForm) {
 				continue
 			}
 			seen[c.name] = true
-			w("const %s = check(%s);\n", c.name, ajvSchema(c.s.JSON))
+			prefix := "const " + c.name + " = check("
+			w("%s%s);\n", prefix, ajvSchema(c.s.JSON, len(prefix)))
 		}
 	}
 	w("\n")
 }
 
-// ajvSchema returns a schema as compact JSON for ajv: the $schema keyword
-// dropped, since one ajv instance (draft 2020-12) checks every schema.
-func ajvSchema(raw json.RawMessage) string {
+// ajvSchema returns a schema as a JavaScript object literal for ajv, the
+// $schema keyword dropped (one ajv instance, draft 2020-12, checks every
+// schema). prefix is the length of what precedes it on its first line.
+func ajvSchema(raw json.RawMessage, prefix int) string {
 	n, err := parseNode(raw)
 	if err != nil {
 		return "{}"
@@ -560,5 +594,79 @@ func ajvSchema(raw json.RawMessage) string {
 		n.keys = slices.Delete(n.keys, i, i+1)
 		n.vals = slices.Delete(n.vals, i, i+1)
 	}
+	return jsLiteral(n, "", prefix, len(");"))
+}
+
+// jsLiteral writes n as a JavaScript literal the way prettier lays it out:
+// on one line when it fits in tsWidth columns with prefix columns before it
+// and suffix after it, else an object or array one entry a line.
+func jsLiteral(n *node, indent string, prefix, suffix int) string {
+	flat := jsFlat(n)
+	if prefix+len(flat)+suffix <= tsWidth || (n.kind != 'o' && n.kind != 'a') || flat == "{}" || flat == "[]" {
+		return flat
+	}
+	inner := indent + "  "
+	var b strings.Builder
+	if n.kind == 'o' {
+		b.WriteString("{\n")
+		for i, k := range n.keys {
+			key := tsKey(k) + ": "
+			b.WriteString(inner + key + jsLiteral(n.vals[i], inner, len(inner)+len(key), 1) + ",\n")
+		}
+		b.WriteString(indent + "}")
+		return b.String()
+	}
+	b.WriteString("[\n")
+	for _, v := range n.arr {
+		b.WriteString(inner + jsLiteral(v, inner, len(inner), 1) + ",\n")
+	}
+	b.WriteString(indent + "]")
+	return b.String()
+}
+
+// jsFlat writes n as a JavaScript literal on one line.
+func jsFlat(n *node) string {
+	switch n.kind {
+	case 'o':
+		if len(n.keys) == 0 {
+			return "{}"
+		}
+		parts := make([]string, len(n.keys))
+		for i, k := range n.keys {
+			parts[i] = tsKey(k) + ": " + jsFlat(n.vals[i])
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	case 'a':
+		parts := make([]string, len(n.arr))
+		for i, v := range n.arr {
+			parts[i] = jsFlat(v)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case 'n':
+		return jsNumber(n.num)
+	}
 	return string(n.marshal())
+}
+
+// jsNumber writes a JSON number in prettier's form: no trailing zeros after
+// the point, no + in the exponent, a lower-case e.
+func jsNumber(num string) string {
+	mant, exp, hasExp := strings.Cut(strings.ToLower(num), "e")
+	if strings.Contains(mant, ".") {
+		mant = strings.TrimRight(mant, "0")
+		mant = strings.TrimSuffix(mant, ".")
+	}
+	if !hasExp {
+		return mant
+	}
+	exp = strings.TrimPrefix(exp, "+")
+	neg := strings.HasPrefix(exp, "-")
+	exp = strings.TrimLeft(strings.TrimPrefix(exp, "-"), "0")
+	if exp == "" {
+		return mant
+	}
+	if neg {
+		exp = "-" + exp
+	}
+	return mant + "e" + exp
 }

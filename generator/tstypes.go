@@ -335,17 +335,18 @@ func (t *tsTypeGen) union(n *node, alts []*node, c ctx, origin string, named boo
 	if disc != "" {
 		doc = append(doc, "", "Its branches are told apart by "+disc+".")
 	}
-	t.decls[slot] = &tsDecl{ts: tsDoc("", doc) + "export type " + c.name + " = " + tsUnionLines(parts) + ";\n"}
+	t.decls[slot] = &tsDecl{ts: tsDoc("", doc) + tsUnionDecl(c.name, parts)}
 	return tsType{expr: c.name, decl: true}, nil
 }
 
-// tsUnionLines writes a union on one line, or one branch a line when long.
-func tsUnionLines(parts []string) string {
-	one := strings.Join(parts, " | ")
-	if len(one) <= 60 {
-		return one
+// tsUnionDecl declares name as the union of parts: on one line when it
+// fits in tsWidth columns, else one branch a line, as prettier writes it.
+func tsUnionDecl(name string, parts []string) string {
+	line := "export type " + name + " = " + strings.Join(parts, " | ") + ";"
+	if len(line) <= tsWidth {
+		return line + "\n"
 	}
-	return "\n  | " + strings.Join(parts, "\n  | ")
+	return "export type " + name + " =\n  | " + strings.Join(parts, "\n  | ") + ";\n"
 }
 
 // enum maps an enum: of strings, a declaration (an as-const object of the
@@ -402,6 +403,9 @@ func (t *tsTypeGen) enum(n *node, vals []*node, c ctx, origin string, named bool
 	doc := tsDoc("", append(tsDocLines(origin, n), "", "Its values are "+strings.Join(lits, ", ")+"."))
 	constDoc := tsDoc("", []string{"The values of " + c.name + ", by name."})
 	typeLine := fmt.Sprintf("export type %s = (typeof %s)[keyof typeof %s]%s;\n", c.name, c.name, c.name, orNull)
+	if len(typeLine) > tsWidth+1 {
+		typeLine = fmt.Sprintf("export type %s =\n  (typeof %s)[keyof typeof %s]%s;\n", c.name, c.name, c.name, orNull)
+	}
 	t.decls[slot] = &tsDecl{
 		ts:  constDoc + "export const " + c.name + " = {\n" + obj.String() + "} as const;\n" + doc + typeLine,
 		js:  constDoc + "export const " + c.name + " = {\n" + obj.String() + "};\n",
@@ -637,6 +641,10 @@ func tsConstraints(n *node) []string {
 	}
 	return out
 }
+
+// tsWidth is the line width of the generated client, prettier's
+// printWidth: longer lines are broken where prettier breaks them.
+const tsWidth = 100
 
 // tsDoc writes lines as a JSDoc comment indented by indent: one line when
 // it fits, else a block.

@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,7 +132,7 @@ func runTool(t *testing.T, node string, args ...string) string {
 func requireTypeScript(t *testing.T) string {
 	t.Helper()
 	node := requireNode(t)
-	for _, pkg := range []string{"typescript", "ajv", "ajv-formats"} {
+	for _, pkg := range []string{"typescript", "ajv", "ajv-formats", "prettier"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("interop/node_modules/%s is missing: run `npm ci --prefix interop`", pkg)
@@ -164,6 +165,26 @@ func TestTSClientCompiles(t *testing.T) {
 	}
 	tsc(t, node, project, true)
 	t.Logf("tsc --strict --noEmit: %d clients compile", n)
+}
+
+// TestTSClientFormatted checks that every client of the corpus, in every
+// form, is formatted as prettier formats it with a print width of 100 (its
+// other defaults: two spaces, double quotes, semicolons, trailing commas).
+func TestTSClientFormatted(t *testing.T) {
+	node := requireTypeScript(t)
+	project := tsProject(t)
+	args := []string{filepath.Join("node_modules", "prettier", "bin", "prettier.cjs"), "--check", "--print-width", "100", "--no-config"}
+	for i, specPath := range tsCorpus(t) {
+		for _, v := range tsVariants {
+			dir := writeClient(t, project, fmt.Sprintf("%d-%s", i, v.name), specPath, v.opts)
+			files, err := filepath.Glob(filepath.Join(dir, "channels.*"))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("no client in %s: %v", dir, err)
+			}
+			args = append(args, files...)
+		}
+	}
+	t.Log(strings.TrimSpace(runTool(t, node, args...)))
 }
 
 // TestTSClientTypeErrors compiles tsclient/typetests.ts against the client

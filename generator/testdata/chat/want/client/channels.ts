@@ -93,7 +93,9 @@ export interface Channels {
    *
    * @param room matches ^[a-z0-9-]{1,32}$
    */
-  serviceHistoryRoom(room: string): ServiceChannel<ServiceHistoryRoomRequest, ServiceHistoryRoomReply>;
+  serviceHistoryRoom(
+    room: string,
+  ): ServiceChannel<ServiceHistoryRoomRequest, ServiceHistoryRoomReply>;
 }
 
 /** Client is the typed client of chat. */
@@ -128,11 +130,16 @@ export function createClient(cometd: CometD, options: ClientOptions = {}): Clien
       chatRoom: (room: string) =>
         link.broadcast<ChatMessage>("/chat/" + param("/chat/{room}", "room", room, chatRoomRoom)),
       userIDInbox: (id: string) =>
-        link.subscribable<UserIDInboxMessage>("/user/" + param("/user/{id}/inbox", "id", id, userIDInboxID) + "/inbox"),
+        link.subscribable<UserIDInboxMessage>(
+          "/user/" + param("/user/{id}/inbox", "id", id, userIDInboxID) + "/inbox",
+        ),
       systemNotice: link.broadcast<SystemNoticeMessage>("/system/notice"),
       serviceMembers: link.service<ServiceMembersRequest, ServiceMembersReply>("/service/members"),
       serviceHistoryRoom: (room: string) =>
-        link.service<ServiceHistoryRoomRequest, ServiceHistoryRoomReply>("/service/history/" + param("/service/history/{room}", "room", room, serviceHistoryRoomRoom)),
+        link.service<ServiceHistoryRoomRequest, ServiceHistoryRoomReply>(
+          "/service/history/" +
+            param("/service/history/{room}", "room", room, serviceHistoryRoomRoom),
+        ),
     },
     handshake: (auth?: HandshakeAuth) => link.handshake(auth && { auth: { token: auth.token } }),
     disconnect: () => link.disconnect(),

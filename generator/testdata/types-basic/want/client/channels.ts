@@ -120,7 +120,8 @@ export const ProfileContactsItemKind = {
  *
  * Its values are "email", "phone".
  */
-export type ProfileContactsItemKind = (typeof ProfileContactsItemKind)[keyof typeof ProfileContactsItemKind];
+export type ProfileContactsItemKind =
+  (typeof ProfileContactsItemKind)[keyof typeof ProfileContactsItemKind];
 
 /** The values of ProfileFavorite, by name. */
 export const ProfileFavorite = {
