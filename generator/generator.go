@@ -105,6 +105,9 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	if out == "" {
 		out = pkg
 	}
+	if err := inside("the Go code's directory", out); err != nil {
+		return nil, err
+	}
 	g := &goGen{spec: spec, pkg: pkg, header: header(specName), names: newNamer()}
 	files := Files{}
 	for _, part := range []struct {
@@ -146,6 +149,9 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		tsOut = DefaultTSOut
 	}
 	tsOut = path.Clean(filepath.ToSlash(tsOut))
+	if err := inside("the client's file", tsOut); err != nil {
+		return nil, err
+	}
 	if opts.JS {
 		tsOut = strings.TrimSuffix(tsOut, path.Ext(tsOut)) + ".js"
 	}
@@ -160,6 +166,16 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		files[p] = b
 	}
 	return files, nil
+}
+
+// inside checks that out, an output path, is relative to the spec's
+// directory and stays in it.
+func inside(what, out string) error {
+	slash := path.Clean(filepath.ToSlash(out))
+	if path.IsAbs(slash) || filepath.IsAbs(out) || slash == ".." || strings.HasPrefix(slash, "../") {
+		return fmt.Errorf("%s %s must be relative to the spec's directory and stay inside it", what, out)
+	}
+	return nil
 }
 
 // versionCheck makes the file fail to compile against a runtime older than
