@@ -9,6 +9,8 @@
 // it is. Templates may call lower (strings.ToLower). A leading "_" in a file name becomes "." (_gitignore becomes
 // .gitignore), so that dot files survive embedding. A file named
 // ARCHETYPE holds the archetype's one-line summary and is not written.
+// The directory common holds the files every archetype gets (go.mod,
+// Makefile, package.json…) unless the archetype has its own of that name.
 package templates
 
 import (
@@ -25,8 +27,11 @@ import (
 	"text/template"
 )
 
-//go:embed all:blank all:chat
+//go:embed all:blank all:chat all:common
 var archetypes embed.FS
+
+// commonDir holds the files of every archetype.
+const commonDir = "common"
 
 // summaryFile is the file of an archetype that holds its one-line summary.
 const summaryFile = "ARCHETYPE"
@@ -95,12 +100,29 @@ var ErrUnknown = errors.New("unknown template")
 
 // Render writes the archetype called name into dir, which must exist, and
 // returns the paths it wrote (slash-separated, relative to dir, sorted).
-// It never overwrites a file: one in the way is an error.
+// dir should be empty: Render never overwrites a file, one in the way is
+// an error.
 func Render(name string, data Data, dir string) ([]string, error) {
 	if _, ok := Lookup(name); !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknown, name)
 	}
-	root, err := fs.Sub(archetypes, name)
+	var written []string
+	for _, src := range []string{name, commonDir} {
+		files, err := renderDir(src, data, dir)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", name, err)
+		}
+		written = append(written, files...)
+	}
+	slices.Sort(written)
+	return written, nil
+}
+
+// renderDir writes the files of the embedded directory src into dir,
+// skipping those dir has already: an archetype's file wins over the
+// common one.
+func renderDir(src string, data Data, dir string) ([]string, error) {
+	root, err := fs.Sub(archetypes, src)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +138,11 @@ func Render(name string, data Data, dir string) ([]string, error) {
 		dst := filepath.Join(dir, filepath.FromSlash(out))
 		if d.IsDir() {
 			return os.MkdirAll(dst, 0o755)
+		}
+		if src == commonDir {
+			if _, err := os.Lstat(dst); err == nil {
+				return nil
+			}
 		}
 		content, err := fs.ReadFile(root, p)
 		if err != nil {
@@ -140,11 +167,7 @@ func Render(name string, data Data, dir string) ([]string, error) {
 		written = append(written, out)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
-	}
-	slices.Sort(written)
-	return written, nil
+	return written, err
 }
 
 // OutputPath returns the path a template file p is written to: without a
