@@ -53,6 +53,15 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			env.Setenv("GOWORK", "off")
+			// For scripts that take tools off PATH: the directories of
+			// the cometgen command and of the go command.
+			for name, tool := range map[string]string{"CMDBIN": "cometgen", "GOBINDIR": "go"} {
+				p, err := exec.LookPath(tool)
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, filepath.Dir(p))
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -62,6 +71,7 @@ func TestScripts(t *testing.T) {
 				waitForServer(ts, args[0])
 			},
 			"http-post": httpPost,
+			"login":     login,
 		},
 	})
 }
@@ -199,6 +209,24 @@ func httpPost(ts *testscript.TestScript, neg bool, args []string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	fmt.Fprintf(ts.Stdout(), "%d %s", resp.StatusCode, b)
+}
+
+// login URL USER VAR posts {"user": USER} to URL (a scaffolded chat's
+// /login) and sets the environment variable VAR to the token it answers.
+func login(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: login URL USER VAR")
+	}
+	body, _ := json.Marshal(map[string]string{"user": args[1]})
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(args[0], "application/json", bytes.NewReader(body))
+	ts.Check(err)
+	defer resp.Body.Close()
+	var out struct{ Token, Error string }
+	ts.Check(json.NewDecoder(resp.Body).Decode(&out))
+	if resp.StatusCode != http.StatusOK || out.Token == "" {
+		ts.Fatalf("login: %d %s", resp.StatusCode, out.Error)
+	}
+	ts.Setenv(args[2], out.Token)
 }
 
 // waitForServer waits up to 10 s for a Bayeux handshake to succeed at url.
