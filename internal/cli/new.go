@@ -82,7 +82,7 @@ With --run the project is then built and started: it prints its URL.`,
 				stdout:   cmd.OutOrStdout(),
 				stderr:   cmd.ErrOrStderr(),
 				lookPath: exec.LookPath,
-				source:   func() (cometgenSource, error) { return findSource(os.Getenv, compiledAt()) },
+				source:   func() (cometgenSource, error) { return findSource(os.Getenv, compiledAt(), binaryVersion()) },
 			}
 			return s.scaffold(cmd.Context(), args[0])
 		},

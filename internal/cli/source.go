@@ -45,18 +45,15 @@ type cometgenSource struct {
 //   - a release (go install github.com/cometgen/cometgen/cmd/cometgen@v1.2.3):
 //     that version, downloaded like any module.
 //
-// getenv and compiledAt are parameters for the tests.
-func findSource(getenv func(string) string, compiledAt string) (cometgenSource, error) {
+// getenv, compiledAt (the path this file was compiled from) and version
+// (the binary's, from binaryVersion) are parameters for the tests.
+func findSource(getenv func(string) string, compiledAt, version string) (cometgenSource, error) {
 	if dir := getenv(SourceEnv); dir != "" {
 		abs, err := checkoutRoot(dir)
 		if err != nil {
 			return cometgenSource{}, fmt.Errorf("$%s: %w", SourceEnv, err)
 		}
 		return cometgenSource{Version: develVersion, Checkout: abs}, nil
-	}
-	version := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == cometgenModule && bi.Main.Version != "" {
-		version = bi.Main.Version
 	}
 	// The checkout this binary was compiled from: two levels up from
 	// internal/cli. With -trimpath the path is not absolute.
@@ -79,6 +76,15 @@ func findSource(getenv func(string) string, compiledAt string) (cometgenSource, 
 		return cometgenSource{}, fmt.Errorf("this cometgen is a development build (version %s) and its source checkout is not found: set %s to the directory of the cometgen checkout", version, SourceEnv)
 	}
 	return cometgenSource{Version: develVersion, Checkout: checkout}, nil
+}
+
+// binaryVersion returns the version of cometgen the running binary was
+// built as: "(devel)" when built in a checkout.
+func binaryVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == cometgenModule && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 // compiledAt is the path this file was compiled from.
