@@ -68,7 +68,14 @@ func TestScripts(t *testing.T) {
 			"bayeux-roundtrip": bayeuxRoundTrip,
 			"bayeux-publish":   bayeuxPublish,
 			"bayeux-roundtrip-wait": func(ts *testscript.TestScript, neg bool, args []string) {
-				waitForServer(ts, args[0])
+				// bayeux-roundtrip-wait URL [SECONDS]
+				wait := 10 * time.Second
+				if len(args) == 2 {
+					n, err := strconv.Atoi(args[1])
+					ts.Check(err)
+					wait = time.Duration(n) * time.Second
+				}
+				waitForServer(ts, args[0], wait)
 			},
 			"http-post": httpPost,
 			"login":     login,
@@ -229,10 +236,10 @@ func login(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[2], out.Token)
 }
 
-// waitForServer waits up to 10 s for a Bayeux handshake to succeed at url.
-func waitForServer(ts *testscript.TestScript, url string) {
+// waitForServer waits up to wait for a Bayeux handshake to succeed at url.
+func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 	c := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)))
 		if err == nil {
 			resp.Body.Close()
