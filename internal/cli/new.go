@@ -179,11 +179,11 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 			return errors.New("npm is not installed (not on PATH): the web page needs the CometD JavaScript client from npm; install Node.js and npm, or pass --no-install and run npm install in the project later")
 		}
 	}
-	empty, err := emptyOrMissing(abs)
+	exists, empty, err := inspectDir(abs)
 	if err != nil {
 		return err
 	}
-	if !empty && !f.force {
+	if exists && !empty && !f.force {
 		return fmt.Errorf("%s exists and is not empty: choose another directory, or pass --force to write the project over it", dir)
 	}
 	src, err := s.source()
@@ -240,7 +240,7 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 			return err
 		}
 	}
-	if err := moveInto(tmp, abs, empty); err != nil {
+	if err := moveInto(tmp, abs, exists); err != nil {
 		return err
 	}
 	s.nextSteps(dir, name, npm == "")
@@ -250,23 +250,24 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 	return nil
 }
 
-// emptyOrMissing reports whether dir is missing or an empty directory.
-func emptyOrMissing(dir string) (bool, error) {
+// inspectDir reports whether dir exists, and whether it is empty. A file
+// that is not a directory is an error.
+func inspectDir(dir string) (exists, empty bool, err error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
+		return false, true, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if !fi.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a directory", dir)
+		return true, false, fmt.Errorf("%s exists and is not a directory", dir)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false, err
+		return true, false, err
 	}
-	return len(entries) == 0, nil
+	return true, len(entries) == 0, nil
 }
 
 // mkdirAllTracked makes dir and its missing parents, and returns the
@@ -367,13 +368,12 @@ func (s *scaffolder) npmInstall(ctx context.Context, npm, dir string) error {
 	return nil
 }
 
-// moveInto makes tmp the project at dir: a rename when dir is missing or
-// empty, otherwise (--force) each file moved over dir's.
-func moveInto(tmp, dir string, empty bool) error {
-	if empty {
-		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+// moveInto makes tmp the project at dir: one rename when dir does not
+// exist; otherwise tmp's entries are moved into dir (an empty directory,
+// perhaps the shell's working directory, which must stay the same
+// directory), over dir's files of the same names (--force).
+func moveInto(tmp, dir string, exists bool) error {
+	if !exists {
 		return os.Rename(tmp, dir)
 	}
 	err := filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {

@@ -155,7 +155,7 @@ func TestScaffoldFailureLeavesNothing(t *testing.T) {
 }
 
 // TestScaffoldOverEmptyDir: an existing empty directory becomes the
-// project, and nothing is left beside it.
+// project, stays the same directory, and nothing is left beside it.
 func TestScaffoldOverEmptyDir(t *testing.T) {
 	s, out := testScaffolder(t, "chat")
 	root := t.TempDir()
@@ -163,8 +163,17 @@ func TestScaffoldOverEmptyDir(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	before, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.scaffold(context.Background(), dir); err != nil {
 		t.Fatalf("scaffold: %v\n%s", err, out.String())
+	}
+	// The same directory, not a new one in its place: it may be the
+	// shell's working directory (cometgen new .).
+	if after, err := os.Stat(dir); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the directory was replaced (%v)", err)
 	}
 	for _, f := range []string{"go.mod", "go.sum", "chat.go", "internal/channels/register.go"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
