@@ -18,10 +18,15 @@ import (
 // chromiumPath is where Debian's chromium package puts the browser.
 const chromiumPath = "/usr/bin/chromium"
 
-// requireTools returns the path of node once Chromium, Node.js and
-// playwright-core are there. Without them it skips the test, except in CI
-// (CI=true), where it fails: CI must install them.
-func requireTools(t *testing.T) (node, chromium string) {
+// tools are the programs the browser tests run.
+type tools struct {
+	node, chromium string
+}
+
+// requireTools finds Chromium, Node.js, npm and playwright-core. Without
+// them it skips the test, except in CI (CI=true), where it fails: CI must
+// install them.
+func requireTools(t *testing.T) tools {
 	t.Helper()
 	const install = "the browser test needs Debian's chromium (apt-get install chromium), Node.js 20+ and the interop packages (npm ci --prefix interop)"
 	unavailable := func(why string) {
@@ -31,7 +36,7 @@ func requireTools(t *testing.T) (node, chromium string) {
 		}
 		t.Skipf("%s: %s", why, install)
 	}
-	chromium = chromiumPath
+	chromium := chromiumPath
 	if p := os.Getenv("CHROMIUM"); p != "" {
 		chromium = p
 	}
@@ -48,58 +53,81 @@ func requireTools(t *testing.T) (node, chromium string) {
 	if _, err := os.Stat("../node_modules/playwright-core/package.json"); err != nil {
 		unavailable("interop/node_modules/playwright-core is missing")
 	}
-	return node, chromium
+	return tools{node: node, chromium: chromium}
 }
 
 // TestChatInBrowser scaffolds the chat archetype as a newcomer would
 // (cometgen new --template chat, npm install included), builds and starts
-// it, and has two Chromium pages chat through it.
+// it, and has two Chromium pages chat through it (chat.mjs).
 func TestChatInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scaffolds, builds and drives a browser")
 	}
-	node, chromium := requireTools(t)
+	tools := requireTools(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-
-	dir := filepath.Join(t.TempDir(), "chat")
-	var out, errOut bytes.Buffer
-	if code := cli.Main([]string{"new", "--template", "chat", dir}, nil, &out, &errOut); code != 0 {
-		t.Fatalf("cometgen new: exit %d\n%s%s", code, out.String(), errOut.String())
+	dir := scaffold(t, "chat")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "cometd", "cometd.js")); err != nil {
+		t.Fatalf("cometgen new did not install the CometD client: %v", err)
 	}
-	t.Logf("cometgen new:\n%s", out.String())
-	for _, f := range []string{"node_modules/cometd/cometd.js", "web/index.html"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("the scaffolded project lacks %s: %v", f, err)
-		}
-	}
-	typedClientStandIn(t, dir)
+	url := startProject(ctx, t, dir)
+	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
+}
 
-	bin := filepath.Join(dir, "chat")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOWORK=off")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
+// TestBlankInBrowser scaffolds the blank archetype without npm install,
+// serves it the interop suite's CometD client, and has two pages greet
+// (blank.mjs).
+func TestBlankInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scaffolds, builds and drives a browser")
 	}
-	url := startChat(ctx, t, bin, dir)
-
-	artifacts := t.ArtifactDir()
-	script, err := filepath.Abs("chat.mjs")
+	tools := requireTools(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	dir := scaffold(t, "blank", "--no-install")
+	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := exec.CommandContext(ctx, node, script, url, artifacts)
-	run.Env = append(os.Environ(), "CHROMIUM="+chromium, "NO_COLOR=1")
+	url := startProject(ctx, t, dir, "--cometd-js", cometd)
+	tools.runScript(ctx, t, "blank.mjs", url, "ok: two pages greeted")
+}
+
+// scaffold runs cometgen new --template template in a temporary directory
+// and returns the project's directory.
+func scaffold(t *testing.T, template string, flags ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), template)
+	var out, errOut bytes.Buffer
+	args := append([]string{"new", "--template", template}, flags...)
+	if code := cli.Main(append(args, dir), nil, &out, &errOut); code != 0 {
+		t.Fatalf("cometgen %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	t.Logf("cometgen %s:\n%s", strings.Join(args, " "), out.String())
+	typedClientStandIn(t, dir)
+	return dir
+}
+
+// runScript runs the Node script against url with screenshots to the
+// test's artifact directory, and checks that it ends with want.
+func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string) {
+	t.Helper()
+	artifacts := t.ArtifactDir()
+	path, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := exec.CommandContext(ctx, tl.node, path, url, artifacts)
+	run.Env = append(os.Environ(), "CHROMIUM="+tl.chromium, "NO_COLOR=1")
 	run.WaitDelay = 5 * time.Second
 	b, err := run.CombinedOutput()
-	t.Logf("chat.mjs:\n%s", b)
+	t.Logf("%s:\n%s", script, b)
 	keepScreenshots(t, artifacts)
 	if err != nil {
-		t.Fatalf("the browser test failed: %v", err)
+		t.Fatalf("%s failed: %v", script, err)
 	}
-	if !strings.Contains(string(b), "ok: two pages chatted") {
-		t.Fatal("chat.mjs did not finish")
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("%s did not finish", script)
 	}
 }
 
@@ -125,20 +153,27 @@ func typedClientStandIn(t *testing.T, dir string) {
 	t.Log("the generator wrote no web/channels.js (the typed client, issue 6): using the hand-written stand-in testdata/channels.js")
 }
 
-// startChat starts the chat server on a free local port, in dir (its
-// node_modules/cometd is the page's CometD client), and returns its URL
+// startProject builds the project in dir and starts it on a free local
+// port, in dir (where its node_modules are), with args; it returns its URL
 // once it serves.
-func startChat(ctx context.Context, t *testing.T, bin, dir string) string {
+func startProject(ctx context.Context, t *testing.T, dir string, args ...string) string {
 	t.Helper()
+	bin := filepath.Join(dir, "server")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.CommandContext(ctx, bin, "--addr", addr)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--addr", addr}, args...)...)
 	cmd.Dir = dir
-	cmd.Stderr = &logWriter{t: t, prefix: "chat: "}
+	cmd.Stderr = &logWriter{t: t, prefix: "server: "}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +200,7 @@ func startChat(ctx context.Context, t *testing.T, bin, dir string) string {
 	case url := <-serving:
 		return strings.TrimSuffix(url, "/")
 	case <-time.After(30 * time.Second):
-		t.Fatal("the chat server did not start")
+		t.Fatal("the project's server did not start")
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
 	}

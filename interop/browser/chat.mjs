@@ -8,32 +8,14 @@
 //
 // CHROMIUM overrides the browser's path (default /usr/bin/chromium). Exits
 // non-zero on any failure, with the pages' console errors.
-import { chromium } from "playwright-core";
-import path from "node:path";
+import { args, launch, Run } from "./lib.mjs";
 
-const [url, outDir] = process.argv.slice(2);
-if (!url || !outDir) {
-  console.error("usage: node chat.mjs URL OUTDIR");
-  process.exit(2);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  // Playwright gives each launch a fresh, empty profile directory.
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
+const [url, outDir] = args("chat.mjs");
+const run = new Run(await launch(), outDir);
 const step = (text) => console.log("step: " + text);
 
-async function open(user) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => problems.push(`${user}: page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`${user}: console: ${m.text()}`); });
-  page.setDefaultTimeout(10000);
-  await page.goto(url);
+async function join(user) {
+  const page = await run.open(user, url);
   await page.fill("#login input[name=user]", user);
   await page.fill("#login input[name=room]", "lobby");
   await page.click("#login button");
@@ -42,18 +24,17 @@ async function open(user) {
   return page;
 }
 
-const members = (page) => page.$$eval("#members li", (lis) => lis.map((li) => li.textContent));
 async function waitMembers(page, want) {
   await page.waitForFunction((want) =>
     JSON.stringify([...document.querySelectorAll("#members li")].map((li) => li.textContent)) === JSON.stringify(want), want);
 }
 
-let alice, bob;
+let error;
 try {
   step("alice joins");
-  alice = await open("alice");
+  const alice = await join("alice");
   step("bob joins");
-  bob = await open("bob");
+  const bob = await join("bob");
   await waitMembers(alice, ["alice", "bob"]);
   await waitMembers(bob, ["alice", "bob"]);
   step("both pages list alice and bob");
@@ -70,27 +51,10 @@ try {
   await alice.waitForSelector("#log li.private:has-text('psst, alice')");
   step("alice's page shows bob's private message");
 
-  for (const [name, page] of [["alice", alice], ["bob", bob]]) {
-    const file = path.join(outDir, `chat-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log("screenshot: " + file);
-  }
-  console.log("members: " + JSON.stringify(await members(bob)));
+  await run.screenshots("chat");
   console.log("state: " + await bob.textContent("#state"));
 } catch (e) {
-  problems.push(e.message);
-  for (const [name, page] of [["alice", alice], ["bob", bob]]) {
-    if (!page) continue;
-    const file = path.join(outDir, `failure-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
-    console.log("screenshot: " + file);
-    console.log(`${name}'s page: ` + (await page.textContent("body").catch(() => "?")).replace(/\s+/g, " "));
-  }
-} finally {
-  await browser.close();
+  error = e;
 }
-if (problems.length > 0) {
-  console.error(problems.join("\n"));
-  process.exit(1);
-}
+await run.finish("chat", error);
 console.log("ok: two pages chatted");

@@ -1,10 +1,11 @@
 // TEMPORARY stand-in for the typed client that `cometgen generate` will emit
-// for the chat archetype's spec (issue 6): a hand-written module with the
-// same API contract (createClient, onConnectionState, handshake({token}),
-// disconnect, channels.chatRoom(room), membersRoom(room), privateInbox,
-// serviceMembers.call, servicePrivate.call). browser_test.go copies it into
-// the scaffolded project only when the generator wrote no web/channels.js.
-// Delete it, and that fallback, once the generator emits the client.
+// for the archetypes' specs (issue 6): a hand-written module with the same
+// API contract (createClient, onConnectionState, handshake({token}),
+// disconnect, and the channels of both archetypes: chatRoom(room),
+// membersRoom(room), privateInbox, serviceMembers.call, servicePrivate.call,
+// greetings). browser_test.go copies it into a scaffolded project only when
+// the generator wrote no web/channels.js. Delete it, and that fallback, once
+// the generator emits the client.
 
 function failure(what, reply) {
   const e = new Error(what + " failed: " + (reply.error ?? JSON.stringify(reply.data)));
@@ -77,6 +78,7 @@ export function createClient(cometd, { onError = () => {} } = {}) {
       privateInbox: broadcast(cometd, "/private/inbox", false),
       serviceMembers: service(cometd, "/service/members"),
       servicePrivate: service(cometd, "/service/private"),
+      greetings: broadcast(cometd, "/greetings", true),
     },
   };
 }
