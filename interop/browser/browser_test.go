@@ -60,12 +60,7 @@ func requireTools(t *testing.T) tools {
 // (cometgen new --template chat, npm install included), builds and starts
 // it, and has two Chromium pages chat through it (chat.mjs).
 func TestChatInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scaffolds, builds and drives a browser")
-	}
-	tools := requireTools(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
+	tools, ctx := setup(t)
 	dir := scaffold(t, "chat")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "cometd", "cometd.js")); err != nil {
 		t.Fatalf("cometgen new did not install the CometD client: %v", err)
@@ -78,12 +73,7 @@ func TestChatInBrowser(t *testing.T) {
 // serves it the interop suite's CometD client, and has two pages greet
 // (blank.mjs).
 func TestBlankInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scaffolds, builds and drives a browser")
-	}
-	tools := requireTools(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
+	tools, ctx := setup(t)
 	dir := scaffold(t, "blank", "--no-install")
 	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
 	if err != nil {
@@ -91,6 +81,19 @@ func TestBlankInBrowser(t *testing.T) {
 	}
 	url := startProject(ctx, t, dir, "--cometd-js", cometd)
 	tools.runScript(ctx, t, "blank.mjs", url, "ok: two pages greeted")
+}
+
+// setup skips the test in -short mode, finds the tools, and returns them
+// with the test's context, bounded to 4 minutes.
+func setup(t *testing.T) (tools, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("scaffolds, builds and drives a browser")
+	}
+	tl := requireTools(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	t.Cleanup(cancel)
+	return tl, ctx
 }
 
 // scaffold runs cometgen new --template template in a temporary directory
