@@ -437,5 +437,8 @@ func (s *scaffolder) runProject(ctx context.Context, goTool, dir, name string) e
 	if ctx.Err() != nil {
 		return nil // interrupted: the project shut down
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%s stopped (%w): its reason is above; if %s is taken, choose another address with --addr", name, err, s.flags.addr)
+	}
+	return nil
 }
