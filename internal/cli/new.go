@@ -84,7 +84,11 @@ With --run the project is then built and started: it prints its URL.`,
 				lookPath: exec.LookPath,
 				source:   func() (cometgenSource, error) { return findSource(os.Getenv, compiledAt(), binaryVersion()) },
 			}
-			return s.scaffold(cmd.Context(), args[0])
+			p, err := s.scaffold(cmd.Context(), args[0])
+			if err != nil || !f.run {
+				return err
+			}
+			return s.runProject(cmd.Context(), p)
 		},
 	}
 	fl := cmd.Flags()
@@ -137,19 +141,26 @@ type scaffolder struct {
 	beforeRename func(tmp string) error
 }
 
+// project is a project scaffold created.
+type project struct {
+	dir    string // absolute
+	name   string
+	goTool string // the go command
+}
+
 // scaffold creates the project in dir.
-func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
+func (s *scaffolder) scaffold(ctx context.Context, dir string) (_ project, err error) {
 	f := s.flags
 	if _, ok := templates.Lookup(f.template); !ok {
 		var names []string
 		for _, a := range templates.List() {
 			names = append(names, a.Name)
 		}
-		return fmt.Errorf("unknown template %q: the templates are %s (cometgen new --list)", f.template, strings.Join(names, ", "))
+		return project{}, fmt.Errorf("unknown template %q: the templates are %s (cometgen new --list)", f.template, strings.Join(names, ", "))
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return err
+		return project{}, err
 	}
 	name := f.name
 	if name == "" {
@@ -160,35 +171,35 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 		if f.name == "" {
 			hint = " (it is the directory's name; give another with --name)"
 		}
-		return fmt.Errorf("invalid project name %q%s: use letters, digits, '-' and '_', starting with a letter", name, hint)
+		return project{}, fmt.Errorf("invalid project name %q%s: use letters, digits, '-' and '_', starting with a letter", name, hint)
 	}
 	mod := f.module
 	if mod == "" {
 		mod = name
 	}
 	if err := checkModulePath(mod); err != nil {
-		return fmt.Errorf("invalid module path: %w", err)
+		return project{}, fmt.Errorf("invalid module path: %w", err)
 	}
 	goTool, err := s.lookPath("go")
 	if err != nil {
-		return errors.New("the Go toolchain is not installed (go is not on PATH): cometgen new runs go mod tidy in the project; install Go 1.26 or later from https://go.dev/dl/")
+		return project{}, errors.New("the Go toolchain is not installed (go is not on PATH): cometgen new runs go mod tidy in the project; install Go 1.26 or later from https://go.dev/dl/")
 	}
 	npm := ""
 	if !f.noInstall {
 		if npm, err = s.lookPath("npm"); err != nil {
-			return errors.New("npm is not installed (not on PATH): the web page needs the CometD JavaScript client from npm; install Node.js and npm, or pass --no-install and run npm install in the project later")
+			return project{}, errors.New("npm is not installed (not on PATH): the web page needs the CometD JavaScript client from npm; install Node.js and npm, or pass --no-install and run npm install in the project later")
 		}
 	}
 	exists, empty, err := inspectDir(abs)
 	if err != nil {
-		return err
+		return project{}, err
 	}
 	if exists && !empty && !f.force {
-		return fmt.Errorf("%s exists and is not empty: choose another directory, or pass --force to write the project over it", dir)
+		return project{}, fmt.Errorf("%s exists and is not empty: choose another directory, or pass --force to write the project over it", dir)
 	}
 	src, err := s.source()
 	if err != nil {
-		return err
+		return project{}, err
 	}
 
 	// Everything is built in a temporary directory beside dir, renamed at
@@ -196,12 +207,12 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 	parent := filepath.Dir(abs)
 	made, err := mkdirAllTracked(parent)
 	if err != nil {
-		return err
+		return project{}, err
 	}
 	tmp, err := os.MkdirTemp(parent, ".cometgen-new-*")
 	if err != nil {
 		removeMade(made)
-		return err
+		return project{}, err
 	}
 	defer func() {
 		if err != nil {
@@ -210,7 +221,7 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return project{}, err
 	}
 
 	fmt.Fprintf(s.stdout, "Creating %s (template %s, module %s) in %s\n", name, f.template, mod, abs)
@@ -222,32 +233,29 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (err error) {
 		CometdVersion:   templates.CometdVersion,
 	}
 	if _, err := templates.Render(f.template, data, tmp); err != nil {
-		return err
+		return project{}, err
 	}
 	if err := generateIn(tmp, s.stdout); err != nil {
-		return err
+		return project{}, err
 	}
 	if err := s.tidy(ctx, goTool, tmp, src); err != nil {
-		return err
+		return project{}, err
 	}
 	if npm != "" {
 		if err := s.npmInstall(ctx, npm, tmp); err != nil {
-			return err
+			return project{}, err
 		}
 	}
 	if s.beforeRename != nil {
 		if err := s.beforeRename(tmp); err != nil {
-			return err
+			return project{}, err
 		}
 	}
 	if err := moveInto(tmp, abs, exists); err != nil {
-		return err
+		return project{}, err
 	}
 	s.nextSteps(dir, name, npm == "")
-	if f.run {
-		return s.runProject(ctx, goTool, abs, name)
-	}
-	return nil
+	return project{dir: abs, name: name, goTool: goTool}, nil
 }
 
 // inspectDir reports whether dir exists, and whether it is empty. A file
@@ -420,11 +428,13 @@ func (s *scaffolder) nextSteps(dir, name string, needInstall bool) {
 	fmt.Fprintf(w, "\nEdit cometgen.yaml, then make generate (go tool cometgen generate). README.md says more.\n")
 }
 
-// runProject builds the project and runs it until ctx ends.
-func (s *scaffolder) runProject(ctx context.Context, goTool, dir, name string) error {
+// runProject builds the project and runs it until ctx ends. The project
+// stays, whatever happens.
+func (s *scaffolder) runProject(ctx context.Context, p project) error {
+	dir, name := p.dir, p.name
 	fmt.Fprintf(s.stdout, "\nBuilding and starting %s (Ctrl-C stops it)\n", name)
 	bin := filepath.Join(dir, name)
-	if out, err := goCommand(ctx, goTool, dir, append(os.Environ(), "GOWORK=off"), "build", "-o", bin, "."); err != nil {
+	if out, err := goCommand(ctx, p.goTool, dir, append(os.Environ(), "GOWORK=off"), "build", "-o", bin, "."); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	cmd := exec.CommandContext(ctx, bin, "--addr", s.flags.addr)

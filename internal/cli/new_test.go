@@ -138,7 +138,7 @@ func TestScaffoldFailureLeavesNothing(t *testing.T) {
 		}
 		return errors.New("injected failure")
 	}
-	err := s.scaffold(context.Background(), filepath.Join(root, "new", "parents", "app"))
+	_, err := s.scaffold(context.Background(), filepath.Join(root, "new", "parents", "app"))
 	if err == nil || err.Error() != "injected failure" {
 		t.Fatalf("scaffold: %v\n%s", err, out.String())
 	}
@@ -167,8 +167,12 @@ func TestScaffoldOverEmptyDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.scaffold(context.Background(), dir); err != nil {
+	p, err := s.scaffold(context.Background(), dir)
+	if err != nil {
 		t.Fatalf("scaffold: %v\n%s", err, out.String())
+	}
+	if p.dir != dir || p.name != "app" {
+		t.Errorf("project %+v", p)
 	}
 	// The same directory, not a new one in its place: it may be the
 	// shell's working directory (cometgen new .).
