@@ -2,7 +2,8 @@
 // playwright-core: two users in two browser contexts (two separate
 // sessions, like two people) join a room, see each other in the member
 // list, one sends a message and the other shows it, then a private message
-// goes the other way. Screenshots of both pages are written to OUTDIR.
+// goes the other way, and one leaves. Screenshots of both pages (before the
+// leave) are written to OUTDIR.
 //
 //   node chat.mjs URL OUTDIR
 //
@@ -52,6 +53,11 @@ try {
   step("alice's page shows bob's private message");
 
   await run.screenshots("chat");
+
+  await alice.click("#leave");
+  await alice.waitForSelector("#login", { state: "visible" });
+  await waitMembers(bob, ["bob"]);
+  step("alice leaves: her page shows the login form, bob's member list only bob");
   console.log("state: " + await bob.textContent("#state"));
 } catch (e) {
   error = e;
