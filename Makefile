@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test check interop-deps serve bench
+.PHONY: test check interop-deps serve bench demo
 
 ## test: install the interop suite's npm packages, check formatting and vet, run every test with -race
 test: interop-deps check
@@ -18,6 +18,10 @@ check:
 ## interop-deps: the CometD JavaScript client and Faye, pinned by interop/package-lock.json
 interop-deps:
 	npm ci --prefix interop --no-audit --no-fund --loglevel=error
+
+## demo: the README's first command: scaffold the chat archetype into a fresh directory, build it, start it
+demo:
+	$(GO) run ./cmd/cometgen new --template chat --run "$$(mktemp -d)/chat"
 
 ## serve: run an open-relay Bayeux server on 127.0.0.1:8080
 serve:

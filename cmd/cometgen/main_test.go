@@ -53,15 +53,32 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			env.Setenv("GOWORK", "off")
+			// For scripts that take tools off PATH: the directories of
+			// the cometgen command and of the go command.
+			for name, tool := range map[string]string{"CMDBIN": "cometgen", "GOBINDIR": "go"} {
+				p, err := exec.LookPath(tool)
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, filepath.Dir(p))
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"bayeux-roundtrip": bayeuxRoundTrip,
 			"bayeux-publish":   bayeuxPublish,
 			"bayeux-roundtrip-wait": func(ts *testscript.TestScript, neg bool, args []string) {
-				waitForServer(ts, args[0])
+				// bayeux-roundtrip-wait URL [SECONDS]
+				wait := 10 * time.Second
+				if len(args) == 2 {
+					n, err := strconv.Atoi(args[1])
+					ts.Check(err)
+					wait = time.Duration(n) * time.Second
+				}
+				waitForServer(ts, args[0], wait)
 			},
 			"http-post": httpPost,
+			"login":     login,
 		},
 	})
 }
@@ -201,10 +218,28 @@ func httpPost(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d %s", resp.StatusCode, b)
 }
 
-// waitForServer waits up to 10 s for a Bayeux handshake to succeed at url.
-func waitForServer(ts *testscript.TestScript, url string) {
+// login URL USER VAR posts {"user": USER} to URL (a scaffolded chat's
+// /login) and sets the environment variable VAR to the token it answers.
+func login(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: login URL USER VAR")
+	}
+	body, _ := json.Marshal(map[string]string{"user": args[1]})
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(args[0], "application/json", bytes.NewReader(body))
+	ts.Check(err)
+	defer resp.Body.Close()
+	var out struct{ Token, Error string }
+	ts.Check(json.NewDecoder(resp.Body).Decode(&out))
+	if resp.StatusCode != http.StatusOK || out.Token == "" {
+		ts.Fatalf("login: %d %s", resp.StatusCode, out.Error)
+	}
+	ts.Setenv(args[2], out.Token)
+}
+
+// waitForServer waits up to wait for a Bayeux handshake to succeed at url.
+func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 	c := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)))
 		if err == nil {
 			resp.Body.Close()

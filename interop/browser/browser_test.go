@@ -1,0 +1,232 @@
+package browser
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cometgen/cometgen/internal/cli"
+)
+
+// chromiumPath is where Debian's chromium package puts the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// tools are the programs the browser tests run.
+type tools struct {
+	node, chromium string
+}
+
+// requireTools finds Chromium, Node.js, npm and playwright-core. Without
+// them it skips the test, except in CI (CI=true), where it fails: CI must
+// install them.
+func requireTools(t *testing.T) tools {
+	t.Helper()
+	const install = "the browser test needs Debian's chromium (apt-get install chromium), Node.js 20+ and the interop packages (npm ci --prefix interop)"
+	unavailable := func(why string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %s", why, install)
+		}
+		t.Skipf("%s: %s", why, install)
+	}
+	chromium := chromiumPath
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		chromium = p
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		unavailable(chromium + " is missing")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		unavailable("node is not on PATH")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		unavailable("npm is not on PATH")
+	}
+	if _, err := os.Stat("../node_modules/playwright-core/package.json"); err != nil {
+		unavailable("interop/node_modules/playwright-core is missing")
+	}
+	return tools{node: node, chromium: chromium}
+}
+
+// TestChatInBrowser scaffolds the chat archetype as a newcomer would
+// (cometgen new --template chat, npm install included), builds and starts
+// it, and has two Chromium pages chat through it (chat.mjs).
+func TestChatInBrowser(t *testing.T) {
+	tools, ctx := setup(t)
+	dir := scaffold(t, "chat")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "cometd", "cometd.js")); err != nil {
+		t.Fatalf("cometgen new did not install the CometD client: %v", err)
+	}
+	url := startProject(ctx, t, dir)
+	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
+}
+
+// TestBlankInBrowser scaffolds the blank archetype without npm install,
+// serves it the interop suite's CometD client, and has two pages greet
+// (blank.mjs).
+func TestBlankInBrowser(t *testing.T) {
+	tools, ctx := setup(t)
+	dir := scaffold(t, "blank", "--no-install")
+	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startProject(ctx, t, dir, "--cometd-js", cometd)
+	tools.runScript(ctx, t, "blank.mjs", url, "ok: two pages greeted")
+}
+
+// setup skips the test in -short mode, finds the tools, and returns them
+// with the test's context, bounded to 4 minutes.
+func setup(t *testing.T) (tools, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("scaffolds, builds and drives a browser")
+	}
+	tl := requireTools(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	t.Cleanup(cancel)
+	return tl, ctx
+}
+
+// scaffold runs cometgen new --template template in a temporary directory
+// and returns the project's directory.
+func scaffold(t *testing.T, template string, flags ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), template)
+	var out, errOut bytes.Buffer
+	args := append([]string{"new", "--template", template}, flags...)
+	if code := cli.Main(append(args, dir), nil, &out, &errOut); code != 0 {
+		t.Fatalf("cometgen %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	t.Logf("cometgen %s:\n%s", strings.Join(args, " "), out.String())
+	if _, err := os.Stat(filepath.Join(dir, "web", "channels.js")); err != nil {
+		t.Fatalf("the scaffolded page's typed client web/channels.js: %v", err)
+	}
+	return dir
+}
+
+// runScript runs the Node script against url with screenshots to the
+// test's artifact directory, and checks that it ends with want.
+func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string) {
+	t.Helper()
+	artifacts := t.ArtifactDir()
+	path, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := exec.CommandContext(ctx, tl.node, path, url, artifacts)
+	run.Env = append(os.Environ(), "CHROMIUM="+tl.chromium, "NO_COLOR=1")
+	run.WaitDelay = 5 * time.Second
+	b, err := run.CombinedOutput()
+	t.Logf("%s:\n%s", script, b)
+	keepScreenshots(t, artifacts)
+	if err != nil {
+		t.Fatalf("%s failed: %v", script, err)
+	}
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("%s did not finish", script)
+	}
+}
+
+// startProject builds the project in dir and starts it on a free local
+// port, in dir (where its node_modules are), with args; it returns its URL
+// once it serves.
+func startProject(ctx context.Context, t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "server")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--addr", addr}, args...)...)
+	cmd.Dir = dir
+	cmd.Stderr = &logWriter{t: t, prefix: "server: "}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	serving := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, rest, ok := strings.Cut(sc.Text(), "serving "); ok {
+				serving <- strings.Fields(rest)[0]
+			}
+		}
+	}()
+	select {
+	case url := <-serving:
+		return strings.TrimSuffix(url, "/")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the project's server did not start")
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	return ""
+}
+
+// keepScreenshots copies the screenshots to artifacts/ beside this file,
+// a stable place to look at them after the test.
+func keepScreenshots(t *testing.T, from string) {
+	t.Helper()
+	shots, _ := filepath.Glob(filepath.Join(from, "*.png"))
+	if len(shots) == 0 {
+		t.Error("no screenshot was written")
+		return
+	}
+	if err := os.MkdirAll("artifacts", 0o755); err != nil {
+		t.Error(err)
+		return
+	}
+	for _, src := range shots {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		dst, _ := filepath.Abs(filepath.Join("artifacts", filepath.Base(src)))
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Error(err)
+			continue
+		}
+		t.Logf("screenshot: %s (%d bytes)", dst, len(b))
+	}
+}
+
+// logWriter sends a process's output to the test log, line by line.
+type logWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.t.Log(w.prefix + line)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,16 @@
+// Package browser holds the end-to-end browser tests of `cometgen new`:
+// each scaffolds an archetype, builds and starts it, and drives its web page
+// in Debian's Chromium with npm playwright-core — chat.mjs: two users chat
+// (the chat archetype, npm install by cometgen new included); blank.mjs:
+// two pages greet (the blank archetype). Screenshots of every page are kept
+// as test artifacts.
+//
+// It needs /usr/bin/chromium (apt-get install chromium), Node.js and the
+// interop suite's npm packages (npm ci --prefix interop). Without them the
+// test skips, except in CI (CI=true), where it fails.
+//
+//	go test ./interop/browser -artifacts -outputdir /tmp/out   # keeps the screenshots there too
+//
+// The screenshots are also copied to interop/browser/artifacts/ (ignored by
+// git).
+package browser
