@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -95,6 +96,8 @@ type fastNode struct {
 	propIndex          map[string]*fastNode // props by name, when there are many
 	addlFalse          bool                 // additionalProperties: false
 	addl               *fastNode            // additionalProperties: a schema
+	reqMask            uint64               // the required properties, by index in props (fastjson.go)
+	reqOther           bool                 // a required property is not in props, or past the mask
 
 	// arrays
 	minItems, maxItems int // -1: none
@@ -216,6 +219,14 @@ func (b *fastBuilder) node(s any, root bool) *fastNode {
 			if !b.keyword(n, k, v, root) {
 				return nil
 			}
+		}
+		for _, r := range n.required {
+			i := slices.IndexFunc(n.props, func(p fastProp) bool { return p.name == r })
+			if i < 0 || i >= 64 {
+				n.reqOther = true
+				continue
+			}
+			n.reqMask |= 1 << i
 		}
 		if len(n.props) > 8 {
 			n.propIndex = make(map[string]*fastNode, len(n.props))
@@ -487,20 +498,8 @@ func (n *fastNode) check(x any) fastVerdict {
 	if n.types != 0 && n.types&t == 0 {
 		return fastInvalid
 	}
-	if n.hasConst && !n.konst.equals(x) {
+	if !n.allows(x) {
 		return fastInvalid
-	}
-	if n.hasEnum {
-		found := false
-		for i := range n.enum {
-			if n.enum[i].equals(x) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fastInvalid
-		}
 	}
 	if n.format != nil && !n.format(x) {
 		return fastInvalid
@@ -516,6 +515,22 @@ func (n *fastNode) check(x any) fastVerdict {
 		return n.checkArray(v)
 	}
 	return fastValid
+}
+
+// allows reports whether const and enum allow the value x.
+func (n *fastNode) allows(x any) bool {
+	if n.hasConst && !n.konst.equals(x) {
+		return false
+	}
+	if !n.hasEnum {
+		return true
+	}
+	for i := range n.enum {
+		if n.enum[i].equals(x) {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *fastNode) checkString(v string) fastVerdict {

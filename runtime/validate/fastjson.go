@@ -1,0 +1,325 @@
+package validate
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The fast path on JSON text.
+//
+// ValidateJSON used to decode every message into Go values (maps, slices,
+// strings) for the fast path to look at, which cost more than the check
+// itself. acceptsJSON asks the fast path's question of the JSON text
+// directly, in one walk and without allocating: it answers valid only when
+// the text is strict JSON that encoding/json decodes into a value the fast
+// path accepts (fastNode.check says fastValid). Whenever it is not sure,
+// it answers "ask", and ValidateJSON decodes and validates as before. It is
+// not sure of: strings with an escape or invalid UTF-8, numbers outside
+// float64, a property seen twice, properties counted (minProperties,
+// maxProperties) in an object with undeclared properties, uniqueItems,
+// const, enum and format on objects and arrays, and data nested deeper
+// than MaxDepth.
+
+// jsonText is JSON text being read.
+type jsonText struct {
+	b []byte
+	i int
+}
+
+// space skips whitespace.
+func (t *jsonText) space() {
+	for t.i < len(t.b) {
+		switch t.b[t.i] {
+		case ' ', '\t', '\n', '\r':
+			t.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips whitespace and reports whether the next byte is c; if so it
+// is consumed.
+func (t *jsonText) next(c byte) bool {
+	t.space()
+	if t.i < len(t.b) && t.b[t.i] == c {
+		t.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes, which is its own value, and returns
+// its bytes (valid UTF-8); ok is false for anything else.
+func (t *jsonText) str() (v []byte, ok bool) {
+	if t.i >= len(t.b) || t.b[t.i] != '"' {
+		return nil, false
+	}
+	start, ascii := t.i+1, true
+	for j := start; j < len(t.b); j++ {
+		switch c := t.b[j]; {
+		case c == '"':
+			v = t.b[start:j]
+			if !ascii && !utf8.Valid(v) {
+				return nil, false // encoding/json replaces invalid bytes
+			}
+			t.i = j + 1
+			return v, true
+		case c == '\\' || c < 0x20:
+			return nil, false // an escape, or not JSON
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// num reads a number as encoding/json decodes it into an any.
+func (t *jsonText) num() (float64, bool) {
+	b, i := t.b, t.i
+	digits := func() bool {
+		d := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		return i > d
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(string(b[t.i:i]), 64)
+	if err != nil {
+		return 0, false // out of range: encoding/json fails on it
+	}
+	t.i = i
+	return f, true
+}
+
+// word reads the literal w (true, false or null).
+func (t *jsonText) word(w string) bool {
+	if len(t.b)-t.i < len(w) || string(t.b[t.i:t.i+len(w)]) != w {
+		return false
+	}
+	t.i += len(w)
+	return true
+}
+
+// anyJSON is the schema true, walked: it only checks the syntax.
+var anyJSON = &fastNode{minLen: -1, maxLen: -1, minProps: -1, maxProps: -1, minItems: -1, maxItems: -1}
+
+// acceptsJSON reports whether data is JSON text in which the library would
+// find no violation. False means: decode it and ask again.
+func (n *fastNode) acceptsJSON(data []byte) (ok bool) {
+	if n == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	t := jsonText{b: data}
+	t.space()
+	if !n.checkJSON(&t, 0) {
+		return false
+	}
+	t.space()
+	return t.i == len(t.b)
+}
+
+// checkJSON reads one value and reports whether it is valid; false stops
+// the walk (invalid, or not sure).
+func (n *fastNode) checkJSON(t *jsonText, depth int) bool {
+	switch n.always {
+	case 1:
+		n = anyJSON
+	case -1:
+		return false
+	}
+	if t.i >= len(t.b) {
+		return false
+	}
+	switch c := t.b[t.i]; c {
+	case '{':
+		return n.checkJSONObject(t, depth)
+	case '[':
+		return n.checkJSONArray(t, depth)
+	case '"':
+		v, ok := t.str()
+		if !ok || n.types != 0 && n.types&tString == 0 {
+			return false
+		}
+		if (n.hasConst || n.hasEnum) && !n.allows(string(v)) {
+			return false
+		}
+		if n.format != nil && !n.format(string(v)) {
+			return false
+		}
+		if n.minLen >= 0 || n.maxLen >= 0 {
+			l := utf8.RuneCount(v)
+			if n.minLen >= 0 && l < n.minLen || n.maxLen >= 0 && l > n.maxLen {
+				return false
+			}
+		}
+		return n.pattern == nil || n.pattern.Match(v)
+	case 't', 'f', 'n':
+		var x any
+		var typ uint8
+		switch {
+		case t.word("true"):
+			x, typ = true, tBool
+		case t.word("false"):
+			x, typ = false, tBool
+		case t.word("null"):
+			x, typ = nil, tNull
+		default:
+			return false
+		}
+		return n.checkScalar(x, typ)
+	}
+	v, ok := t.num()
+	if !ok {
+		return false
+	}
+	typ := tNumber
+	if n.types&tInteger != 0 && v == math.Trunc(v) {
+		typ |= tInteger
+	}
+	if n.hasConst || n.hasEnum || n.format != nil {
+		if !n.checkScalar(v, typ) {
+			return false
+		}
+	} else if n.types != 0 && n.types&typ == 0 {
+		return false
+	}
+	return n.checkNumber(v) == fastValid
+}
+
+// checkScalar checks a null, boolean or number x of the JSON type typ
+// against type, const, enum and format.
+func (n *fastNode) checkScalar(x any, typ uint8) bool {
+	if n.types != 0 && n.types&typ == 0 || !n.allows(x) {
+		return false
+	}
+	return n.format == nil || n.format(x)
+}
+
+// checkJSONObject reads an object.
+func (n *fastNode) checkJSONObject(t *jsonText, depth int) bool {
+	if depth >= MaxDepth || n.types != 0 && n.types&tObject == 0 ||
+		n.hasConst || n.hasEnum || n.format != nil || len(n.props) > 64 || n.reqOther {
+		return false
+	}
+	t.i++           // {
+	var seen uint64 // the declared properties present, by index
+	count, undeclared := 0, false
+	if !t.next('}') {
+		for {
+			t.space()
+			k, ok := t.str()
+			if !ok || !t.next(':') {
+				return false
+			}
+			t.space()
+			sub := anyJSON
+			if i := n.propIndexOf(k); i >= 0 {
+				if seen&(1<<i) != 0 {
+					return false // the last one counts: let the library see it
+				}
+				seen |= 1 << i
+				sub = n.props[i].node
+			} else {
+				if n.addlFalse {
+					return false
+				}
+				undeclared = true
+				if n.addl != nil {
+					sub = n.addl
+				}
+			}
+			count++
+			if !sub.checkJSON(t, depth+1) {
+				return false
+			}
+			if t.next('}') {
+				break
+			}
+			if !t.next(',') {
+				return false
+			}
+		}
+	}
+	if n.minProps >= 0 || n.maxProps >= 0 {
+		if undeclared {
+			return false // one of them may be there twice, and counted once
+		}
+		if n.minProps >= 0 && count < n.minProps || n.maxProps >= 0 && count > n.maxProps {
+			return false
+		}
+	}
+	return seen&n.reqMask == n.reqMask
+}
+
+// propIndexOf returns the index of the declared property k, or -1.
+func (n *fastNode) propIndexOf(k []byte) int {
+	for i := range n.props {
+		if n.props[i].name == string(k) {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkJSONArray reads an array.
+func (n *fastNode) checkJSONArray(t *jsonText, depth int) bool {
+	if depth >= MaxDepth || n.types != 0 && n.types&tArray == 0 ||
+		n.hasConst || n.hasEnum || n.format != nil || n.unique {
+		return false
+	}
+	t.i++ // [
+	items := n.items
+	if items == nil {
+		items = anyJSON
+	}
+	count := 0
+	if !t.next(']') {
+		for {
+			t.space()
+			if !items.checkJSON(t, depth+1) {
+				return false
+			}
+			count++
+			if t.next(']') {
+				break
+			}
+			if !t.next(',') {
+				return false
+			}
+		}
+	}
+	return (n.minItems < 0 || count >= n.minItems) && (n.maxItems < 0 || count <= n.maxItems)
+}
