@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/cometgen/cometgen/runtime/internal/jsontext"
 )
 
 // The fast path on JSON text.
@@ -21,113 +23,6 @@ import (
 // const, enum and format on objects and arrays, and data nested deeper
 // than MaxDepth.
 
-// jsonText is JSON text being read.
-type jsonText struct {
-	b []byte
-	i int
-}
-
-// space skips whitespace.
-func (t *jsonText) space() {
-	for t.i < len(t.b) {
-		switch t.b[t.i] {
-		case ' ', '\t', '\n', '\r':
-			t.i++
-		default:
-			return
-		}
-	}
-}
-
-// next skips whitespace and reports whether the next byte is c; if so it
-// is consumed.
-func (t *jsonText) next(c byte) bool {
-	t.space()
-	if t.i < len(t.b) && t.b[t.i] == c {
-		t.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string without escapes, which is its own value, and returns
-// its bytes (valid UTF-8); ok is false for anything else.
-func (t *jsonText) str() (v []byte, ok bool) {
-	if t.i >= len(t.b) || t.b[t.i] != '"' {
-		return nil, false
-	}
-	start, ascii := t.i+1, true
-	for j := start; j < len(t.b); j++ {
-		switch c := t.b[j]; {
-		case c == '"':
-			v = t.b[start:j]
-			if !ascii && !utf8.Valid(v) {
-				return nil, false // encoding/json replaces invalid bytes
-			}
-			t.i = j + 1
-			return v, true
-		case c == '\\' || c < 0x20:
-			return nil, false // an escape, or not JSON
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// num reads a number as encoding/json decodes it into an any.
-func (t *jsonText) num() (float64, bool) {
-	b, i := t.b, t.i
-	digits := func() bool {
-		d := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		return i > d
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case !digits():
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if !digits() {
-			return 0, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return 0, false
-		}
-	}
-	f, err := strconv.ParseFloat(string(b[t.i:i]), 64)
-	if err != nil {
-		return 0, false // out of range: encoding/json fails on it
-	}
-	t.i = i
-	return f, true
-}
-
-// word reads the literal w (true, false or null).
-func (t *jsonText) word(w string) bool {
-	if len(t.b)-t.i < len(w) || string(t.b[t.i:t.i+len(w)]) != w {
-		return false
-	}
-	t.i += len(w)
-	return true
-}
-
 // anyJSON is the schema true, walked: it only checks the syntax.
 var anyJSON = &fastNode{minLen: -1, maxLen: -1, minProps: -1, maxProps: -1, minItems: -1, maxItems: -1}
 
@@ -142,34 +37,28 @@ func (n *fastNode) acceptsJSON(data []byte) (ok bool) {
 			ok = false
 		}
 	}()
-	t := jsonText{b: data}
-	t.space()
-	if !n.checkJSON(&t, 0) {
-		return false
-	}
-	t.space()
-	return t.i == len(t.b)
+	t := jsontext.NewReader(data)
+	t.Space()
+	return n.checkJSON(&t, 0) && t.AtEnd()
 }
 
 // checkJSON reads one value and reports whether it is valid; false stops
 // the walk (invalid, or not sure).
-func (n *fastNode) checkJSON(t *jsonText, depth int) bool {
+func (n *fastNode) checkJSON(t *jsontext.Reader, depth int) bool {
 	switch n.always {
 	case 1:
 		n = anyJSON
 	case -1:
 		return false
 	}
-	if t.i >= len(t.b) {
-		return false
-	}
-	switch c := t.b[t.i]; c {
+	switch t.Peek() {
 	case '{':
 		return n.checkJSONObject(t, depth)
 	case '[':
 		return n.checkJSONArray(t, depth)
 	case '"':
-		v, ok := t.str()
+		start, end, ok := t.String()
+		v := t.Bytes()[start:end]
 		if !ok || n.types != 0 && n.types&tString == 0 {
 			return false
 		}
@@ -190,20 +79,24 @@ func (n *fastNode) checkJSON(t *jsonText, depth int) bool {
 		var x any
 		var typ uint8
 		switch {
-		case t.word("true"):
+		case t.Word("true"):
 			x, typ = true, tBool
-		case t.word("false"):
+		case t.Word("false"):
 			x, typ = false, tBool
-		case t.word("null"):
+		case t.Word("null"):
 			x, typ = nil, tNull
 		default:
 			return false
 		}
 		return n.checkScalar(x, typ)
 	}
-	v, ok := t.num()
+	text, ok := t.Number()
 	if !ok {
 		return false
+	}
+	v, err := strconv.ParseFloat(string(text), 64)
+	if err != nil {
+		return false // out of range: encoding/json fails on it
 	}
 	typ := tNumber
 	if n.types&tInteger != 0 && v == math.Trunc(v) {
@@ -229,22 +122,23 @@ func (n *fastNode) checkScalar(x any, typ uint8) bool {
 }
 
 // checkJSONObject reads an object.
-func (n *fastNode) checkJSONObject(t *jsonText, depth int) bool {
+func (n *fastNode) checkJSONObject(t *jsontext.Reader, depth int) bool {
 	if depth >= MaxDepth || n.types != 0 && n.types&tObject == 0 ||
 		n.hasConst || n.hasEnum || n.format != nil || len(n.props) > 64 || n.reqOther {
 		return false
 	}
-	t.i++           // {
+	t.Next('{')
 	var seen uint64 // the declared properties present, by index
 	count, undeclared := 0, false
-	if !t.next('}') {
+	if !t.Next('}') {
 		for {
-			t.space()
-			k, ok := t.str()
-			if !ok || !t.next(':') {
+			t.Space()
+			start, end, ok := t.String()
+			if !ok || !t.Next(':') {
 				return false
 			}
-			t.space()
+			k := t.Bytes()[start:end]
+			t.Space()
 			sub := anyJSON
 			if i := n.propIndexOf(k); i >= 0 {
 				if seen&(1<<i) != 0 {
@@ -265,10 +159,10 @@ func (n *fastNode) checkJSONObject(t *jsonText, depth int) bool {
 			if !sub.checkJSON(t, depth+1) {
 				return false
 			}
-			if t.next('}') {
+			if t.Next('}') {
 				break
 			}
-			if !t.next(',') {
+			if !t.Next(',') {
 				return false
 			}
 		}
@@ -295,28 +189,28 @@ func (n *fastNode) propIndexOf(k []byte) int {
 }
 
 // checkJSONArray reads an array.
-func (n *fastNode) checkJSONArray(t *jsonText, depth int) bool {
+func (n *fastNode) checkJSONArray(t *jsontext.Reader, depth int) bool {
 	if depth >= MaxDepth || n.types != 0 && n.types&tArray == 0 ||
 		n.hasConst || n.hasEnum || n.format != nil || n.unique {
 		return false
 	}
-	t.i++ // [
+	t.Next('[')
 	items := n.items
 	if items == nil {
 		items = anyJSON
 	}
 	count := 0
-	if !t.next(']') {
+	if !t.Next(']') {
 		for {
-			t.space()
+			t.Space()
 			if !items.checkJSON(t, depth+1) {
 				return false
 			}
 			count++
-			if t.next(']') {
+			if t.Next(']') {
 				break
 			}
-			if !t.next(',') {
+			if !t.Next(',') {
 				return false
 			}
 		}
