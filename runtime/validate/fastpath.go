@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,7 +82,7 @@ type fastNode struct {
 
 	// strings
 	minLen, maxLen int // -1: none
-	pattern        *regexp.Regexp
+	pattern        *Pattern
 
 	// numbers
 	minimum, maximum, exclMin, exclMax *fastLimit
@@ -311,7 +310,7 @@ func (b *fastBuilder) keyword(n *fastNode, k string, v any, root bool) bool {
 		if !ok {
 			return false
 		}
-		re, err := regexp.Compile(s) // as the library does
+		re, err := CompilePattern(s) // as the library does: regexp.Compile
 		n.pattern = re
 		return err == nil
 	case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
