@@ -22,11 +22,12 @@ import (
 // TypedData can tell whether the handler changed the value.
 //
 // It decodes only what encoding/json would decode into the same value and
-// re-encode to the same JSON (but for whitespace, key order and escapes):
-// every key must be a field's exact JSON name, seen once; strings without
-// escapes; integers that fit; no null. Anything else gives up, and
-// TypedData decodes with encoding/json and re-encodes after the handler,
-// as it always did.
+// re-encode to the same JSON but for whitespace, the order of the
+// properties, the escaping of <, > and &, and how a float is written
+// (1.50 for 1.5): every key must be a field's exact JSON name, seen once;
+// strings without escapes; integers and date-times as encoding/json writes
+// them; no null. Anything else gives up, and TypedData decodes with
+// encoding/json and re-encodes after the handler, as it always did.
 
 // flatKind is the kind of a flat field (or of what its pointer points to).
 type flatKind uint8
@@ -45,11 +46,13 @@ type flatField struct {
 	index int          // the field's index in the struct
 	kind  flatKind     // the kind of the field, or of its pointer's target
 	elem  reflect.Type // the pointer's target, or nil for a field that is no pointer
+	omit  string       // "omitempty", "omitzero" or ""
 }
 
 // flatPlan decodes a flat struct type.
 type flatPlan struct {
 	fields []flatField
+	always uint64 // the fields encoding/json always writes, by index
 }
 
 var (
@@ -80,12 +83,15 @@ func newFlatPlan(v any) *flatPlan {
 			return nil
 		}
 		names[name] = true
-		for _, o := range strings.Split(opts, ",") {
-			if o != "" && o != "omitempty" && o != "omitzero" {
-				return nil // ",string" changes the encoding
-			}
-		}
 		ff := flatField{name: name, index: i}
+		switch opts {
+		case "":
+			p.always |= 1 << len(p.fields)
+		case "omitempty", "omitzero":
+			ff.omit = opts
+		default:
+			return nil // ",string", or both: encoded otherwise
+		}
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
@@ -185,7 +191,38 @@ func (p *flatPlan) decode(data []byte, v, pristine any) bool {
 			}
 		}
 	}
-	return r.AtEnd()
+	if seen&p.always != p.always || !r.AtEnd() {
+		return false // a field missing, which encoding/json writes
+	}
+	for i := range p.fields {
+		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(rv.Field(f.index)) {
+			return false // there, but encoding/json leaves it out
+		}
+	}
+	return true
+}
+
+// omitted reports whether encoding/json leaves the field v out.
+func (f *flatField) omitted(v reflect.Value) bool {
+	switch {
+	case f.omit == "" || f.elem != nil:
+		return false // a pointer decoded is not nil
+	case f.kind == flatTime:
+		return f.omit == "omitzero" && v.Interface().(time.Time).IsZero()
+	case f.omit == "omitzero":
+		return v.IsZero()
+	}
+	switch f.kind { // omitempty
+	case flatString:
+		return v.Len() == 0
+	case flatBool:
+		return !v.Bool()
+	case flatInt:
+		return v.Int() == 0
+	case flatFloat:
+		return v.Float() == 0
+	}
+	return false
 }
 
 // index returns the index in p.fields of the field named name, or -1.
@@ -234,8 +271,9 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 			return false
 		}
 		n, err := strconv.ParseInt(string(num), 10, 64)
-		if err != nil || dst.OverflowInt(n) {
-			return false
+		var buf [24]byte
+		if err != nil || dst.OverflowInt(n) || string(strconv.AppendInt(buf[:0], n, 10)) != string(num) {
+			return false // "-0" is written "0"
 		}
 		dst.SetInt(n)
 	case flatFloat:
@@ -254,8 +292,13 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 			return false
 		}
 		// As encoding/json does: the time decodes the JSON string itself.
-		if err := dst.Addr().Interface().(*time.Time).UnmarshalJSON(r.Bytes()[start-1 : end+1]); err != nil {
+		t := dst.Addr().Interface().(*time.Time)
+		if err := t.UnmarshalJSON(r.Bytes()[start-1 : end+1]); err != nil {
 			return false
+		}
+		var buf [64]byte
+		if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != string(r.Bytes()[start:end]) {
+			return false // written otherwise (".000", "-00:00"): re-encode it as before
 		}
 	}
 	cp.Set(dst)
