@@ -41,9 +41,9 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 			return validate.Error(vs)
 		}
 	}
-	v := new(T)
-	var pristine T
-	direct := d.plan != nil && d.plan.decode(m.Data, v, &pristine)
+	both := new([2]T) // the value and its pristine copy, in one allocation
+	v, pristine := &both[0], &both[1]
+	direct := d.plan != nil && d.plan.decode(m.Data, v, pristine)
 	if !direct {
 		var zero T // the direct decoder may have set some fields
 		*v = zero
@@ -54,7 +54,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.equal(v, &pristine) {
+	if direct && d.plan.equal(v, pristine) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

@@ -46,6 +46,7 @@ type flatField struct {
 	index int          // the field's index in the struct
 	kind  flatKind     // the kind of the field, or of its pointer's target
 	elem  reflect.Type // the pointer's target, or nil for a field that is no pointer
+	pair  reflect.Type // [2]elem: the targets of the value's pointer and its pristine copy's
 	omit  string       // "omitempty", "omitzero" or ""
 }
 
@@ -95,7 +96,7 @@ func newFlatPlan(v any) *flatPlan {
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
-			ff.elem = ft
+			ff.elem, ff.pair = ft, reflect.ArrayOf(2, ft)
 		}
 		if ff.kind, ok = flatKindOf(ft); !ok {
 			return nil
@@ -242,10 +243,10 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 		if r.Peek() == 'n' {
 			return false // null: encoding/json's business
 		}
-		p, q := reflect.New(f.elem), reflect.New(f.elem)
-		dst.Set(p)
-		cp.Set(q)
-		dst, cp = p.Elem(), q.Elem()
+		pair := reflect.New(f.pair).Elem() // one allocation for both
+		dst.Set(pair.Index(0).Addr())
+		cp.Set(pair.Index(1).Addr())
+		dst, cp = pair.Index(0), pair.Index(1)
 	}
 	switch f.kind {
 	case flatString:

@@ -69,7 +69,11 @@ func (r *Reader) String() (start, end int, ok bool) {
 	}
 	start, ascii := r.i+1, true
 	for j := start; j < len(r.b); j++ {
-		switch c := r.b[j]; {
+		c := r.b[j]
+		if plain[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			if !ascii && !utf8.Valid(r.b[start:j]) {
 				return 0, 0, false
@@ -84,6 +88,15 @@ func (r *Reader) String() (start, end int, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// plain holds the bytes that stand for themselves in a string: printable
+// ASCII but for '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
