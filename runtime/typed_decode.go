@@ -148,10 +148,8 @@ func validTagName(name string) bool {
 		switch {
 		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
 		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9':
-		case c > 127: // letters and digits of other scripts: encoding/json asks unicode
-			return false
 		default:
-			return false
+			return false // letters of other scripts too: encoding/json's business
 		}
 	}
 	return true
