@@ -3,6 +3,8 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/validate"
@@ -22,8 +24,7 @@ type TypedData[T any] struct {
 // NewTypedData returns the typed dispatch of data of type T, named name in
 // errors ("data is not a <name>"), checked against schema (nil for none).
 func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
-	var zero T
-	return &TypedData[T]{schema: schema, name: name, plan: newFlatPlan(&zero)}
+	return &TypedData[T]{schema: schema, name: name, plan: newFlatPlan(reflect.TypeFor[T]())}
 }
 
 // Dispatch checks m's data against the schema, decodes it into a new T and
@@ -43,7 +44,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	}
 	both := new([2]T) // the value and its pristine copy, in one allocation
 	v, pristine := &both[0], &both[1]
-	direct := d.plan != nil && d.plan.decode(m.Data, v, pristine)
+	direct := d.plan != nil && d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine))
 	if !direct {
 		var zero T // the direct decoder may have set some fields
 		*v = zero
@@ -54,7 +55,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.equal(v, pristine) {
+	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(pristine)) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

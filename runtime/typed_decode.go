@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cometgen/cometgen/runtime/internal/jsontext"
 )
@@ -42,12 +43,12 @@ const (
 
 // flatField is a field of a flat struct.
 type flatField struct {
-	name  string       // the JSON name
-	index int          // the field's index in the struct
-	kind  flatKind     // the kind of the field, or of its pointer's target
-	elem  reflect.Type // the pointer's target, or nil for a field that is no pointer
-	pair  reflect.Type // [2]elem: the targets of the value's pointer and its pristine copy's
-	omit  string       // "omitempty", "omitzero" or ""
+	name    string   // the JSON name
+	offset  uintptr  // the field's offset in the struct
+	kind    flatKind // the kind of the field, or of its pointer's target
+	size    uintptr  // the size of an integer
+	pointer bool     // a pointer to the kind
+	omit    string   // "omitempty", "omitzero" or ""
 }
 
 // flatPlan decodes a flat struct type.
@@ -64,10 +65,9 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// newFlatPlan returns the plan of the struct *v points to, or nil when it
-// is not flat.
-func newFlatPlan(v any) *flatPlan {
-	t := reflect.TypeOf(v).Elem()
+// newFlatPlan returns the plan of the struct type t, or nil when it is not
+// flat.
+func newFlatPlan(t reflect.Type) *flatPlan {
 	if t.Kind() != reflect.Struct || customJSON(t) || t.NumField() > 64 {
 		return nil
 	}
@@ -84,7 +84,7 @@ func newFlatPlan(v any) *flatPlan {
 			return nil
 		}
 		names[name] = true
-		ff := flatField{name: name, index: i}
+		ff := flatField{name: name, offset: f.Offset}
 		switch opts {
 		case "":
 			p.always |= 1 << len(p.fields)
@@ -95,12 +95,12 @@ func newFlatPlan(v any) *flatPlan {
 		}
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-			ff.elem, ff.pair = ft, reflect.ArrayOf(2, ft)
+			ft, ff.pointer = ft.Elem(), true
 		}
 		if ff.kind, ok = flatKindOf(ft); !ok {
 			return nil
 		}
+		ff.size = ft.Size()
 		p.fields = append(p.fields, ff)
 	}
 	return p
@@ -158,8 +158,7 @@ func validTagName(name string) bool {
 // decode decodes data into *v (a zero value of the plan's struct) and the
 // same into *pristine, with pointers of its own; false means: use
 // encoding/json (v and pristine may be partly set).
-func (p *flatPlan) decode(data []byte, v, pristine any) bool {
-	rv, pv := reflect.ValueOf(v).Elem(), reflect.ValueOf(pristine).Elem()
+func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer) bool {
 	r := jsontext.NewReader(data)
 	if !r.Next('{') {
 		return false
@@ -179,7 +178,7 @@ func (p *flatPlan) decode(data []byte, v, pristine any) bool {
 			}
 			seen |= 1 << i
 			r.Space()
-			if !p.fields[i].decode(&r, &text, rv, pv) {
+			if !p.fields[i].decode(&r, &text, v, pristine) {
 				return false
 			}
 			if r.Next('}') {
@@ -194,34 +193,11 @@ func (p *flatPlan) decode(data []byte, v, pristine any) bool {
 		return false // a field missing, which encoding/json writes
 	}
 	for i := range p.fields {
-		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(rv.Field(f.index)) {
+		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(v) {
 			return false // there, but encoding/json leaves it out
 		}
 	}
 	return true
-}
-
-// omitted reports whether encoding/json leaves the field v out.
-func (f *flatField) omitted(v reflect.Value) bool {
-	switch {
-	case f.omit == "" || f.elem != nil:
-		return false // a pointer decoded is not nil
-	case f.kind == flatTime:
-		return f.omit == "omitzero" && v.Interface().(time.Time).IsZero()
-	case f.omit == "omitzero":
-		return v.IsZero()
-	}
-	switch f.kind { // omitempty
-	case flatString:
-		return v.Len() == 0
-	case flatBool:
-		return !v.Bool()
-	case flatInt:
-		return v.Int() == 0
-	case flatFloat:
-		return v.Float() == 0
-	}
-	return false
 }
 
 // index returns the index in p.fields of the field named name, or -1.
@@ -234,18 +210,31 @@ func (p *flatPlan) index(name []byte) int {
 	return -1
 }
 
+// The fields are read and written through their offsets in the struct,
+// as the types the plan found there (the layout of a named type is that of
+// its underlying type): reflect costs more than the rest of the decoding.
+
+// at returns the address of the field in the struct at base, or of what it
+// points to (nil for a nil pointer).
+func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
+	a := unsafe.Add(base, f.offset)
+	if f.pointer {
+		return *(*unsafe.Pointer)(a)
+	}
+	return a
+}
+
 // decode reads the field's value into v's field and pristine's.
-func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect.Value) bool {
-	dst, cp := v.Field(f.index), pristine.Field(f.index)
-	if f.elem != nil {
+func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine unsafe.Pointer) bool {
+	if f.pointer {
 		if r.Peek() == 'n' {
 			return false // null: encoding/json's business
 		}
-		pair := reflect.New(f.pair).Elem() // one allocation for both
-		dst.Set(pair.Index(0).Addr())
-		cp.Set(pair.Index(1).Addr())
-		dst, cp = pair.Index(0), pair.Index(1)
+		a, b := f.newPair() // one allocation for both targets
+		*(*unsafe.Pointer)(unsafe.Add(v, f.offset)) = a
+		*(*unsafe.Pointer)(unsafe.Add(pristine, f.offset)) = b
 	}
+	dst, cp := f.at(v), f.at(pristine)
 	switch f.kind {
 	case flatString:
 		start, end, ok := r.String()
@@ -255,26 +244,26 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 		if *text == "" {
 			*text = string(r.Bytes())
 		}
-		dst.SetString((*text)[start:end])
+		*(*string)(dst) = (*text)[start:end]
+		*(*string)(cp) = *(*string)(dst)
 	case flatBool:
-		switch {
-		case r.Word("true"):
-			dst.SetBool(true)
-		case r.Word("false"):
-		default:
+		b := r.Word("true")
+		if !b && !r.Word("false") {
 			return false
 		}
+		*(*bool)(dst), *(*bool)(cp) = b, b
 	case flatInt:
 		num, ok := r.Number()
 		if !ok {
 			return false
 		}
-		n, err := strconv.ParseInt(string(num), 10, 64)
+		n, err := strconv.ParseInt(string(num), 10, int(f.size)*8)
 		var buf [24]byte
-		if err != nil || dst.OverflowInt(n) || string(strconv.AppendInt(buf[:0], n, 10)) != string(num) {
-			return false // "-0" is written "0"
+		if err != nil || string(strconv.AppendInt(buf[:0], n, 10)) != string(num) {
+			return false // out of range, or written otherwise ("-0", "1.0")
 		}
-		dst.SetInt(n)
+		f.setInt(dst, n)
+		f.setInt(cp, n)
 	case flatFloat:
 		num, ok := r.Number()
 		if !ok {
@@ -284,14 +273,14 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 		if err != nil {
 			return false
 		}
-		dst.SetFloat(x)
+		*(*float64)(dst), *(*float64)(cp) = x, x
 	case flatTime:
 		start, end, ok := r.String()
 		if !ok {
 			return false
 		}
 		// As encoding/json does: the time decodes the JSON string itself.
-		t := dst.Addr().Interface().(*time.Time)
+		t := (*time.Time)(dst)
 		if err := t.UnmarshalJSON(r.Bytes()[start-1 : end+1]); err != nil {
 			return false
 		}
@@ -299,46 +288,124 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine reflect
 		if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != string(r.Bytes()[start:end]) {
 			return false // written otherwise (".000", "-00:00"): re-encode it as before
 		}
+		*(*time.Time)(cp) = *t
 	}
-	cp.Set(dst)
 	return true
 }
 
-// equal reports whether *v holds what *pristine holds, field by field
-// (what pointers point to, not the pointers).
-func (p *flatPlan) equal(v, pristine any) bool {
-	rv, pv := reflect.ValueOf(v).Elem(), reflect.ValueOf(pristine).Elem()
+// newPair allocates the targets of a pointer field of the value and of its
+// pristine copy, together.
+func (f *flatField) newPair() (unsafe.Pointer, unsafe.Pointer) {
+	switch f.kind {
+	case flatString:
+		return pair[string]()
+	case flatBool:
+		return pair[bool]()
+	case flatFloat:
+		return pair[float64]()
+	case flatTime:
+		return pair[time.Time]()
+	}
+	switch f.size { // flatInt
+	case 1:
+		return pair[int8]()
+	case 2:
+		return pair[int16]()
+	case 4:
+		return pair[int32]()
+	}
+	return pair[int64]()
+}
+
+// pair allocates two Es.
+func pair[E any]() (unsafe.Pointer, unsafe.Pointer) {
+	p := new([2]E)
+	return unsafe.Pointer(&p[0]), unsafe.Pointer(&p[1])
+}
+
+// setInt stores n at a, an integer of the field's size.
+func (f *flatField) setInt(a unsafe.Pointer, n int64) {
+	switch f.size {
+	case 1:
+		*(*int8)(a) = int8(n)
+	case 2:
+		*(*int16)(a) = int16(n)
+	case 4:
+		*(*int32)(a) = int32(n)
+	default:
+		*(*int64)(a) = n
+	}
+}
+
+// int loads the integer of the field's size at a.
+func (f *flatField) int(a unsafe.Pointer) int64 {
+	switch f.size {
+	case 1:
+		return int64(*(*int8)(a))
+	case 2:
+		return int64(*(*int16)(a))
+	case 4:
+		return int64(*(*int32)(a))
+	}
+	return *(*int64)(a)
+}
+
+// omitted reports whether encoding/json leaves the field of the struct at
+// base out.
+func (f *flatField) omitted(base unsafe.Pointer) bool {
+	if f.omit == "" || f.pointer {
+		return false // a pointer decoded is not nil
+	}
+	a := f.at(base)
+	switch f.kind {
+	case flatString:
+		return len(*(*string)(a)) == 0
+	case flatBool:
+		return !*(*bool)(a)
+	case flatInt:
+		return f.int(a) == 0
+	case flatFloat:
+		if f.omit == "omitzero" {
+			return math.Float64bits(*(*float64)(a)) == 0 // -0 is not zero
+		}
+		return *(*float64)(a) == 0
+	case flatTime:
+		return f.omit == "omitzero" && (*time.Time)(a).IsZero() // omitempty keeps structs
+	}
+	return false
+}
+
+// equal reports whether the struct at v holds what the one at pristine
+// holds, field by field (what pointers point to, not the pointers).
+func (p *flatPlan) equal(v, pristine unsafe.Pointer) bool {
 	for i := range p.fields {
 		f := &p.fields[i]
-		a, b := rv.Field(f.index), pv.Field(f.index)
-		if f.elem != nil {
-			if a.IsNil() || b.IsNil() {
-				if a.IsNil() != b.IsNil() {
-					return false
-				}
-				continue
+		a, b := f.at(v), f.at(pristine)
+		if a == nil || b == nil {
+			if a != b {
+				return false
 			}
-			a, b = a.Elem(), b.Elem()
+			continue
 		}
 		switch f.kind {
 		case flatString:
-			if a.String() != b.String() {
+			if *(*string)(a) != *(*string)(b) {
 				return false
 			}
 		case flatBool:
-			if a.Bool() != b.Bool() {
+			if *(*bool)(a) != *(*bool)(b) {
 				return false
 			}
 		case flatInt:
-			if a.Int() != b.Int() {
+			if f.int(a) != f.int(b) {
 				return false
 			}
 		case flatFloat:
-			if math.Float64bits(a.Float()) != math.Float64bits(b.Float()) {
+			if math.Float64bits(*(*float64)(a)) != math.Float64bits(*(*float64)(b)) {
 				return false
 			}
 		case flatTime:
-			if *a.Addr().Interface().(*time.Time) != *b.Addr().Interface().(*time.Time) {
+			if *(*time.Time)(a) != *(*time.Time)(b) {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -53,7 +54,7 @@ func TestFlatPlan(t *testing.T) {
 		{"raw", &json.RawMessage{}, false},
 		{"map", &map[string]string{}, false},
 	} {
-		if got := newFlatPlan(tc.v) != nil; got != tc.flat {
+		if got := newFlatPlan(reflect.TypeOf(tc.v).Elem()) != nil; got != tc.flat {
 			t.Errorf("%s: flat %v, want %v", tc.name, got, tc.flat)
 		}
 	}
