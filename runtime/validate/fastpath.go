@@ -75,6 +75,7 @@ type fastNode struct {
 	types  uint8 // the types allowed; 0: any
 
 	format   func(any) bool // an asserted format, or nil
+	dateTime bool           // the format is date-time (fastDateTime)
 	hasConst bool
 	konst    fastScalar
 	hasEnum  bool
@@ -286,6 +287,7 @@ func (b *fastBuilder) keyword(n *fastNode, k string, v any, root bool) bool {
 		f, ok := v.(string)
 		if ok && b.assertFormat {
 			n.format = jsonschema.Formats[f] // the library's own check, or none
+			n.dateTime = f == "date-time" && n.format != nil
 		}
 		return ok
 	case "minLength", "maxLength", "minProperties", "maxProperties", "minItems", "maxItems":
