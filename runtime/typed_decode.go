@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/cometgen/cometgen/runtime/internal/jsontext"
+	"github.com/cometgen/cometgen/runtime/internal/rfc3339"
 )
 
 // The direct decoder of TypedData.
@@ -279,18 +280,31 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine unsafe.
 		if !ok {
 			return false
 		}
-		// As encoding/json does: the time decodes the JSON string itself.
-		t := (*time.Time)(dst)
-		if err := t.UnmarshalJSON(r.Bytes()[start-1 : end+1]); err != nil {
+		if !decodeTime((*time.Time)(dst), r.Bytes()[start-1:end+1]) {
 			return false
 		}
-		var buf [64]byte
-		if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != string(r.Bytes()[start:end]) {
-			return false // written otherwise (".000", "-00:00"): re-encode it as before
-		}
-		*(*time.Time)(cp) = *t
+		*(*time.Time)(cp) = *(*time.Time)(dst)
 	}
 	return true
+}
+
+// decodeTime decodes the JSON string quoted into *t as encoding/json does,
+// and reports whether encoding/json writes *t back the same.
+func decodeTime(t *time.Time, quoted []byte) bool {
+	text := quoted[1 : len(quoted)-1]
+	// A UTC time as Go writes it (no trailing zero in the fraction) is
+	// the time.Date of its fields, as time.Time.UnmarshalJSON has it.
+	if dt, ok := rfc3339.Parse(text); ok && dt.Z && dt.Upper &&
+		(dt.FracDigits == 0 || dt.FracDigits <= 9 && text[len(text)-2] != '0') {
+		*t = time.Date(dt.Year, time.Month(dt.Month), dt.Day, dt.Hour, dt.Minute, dt.Second, dt.Nanosecond, time.UTC)
+		return true
+	}
+	// Any other: the time decodes the JSON string itself.
+	if err := t.UnmarshalJSON(quoted); err != nil {
+		return false
+	}
+	var buf [64]byte
+	return string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
 }
 
 // newPair allocates the targets of a pointer field of the value and of its
