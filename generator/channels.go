@@ -120,9 +120,8 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 	// The parser.
 	segs := strings.Split(strings.TrimPrefix(ch.Pattern, "/"), "/")
 	body := []jen.Code{
-		jen.Id("segs").Op(":=").Qual("strings", "Split").Call(
-			jen.Qual("strings", "TrimPrefix").Call(jen.Id("name"), jen.Lit("/")), jen.Lit("/")),
-		jen.If(jen.Len(jen.Id("segs")).Op("!=").Lit(len(segs))).Block(
+		jen.Var().Id("segs").Index(jen.Lit(len(segs))).String(),
+		jen.If(jen.Op("!").Qual(bayeuxPath, "Segments").Call(jen.Id("name"), jen.Id("segs").Index(jen.Op(":")))).Block(
 			jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
 				jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))),
 		jen.Var().Id("c").Id(name),
@@ -180,7 +179,7 @@ func (g *goGen) paramChecks(f *jen.File, typeName string, p *schema.Param, v *je
 	}
 	if p.Pattern != "" {
 		re := lowerFirst(typeName) + goName(p.Name) + "Pattern"
-		f.Var().Id(re).Op("=").Qual("regexp", "MustCompile").Call(jen.Lit(p.Pattern))
+		f.Var().Id(re).Op("=").Qual(validatePath, "MustCompilePattern").Call(jen.Lit(p.Pattern))
 		f.Line()
 		out = append(out, jen.If(jen.Op("!").Id(re).Dot("MatchString").Call(v.Clone())).Block(
 			fail(fmt.Sprintf("%s %%q does not match %s", p.Name, p.Pattern), v.Clone())))

@@ -214,22 +214,17 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 		if len(ch.Params) > 0 {
 			args = append(args, jen.Id("ch"))
 		}
-		args = append(args, jen.Op("&").Id("msg"))
+		args = append(args, jen.Id("msg"))
+		// The schema check, the typed decode, and the re-encode when the
+		// handler changed the message.
+		schArg := jen.Nil()
 		if validated {
-			lbody = append(lbody, jen.If(jen.Id("vs").Op(":=").Id("sch").Dot("ValidateJSON").Call(jen.Id("m").Dot("Data")), jen.Len(jen.Id("vs")).Op(">").Lit(0)).Block(
-				jen.Return(jen.Qual(validatePath, "Error").Call(jen.Id("vs")))))
+			schArg = jen.Id("sch")
 		}
-		lbody = append(lbody,
-			jen.Var().Id("msg").Id(msg),
-			jen.If(jen.Err().Op(":=").Qual("encoding/json", "Unmarshal").Call(jen.Id("m").Dot("Data"), jen.Op("&").Id("msg")), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(jen.Qual(bayeuxPath, "NewError").Call(jen.Lit(400), jen.Lit("invalid_message"), jen.Lit("data is not a "+msg)))),
-			jen.If(jen.Err().Op(":=").Id("h").Dot(handlerName(ch)).Call(args...), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-			jen.Comment("The handler may have changed the message."),
-			jen.List(jen.Id("data"), jen.Err()).Op(":=").Qual("encoding/json", "Marshal").Call(jen.Op("&").Id("msg")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-			jen.Id("m").Dot("Data").Op("=").Id("data"),
-			jen.Return(jen.Nil()),
-		)
+		body = append(body, jen.Id("msgs").Op(":=").Qual(RuntimePath, "NewTypedData").Types(jen.Id(msg)).Call(schArg, jen.Lit(msg)))
+		lbody = append(lbody, jen.Return(jen.Id("msgs").Dot("Dispatch").Call(jen.Id("m"),
+			jen.Func().Params(jen.Id("msg").Op("*").Id(msg)).Error().Block(
+				jen.Return(jen.Id("h").Dot(handlerName(ch)).Call(args...))))))
 		body = append(body, jen.Id("c").Dot("AddListener").Call(
 			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(lbody...)))
 	}

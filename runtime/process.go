@@ -435,7 +435,7 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 
 // authorize runs the security policy and the authorizers for op on channel.
 func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *ServerSession, channel string, m *bayeux.Message, route []*Channel) *bayeux.Error {
-	denied := op.String() + "_denied"
+	denied := func() string { return op.String() + "_denied" } // only when denied: it allocates
 	if p := hs.policy; p != nil {
 		var err error
 		switch op {
@@ -448,7 +448,7 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 		}
 		if err != nil {
 			s.stats.denied.Add(1)
-			return asBayeuxError(err, 403, denied)
+			return asBayeuxError(err, 403, denied())
 		}
 	}
 	granted, asked := false, false
@@ -458,7 +458,7 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 			switch d := a.Authorize(hc.get(), op, channel, sess, m); {
 			case d.kind < 0:
 				s.stats.denied.Add(1)
-				return bayeux.NewError(403, denied, bayeux.ErrorArg(d.reason))
+				return bayeux.NewError(403, denied(), bayeux.ErrorArg(d.reason))
 			case d.kind > 0:
 				granted = true
 			}
@@ -466,7 +466,7 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 	}
 	if asked && !granted {
 		s.stats.denied.Add(1)
-		return bayeux.NewError(403, denied, "denied_by_not_granting")
+		return bayeux.NewError(403, denied(), "denied_by_not_granting")
 	}
 	return nil
 }

@@ -141,6 +141,27 @@ func Match(pattern, name string) bool {
 	return pattern == name
 }
 
+// Segments splits the channel name at its slashes into segs, as
+// strings.Split(strings.TrimPrefix(name, "/"), "/") does, and reports
+// whether name has exactly len(segs) segments ("/chat/lobby" has "chat"
+// and "lobby"); segs is unspecified when it has not. Parsers of channel
+// names use it to split one without allocating.
+func Segments(name string, segs []string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	for i := range segs {
+		if i == len(segs)-1 {
+			segs[i] = rest
+			return strings.IndexByte(rest, '/') < 0
+		}
+		seg, after, found := strings.Cut(rest, "/")
+		if !found {
+			return false
+		}
+		segs[i], rest = seg, after
+	}
+	return false // no name has no segment
+}
+
 // Normalize trims white space and one trailing '/', as CometD's ChannelId
 // does, so "/foo/ " and "/foo/" name the channel "/foo".
 func Normalize(name string) string {

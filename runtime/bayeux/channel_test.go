@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -110,5 +111,26 @@ func TestNormalize(t *testing.T) {
 		if got := Normalize(in); got != want {
 			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSegments: Segments splits as strings.Split does, without allocating.
+func TestSegments(t *testing.T) {
+	for _, name := range []string{"/chat/lobby", "/chat", "/", "", "chat/lobby", "/a/b/c", "/a//b", "/a/b/", "//", "/chat/*", "/a/b/c/d/e"} {
+		want := strings.Split(strings.TrimPrefix(name, "/"), "/")
+		for n := range 6 {
+			segs := make([]string, n)
+			ok := Segments(name, segs)
+			if ok != (n == len(want)) {
+				t.Errorf("Segments(%q, %d) = %v, want %v", name, n, ok, n == len(want))
+			}
+			if ok && !slices.Equal(segs, want) {
+				t.Errorf("Segments(%q, %d): %q, want %q", name, n, segs, want)
+			}
+		}
+	}
+	var segs [2]string
+	if n := testing.AllocsPerRun(100, func() { Segments("/chat/lobby", segs[:]) }); n != 0 {
+		t.Errorf("Segments allocates %v times", n)
 	}
 }

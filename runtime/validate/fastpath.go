@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -75,6 +75,7 @@ type fastNode struct {
 	types  uint8 // the types allowed; 0: any
 
 	format   func(any) bool // an asserted format, or nil
+	dateTime bool           // the format is date-time (fastDateTime)
 	hasConst bool
 	konst    fastScalar
 	hasEnum  bool
@@ -82,7 +83,7 @@ type fastNode struct {
 
 	// strings
 	minLen, maxLen int // -1: none
-	pattern        *regexp.Regexp
+	pattern        *Pattern
 
 	// numbers
 	minimum, maximum, exclMin, exclMax *fastLimit
@@ -95,6 +96,8 @@ type fastNode struct {
 	propIndex          map[string]*fastNode // props by name, when there are many
 	addlFalse          bool                 // additionalProperties: false
 	addl               *fastNode            // additionalProperties: a schema
+	reqMask            uint64               // the required properties, by index in props (fastjson.go)
+	reqOther           bool                 // a required property is not in props, or past the mask
 
 	// arrays
 	minItems, maxItems int // -1: none
@@ -217,6 +220,14 @@ func (b *fastBuilder) node(s any, root bool) *fastNode {
 				return nil
 			}
 		}
+		for _, r := range n.required {
+			i := slices.IndexFunc(n.props, func(p fastProp) bool { return p.name == r })
+			if i < 0 || i >= 64 {
+				n.reqOther = true
+				continue
+			}
+			n.reqMask |= 1 << i
+		}
 		if len(n.props) > 8 {
 			n.propIndex = make(map[string]*fastNode, len(n.props))
 			for _, p := range n.props {
@@ -276,6 +287,7 @@ func (b *fastBuilder) keyword(n *fastNode, k string, v any, root bool) bool {
 		f, ok := v.(string)
 		if ok && b.assertFormat {
 			n.format = jsonschema.Formats[f] // the library's own check, or none
+			n.dateTime = f == "date-time" && n.format != nil
 		}
 		return ok
 	case "minLength", "maxLength", "minProperties", "maxProperties", "minItems", "maxItems":
@@ -300,7 +312,7 @@ func (b *fastBuilder) keyword(n *fastNode, k string, v any, root bool) bool {
 		if !ok {
 			return false
 		}
-		re, err := regexp.Compile(s) // as the library does
+		re, err := CompilePattern(s) // as the library does: regexp.Compile
 		n.pattern = re
 		return err == nil
 	case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
@@ -487,20 +499,8 @@ func (n *fastNode) check(x any) fastVerdict {
 	if n.types != 0 && n.types&t == 0 {
 		return fastInvalid
 	}
-	if n.hasConst && !n.konst.equals(x) {
+	if !n.allows(x) {
 		return fastInvalid
-	}
-	if n.hasEnum {
-		found := false
-		for i := range n.enum {
-			if n.enum[i].equals(x) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fastInvalid
-		}
 	}
 	if n.format != nil && !n.format(x) {
 		return fastInvalid
@@ -516,6 +516,22 @@ func (n *fastNode) check(x any) fastVerdict {
 		return n.checkArray(v)
 	}
 	return fastValid
+}
+
+// allows reports whether const and enum allow the value x.
+func (n *fastNode) allows(x any) bool {
+	if n.hasConst && !n.konst.equals(x) {
+		return false
+	}
+	if !n.hasEnum {
+		return true
+	}
+	for i := range n.enum {
+		if n.enum[i].equals(x) {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *fastNode) checkString(v string) fastVerdict {

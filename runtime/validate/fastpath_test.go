@@ -30,7 +30,7 @@ func libraryOnly(s *Schema) *Schema { return &Schema{doc: s.doc, s: s.s} }
 func fastOf(s *Schema) *fastNode { return s.fast }
 
 // fastTally counts the verdicts of the fast path in a differential test.
-type fastTally struct{ valid, invalid, unknown, slow int }
+type fastTally struct{ valid, invalid, unknown, slow, jsonValid int }
 
 // compareFast checks the value v against s with and without the fast path:
 // a fast "valid" must be the library's no violation, a fast "invalid" some
@@ -53,6 +53,9 @@ func compareFast(t testing.TB, s *Schema, v any, tally *fastTally) {
 			tally.slow++
 		}
 		return
+	}
+	if data, err := json.Marshal(v); err == nil {
+		compareFastJSON(t, s, data, tally)
 	}
 	if checkData(v, 0) != nil {
 		return // never reaches the fast path
@@ -506,7 +509,14 @@ func FuzzFastPath(f *testing.F) {
 		if v, err := decodeData(json.RawMessage(value)); err == nil {
 			extra = append(extra, v)
 		}
-		fastRound(t, &fastGen{b: seed}, extra, nil)
+		g := &fastGen{b: seed}
+		fastRound(t, g, extra, nil)
+		// The text itself, as it came, against a schema of its own.
+		if doc, err := json.Marshal(g.schema(2, true)); err == nil {
+			if s := fastSchema(t, string(doc)); s != nil && fastOf(s) != nil {
+				compareFastJSON(t, s, []byte(value), nil)
+			}
+		}
 	})
 }
 

@@ -104,6 +104,9 @@ func safeCompile(c *jsonschema.Compiler, data []byte) (s *jsonschema.Schema, err
 // ValidateJSON decodes data and validates it; data that is not JSON is one
 // violation at the root.
 func (s *Schema) ValidateJSON(data json.RawMessage) []Violation {
+	if s.fast.acceptsJSON(data) {
+		return nil // valid JSON, and the library would find nothing
+	}
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
 		return []Violation{{Message: "not JSON: " + err.Error()}}

@@ -5,10 +5,10 @@ package channels
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -35,13 +35,13 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-var chatRoomRoomPattern = regexp.MustCompile("^[a-z0-9_-]{1,32}$")
+var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9_-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseChatRoom(name string) (ChatRoom, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 2 {
+	var segs [2]string
+	if !bayeux.Segments(name, segs[:]) {
 		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
 	var c ChatRoom
@@ -69,13 +69,13 @@ func (c MembersRoom) Name() string {
 	return "/members/" + c.Room
 }
 
-var membersRoomRoomPattern = regexp.MustCompile("^[a-z0-9_-]{1,32}$")
+var membersRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9_-]{1,32}$")
 
 // ParseMembersRoom returns the parameters of a concrete /members/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseMembersRoom(name string) (MembersRoom, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 2 {
+	var segs [2]string
+	if !bayeux.Segments(name, segs[:]) {
 		return MembersRoom{}, fmt.Errorf("channel %q is not a /members/{room} channel: %w", name, errOtherChannel)
 	}
 	var c MembersRoom

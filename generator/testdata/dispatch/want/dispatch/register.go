@@ -4,7 +4,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -68,6 +67,7 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[ChatMessage](sch, "ChatMessage")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -79,23 +79,9 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 		if err != nil {
 			return bayeux.NewError(400, "invalid_channel")
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg ChatMessage
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a ChatMessage")
-		}
-		if err := h.OnChatRoom(ctx, s, ch, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *ChatMessage) error {
+			return h.OnChatRoom(ctx, s, ch, msg)
+		})
 	})
 	return nil
 }

@@ -5,10 +5,10 @@ package basic
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/bayeux"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -37,8 +37,8 @@ func (c ProfileID) Name() string {
 // ParseProfileID returns the parameters of a concrete /profile/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseProfileID(name string) (ProfileID, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 2 {
+	var segs [2]string
+	if !bayeux.Segments(name, segs[:]) {
 		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
 	}
 	var c ProfileID

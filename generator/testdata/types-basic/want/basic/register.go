@@ -4,7 +4,6 @@ package basic
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -77,6 +76,7 @@ func registerProfileID(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[Profile](sch, "Profile")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -88,23 +88,9 @@ func registerProfileID(srv *runtime.Server, h Handlers) error {
 		if err != nil {
 			return bayeux.NewError(400, "invalid_channel")
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg Profile
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a Profile")
-		}
-		if err := h.OnProfileID(ctx, s, ch, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *Profile) error {
+			return h.OnProfileID(ctx, s, ch, msg)
+		})
 	})
 	return nil
 }
@@ -142,27 +128,14 @@ func registerPalette(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[Color](sch, "Color")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg Color
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a Color")
-		}
-		if err := h.OnPalette(ctx, s, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *Color) error {
+			return h.OnPalette(ctx, s, msg)
+		})
 	})
 	return nil
 }
@@ -200,27 +173,14 @@ func registerPlaces(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[PlacesMessage](sch, "PlacesMessage")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg PlacesMessage
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a PlacesMessage")
-		}
-		if err := h.OnPlaces(ctx, s, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *PlacesMessage) error {
+			return h.OnPlaces(ctx, s, msg)
+		})
 	})
 	return nil
 }

@@ -4,7 +4,6 @@ package fallback
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
@@ -56,27 +55,14 @@ func registerLooseThings(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[Loose](sch, "Loose")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg Loose
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a Loose")
-		}
-		if err := h.OnLooseThings(ctx, s, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *Loose) error {
+			return h.OnLooseThings(ctx, s, msg)
+		})
 	})
 	return nil
 }

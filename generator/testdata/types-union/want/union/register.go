@@ -4,7 +4,6 @@ package union
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
@@ -56,27 +55,14 @@ func registerDraw(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[DrawMessage](sch, "DrawMessage")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg DrawMessage
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a DrawMessage")
-		}
-		if err := h.OnDraw(ctx, s, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *DrawMessage) error {
+			return h.OnDraw(ctx, s, msg)
+		})
 	})
 	return nil
 }

@@ -5,11 +5,11 @@ package channels
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -36,13 +36,13 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-var chatRoomRoomPattern = regexp.MustCompile("^[a-z0-9-]{1,32}$")
+var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseChatRoom(name string) (ChatRoom, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 2 {
+	var segs [2]string
+	if !bayeux.Segments(name, segs[:]) {
 		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
 	var c ChatRoom
@@ -72,8 +72,8 @@ func (c UserIDInbox) Name() string {
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
 // against the spec; it fails for any other name.
 func ParseUserIDInbox(name string) (UserIDInbox, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 3 {
+	var segs [3]string
+	if !bayeux.Segments(name, segs[:]) {
 		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
@@ -114,13 +114,13 @@ func (c ServiceHistoryRoom) Name() string {
 	return "/service/history/" + c.Room
 }
 
-var serviceHistoryRoomRoomPattern = regexp.MustCompile("^[a-z0-9-]{1,32}$")
+var serviceHistoryRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseServiceHistoryRoom returns the parameters of a concrete /service/history/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseServiceHistoryRoom(name string) (ServiceHistoryRoom, error) {
-	segs := strings.Split(strings.TrimPrefix(name, "/"), "/")
-	if len(segs) != 3 {
+	var segs [3]string
+	if !bayeux.Segments(name, segs[:]) {
 		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
 	}
 	var c ServiceHistoryRoom

@@ -4,7 +4,6 @@ package channels
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -85,6 +84,7 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[ChatMessage](sch, "ChatMessage")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
@@ -96,23 +96,9 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 		if err != nil {
 			return bayeux.NewError(400, "invalid_channel")
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg ChatMessage
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a ChatMessage")
-		}
-		if err := h.OnChatRoom(ctx, s, ch, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *ChatMessage) error {
+			return h.OnChatRoom(ctx, s, ch, msg)
+		})
 	})
 	return nil
 }
@@ -215,27 +201,14 @@ func registerSystemNotice(srv *runtime.Server, h Handlers) error {
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
+	msgs := runtime.NewTypedData[SystemNoticeMessage](sch, "SystemNoticeMessage")
 	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
 		if s == nil {
 			return nil // the server's own publishes are typed already
 		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		var msg SystemNoticeMessage
-		if err := json.Unmarshal(m.Data, &msg); err != nil {
-			return bayeux.NewError(400, "invalid_message", "data is not a SystemNoticeMessage")
-		}
-		if err := h.OnSystemNotice(ctx, s, &msg); err != nil {
-			return err
-		}
-		// The handler may have changed the message.
-		data, err := json.Marshal(&msg)
-		if err != nil {
-			return err
-		}
-		m.Data = data
-		return nil
+		return msgs.Dispatch(m, func(msg *SystemNoticeMessage) error {
+			return h.OnSystemNotice(ctx, s, msg)
+		})
 	})
 	return nil
 }

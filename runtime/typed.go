@@ -1,0 +1,67 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
+)
+
+// TypedData is the typed dispatch of the messages clients publish on a
+// channel, for code that cometgen generates: it checks a message's data
+// against the channel's schema, decodes it into a T for the application's
+// handler, and re-encodes it after the handler only if the handler changed
+// it. It is safe for concurrent use.
+type TypedData[T any] struct {
+	schema *validate.Schema // nil: no schema check
+	name   string           // T's name, for the error of data that does not decode
+	plan   *flatPlan        // the direct decoder of T (typed_decode.go), or nil
+}
+
+// NewTypedData returns the typed dispatch of data of type T, named name in
+// errors ("data is not a <name>"), checked against schema (nil for none).
+func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
+	return &TypedData[T]{schema: schema, name: name, plan: newFlatPlan(reflect.TypeFor[T]())}
+}
+
+// Dispatch checks m's data against the schema, decodes it into a new T and
+// calls handle with it. If handle returns nil and changed the value, m's
+// data becomes the value's encoding; if it left it as decoded, m's data
+// stays what the client published.
+//
+// Data that breaks the schema is refused with validate.Error
+// ("400:<violations>:invalid_message"), data that does not decode into a T
+// with "400:data is not a <name>:invalid_message"; an error of handle is
+// returned as it is.
+func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
+	if d.schema != nil {
+		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
+			return validate.Error(vs)
+		}
+	}
+	both := new([2]T) // the value and its pristine copy, in one allocation
+	v, pristine := &both[0], &both[1]
+	direct := d.plan != nil && d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine))
+	if !direct {
+		var zero T // the direct decoder may have set some fields
+		*v = zero
+		if err := json.Unmarshal(m.Data, v); err != nil {
+			return bayeux.NewError(400, "invalid_message", "data is not a "+d.name)
+		}
+	}
+	if err := handle(v); err != nil {
+		return err
+	}
+	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(pristine)) {
+		return nil // unchanged: deliver the data as published
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode the %s the handler changed: %w", d.name, err)
+	}
+	m.Data = data
+	return nil
+}

@@ -1,0 +1,428 @@
+package runtime
+
+import (
+	"encoding"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cometgen/cometgen/runtime/internal/jsontext"
+	"github.com/cometgen/cometgen/runtime/internal/rfc3339"
+)
+
+// The direct decoder of TypedData.
+//
+// Most messages are flat: an object of strings, numbers, booleans and
+// date-times, such as a chat message. For a struct of only such fields
+// (and pointers to them), flatPlan decodes the JSON text directly, in one
+// walk, without encoding/json's reflection and its check of the whole text
+// beforehand, and keeps a pristine copy of what it decoded, so that
+// TypedData can tell whether the handler changed the value.
+//
+// It decodes only what encoding/json would decode into the same value and
+// re-encode to the same JSON but for whitespace, the order of the
+// properties, the escaping of <, > and &, and how a float is written
+// (1.50 for 1.5): every key must be a field's exact JSON name, seen once;
+// strings without escapes; integers and date-times as encoding/json writes
+// them; no null. Anything else gives up, and TypedData decodes with
+// encoding/json and re-encodes after the handler, as it always did.
+
+// flatKind is the kind of a flat field (or of what its pointer points to).
+type flatKind uint8
+
+const (
+	flatString flatKind = iota
+	flatBool
+	flatInt
+	flatFloat
+	flatTime
+)
+
+// flatField is a field of a flat struct.
+type flatField struct {
+	name    string   // the JSON name
+	offset  uintptr  // the field's offset in the struct
+	kind    flatKind // the kind of the field, or of its pointer's target
+	size    uintptr  // the size of an integer
+	pointer bool     // a pointer to the kind
+	omit    string   // "omitempty", "omitzero" or ""
+}
+
+// flatPlan decodes a flat struct type.
+type flatPlan struct {
+	fields []flatField
+	always uint64 // the fields encoding/json always writes, by index
+}
+
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// newFlatPlan returns the plan of the struct type t, or nil when it is not
+// flat.
+func newFlatPlan(t reflect.Type) *flatPlan {
+	if t.Kind() != reflect.Struct || customJSON(t) || t.NumField() > 64 {
+		return nil
+	}
+	p := &flatPlan{}
+	names := make(map[string]bool)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("json")
+		if !f.IsExported() || f.Anonymous || !ok {
+			return nil
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if !validTagName(name) || names[name] {
+			return nil
+		}
+		names[name] = true
+		ff := flatField{name: name, offset: f.Offset}
+		switch opts {
+		case "":
+			p.always |= 1 << len(p.fields)
+		case "omitempty", "omitzero":
+			ff.omit = opts
+		default:
+			return nil // ",string", or both: encoded otherwise
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft, ff.pointer = ft.Elem(), true
+		}
+		if ff.kind, ok = flatKindOf(ft); !ok {
+			return nil
+		}
+		ff.size = ft.Size()
+		p.fields = append(p.fields, ff)
+	}
+	return p
+}
+
+// flatKindOf returns the kind of a flat field's type.
+func flatKindOf(t reflect.Type) (flatKind, bool) {
+	if t == timeType {
+		return flatTime, true
+	}
+	if customJSON(t) {
+		return 0, false
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return flatString, true
+	case reflect.Bool:
+		return flatBool, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return flatInt, true
+	case reflect.Float64:
+		return flatFloat, true
+	}
+	return 0, false
+}
+
+// customJSON reports whether t or *t encodes or decodes itself.
+func customJSON(t reflect.Type) bool {
+	for _, x := range []reflect.Type{t, reflect.PointerTo(t)} {
+		if x.Implements(jsonMarshaler) || x.Implements(jsonUnmarshaler) ||
+			x.Implements(textMarshaler) || x.Implements(textUnmarshaler) {
+			return true
+		}
+	}
+	return false
+}
+
+// validTagName reports whether encoding/json takes name from a tag as the
+// field's JSON name (rather than the field's Go name).
+func validTagName(name string) bool {
+	if name == "" || name == "-" {
+		return false
+	}
+	for _, c := range name {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9':
+		default:
+			return false // letters of other scripts too: encoding/json's business
+		}
+	}
+	return true
+}
+
+// decode decodes data into *v (a zero value of the plan's struct) and the
+// same into *pristine, with pointers of its own; false means: use
+// encoding/json (v and pristine may be partly set).
+func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer) bool {
+	r := jsontext.NewReader(data)
+	if !r.Next('{') {
+		return false
+	}
+	var text string // data as a string, shared by the string fields
+	var seen uint64
+	if !r.Next('}') {
+		for {
+			r.Space()
+			start, end, ok := r.String()
+			if !ok || !r.Next(':') {
+				return false
+			}
+			i := p.index(data[start:end])
+			if i < 0 || seen&(1<<i) != 0 {
+				return false
+			}
+			seen |= 1 << i
+			r.Space()
+			if !p.fields[i].decode(&r, &text, v, pristine) {
+				return false
+			}
+			if r.Next('}') {
+				break
+			}
+			if !r.Next(',') {
+				return false
+			}
+		}
+	}
+	if seen&p.always != p.always || !r.AtEnd() {
+		return false // a field missing, which encoding/json writes
+	}
+	for i := range p.fields {
+		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(v) {
+			return false // there, but encoding/json leaves it out
+		}
+	}
+	return true
+}
+
+// index returns the index in p.fields of the field named name, or -1.
+func (p *flatPlan) index(name []byte) int {
+	for i := range p.fields {
+		if p.fields[i].name == string(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// The fields are read and written through their offsets in the struct,
+// as the types the plan found there (the layout of a named type is that of
+// its underlying type): reflect costs more than the rest of the decoding.
+
+// at returns the address of the field in the struct at base, or of what it
+// points to (nil for a nil pointer).
+func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
+	a := unsafe.Add(base, f.offset)
+	if f.pointer {
+		return *(*unsafe.Pointer)(a)
+	}
+	return a
+}
+
+// decode reads the field's value into v's field and pristine's.
+func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine unsafe.Pointer) bool {
+	if f.pointer {
+		if r.Peek() == 'n' {
+			return false // null: encoding/json's business
+		}
+		a, b := f.newPair() // one allocation for both targets
+		*(*unsafe.Pointer)(unsafe.Add(v, f.offset)) = a
+		*(*unsafe.Pointer)(unsafe.Add(pristine, f.offset)) = b
+	}
+	dst, cp := f.at(v), f.at(pristine)
+	switch f.kind {
+	case flatString:
+		start, end, ok := r.String()
+		if !ok {
+			return false
+		}
+		if *text == "" {
+			*text = string(r.Bytes())
+		}
+		*(*string)(dst) = (*text)[start:end]
+		*(*string)(cp) = *(*string)(dst)
+	case flatBool:
+		b := r.Word("true")
+		if !b && !r.Word("false") {
+			return false
+		}
+		*(*bool)(dst), *(*bool)(cp) = b, b
+	case flatInt:
+		num, ok := r.Number()
+		if !ok {
+			return false
+		}
+		n, err := strconv.ParseInt(string(num), 10, int(f.size)*8)
+		var buf [24]byte
+		if err != nil || string(strconv.AppendInt(buf[:0], n, 10)) != string(num) {
+			return false // out of range, or written otherwise ("-0", "1.0")
+		}
+		f.setInt(dst, n)
+		f.setInt(cp, n)
+	case flatFloat:
+		num, ok := r.Number()
+		if !ok {
+			return false
+		}
+		x, err := strconv.ParseFloat(string(num), 64)
+		if err != nil {
+			return false
+		}
+		*(*float64)(dst), *(*float64)(cp) = x, x
+	case flatTime:
+		start, end, ok := r.String()
+		if !ok {
+			return false
+		}
+		if !decodeTime((*time.Time)(dst), r.Bytes()[start-1:end+1]) {
+			return false
+		}
+		*(*time.Time)(cp) = *(*time.Time)(dst)
+	}
+	return true
+}
+
+// decodeTime decodes the JSON string quoted into *t as encoding/json does,
+// and reports whether encoding/json writes *t back the same.
+func decodeTime(t *time.Time, quoted []byte) bool {
+	text := quoted[1 : len(quoted)-1]
+	// A UTC time as Go writes it (no trailing zero in the fraction) is
+	// the time.Date of its fields, as time.Time.UnmarshalJSON has it.
+	if dt, ok := rfc3339.Parse(text); ok && dt.Z && dt.Upper &&
+		(dt.FracDigits == 0 || dt.FracDigits <= 9 && text[len(text)-2] != '0') {
+		*t = time.Date(dt.Year, time.Month(dt.Month), dt.Day, dt.Hour, dt.Minute, dt.Second, dt.Nanosecond, time.UTC)
+		return true
+	}
+	// Any other: the time decodes the JSON string itself.
+	if err := t.UnmarshalJSON(quoted); err != nil {
+		return false
+	}
+	var buf [64]byte
+	return string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
+}
+
+// newPair allocates the targets of a pointer field of the value and of its
+// pristine copy, together.
+func (f *flatField) newPair() (unsafe.Pointer, unsafe.Pointer) {
+	switch f.kind {
+	case flatString:
+		return pair[string]()
+	case flatBool:
+		return pair[bool]()
+	case flatFloat:
+		return pair[float64]()
+	case flatTime:
+		return pair[time.Time]()
+	}
+	switch f.size { // flatInt
+	case 1:
+		return pair[int8]()
+	case 2:
+		return pair[int16]()
+	case 4:
+		return pair[int32]()
+	}
+	return pair[int64]()
+}
+
+// pair allocates two Es.
+func pair[E any]() (unsafe.Pointer, unsafe.Pointer) {
+	p := new([2]E)
+	return unsafe.Pointer(&p[0]), unsafe.Pointer(&p[1])
+}
+
+// setInt stores n at a, an integer of the field's size.
+func (f *flatField) setInt(a unsafe.Pointer, n int64) {
+	switch f.size {
+	case 1:
+		*(*int8)(a) = int8(n)
+	case 2:
+		*(*int16)(a) = int16(n)
+	case 4:
+		*(*int32)(a) = int32(n)
+	default:
+		*(*int64)(a) = n
+	}
+}
+
+// int loads the integer of the field's size at a.
+func (f *flatField) int(a unsafe.Pointer) int64 {
+	switch f.size {
+	case 1:
+		return int64(*(*int8)(a))
+	case 2:
+		return int64(*(*int16)(a))
+	case 4:
+		return int64(*(*int32)(a))
+	}
+	return *(*int64)(a)
+}
+
+// omitted reports whether encoding/json leaves the field of the struct at
+// base out.
+func (f *flatField) omitted(base unsafe.Pointer) bool {
+	if f.omit == "" || f.pointer {
+		return false // a pointer decoded is not nil
+	}
+	a := f.at(base)
+	switch f.kind {
+	case flatString:
+		return len(*(*string)(a)) == 0
+	case flatBool:
+		return !*(*bool)(a)
+	case flatInt:
+		return f.int(a) == 0
+	case flatFloat:
+		if f.omit == "omitzero" {
+			return math.Float64bits(*(*float64)(a)) == 0 // -0 is not zero
+		}
+		return *(*float64)(a) == 0
+	case flatTime:
+		return f.omit == "omitzero" && (*time.Time)(a).IsZero() // omitempty keeps structs
+	}
+	return false
+}
+
+// equal reports whether the struct at v holds what the one at pristine
+// holds, field by field (what pointers point to, not the pointers).
+func (p *flatPlan) equal(v, pristine unsafe.Pointer) bool {
+	for i := range p.fields {
+		f := &p.fields[i]
+		a, b := f.at(v), f.at(pristine)
+		if a == nil || b == nil {
+			if a != b {
+				return false
+			}
+			continue
+		}
+		switch f.kind {
+		case flatString:
+			if *(*string)(a) != *(*string)(b) {
+				return false
+			}
+		case flatBool:
+			if *(*bool)(a) != *(*bool)(b) {
+				return false
+			}
+		case flatInt:
+			if f.int(a) != f.int(b) {
+				return false
+			}
+		case flatFloat:
+			if math.Float64bits(*(*float64)(a)) != math.Float64bits(*(*float64)(b)) {
+				return false
+			}
+		case flatTime:
+			if *(*time.Time)(a) != *(*time.Time)(b) {
+				return false
+			}
+		}
+	}
+	return true
+}

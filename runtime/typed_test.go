@@ -1,0 +1,311 @@
+package runtime_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
+)
+
+// typedChat is a flat message, as cometgen generates it.
+type typedChat struct {
+	User string     `json:"user"`
+	Text string     `json:"text"`
+	Sent *time.Time `json:"sent,omitempty"`
+}
+
+type typedColor string
+
+// typedFlat has every kind of field the direct decoder knows.
+type typedFlat struct {
+	Name   string     `json:"name"`
+	Count  int64      `json:"count"`
+	Small  int8       `json:"small,omitempty"`
+	Ratio  float64    `json:"ratio"`
+	OK     bool       `json:"ok"`
+	Color  typedColor `json:"color,omitempty"`
+	At     time.Time  `json:"at"`
+	Opt    *string    `json:"opt,omitempty"`
+	OptN   *int64     `json:"optN,omitempty"`
+	OptB   *bool      `json:"optB,omitempty"`
+	OptF   *float64   `json:"optF,omitempty"`
+	OptAt  *time.Time `json:"optAt,omitempty"`
+	Weird_ string     `json:"we/ird"`
+}
+
+// typedNested is not flat: encoding/json decodes it.
+type typedNested struct {
+	Tags []string  `json:"tags"`
+	Chat typedChat `json:"chat"`
+}
+
+// typedTexts are message data for the differential tests: flat messages
+// written in every way, and what the direct decoder leaves to
+// encoding/json.
+var typedTexts = []string{
+	`{"user":"alice","text":"hello, world","sent":"2026-11-25T13:00:00Z"}`,
+	` { "user" : "alice" , "text":"<b>héllo</b> & 日本" } `,
+	`{"user":"alice","text":"a\nb"}`,
+	`{"user":"alice","text":"\u00e9"}`,
+	`{"USER":"alice","text":"x"}`,
+	`{"user":"alice","user":"bob","text":"x"}`,
+	`{"user":"alice","text":"x","extra":1}`,
+	`{"user":"alice","text":"x","sent":null}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.000Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00+01:00"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.123456789-07:30"}`,
+	`{"user":"alice","text":"x","sent":"yesterday"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.123456789Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.1234567891Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.5Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.50Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25t13:00:00z"}`,
+	`{"user":"alice","text":"x","sent":"2024-02-29T00:00:00Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-02-29T00:00:00Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T23:59:60Z"}`,
+	`{"user":"alice","text":"x","sent":"0000-01-01T00:00:00Z"}`,
+	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00+00:00"}`,
+	`{"user":"alice","text":1}`,
+	`{"user":"alice","text":"x"} x`,
+	`{"user":"alice","text":"x",}`,
+	"{\"user\":\"al\xffice\",\"text\":\"x\"}",
+	`{}`,
+	`[]`,
+	`null`,
+	`"x"`,
+	``,
+	`{"name":"n","count":12,"small":-3,"ratio":1.5,"ok":true,"color":"red","at":"2026-11-25T13:00:00Z","we/ird":"w"}`,
+	`{"name":"n","count":12,"ratio":1.50,"ok":false,"at":"2026-11-25T13:00:00Z","opt":"o","optN":7,"optB":false,"optF":2e3,"optAt":"2026-01-02T03:04:05.5Z"}`,
+	`{"count":1.0}`,
+	`{"count":1e2}`,
+	`{"count":-0}`,
+	`{"count":9223372036854775808}`,
+	`{"small":300}`,
+	`{"ratio":1e400}`,
+	`{"ok":"true"}`,
+	`{"ok":tru}`,
+	`{"optN":null}`,
+	`{"Name":"n"}`,
+	`{"tags":["a","b"],"chat":{"user":"u","text":"t"}}`,
+}
+
+// dispatchAs publishes data through TypedData[T] with a handler that
+// applies change, and returns the value the handler saw and m's data
+// after.
+func dispatchAs[T any](t *testing.T, schema *validate.Schema, data string, change func(*T)) (*T, json.RawMessage, error) {
+	t.Helper()
+	td := runtime.NewTypedData[T](schema, "Message")
+	m := &bayeux.Message{Channel: "/chat/lobby", Data: json.RawMessage(data)}
+	var seen *T
+	err := td.Dispatch(m, func(v *T) error {
+		seen = v
+		if change != nil {
+			change(v)
+		}
+		return nil
+	})
+	return seen, m.Data, err
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// checkTyped compares TypedData[T] with what generated code did before it:
+// json.Unmarshal, the handler, json.Marshal. The handler sees the same
+// value, the publisher gets an error for the same data, and the data
+// delivered is the JSON of the value after the handler.
+func checkTyped[T any](t *testing.T, data string, change func(*T)) {
+	t.Helper()
+	var want T
+	wantErr := json.Unmarshal([]byte(data), &want)
+	seen, got, err := dispatchAs(t, nil, data, func(v *T) {
+		if !reflect.DeepEqual(*v, want) {
+			t.Errorf("%s: the handler sees %+v, encoding/json decodes %+v", data, *v, want)
+		}
+		if change != nil {
+			change(v)
+			change(&want)
+		}
+	})
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%s: error %v, encoding/json's %v", data, err, wantErr)
+	}
+	if err != nil {
+		var be *bayeux.Error
+		if !errors.As(err, &be) || be.Error() != "400:data is not a Message:invalid_message" {
+			t.Errorf("%s: error %v", data, err)
+		}
+		return
+	}
+	wantData, err := json.Marshal(&want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(t, got, wantData) {
+		t.Errorf("%s: delivers %s, want %s", data, got, wantData)
+	}
+	if seen == nil {
+		t.Errorf("%s: the handler was not called", data)
+	}
+}
+
+// TestTypedDataAsEncodingJSON: TypedData decodes and re-encodes as
+// encoding/json, for flat types (decoded directly) and others.
+func TestTypedDataAsEncodingJSON(t *testing.T) {
+	for _, data := range typedTexts {
+		checkTyped[typedChat](t, data, nil)
+		checkTyped[typedFlat](t, data, nil)
+		checkTyped[typedNested](t, data, nil)
+	}
+}
+
+// typedFlatText is a typedFlat that is decoded directly.
+const typedFlatText = `{"name":"n","count":12,"ratio":1.5,"ok":true,"color":"red","at":"2026-11-25T13:00:00Z","opt":"o","optN":7,"optAt":"2026-01-02T03:04:05.5Z","we/ird":"w"}`
+
+// TestTypedDataChanges: what the handler changes is delivered, however it
+// changes it.
+func TestTypedDataChanges(t *testing.T) {
+	other := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, change := range map[string]func(*typedFlat){
+		"string":            func(v *typedFlat) { v.Name += "!" },
+		"int":               func(v *typedFlat) { v.Count++ },
+		"float":             func(v *typedFlat) { v.Ratio *= 2 },
+		"negative zero":     func(v *typedFlat) { v.Ratio = -v.Ratio * 0 },
+		"bool":              func(v *typedFlat) { v.OK = !v.OK },
+		"named":             func(v *typedFlat) { v.Color = "blue" },
+		"time":              func(v *typedFlat) { v.At = v.At.Add(time.Second) },
+		"time location":     func(v *typedFlat) { v.At = v.At.In(time.FixedZone("x", 3600)) },
+		"pointer target":    func(v *typedFlat) { *v.OptAt = other },
+		"pointer int":       func(v *typedFlat) { *v.OptN = 8 },
+		"pointer to nil":    func(v *typedFlat) { v.Opt = nil },
+		"pointer from nil":  func(v *typedFlat) { s := "new"; v.Opt = &s },
+		"same pointee":      func(v *typedFlat) { x := *v.OptAt; v.OptAt = &x },
+		"nothing":           func(*typedFlat) {},
+		"everything zeroed": func(v *typedFlat) { *v = typedFlat{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkTyped(t, typedFlatText, change)
+		})
+	}
+}
+
+// TestTypedDataUnchanged: a message the handler leaves alone is delivered
+// as published, without being encoded again.
+func TestTypedDataUnchanged(t *testing.T) {
+	data := `{"user":"alice","text":"<b>hi</b>","sent":"2026-11-25T13:00:00Z"}`
+	_, got, err := dispatchAs[typedChat](t, nil, data, nil)
+	if err != nil || string(got) != data {
+		t.Errorf("delivers %s, %v; want the data as published", got, err)
+	}
+	if _, got, err := dispatchAs[typedFlat](t, nil, typedFlatText, nil); err != nil || string(got) != typedFlatText {
+		t.Errorf("delivers %s, %v; want the data as published", got, err)
+	}
+	// What encoding/json would write otherwise: encoded again, as before.
+	for data, want := range map[string]string{
+		`{"user":"alice"}`: `{"user":"alice","text":""}`,
+		`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.0Z"}`:         `{"user":"alice","text":"x","sent":"2026-11-25T13:00:00Z"}`,
+		strings.Replace(typedFlatText, `"ok":true`, `"ok":true,"small":0`, 1): typedFlatText,
+	} {
+		if _, got, err := dispatchAs[typedChat](t, nil, data, nil); err == nil && strings.HasPrefix(data, `{"user"`) && string(got) != want {
+			t.Errorf("%s: delivers %s, want %s", data, got, want)
+		}
+		if _, got, err := dispatchAs[typedFlat](t, nil, data, nil); err == nil && !strings.HasPrefix(data, `{"user"`) && !sameJSON(t, got, []byte(typedFlatText)) {
+			t.Errorf("%s: delivers %s, want %s", data, got, typedFlatText)
+		}
+	}
+	// Not flat: encoded again, as before.
+	_, got, err = dispatchAs[typedNested](t, nil, `{"tags": ["a"]}`, nil)
+	if err != nil || string(got) != `{"tags":["a"],"chat":{"user":"","text":""}}` {
+		t.Errorf("delivers %s, %v", got, err)
+	}
+}
+
+// TestTypedDataSchema: data that breaks the schema is refused with the
+// violations, before the handler.
+func TestTypedDataSchema(t *testing.T) {
+	sch := validate.MustCompile(`{"type":"object","required":["user","text"],"additionalProperties":false,"properties":{"user":{"type":"string","minLength":1},"text":{"type":"string","maxLength":5},"sent":{"type":"string","format":"date-time"}}}`)
+	for _, data := range []string{`{"user":"","text":"x"}`, `{"user":"a","text":"toolong"}`, `{"user":"a"}`, `{"user":"a","text":"x","sent":"x"}`, `nope`} {
+		called := false
+		_, _, err := dispatchAs(t, sch, data, func(*typedChat) { called = true })
+		want := validate.Error(sch.ValidateJSON(json.RawMessage(data)))
+		if want == nil || err == nil || err.Error() != want.Error() || called {
+			t.Errorf("%s: error %v (handler called: %v), want %v", data, err, called, want)
+		}
+	}
+	if _, got, err := dispatchAs[typedChat](t, sch, `{"user":"a","text":"x"}`, nil); err != nil || string(got) != `{"user":"a","text":"x"}` {
+		t.Errorf("a valid message: %s, %v", got, err)
+	}
+}
+
+// TestTypedDataHandlerError: the handler's error is the publisher's, and
+// the data is left alone.
+func TestTypedDataHandlerError(t *testing.T) {
+	td := runtime.NewTypedData[typedChat](nil, "ChatMessage")
+	m := &bayeux.Message{Data: json.RawMessage(`{"user":"a","text":"x"}`)}
+	refused := bayeux.NewError(403, "nope")
+	err := td.Dispatch(m, func(v *typedChat) error {
+		v.Text = "changed"
+		return refused
+	})
+	if err != refused || string(m.Data) != `{"user":"a","text":"x"}` {
+		t.Errorf("error %v, data %s", err, m.Data)
+	}
+	err = runtime.NewTypedData[typedChat](nil, "ChatMessage").Dispatch(&bayeux.Message{Data: json.RawMessage(`[]`)}, func(*typedChat) error { return nil })
+	if err == nil || err.Error() != "400:data is not a ChatMessage:invalid_message" {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestTypedDataAllocs: the direct path of a chat message allocates the
+// value, its pristine copy, its strings (once) and its date-times.
+func TestTypedDataAllocs(t *testing.T) {
+	td := runtime.NewTypedData[typedChat](nil, "ChatMessage")
+	m := &bayeux.Message{Data: json.RawMessage(`{"user":"alice","text":"hello","sent":"2026-11-25T13:00:00Z"}`)}
+	handle := func(*typedChat) error { return nil }
+	if n := testing.AllocsPerRun(100, func() {
+		if err := td.Dispatch(m, handle); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 5 {
+		t.Errorf("%v allocations per dispatch, want at most 5", n)
+	}
+}
+
+// FuzzTypedData: whatever the data, TypedData decodes it as encoding/json
+// does and delivers the JSON of what the handler left.
+func FuzzTypedData(f *testing.F) {
+	for _, data := range typedTexts {
+		f.Add(data, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data string, change uint8) {
+		checkTyped(t, data, func(v *typedFlat) {
+			switch change % 4 {
+			case 1:
+				v.Name = strings.ToUpper(v.Name)
+			case 2:
+				if v.OptAt != nil {
+					*v.OptAt = v.OptAt.Add(time.Hour)
+				}
+			case 3:
+				v.Count++
+			}
+		})
+		checkTyped[typedChat](t, data, nil)
+	})
+}
