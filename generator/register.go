@@ -380,8 +380,7 @@ func (g *goGen) guard(f *jen.File) {
 		switch {
 		case len(ch.Params) > 0:
 			checks = append(checks,
-				jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+channelName(ch)).Call(jen.Id("channel")),
-					jen.Op("!").Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.True())))
+				jen.If(jen.Qual(bayeuxPath, "MatchTemplate").Call(jen.Id(channelName(ch)+"Pattern"), jen.Id("channel"))).Block(jen.Return(jen.True())))
 			if _, shared := runtimeName(ch); ch.Kind == schema.Broadcast && !shared {
 				checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(rt)).Block(jen.Return(jen.True())))
 			}

@@ -171,3 +171,28 @@ func Normalize(name string) string {
 	}
 	return name
 }
+
+// MatchTemplate reports whether name has the shape of template, a channel
+// pattern of a spec such as "/chat/{room}": as many segments, the literal
+// ones equal, and a parameter segment ("{room}") matching any one non-empty
+// segment. It checks no parameter's own schema and does not allocate.
+func MatchTemplate(template, name string) bool {
+	t := strings.TrimPrefix(template, "/")
+	n := strings.TrimPrefix(name, "/")
+	for {
+		tseg, trest, tmore := strings.Cut(t, "/")
+		nseg, nrest, nmore := strings.Cut(n, "/")
+		if tmore != nmore || nseg == "" {
+			return false
+		}
+		if len(tseg) < 2 || tseg[0] != '{' || tseg[len(tseg)-1] != '}' {
+			if tseg != nseg {
+				return false
+			}
+		}
+		if !tmore {
+			return true
+		}
+		t, n = trest, nrest
+	}
+}

@@ -134,3 +134,33 @@ func TestSegments(t *testing.T) {
 		t.Errorf("Segments allocates %v times", n)
 	}
 }
+
+func TestMatchTemplate(t *testing.T) {
+	for _, c := range []struct {
+		template, name string
+		want           bool
+	}{
+		{"/chat/{room}", "/chat/demo", true},
+		{"/chat/{room}", "/chat/*", true},
+		{"/chat/{room}", "/chat", false},
+		{"/chat/{room}", "/chat/", false},
+		{"/chat/{room}", "/chat/a/b", false},
+		{"/chat/{room}", "/chats/demo", false},
+		{"/user/{id}/inbox", "/user/7/inbox", true},
+		{"/user/{id}/inbox", "/user/7/outbox", false},
+		{"/user/{id}/inbox", "/user//inbox", false},
+		{"/a/b", "/a/b", true},
+		{"/a/b", "/a/c", false},
+		{"/{x}", "/anything", true},
+		{"/{x}", "/", false},
+		{"/{x}/{y}", "/a/b", true},
+		{"/{x}/{y}", "/a", false},
+	} {
+		if got := MatchTemplate(c.template, c.name); got != c.want {
+			t.Errorf("MatchTemplate(%q, %q) = %v, want %v", c.template, c.name, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { MatchTemplate("/user/{id}/inbox", "/user/7/inbox") }); n != 0 {
+		t.Errorf("MatchTemplate allocates %v times", n)
+	}
+}

@@ -337,13 +337,13 @@ func registerServicePrivate(srv *runtime.Server, h Handlers) error {
 // declared reports whether channel is a channel of the spec, or the runtime
 // wildcard channel of one (a subscription to every room).
 func declared(channel string) bool {
-	if _, err := ParseChatRoom(channel); !errors.Is(err, errOtherChannel) {
+	if bayeux.MatchTemplate(ChatRoomPattern, channel) {
 		return true
 	}
 	if channel == "/chat/*" {
 		return true
 	}
-	if _, err := ParseMembersRoom(channel); !errors.Is(err, errOtherChannel) {
+	if bayeux.MatchTemplate(MembersRoomPattern, channel) {
 		return true
 	}
 	if channel == "/members/*" {

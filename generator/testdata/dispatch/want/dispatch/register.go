@@ -100,7 +100,7 @@ func DeliverChatRoom(ctx context.Context, s *runtime.ServerSession, ch ChatRoom,
 // declared reports whether channel is a channel of the spec, or the runtime
 // wildcard channel of one (a subscription to every room).
 func declared(channel string) bool {
-	if _, err := ParseChatRoom(channel); !errors.Is(err, errOtherChannel) {
+	if bayeux.MatchTemplate(ChatRoomPattern, channel) {
 		return true
 	}
 	if channel == "/chat/*" {

@@ -226,7 +226,7 @@ func registerServiceLookup(srv *runtime.Server, h Handlers) error {
 // declared reports whether channel is a channel of the spec, or the runtime
 // wildcard channel of one (a subscription to every room).
 func declared(channel string) bool {
-	if _, err := ParseProfileID(channel); !errors.Is(err, errOtherChannel) {
+	if bayeux.MatchTemplate(ProfileIDPattern, channel) {
 		return true
 	}
 	if channel == "/profile/*" {
