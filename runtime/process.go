@@ -310,6 +310,9 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
 	}
+	if s.opts.Broker != nil && s.Healthy() != nil {
+		return fail(errNodeUnhealthy, retryLater)
+	}
 	if err := s.incoming(hc, hs, sess, m); err != nil {
 		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
@@ -325,6 +328,12 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		return fail(errTooManySessions, retryLater)
 	}
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
+	if sess.userID != "" {
+		// Indexed before anyone can reach the session, so its removal
+		// always finds it in the index.
+		sess.indexedUser = sess.userID
+		s.userOnline(sess.userID, sess)
+	}
 	s.sessions.put(sess)
 	s.stats.handshakes.Add(1)
 	if o.ws != nil {
