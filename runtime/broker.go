@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/gorilla/websocket"
 )
 
 // A Broker links several Servers (nodes) into one cluster: a broadcast
@@ -162,6 +164,16 @@ func (s *Server) setHealth(err error) {
 		if sess.local == nil {
 			s.removeSession(sess, RemovedUnhealthy)
 		}
+	})
+	// Websockets are closed too: behind a load balancer, a client's next
+	// connection then reaches a healthy node rather than this one.
+	s.wsConns.Range(func(k, _ any) bool {
+		c := k.(*wsConn).c
+		_ = c.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "node unhealthy"),
+			time.Now().Add(time.Second))
+		c.Close()
+		return true
 	})
 }
 

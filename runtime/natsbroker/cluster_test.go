@@ -1,0 +1,479 @@
+package natsbroker_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/client"
+	"github.com/cometgen/cometgen/runtime/natsbroker"
+	"github.com/nats-io/nats.go"
+)
+
+// cluster starts three nodes on one embedded NATS.
+func cluster(t *testing.T) (*node, *node, *node, string) {
+	ns := startNATS(t, 0, t.TempDir())
+	u := ns.ClientURL()
+	return startNode(t, "a", u), startNode(t, "b", u), startNode(t, "c", u), u
+}
+
+// countSeqs checks that recs hold every seq 1..n of every publisher in
+// from exactly once and in order, and returns what is wrong.
+func countSeqs(t *testing.T, recs []string, from []string, n int) []string {
+	t.Helper()
+	last := map[string]int{}
+	var bad []string
+	for _, r := range recs {
+		f, seq := seqOf(t, r)
+		if seq != last[f]+1 {
+			bad = append(bad, fmt.Sprintf("%s: seq %d after %d", f, seq, last[f]))
+		}
+		last[f] = seq
+	}
+	for _, f := range from {
+		if last[f] != n {
+			bad = append(bad, fmt.Sprintf("%s: last seq %d, want %d", f, last[f], n))
+		}
+	}
+	return bad
+}
+
+func TestClusterBroadcastExactlyOnceInOrder(t *testing.T) {
+	a, b, c, _ := cluster(t)
+	nodes := []*node{a, b, c}
+	clients := make([]*client.Client, 3)
+	recs := make([]*recorder, 3)
+	for i, n := range nodes {
+		clients[i] = newClient(t, n.url, "", nil)
+		recs[i] = subscribe(t, clients[i], "/chat/*") // a wildcard on one node
+	}
+	extra := subscribe(t, clients[2], "/chat/room") // and two matches on one session
+	const perNode = 100
+	var wg sync.WaitGroup
+	for i, cl := range clients {
+		wg.Go(func() {
+			for seq := 1; seq <= perNode; seq++ {
+				if err := cl.Publish(t.Context(), "/chat/room", map[string]any{"from": nodes[i].name, "seq": seq}); err != nil {
+					t.Errorf("publish: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, r := range recs {
+		waitFor(t, 10*time.Second, fmt.Sprintf("client on node %s: %d of %d messages", nodes[i].name, len(r.got()), 3*perNode), func() bool {
+			return len(r.got()) >= 3*perNode
+		})
+	}
+	// A late duplicate would land now: settle with one more round trip
+	// through NATS before checking counts.
+	barrier(t, clients[0], recs)
+	for i, r := range append(recs, extra) {
+		if i == 3 {
+			i = 2
+		}
+		got := r.got()
+		got = got[:len(got)-min(len(got), 1)] // the barrier
+		if bad := countSeqs(t, withoutBarrier(got), []string{"a", "b", "c"}, perNode); len(bad) > 0 {
+			t.Errorf("client on node %s: %v", nodes[i].name, bad[:min(len(bad), 5)])
+		}
+	}
+	for _, n := range nodes {
+		if st := n.srv.Stats(); st.BrokerBad != 0 {
+			t.Errorf("node %s dropped %d remote messages", n.name, st.BrokerBad)
+		}
+	}
+}
+
+// barrier publishes a marker from c on /chat/room and waits for every
+// recorder to see it: anything c's node sent before it has arrived.
+func barrier(t *testing.T, c *client.Client, recs []*recorder) {
+	t.Helper()
+	if err := c.Publish(t.Context(), "/chat/room", map[string]any{"from": "barrier"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		waitFor(t, 5*time.Second, "the barrier", func() bool {
+			return slices.ContainsFunc(r.got(), func(s string) bool { return strings.Contains(s, `"barrier"`) })
+		})
+	}
+}
+
+func withoutBarrier(recs []string) []string {
+	return slices.DeleteFunc(recs, func(s string) bool { return strings.Contains(s, `"barrier"`) })
+}
+
+func TestClusterPrivateLocalAndServiceStayHome(t *testing.T) {
+	a, b, c, _ := cluster(t)
+	nodes := []*node{a, b, c}
+	var serviceOn sync.Map
+	for _, n := range nodes {
+		ch, _, _ := n.srv.CreateChannel("/local/**")
+		ch.SetNodeLocal(true)
+		svc, _, _ := n.srv.CreateChannel("/service/echo")
+		svc.AddListener(func(context.Context, *runtime.ServerSession, *bayeux.Message) error {
+			serviceOn.Store(n.name, true)
+			return nil
+		})
+	}
+	ann := newClient(t, a.url, "ann", nil)
+	bob := newClient(t, b.url, "bob", nil)
+	ann2 := newClient(t, c.url, "ann", nil)
+	var chat, local, inbox []*recorder
+	for _, cl := range []*client.Client{ann, bob, ann2} {
+		chat = append(chat, subscribe(t, cl, "/chat/room"))
+		local = append(local, subscribe(t, cl, "/local/x"))
+		inbox = append(inbox, subscribe(t, cl, "/user/inbox"))
+	}
+	// Presence: every node learns of ann and bob, ann once.
+	for _, n := range nodes {
+		waitFor(t, 5*time.Second, "presence on node "+n.name, func() bool {
+			p := n.presenceLog()
+			return slices.Contains(p, "ann=true") && slices.Contains(p, "bob=true")
+		})
+		if p := n.presenceLog(); len(p) != 2 {
+			t.Errorf("node %s presence = %v, want ann and bob online once", n.name, p)
+		}
+	}
+	for _, n := range nodes {
+		waitFor(t, 5*time.Second, "node "+n.name+" sees both online", func() bool { return n.b.Online("ann") && n.b.Online("bob") })
+	}
+
+	if err := ann.Publish(t.Context(), "/local/x", "home"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.Publish(t.Context(), "/service/echo", "svc"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.srv.DeliverToUser(t.Context(), "ann", "/user/inbox", "for ann")
+	if err != nil || n != 0 {
+		t.Fatalf("DeliverToUser from node b = %d, %v; want 0 local sessions, nil", n, err)
+	}
+	if _, err := a.srv.DeliverToUser(t.Context(), "bob", "/user/inbox", "for bob"); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, ann, chat)
+	barrier(t, bob, chat)
+	tests := []struct {
+		name        string
+		rec         *recorder
+		want        []string
+		wantPresent bool
+	}{
+		{"ann on a: node-local", local[0], []string{`/local/x "home"`}, true},
+		{"bob on b: node-local", local[1], nil, false},
+		{"ann on c: node-local", local[2], nil, false},
+		{"ann on a: inbox", inbox[0], []string{`/user/inbox "for ann"`}, true},
+		{"bob on b: inbox", inbox[1], []string{`/user/inbox "for bob"`}, true},
+		{"ann on c: inbox", inbox[2], []string{`/user/inbox "for ann"`}, true},
+	}
+	for _, tt := range tests {
+		if tt.wantPresent {
+			waitFor(t, 5*time.Second, tt.name, func() bool { return len(tt.rec.got()) >= len(tt.want) })
+		}
+		if got := tt.rec.got(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	serviceOn.Range(func(k, _ any) bool {
+		if k != "a" {
+			t.Errorf("a service message reached node %v", k)
+		}
+		return true
+	})
+}
+
+func TestClusterDeadNodeUsersGoOffline(t *testing.T) {
+	a, b, _, _ := cluster(t)
+	newClient(t, b.url, "bob", nil)
+	waitFor(t, 5*time.Second, "bob online on a", func() bool { return a.b.Online("bob") })
+	// b dies without a goodbye: its NATS connection just ends.
+	died := time.Now()
+	b.b.Conn().Close()
+	waitFor(t, 5*time.Second, "bob offline on a", func() bool { return !a.b.Online("bob") })
+	took := time.Since(died)
+	// Bounded by the TTL (400ms in these tests) plus one expiry tick.
+	if limit := fast(natsbroker.Options{}).PresenceTTL + 200*time.Millisecond; took > limit {
+		t.Errorf("dead node's user went offline after %v, want within %v", took, limit)
+	}
+	if p := a.presenceLog(); !slices.Equal(p, []string{"bob=true", "bob=false"}) {
+		t.Errorf("presence on a = %v", p)
+	}
+}
+
+func TestClusterNodeStopsMidStream(t *testing.T) {
+	a, b, c, _ := cluster(t)
+	lb := newBalancer(t, a)
+	var rehandshakes atomic.Int32
+	moving := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes))
+	moved := subscribe(t, moving, "/chat/room")
+	stable := subscribe(t, newClient(t, c.url, "", nil), "/chat/room")
+	pub := newClient(t, b.url, "", nil)
+
+	const total = 300
+	var acked []int // seqs the publisher got a success reply for
+	stopAt := total / 3
+	var stoppedAt, resumedAt int
+	for seq := 1; seq <= total; seq++ {
+		if seq == stopAt {
+			a.stop() // clients of a are told to go away…
+			lb.point(b)
+			stoppedAt = seq
+		}
+		if stoppedAt > 0 && resumedAt == 0 && rehandshakes.Load() > 0 && moving.State() == client.StateConnected && len(moving.Subscriptions()) > 0 {
+			resumedAt = seq
+		}
+		if err := pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": seq}); err == nil {
+			acked = append(acked, seq)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, 10*time.Second, "the stable subscriber gets every acknowledged message", func() bool { return len(stable.got()) >= len(acked) })
+	waitFor(t, 10*time.Second, "the moved subscriber re-handshook", func() bool { return rehandshakes.Load() > 0 })
+	if bad := countSeqs(t, stable.got(), []string{"p"}, total); len(acked) == total && len(bad) > 0 {
+		t.Errorf("stable subscriber: %v", bad)
+	}
+	got := map[int]int{}
+	for _, r := range moved.got() {
+		_, seq := seqOf(t, r)
+		got[seq]++
+	}
+	lost, dup := 0, 0
+	var lostSeqs []int
+	for _, seq := range acked {
+		switch got[seq] {
+		case 0:
+			lost++
+			lostSeqs = append(lostSeqs, seq)
+		case 1:
+		default:
+			dup++
+		}
+	}
+	t.Logf("publisher acked %d/%d; node a stopped before seq %d; moved subscriber back at ~seq %d; it missed %d (seqs %v), duplicates %d",
+		len(acked), total, stoppedAt, resumedAt, lost, summarize(lostSeqs), dup)
+	if dup > 0 {
+		t.Errorf("moved subscriber got %d duplicates", dup)
+	}
+	// What it missed lies between the stop and its re-subscription on b
+	// (it re-handshook, so it knows); before and after, nothing is lost.
+	for _, seq := range lostSeqs {
+		if seq < stoppedAt-1 || (resumedAt > 0 && seq > resumedAt) {
+			t.Errorf("moved subscriber lost seq %d outside the switch-over window [%d, %d]", seq, stoppedAt, resumedAt)
+		}
+	}
+	if got[total] != 1 {
+		t.Errorf("moved subscriber did not get the last message on its new node")
+	}
+}
+
+func summarize(seqs []int) string {
+	if len(seqs) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d..%d", seqs[0], seqs[len(seqs)-1])
+}
+
+func TestClusterSurvivesNATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	u := ns.ClientURL()
+	a, b := startNode(t, "a", u), startNode(t, "b", u)
+	sub := subscribe(t, newClient(t, b.url, "", nil), "/chat/room")
+	pub := newClient(t, a.url, "", nil)
+	if err := pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "first message", func() bool { return len(sub.got()) == 1 })
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitFor(t, 5*time.Second, "nodes unhealthy without NATS", func() bool { return a.srv.Healthy() != nil && b.srv.Healthy() != nil })
+	startNATS(t, natsPort(t, u), dir)
+	waitFor(t, 10*time.Second, "nodes healthy again", func() bool { return a.srv.Healthy() == nil && b.srv.Healthy() == nil })
+	// The clients' sessions were removed when NATS went away; their
+	// clients handshake again and re-subscribe on their own.
+	waitFor(t, 10*time.Second, "delivery resumes", func() bool {
+		err := pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 2})
+		if err != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+		return slices.ContainsFunc(sub.got(), func(s string) bool { return strings.Contains(s, `"seq":2`) })
+	})
+}
+
+func natsPort(t *testing.T, u string) int {
+	t.Helper()
+	var port int
+	if _, err := fmt.Sscanf(u[strings.LastIndexByte(u, ':')+1:], "%d", &port); err != nil {
+		t.Fatalf("port of %s: %v", u, err)
+	}
+	return port
+}
+
+func TestClusterPartitionedNodeSendsClientsElsewhere(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	proxy := newTCPProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	a := startNode(t, "a", proxy.url()) // a reaches NATS through the proxy
+	b := startNode(t, "b", ns.ClientURL())
+	lb := newBalancer(t, a)
+	var rehandshakes atomic.Int32
+	cl := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes))
+	rec := subscribe(t, cl, "/chat/room")
+	pub := newClient(t, b.url, "", nil)
+
+	proxy.partition()
+	waitFor(t, 5*time.Second, "a reports itself unhealthy", func() bool { return a.srv.Healthy() != nil })
+	if st := a.srv.Stats(); st.Sessions != 0 {
+		t.Errorf("partitioned node keeps %d sessions", st.Sessions)
+	}
+	// a closed its websockets and refuses new ones (503) until it is
+	// healthy: the client retries, and the load balancer's health check
+	// (Server.Healthy) takes a out.
+	lb.point(b)
+	waitFor(t, 10*time.Second, "the client lands on b", func() bool {
+		_ = pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 1})
+		time.Sleep(20 * time.Millisecond)
+		return len(rec.got()) > 0
+	})
+	if rehandshakes.Load() == 0 {
+		t.Errorf("the client never handshook again: it would not know it missed messages")
+	}
+	proxy.heal()
+	waitFor(t, 10*time.Second, "a healthy again after the partition heals", func() bool { return a.srv.Healthy() == nil })
+}
+
+func TestConnectFailsClearly(t *testing.T) {
+	start := time.Now()
+	_, err := natsbroker.Connect(t.Context(), natsbroker.Options{URL: "nats://127.0.0.1:1", ConnectTimeout: 500 * time.Millisecond, Logger: quiet()})
+	if err == nil || !strings.Contains(err.Error(), "nats://127.0.0.1:1") {
+		t.Fatalf("Connect to a closed port = %v, want an error naming the URL", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("Connect took %v to fail", time.Since(start))
+	}
+	tests := []struct {
+		name string
+		o    natsbroker.Options
+		want string
+	}{
+		{"no url", natsbroker.Options{}, "no NATS URL"},
+		{"bad cluster", natsbroker.Options{URL: "nats://x", Cluster: "a.b"}, "cluster name"},
+		{"ttl too short", natsbroker.Options{URL: "nats://x", Heartbeat: time.Second, PresenceTTL: time.Second}, "presence TTL"},
+	}
+	for _, tt := range tests {
+		if _, err := natsbroker.Connect(t.Context(), tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestMalformedRemoteMessagesAreDropped(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	a := startNode(t, "a", ns.ClientURL())
+	rec := subscribe(t, newClient(t, a.url, "", nil), "/chat/room")
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	send := func(subject, origin, data string) {
+		m := nats.NewMsg(subject)
+		if origin != "" {
+			m.Header.Set("Cometgen-Origin", origin)
+		}
+		m.Data = []byte(data)
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("cometgen.b.chat.room", "x", `{"channel":"/chat/room","data":{"half":`)
+	send("cometgen.b.chat.room", "", `{"channel":"/chat/room","data":"no origin"}`)
+	send("cometgen.b.chat.room", "x", `{"channel":"/service/x","data":1}`)
+	send("cometgen.u.ann", "x", `{"channel":"/user/inbox","data":"no user header"}`)
+	send("cometgen.p", "", `{"node":`)
+	send("cometgen.b.chat.room", "x", `{"channel":"/chat/room","data":"ok"}`)
+	waitFor(t, 5*time.Second, "the good message", func() bool { return len(rec.got()) == 1 })
+	if got := rec.got(); !slices.Equal(got, []string{`/chat/room "ok"`}) {
+		t.Errorf("delivered %v, want only the well-formed message", got)
+	}
+	waitFor(t, 5*time.Second, "5 drops counted", func() bool { return a.b.Dropped() == 5 })
+}
+
+func TestMapReplicates(t *testing.T) {
+	a, b, _, _ := cluster(t)
+	ctx := t.Context()
+	ma, err := a.b.Map(ctx, "rooms", natsbroker.MapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := b.b.Map(ctx, "rooms", natsbroker.MapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]string{}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := mb.Watch(wctx, func(k string, v []byte, deleted bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if deleted {
+			delete(seen, k)
+			return
+		}
+		seen[k] = string(v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"/chat/lobby/ann", "room with spaces.and.dots", "ünïcode=key", ""}
+	for _, k := range keys {
+		if err := ma.Put(ctx, k, []byte("in")); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+	}
+	waitFor(t, 5*time.Second, "b's watch sees a's puts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == len(keys)
+	})
+	for _, k := range keys {
+		if v, ok, err := mb.Get(ctx, k); err != nil || !ok || string(v) != "in" {
+			t.Errorf("b.Get(%q) = %q, %v, %v", k, v, ok, err)
+		}
+	}
+	if err := mb.Delete(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	all, err := ma.All(ctx)
+	if err != nil || len(all) != len(keys)-1 {
+		t.Errorf("a.All after b's delete = %v, %v", all, err)
+	}
+	if _, ok, _ := ma.Get(ctx, keys[0]); ok {
+		t.Errorf("deleted key still present on a")
+	}
+	if err := ma.Put(ctx, "big", make([]byte, 100<<10)); err == nil {
+		t.Errorf("a value over MaxValueSize was accepted")
+	}
+	if _, err := a.b.Map(ctx, "bad.group", natsbroker.MapOptions{}); err == nil {
+		t.Errorf("a group name with a dot was accepted")
+	}
+}
+
+// countRehandshakes is a client state handler that counts re-handshakes.
+func countRehandshakes(n *atomic.Int32) func(client.State, error) {
+	return func(s client.State, _ error) {
+		if s == client.StateRehandshaking {
+			n.Add(1)
+		}
+	}
+}
