@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/internal/cli"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -61,7 +62,16 @@ func TestScripts(t *testing.T) {
 			"bayeux-roundtrip-wait": func(ts *testscript.TestScript, neg bool, args []string) {
 				waitForServer(ts, args[0])
 			},
-			"http-post": httpPost,
+			"http-post":     httpPost,
+			"nats-embedded": natsEmbedded,
+			"free-port": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: free-port VAR")
+				}
+				port, err := freePort()
+				ts.Check(err)
+				ts.Setenv(args[0], strconv.Itoa(port))
+			},
 		},
 	})
 }
@@ -214,4 +224,24 @@ func waitForServer(ts *testscript.TestScript, url string) {
 		}
 	}
 	ts.Fatalf("no Bayeux server at %s", url)
+}
+
+// natsEmbedded VAR starts a NATS server (with JetStream) inside the test
+// process, on a free loopback port, and sets VAR to its URL; it stops when
+// the script ends.
+func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nats-embedded VAR")
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: ts.MkAbs("nats-store"),
+	})
+	ts.Check(err)
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ts.Fatalf("embedded NATS did not start")
+	}
+	ts.Defer(ns.Shutdown)
+	ts.Setenv(args[0], ns.ClientURL())
 }
