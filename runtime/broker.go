@@ -125,7 +125,7 @@ func (n *Node) SetHealth(err error) { n.srv.setHealth(err) }
 
 // decodeRemote decodes one message from another node.
 func decodeRemote(event []byte) (*bayeux.Message, error) {
-	msgs, err := bayeux.NewDecoder().Decode(event)
+	msgs, err := decodeMessages(event)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("runtime: remote event: %w", err)

@@ -80,6 +80,14 @@ func TestMemoryClusterDelivery(t *testing.T) {
 			t.Fatalf("publish %s: %v", p.ch, r)
 		}
 	}
+	// A private delivery on node 0 stays there too.
+	ls := srvs[0].NewLocalSession("private")
+	if err := ls.Handshake(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Session().Deliver(t.Context(), "/chat/room", "private"); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		c    *lpClient
@@ -104,7 +112,7 @@ func TestMemoryClusterDelivery(t *testing.T) {
 		t.Errorf("node 1 BrokerIn = %d, want 2", st.BrokerIn)
 	}
 	if st := srvs[0].Stats(); st.BrokerOut != 2 {
-		t.Errorf("node 0 BrokerOut = %d, want 2 (node-local and service stay home)", st.BrokerOut)
+		t.Errorf("node 0 BrokerOut = %d, want 2 (node-local, service and private deliveries stay home)", st.BrokerOut)
 	}
 }
 

@@ -155,9 +155,10 @@ type Broker struct {
 	o       Options
 	nc      *nats.Conn
 	log     *slog.Logger
-	subjB   string // "<cluster>.b."
-	subjU   string // "<cluster>.u."
-	subjP   string // "<cluster>.p"
+	subjB   string      // "<cluster>.b."
+	subjU   string      // "<cluster>.u."
+	subjP   string      // "<cluster>.p"
+	hdr     nats.Header // the origin header, shared read-only by every broadcast
 	node    atomic.Pointer[runtime.Node]
 	pres    *presence
 	subs    []*nats.Subscription
@@ -187,6 +188,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 		subjB: o.Cluster + ".b.",
 		subjU: o.Cluster + ".u.",
 		subjP: o.Cluster + ".p",
+		hdr:   nats.Header{headerOrigin: {o.NodeID}},
 		stop:  make(chan struct{}),
 	}
 	b.pres = newPresence(o.PresenceTTL)
@@ -303,7 +305,7 @@ func (b *Broker) Start(n *runtime.Node) error {
 // Publish sends a broadcast event to the other nodes. Part of
 // runtime.Broker.
 func (b *Broker) Publish(channel string, event []byte) error {
-	m := &nats.Msg{Subject: b.subjB + channelSubject(channel), Data: event, Header: nats.Header{headerOrigin: {b.o.NodeID}}}
+	m := &nats.Msg{Subject: b.subjB + channelSubject(channel), Data: event, Header: b.hdr}
 	if err := b.nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("natsbroker: publish on %s: %w", channel, err)
 	}

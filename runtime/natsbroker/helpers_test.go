@@ -27,7 +27,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // startNATS runs an embedded NATS server with JetStream on loopback (port
 // 0: a free one) and stops it when the test ends.
-func startNATS(t *testing.T, port int, storeDir string) *server.Server {
+func startNATS(t testing.TB, port int, storeDir string) *server.Server {
 	t.Helper()
 	if port == 0 {
 		port = -1
