@@ -76,8 +76,10 @@ type Options struct {
 	// ConnectTimeout bounds the first connection. Default 2s.
 	ConnectTimeout time.Duration
 	// ReconnectWait is the first pause before reconnecting; it doubles at
-	// each failed attempt up to MaxReconnectWait. Defaults 100ms and 5s.
-	ReconnectWait    time.Duration
+	// each failed attempt up to MaxReconnectWait. Default 100ms.
+	ReconnectWait time.Duration
+	// MaxReconnectWait caps the pause between reconnection attempts, which
+	// go on for as long as the broker is open. Default 5s.
 	MaxReconnectWait time.Duration
 	// PingInterval is how often the connection is probed; a silent
 	// partition is noticed after three unanswered probes. Default 2s.
@@ -198,11 +200,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 		nats.Timeout(o.ConnectTimeout),
 		nats.MaxReconnects(-1),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
-			d := o.ReconnectWait
-			for i := 1; i < attempts && d < o.MaxReconnectWait; i++ {
-				d *= 2
-			}
-			return min(d, o.MaxReconnectWait)
+			return backoff(attempts, o.ReconnectWait, o.MaxReconnectWait)
 		}),
 		nats.PingInterval(o.PingInterval),
 		nats.MaxPingsOutstanding(3),
@@ -247,6 +245,16 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 	}
 	b.nc = nc
 	return b, nil
+}
+
+// backoff is the pause before reconnection attempt n (1, 2, …): first,
+// doubled at each attempt, capped at limit.
+func backoff(n int, first, limit time.Duration) time.Duration {
+	d := first
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 func (b *Broker) unhealthy(err error) {
