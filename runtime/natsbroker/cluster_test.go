@@ -360,35 +360,54 @@ func natsPort(t *testing.T, u string) int {
 }
 
 func TestClusterPartitionedNodeSendsClientsElsewhere(t *testing.T) {
-	ns := startNATS(t, 0, t.TempDir())
-	proxy := newTCPProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
-	a := startNode(t, "a", proxy.url()) // a reaches NATS through the proxy
-	b := startNode(t, "b", ns.ClientURL())
-	lb := newBalancer(t, a)
-	var rehandshakes atomic.Int32
-	cl := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes))
-	rec := subscribe(t, cl, "/chat/room")
-	pub := newClient(t, b.url, "", nil)
+	tests := []struct {
+		name string
+		cut  func(*tcpProxy)
+	}{
+		{"connection reset", (*tcpProxy).partition},
+		{"silent black hole, found by pings", (*tcpProxy).freeze},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := startNATS(t, 0, t.TempDir())
+			proxy := newTCPProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+			a := startNode(t, "a", proxy.url()) // a reaches NATS through the proxy
+			b := startNode(t, "b", ns.ClientURL())
+			lb := newBalancer(t, a)
+			var rehandshakes atomic.Int32
+			cl := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes))
+			rec := subscribe(t, cl, "/chat/room")
+			pub := newClient(t, b.url, "", nil)
 
-	proxy.partition()
-	waitFor(t, 5*time.Second, "a reports itself unhealthy", func() bool { return a.srv.Healthy() != nil })
-	if st := a.srv.Stats(); st.Sessions != 0 {
-		t.Errorf("partitioned node keeps %d sessions", st.Sessions)
+			cut := time.Now()
+			tt.cut(proxy)
+			waitFor(t, 5*time.Second, "a reports itself unhealthy", func() bool { return a.srv.Healthy() != nil })
+			took := time.Since(cut)
+			t.Logf("a unhealthy %v after the partition", took.Round(time.Millisecond))
+			// Pings every 100ms in these tests, three unanswered: ~400ms;
+			// the bound leaves room for a loaded machine.
+			if took > 2*time.Second {
+				t.Errorf("partition noticed after %v, want within 2s", took)
+			}
+			if st := a.srv.Stats(); st.Sessions != 0 {
+				t.Errorf("partitioned node keeps %d sessions", st.Sessions)
+			}
+			// a closed its websockets and refuses new ones (503) until it
+			// is healthy: the client retries, and the load balancer's
+			// health check (Server.Healthy) takes a out.
+			lb.point(b)
+			waitFor(t, 10*time.Second, "the client lands on b", func() bool {
+				_ = pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 1})
+				time.Sleep(20 * time.Millisecond)
+				return len(rec.got()) > 0
+			})
+			if rehandshakes.Load() == 0 {
+				t.Errorf("the client never handshook again: it would not know it missed messages")
+			}
+			proxy.heal()
+			waitFor(t, 10*time.Second, "a healthy again after the partition heals", func() bool { return a.srv.Healthy() == nil })
+		})
 	}
-	// a closed its websockets and refuses new ones (503) until it is
-	// healthy: the client retries, and the load balancer's health check
-	// (Server.Healthy) takes a out.
-	lb.point(b)
-	waitFor(t, 10*time.Second, "the client lands on b", func() bool {
-		_ = pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 1})
-		time.Sleep(20 * time.Millisecond)
-		return len(rec.got()) > 0
-	})
-	if rehandshakes.Load() == 0 {
-		t.Errorf("the client never handshook again: it would not know it missed messages")
-	}
-	proxy.heal()
-	waitFor(t, 10*time.Second, "a healthy again after the partition heals", func() bool { return a.srv.Healthy() == nil })
 }
 
 func TestConnectFailsClearly(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -220,6 +219,7 @@ type tcpProxy struct {
 	cut    bool
 	conns  []net.Conn
 	closed bool
+	frozen atomic.Bool
 }
 
 func newTCPProxy(t *testing.T, to string) *tcpProxy {
@@ -255,10 +255,30 @@ func (p *tcpProxy) serve() {
 		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
-		go func() { _, _ = io.Copy(c, up); up.Close(); c.Close() }()
+		go func() { p.pipe(up, c); up.Close(); c.Close() }()
+		go func() { p.pipe(c, up); up.Close(); c.Close() }()
 	}
 }
+
+// pipe copies src to dst, dropping the bytes while the proxy is frozen.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// freeze makes the proxy a black hole: connections stay open and carry
+// nothing, as in a partition that no TCP reset reveals.
+func (p *tcpProxy) freeze() { p.frozen.Store(true) }
 
 func (p *tcpProxy) partition() {
 	p.mu.Lock()
@@ -274,6 +294,7 @@ func (p *tcpProxy) heal() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
+	p.frozen.Store(false)
 }
 
 // seqOf extracts the "seq" field of a recorded "channel {...}" event.
