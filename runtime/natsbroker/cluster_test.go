@@ -213,9 +213,15 @@ func TestClusterNodeStopsMidStream(t *testing.T) {
 	a, b, c, _ := cluster(t)
 	lb := newBalancer(t, a)
 	var rehandshakes atomic.Int32
-	moving := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes))
+	// The subscribers use the ack extension: their servers send again what
+	// a lost connection did not deliver.
+	moving := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes), client.WithAck())
 	moved := subscribe(t, moving, "/chat/room")
-	stable := subscribe(t, newClient(t, c.url, "", nil), "/chat/room")
+	stableClient := newClient(t, c.url, "", nil, client.WithAck())
+	stable := subscribe(t, stableClient, "/chat/room")
+	if !moving.AckGranted() || !stableClient.AckGranted() {
+		t.Fatal("ack extension not granted")
+	}
 	// p publishes from b throughout; q publishes from a, through the load
 	// balancer, and moves to b with the subscriber.
 	pubs := map[string]*client.Client{"p": newClient(t, b.url, "", nil), "q": newClient(t, lb.url(), "", nil)}

@@ -164,10 +164,11 @@ func (r *recorder) got() []string {
 	return append([]string(nil), r.msgs...)
 }
 
-// newClient handshakes a websocket client as user (none if "").
-func newClient(t *testing.T, url, user string, states func(client.State, error)) *client.Client {
+// newClient handshakes a websocket client as user (none if ""), with more
+// options.
+func newClient(t *testing.T, url, user string, states func(client.State, error), more ...client.Option) *client.Client {
 	t.Helper()
-	opts := []client.Option{client.WithBackoff(20*time.Millisecond, 200*time.Millisecond), client.WithMaxNetworkDelay(2 * time.Second)}
+	opts := append([]client.Option{client.WithBackoff(20*time.Millisecond, 200*time.Millisecond), client.WithMaxNetworkDelay(2 * time.Second)}, more...)
 	if user != "" {
 		opts = append(opts, client.WithHandshakeExt(map[string]any{"user": user}))
 	}
