@@ -125,7 +125,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Sprintf("bench CPU\t%s (%.0f%% of one core)", round(r.CPU), r.CPUPercent),
 	}
 	if len(c.SubscriberURLs) > 0 {
-		lines = slices.Insert(lines, 1, fmt.Sprintf("subscribers on	%s", strings.Join(c.SubscriberURLs, ", ")))
+		lines = slices.Insert(lines, 1, fmt.Sprintf("subscribers on\t%s", strings.Join(c.SubscriberURLs, ", ")))
 	}
 	if r.Invalid > 0 {
 		lines = append(lines, fmt.Sprintf("invalid\t%d deliveries with foreign data", r.Invalid))
@@ -148,38 +148,40 @@ func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 // jsonReport is the machine-readable form: durations in milliseconds.
 type jsonReport struct {
-	URL              string   `json:"url"`
-	SubscriberURLs   []string `json:"subscriber_urls,omitempty"`
-	Transport        string   `json:"transport"`
-	Channel          string   `json:"channel"`
-	Subscribers      int      `json:"subscribers"`
-	Publishers       int      `json:"publishers"`
-	Rate             float64  `json:"rate"`
-	Window           int      `json:"window"`
-	PayloadSize      int      `json:"payload_size"`
-	Published        int64    `json:"published"`
-	Acked            int64    `json:"acked"`
-	Failed           int64    `json:"failed"`
-	FirstError       string   `json:"first_error,omitempty"`
-	Expected         int64    `json:"expected"`
-	Delivered        int64    `json:"delivered"`
-	Lost             int64    `json:"lost"`
-	Duplicated       int64    `json:"duplicated"`
-	OutOfOrder       int64    `json:"out_of_order"`
-	Invalid          int64    `json:"invalid"`
-	Rehandshakes     int64    `json:"rehandshakes"`
-	PublishMs        float64  `json:"publish_ms"`
-	ElapsedMs        float64  `json:"elapsed_ms"`
-	PublishesPerSec  float64  `json:"publishes_per_sec"`
-	DeliveriesPerSec float64  `json:"deliveries_per_sec"`
-	LatencyCount     int64    `json:"latency_count"`
-	LatencyMeanMs    float64  `json:"latency_mean_ms"`
-	LatencyP50Ms     float64  `json:"latency_p50_ms"`
-	LatencyP95Ms     float64  `json:"latency_p95_ms"`
-	LatencyP99Ms     float64  `json:"latency_p99_ms"`
-	LatencyMaxMs     float64  `json:"latency_max_ms"`
-	CPUMs            float64  `json:"cpu_ms"`
-	CPUPercent       float64  `json:"cpu_percent"`
+	URL              string  `json:"url"`
+	Transport        string  `json:"transport"`
+	Channel          string  `json:"channel"`
+	Subscribers      int     `json:"subscribers"`
+	Publishers       int     `json:"publishers"`
+	Rate             float64 `json:"rate"`
+	Window           int     `json:"window"`
+	PayloadSize      int     `json:"payload_size"`
+	Published        int64   `json:"published"`
+	Acked            int64   `json:"acked"`
+	Failed           int64   `json:"failed"`
+	FirstError       string  `json:"first_error,omitempty"`
+	Expected         int64   `json:"expected"`
+	Delivered        int64   `json:"delivered"`
+	Lost             int64   `json:"lost"`
+	Duplicated       int64   `json:"duplicated"`
+	OutOfOrder       int64   `json:"out_of_order"`
+	Invalid          int64   `json:"invalid"`
+	Rehandshakes     int64   `json:"rehandshakes"`
+	PublishMs        float64 `json:"publish_ms"`
+	ElapsedMs        float64 `json:"elapsed_ms"`
+	PublishesPerSec  float64 `json:"publishes_per_sec"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	LatencyCount     int64   `json:"latency_count"`
+	LatencyMeanMs    float64 `json:"latency_mean_ms"`
+	LatencyP50Ms     float64 `json:"latency_p50_ms"`
+	LatencyP95Ms     float64 `json:"latency_p95_ms"`
+	LatencyP99Ms     float64 `json:"latency_p99_ms"`
+	LatencyMaxMs     float64 `json:"latency_max_ms"`
+	CPUMs            float64 `json:"cpu_ms"`
+	CPUPercent       float64 `json:"cpu_percent"`
+
+	// SubscriberURLs is set when the subscribers used other endpoints.
+	SubscriberURLs []string `json:"subscriber_urls,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
