@@ -83,14 +83,15 @@ type ServerSession struct {
 	ws         *wsConn // the websocket this session is bound to, if any
 	lazyTimer  *time.Timer
 
-	userID string
-	roles  []string
+	userID    string
+	roles     []string
+	attrs     map[string]any
+	queueFull func(*ServerSession) QueueFullAction
+	ack       *ackState // set when the client negotiated the ack extension
+
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).
 	indexedUser string
-	attrs       map[string]any
-	queueFull   func(*ServerSession) QueueFullAction
-	ack         *ackState // set when the client negotiated the ack extension
 }
 
 // QueueFullAction says what happens to a message that finds its session's

@@ -222,12 +222,12 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 				b.unhealthy(errors.New("natsbroker: NATS connection closed"))
 			}
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(nc *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				// NATS dropped messages for this node: its sessions missed
 				// them, so they must start over, knowingly.
 				b.unhealthy(fmt.Errorf("natsbroker: messages lost: %w", err))
-				if n := b.node.Load(); n != nil && b.nc.IsConnected() {
+				if n := b.node.Load(); n != nil && nc.IsConnected() {
 					n.SetHealth(nil)
 				}
 				return
