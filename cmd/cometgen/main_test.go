@@ -54,6 +54,7 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			env.Setenv("GOWORK", "off")
+			env.Values[natsKey{}] = &natsHolder{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -64,6 +65,13 @@ func TestScripts(t *testing.T) {
 			},
 			"http-post":     httpPost,
 			"nats-embedded": natsEmbedded,
+			"nats-stop": func(ts *testscript.TestScript, neg bool, args []string) {
+				if ns := ts.Value(natsKey{}).(*natsHolder).ns; ns != nil {
+					ns.Shutdown()
+					ns.WaitForShutdown()
+				}
+			},
+			"http-get": httpGet,
 			"free-port": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: free-port VAR")
@@ -243,5 +251,39 @@ func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("embedded NATS did not start")
 	}
 	ts.Defer(ns.Shutdown)
+	ts.Value(natsKey{}).(*natsHolder).ns = ns
 	ts.Setenv(args[0], ns.ClientURL())
+}
+
+// natsHolder keeps a script's embedded NATS server, for nats-stop.
+type natsHolder struct{ ns *natsserver.Server }
+
+type natsKey struct{}
+
+// httpGet URL prints the status and body of GET URL, retrying for up to
+// 10 s while it cannot connect or the status differs from the optional
+// STATUS.
+func httpGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: http-get URL [STATUS]")
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	var status int
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Get(args[0])
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			if len(args) == 1 || strconv.Itoa(status) == args[1] {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Check(err)
+			break
+		}
+	}
+	fmt.Fprintf(ts.Stdout(), "%d %s", status, body)
 }
