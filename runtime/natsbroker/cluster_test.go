@@ -2,6 +2,7 @@ package natsbroker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -538,6 +539,67 @@ func countRehandshakes(n *atomic.Int32) func(client.State, error) {
 	return func(s client.State, _ error) {
 		if s == client.StateRehandshaking {
 			n.Add(1)
+		}
+	}
+}
+
+// TestClusterClientsExchangePrivateMessages: a client sends a private
+// message to a user through a service channel; the server on the sender's
+// node routes it (Server.DeliverToUser) to every session of that user,
+// whichever node they are on, and to no one else.
+func TestClusterClientsExchangePrivateMessages(t *testing.T) {
+	a, b, c, _ := cluster(t)
+	for _, n := range []*node{a, b, c} {
+		svc, _, _ := n.srv.CreateChannel("/service/dm")
+		srv := n.srv
+		svc.AddListener(func(ctx context.Context, from *runtime.ServerSession, m *bayeux.Message) error {
+			var dm struct {
+				To   string `json:"to"`
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal(m.Data, &dm); err != nil || dm.To == "" {
+				return bayeux.NewError(400, "dm_invalid")
+			}
+			_, err := srv.DeliverToUser(ctx, dm.To, "/dm", map[string]string{"from": from.UserID(), "text": dm.Text})
+			return err
+		})
+	}
+	ann := newClient(t, a.url, "ann", nil)
+	bobB := newClient(t, b.url, "bob", nil)
+	bobC := newClient(t, c.url, "bob", nil)
+	eve := newClient(t, c.url, "eve", nil)
+	var inbox []*recorder
+	for _, cl := range []*client.Client{ann, bobB, bobC, eve} {
+		inbox = append(inbox, subscribe(t, cl, "/dm"))
+	}
+	if err := ann.Publish(t.Context(), "/service/dm", map[string]string{"to": "bob", "text": "psst"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bobC.Publish(t.Context(), "/service/dm", map[string]string{"to": "ann", "text": "hi ann"}); err != nil {
+		t.Fatal(err)
+	}
+	type inboxWant struct {
+		name string
+		rec  *recorder
+		want []string
+	}
+	want := []inboxWant{
+		{"ann on a", inbox[0], []string{`/dm {"from":"bob","text":"hi ann"}`}},
+		{"bob on b", inbox[1], []string{`/dm {"from":"ann","text":"psst"}`}},
+		{"bob on c", inbox[2], []string{`/dm {"from":"ann","text":"psst"}`}},
+	}
+	for _, w := range want {
+		waitFor(t, 5*time.Second, w.name+" gets the message", func() bool { return len(w.rec.got()) >= len(w.want) })
+	}
+	// One more message to eve's node settles what is in flight to it.
+	if err := ann.Publish(t.Context(), "/service/dm", map[string]string{"to": "eve", "text": "last"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "eve gets her message", func() bool { return len(inbox[3].got()) >= 1 })
+	want = append(want, inboxWant{"eve on c", inbox[3], []string{`/dm {"from":"ann","text":"last"}`}})
+	for _, w := range want {
+		if got := w.rec.got(); !slices.Equal(got, w.want) {
+			t.Errorf("%s: got %v, want %v", w.name, got, w.want)
 		}
 	}
 }
