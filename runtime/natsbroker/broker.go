@@ -284,6 +284,9 @@ func (b *Broker) Start(n *runtime.Node) error {
 		return errors.New("natsbroker: broker already started: give each Server its own Broker")
 	}
 	b.pres.emit = n.SetPresence
+	b.done.Add(2)
+	go b.beat()
+	go func() { defer b.done.Done(); b.pres.run(b.stop) }()
 	for subj, h := range map[string]nats.MsgHandler{
 		b.subjB + ">": b.onBroadcast,
 		b.subjU + ">": b.onUser,
@@ -300,12 +303,14 @@ func (b *Broker) Start(n *runtime.Node) error {
 		}
 		b.subs = append(b.subs, sub)
 	}
-	if err := b.nc.Flush(); err != nil {
+	// While NATS is away the subscriptions wait in the client and are sent
+	// on reconnection; the node is unhealthy until then.
+	if !b.nc.IsConnected() {
+		return errors.New("natsbroker: not connected to NATS (reconnecting)")
+	}
+	if err := b.nc.FlushTimeout(b.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("natsbroker: subscribe: %w", err)
 	}
-	b.done.Add(2)
-	go b.beat()
-	go func() { defer b.done.Done(); b.pres.run(b.stop) }()
 	b.heartbeat()
 	return nil
 }

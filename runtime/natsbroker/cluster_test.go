@@ -603,3 +603,50 @@ func TestClusterClientsExchangePrivateMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeStartsWhileNATSIsAway: a server created while its broker's
+// connection is down starts unhealthy and becomes healthy, with working
+// delivery, once NATS is back.
+func TestNodeStartsWhileNATSIsAway(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	u := ns.ClientURL()
+	b, err := natsbroker.Connect(t.Context(), fast(natsbroker.Options{URL: u, NodeID: "late"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	waitFor(t, 5*time.Second, "the broker notices", func() bool { return !b.Conn().IsConnected() })
+	start := time.Now()
+	srv := runtime.New(runtime.Options{Broker: b, Logger: quiet()})
+	defer srv.Shutdown(context.Background())
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("runtime.New took %v with NATS away", took)
+	}
+	if srv.Healthy() == nil {
+		t.Fatal("a node whose broker is disconnected reports itself healthy")
+	}
+	startNATS(t, natsPort(t, u), dir)
+	waitFor(t, 10*time.Second, "healthy once NATS is back", func() bool { return srv.Healthy() == nil })
+	other := startNode(t, "other", u)
+	ls := srv.NewLocalSession("probe")
+	if err := ls.Handshake(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	if err := ls.Subscribe("/chat/room", func(m *bayeux.Message) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "delivery from another node", func() bool {
+		if _, err := other.srv.Publish("/chat/room", "hello"); err != nil {
+			return false
+		}
+		select {
+		case <-got:
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	})
+}
