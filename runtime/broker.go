@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -294,6 +295,30 @@ func (u *userIndex) list() []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// indexUser records that sess carries user. A removal that races with it
+// finds the session indexed, or finds it removed here and undone.
+func (s *Server) indexUser(sess *ServerSession, user string) {
+	sess.mu.Lock()
+	removed := sess.removed
+	if !removed {
+		sess.indexedUser = user
+	}
+	sess.mu.Unlock()
+	if removed {
+		return
+	}
+	s.userOnline(user, sess)
+	if sess.isRemoved() {
+		s.userOffline(user, sess) // removeSession may have looked before add
+	}
+}
+
+// UserSessions returns the sessions of user on this server (those whose
+// SetUser ran during the handshake).
+func (s *Server) UserSessions(user string) []*ServerSession {
+	return slices.Clone(s.users.sessions(user))
 }
 
 // userOnline is called when sess, carrying user, joined this node.

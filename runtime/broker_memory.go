@@ -15,6 +15,42 @@ type MemoryCluster struct {
 	mu     sync.Mutex
 	nodes  []*memoryBroker
 	online map[string]map[*memoryBroker]struct{} // user -> nodes holding it
+	// Presence changes are told in the order they happened: they queue
+	// here, and whoever finds no one telling them tells them all.
+	events   []memoryPresence
+	draining bool
+}
+
+type memoryPresence struct {
+	nodes  []*memoryBroker
+	user   string
+	online bool
+}
+
+// tellLocked queues presence changes and, unless another goroutine is
+// already telling them, tells them all, in order, without holding c.mu
+// (listeners may call back into the cluster). c.mu is held on entry and
+// released on return.
+func (c *MemoryCluster) tellLocked(evs ...memoryPresence) {
+	c.events = append(c.events, evs...)
+	if c.draining {
+		c.mu.Unlock()
+		return
+	}
+	c.draining = true
+	for len(c.events) > 0 {
+		evs := c.events
+		c.events = nil
+		c.mu.Unlock()
+		for _, e := range evs {
+			for _, n := range e.nodes {
+				n.node.SetPresence(e.user, e.online)
+			}
+		}
+		c.mu.Lock()
+	}
+	c.draining = false
+	c.mu.Unlock()
 }
 
 // NewMemoryCluster returns an empty cluster.
@@ -94,13 +130,11 @@ func (b *memoryBroker) SetUserOnline(user string, online bool) {
 			delete(c.online, user)
 		}
 	}
-	nodes := append([]*memoryBroker(nil), c.nodes...)
-	c.mu.Unlock()
-	if changed {
-		for _, n := range nodes {
-			n.node.SetPresence(user, online)
-		}
+	if !changed {
+		c.mu.Unlock()
+		return
 	}
+	c.tellLocked(memoryPresence{nodes: append([]*memoryBroker(nil), c.nodes...), user: user, online: online})
 }
 
 // Close takes the node out of the cluster; the users it alone held go
@@ -125,11 +159,10 @@ func (b *memoryBroker) Close() error {
 		}
 	}
 	c.nodes = out
-	c.mu.Unlock()
-	for _, n := range out {
-		for _, user := range gone {
-			n.node.SetPresence(user, false)
-		}
+	evs := make([]memoryPresence, 0, len(gone))
+	for _, user := range gone {
+		evs = append(evs, memoryPresence{nodes: out, user: user, online: false})
 	}
+	c.tellLocked(evs...)
 	return nil
 }

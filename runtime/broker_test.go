@@ -232,3 +232,28 @@ func TestNodeRefusesMalformedRemoteEvents(t *testing.T) {
 		t.Errorf("BrokerBad, BrokerIn = %d, %d; want 6, 1", st.BrokerBad, st.BrokerIn)
 	}
 }
+
+// TestMemoryClusterPresenceOrder: a listener that ends a session while it
+// is told of a presence change neither deadlocks nor sees the changes out
+// of order.
+func TestMemoryClusterPresenceOrder(t *testing.T) {
+	srvs, urls := newCluster(t, 2)
+	var mu sync.Mutex
+	var seen []string
+	srvs[0].OnUserPresence(func(user string, online bool) {
+		mu.Lock()
+		seen = append(seen, fmt.Sprint(user, "=", online))
+		mu.Unlock()
+		if online && user == "kick" {
+			for _, sess := range srvs[1].UserSessions(user) {
+				sess.Disconnect() // from inside the listener
+			}
+		}
+	})
+	newLP(t, urls[1]).startAs("kick")
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"kick=true", "kick=false"}; !slices.Equal(seen, want) {
+		t.Errorf("presence = %v, want %v", seen, want)
+	}
+}

@@ -328,13 +328,10 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		return fail(errTooManySessions, retryLater)
 	}
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
-	if sess.userID != "" {
-		// Indexed before anyone can reach the session, so its removal
-		// always finds it in the index.
-		sess.indexedUser = sess.userID
-		s.userOnline(sess.userID, sess)
-	}
 	s.sessions.put(sess)
+	if sess.userID != "" {
+		s.indexUser(sess, sess.userID)
+	}
 	s.stats.handshakes.Add(1)
 	if o.ws != nil {
 		o.ws.bind(sess)
