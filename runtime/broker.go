@@ -237,17 +237,25 @@ func (s *Server) deliverToLocalUser(ctx context.Context, user string, m *bayeux.
 	return n
 }
 
-// userIndex maps user ids to the sessions of this node that carry them.
+// userIndex maps user ids to the sessions of this node that carry them. A
+// user's first session and last session are changes told to the broker (or,
+// without one, to the presence listeners) in the order they happened: they
+// queue under mu, and whoever finds no one telling them tells them all.
 type userIndex struct {
-	mu sync.Mutex
-	m  map[string][]*ServerSession
+	mu       sync.Mutex
+	m        map[string][]*ServerSession
+	changes  []userChange
+	draining bool
 }
 
-// add records sess under user and reports whether it is the user's first
-// session here.
-func (u *userIndex) add(user string, sess *ServerSession) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+type userChange struct {
+	user   string
+	online bool
+}
+
+// addLocked records sess under user and reports whether it is the user's
+// first session here.
+func (u *userIndex) addLocked(user string, sess *ServerSession) bool {
 	if u.m == nil {
 		u.m = make(map[string][]*ServerSession)
 	}
@@ -256,10 +264,9 @@ func (u *userIndex) add(user string, sess *ServerSession) bool {
 	return len(list) == 0
 }
 
-// remove forgets sess and reports whether user has no session left here.
-func (u *userIndex) remove(user string, sess *ServerSession) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+// removeLocked forgets sess and reports whether user has no session left
+// here.
+func (u *userIndex) removeLocked(user string, sess *ServerSession) bool {
 	list := u.m[user]
 	out := make([]*ServerSession, 0, len(list))
 	found := false
@@ -323,24 +330,46 @@ func (s *Server) UserSessions(user string) []*ServerSession {
 
 // userOnline is called when sess, carrying user, joined this node.
 func (s *Server) userOnline(user string, sess *ServerSession) {
-	if !s.users.add(user, sess) {
-		return
+	s.users.mu.Lock()
+	if s.users.addLocked(user, sess) {
+		s.users.changes = append(s.users.changes, userChange{user, true})
 	}
-	if b := s.opts.Broker; b != nil {
-		b.SetUserOnline(user, true)
-		return
-	}
-	s.presence(user, true)
+	s.tellUsersLocked()
 }
 
 // userOffline is called when sess, carrying user, left this node.
 func (s *Server) userOffline(user string, sess *ServerSession) {
-	if !s.users.remove(user, sess) {
+	s.users.mu.Lock()
+	if s.users.removeLocked(user, sess) {
+		s.users.changes = append(s.users.changes, userChange{user, false})
+	}
+	s.tellUsersLocked()
+}
+
+// tellUsersLocked tells the queued changes of this node's users to the
+// broker, or without one to the presence listeners, unless another
+// goroutine is telling them. s.users.mu is held on entry and released on
+// return.
+func (s *Server) tellUsersLocked() {
+	u := &s.users
+	if u.draining || len(u.changes) == 0 {
+		u.mu.Unlock()
 		return
 	}
-	if b := s.opts.Broker; b != nil {
-		b.SetUserOnline(user, false)
-		return
+	u.draining = true
+	for len(u.changes) > 0 {
+		changes := u.changes
+		u.changes = nil
+		u.mu.Unlock()
+		for _, c := range changes {
+			if b := s.opts.Broker; b != nil {
+				b.SetUserOnline(c.user, c.online)
+			} else {
+				s.presence(c.user, c.online)
+			}
+		}
+		u.mu.Lock()
 	}
-	s.presence(user, false)
+	u.draining = false
+	u.mu.Unlock()
 }

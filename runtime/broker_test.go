@@ -257,3 +257,54 @@ func TestMemoryClusterPresenceOrder(t *testing.T) {
 		t.Errorf("presence = %v, want %v", seen, want)
 	}
 }
+
+// TestPresenceOrderUnderConcurrency: sessions of two users come and go on
+// many goroutines; each user's presence alternates online, offline, …, and
+// ends offline.
+func TestPresenceOrderUnderConcurrency(t *testing.T) {
+	for _, clustered := range []bool{false, true} {
+		t.Run(fmt.Sprint("broker=", clustered), func(t *testing.T) {
+			var opts Options
+			if clustered {
+				opts.Broker = NewMemoryCluster().Broker()
+			}
+			srv, _ := newTestServer(t, opts)
+			var mu sync.Mutex
+			seen := map[string][]bool{}
+			srv.OnUserPresence(func(user string, online bool) {
+				mu.Lock()
+				seen[user] = append(seen[user], online)
+				mu.Unlock()
+			})
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Go(func() {
+					for range 200 {
+						sess := newSession(srv, "")
+						sess.userID = fmt.Sprint("u", g%2)
+						srv.nsessions.Add(1)
+						srv.sessions.put(sess)
+						srv.indexUser(sess, sess.userID)
+						srv.removeSession(sess, RemovedDisconnect)
+					}
+				})
+			}
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			for user, evs := range seen {
+				for i, on := range evs {
+					if on != (i%2 == 0) {
+						t.Fatalf("%s: presence %v out of order at %d", user, evs, i)
+					}
+				}
+				if len(evs)%2 != 0 {
+					t.Errorf("%s: ends online after every session ended (%d events)", user, len(evs))
+				}
+			}
+			if len(seen) != 2 {
+				t.Errorf("presence of %d users, want 2", len(seen))
+			}
+		})
+	}
+}
