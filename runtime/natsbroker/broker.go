@@ -168,6 +168,9 @@ type Broker struct {
 	done    sync.WaitGroup
 	closed  atomic.Bool
 	dropped atomic.Int64
+	// dropLogged is when a drop was last logged (Unix ns), dropCountLogged
+	// the drop count then.
+	dropLogged, dropCountLogged atomic.Int64
 	// annMu orders a heartbeat's snapshot of the users with the
 	// announcements of single changes, so a heartbeat never overtakes a
 	// change it did not see.
@@ -399,9 +402,18 @@ func (b *Broker) fromSelf(m *nats.Msg) bool {
 	return false
 }
 
+// drop counts a message from another node that is not delivered, and logs
+// it, at most once per second (with the number of drops since the last
+// log), so that a flood of garbage cannot flood the logs.
 func (b *Broker) drop(m *nats.Msg, err error) {
-	b.dropped.Add(1)
-	b.log.Warn("natsbroker: message from another node dropped", "subject", m.Subject, "origin", m.Header.Get(headerOrigin), "err", err)
+	n := b.dropped.Add(1)
+	now := time.Now().UnixNano()
+	last := b.dropLogged.Load()
+	if now-last < int64(time.Second) || !b.dropLogged.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("natsbroker: message from another node dropped", "subject", m.Subject, "origin", m.Header.Get(headerOrigin), "err", err,
+		"dropped_since_last_log", n-b.dropCountLogged.Swap(n))
 }
 
 // presenceMsg is a node's announcement on the presence subject: a change

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -649,4 +650,45 @@ func TestNodeStartsWhileNATSIsAway(t *testing.T) {
 			return false
 		}
 	})
+}
+
+// countingHandler counts the log records at Warn and above.
+type countingHandler struct{ n atomic.Int32 }
+
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.n.Add(1); return nil }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
+
+// TestDropsAreLoggedSparingly: a flood of garbage from NATS is counted in
+// full but logged at most once a second.
+func TestDropsAreLoggedSparingly(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	h := &countingHandler{}
+	o := fast(natsbroker.Options{URL: ns.ClientURL()})
+	o.Logger = slog.New(h)
+	b, err := natsbroker.Connect(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.New(runtime.Options{Broker: b, Logger: quiet()})
+	defer srv.Shutdown(context.Background())
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 500
+	for range n {
+		m := nats.NewMsg("cometgen.b.x")
+		m.Header.Set("Cometgen-Origin", "x")
+		m.Data = []byte("not json")
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "every drop counted", func() bool { return b.Dropped() == n })
+	if got := h.n.Load(); got < 1 || got > 2 {
+		t.Errorf("%d drops logged %d times, want once (twice if a second passed)", n, got)
+	}
 }
