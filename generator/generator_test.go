@@ -133,3 +133,30 @@ func TestChannelClaimsOnlyWhatItEmits(t *testing.T) {
 		t.Errorf("got %s", files.Paths())
 	}
 }
+
+// TestLocalChannel: local: true makes Register mark the runtime channel
+// node-local.
+func TestLocalChannel(t *testing.T) {
+	tests := []struct {
+		local string
+		want  bool
+	}{{"true", true}, {"false", false}}
+	for _, tt := range tests {
+		src := "cometgen: 1\nname: s\nchannels:\n  /cursor/{table}:\n    params: {table: {}}\n    message: {type: object}\n    local: " + tt.local + "\n"
+		spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(spec, Options{})
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		var all []byte
+		for _, p := range files.Paths() {
+			all = append(all, files[p]...)
+		}
+		if got := bytes.Contains(all, []byte("c.SetNodeLocal(true)")); got != tt.want {
+			t.Errorf("local: %s: SetNodeLocal emitted = %v, want %v", tt.local, got, tt.want)
+		}
+	}
+}

@@ -79,6 +79,9 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 			body = append(body, jen.Id("c").Dot("SetLazyTimeout").Call(durationCode(d)))
 		}
 	}
+	if ch.Local {
+		body = append(body, jen.Id("c").Dot("SetNodeLocal").Call(jen.True()))
+	}
 
 	// The rules.
 	if ch.Kind != schema.Service {

@@ -35,6 +35,7 @@ type Channel struct {
 // stores a modified copy.
 type channelConfig struct {
 	persistent  bool
+	nodeLocal   bool
 	lazy        bool
 	lazyTimeout time.Duration
 	// toPublisher: 0 follows the server (true), 1 true, -1 false.
@@ -50,7 +51,7 @@ var emptyConfig = &channelConfig{}
 // hooked reports whether the configuration has anything the publish path
 // must run.
 func (c *channelConfig) hooked() bool {
-	return len(c.listeners) > 0 || len(c.filters) > 0 || len(c.authorizers) > 0 || c.lazy || c.toPublisher != 0
+	return len(c.listeners) > 0 || len(c.filters) > 0 || len(c.authorizers) > 0 || c.lazy || c.toPublisher != 0 || c.nodeLocal
 }
 
 // inUse reports whether the configuration keeps the channel from being
@@ -88,6 +89,12 @@ func (c *Channel) configure(f func(*channelConfig)) {
 // anyway; a channel with nothing of that is removed when its last
 // subscriber leaves.
 func (c *Channel) SetPersistent(v bool) { c.configure(func(cf *channelConfig) { cf.persistent = v }) }
+
+// SetNodeLocal keeps the channel's messages on this node: with a Broker,
+// they are delivered to this server's subscribers only and never cross to
+// the other nodes. A node-local wildcard channel makes every channel it
+// matches node-local. Without a broker it changes nothing.
+func (c *Channel) SetNodeLocal(v bool) { c.configure(func(cf *channelConfig) { cf.nodeLocal = v }) }
 
 // SetLazy makes messages published on the channel lazy: they are queued
 // without waking the subscriber's connection, and leave with the next

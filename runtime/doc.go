@@ -30,6 +30,18 @@
 // replies, so a client sees them in queue order; over websocket they are
 // written as soon as they are queued.
 //
+// # Clustering
+//
+// With Options.Broker, several Servers act as one: broadcasts reach the
+// subscribers of every node exactly once, in each publisher's order;
+// Server.DeliverToUser reaches a user's sessions on every node;
+// Server.OnUserPresence tells when users come and go anywhere in the
+// cluster. Service channels, node-local channels (Channel.SetNodeLocal) and
+// private deliveries stay on their node. A node that loses its broker is
+// unhealthy (Server.Healthy): it removes its sessions, so that their clients
+// handshake again on another node. runtime/natsbroker implements Broker on
+// NATS; MemoryCluster links Servers of one process.
+//
 // # Concurrency
 //
 // All methods of Server are safe for concurrent use. Each websocket

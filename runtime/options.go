@@ -91,6 +91,11 @@ type Options struct {
 	// reconnects.
 	DisableAck bool
 
+	// Broker links this server to others as one cluster (see Broker):
+	// runtime/natsbroker for NATS, MemoryCluster within one process. Default
+	// nil: a single node, whose fan-out pays nothing for clustering.
+	Broker Broker
+
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }

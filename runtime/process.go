@@ -310,6 +310,9 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
 	}
+	if s.opts.Broker != nil && s.Healthy() != nil {
+		return fail(errNodeUnhealthy, retryLater)
+	}
 	if err := s.incoming(hc, hs, sess, m); err != nil {
 		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
@@ -326,6 +329,9 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	}
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
 	s.sessions.put(sess)
+	if sess.userID != "" {
+		s.indexUser(sess, sess.userID)
+	}
 	s.stats.handshakes.Add(1)
 	if o.ws != nil {
 		o.ws.bind(sess)

@@ -70,7 +70,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	}
 
 	var lazy time.Duration
-	toPublisher := true
+	toPublisher, nodeLocal := true, false
 	var filters []DataFilter
 	for i := len(route) - 1; i >= 0; i-- {
 		c := route[i]
@@ -97,6 +97,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		if conf.toPublisher != 0 && c.name == m.Channel {
 			toPublisher = conf.toPublisher > 0
 		}
+		nodeLocal = nodeLocal || conf.nodeLocal
 	}
 	if len(filters) > 0 {
 		if err := s.filter(hc, from, m, filters); err != nil {
@@ -110,10 +111,45 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	if len(hs.extensions) > 0 && !s.outgoing(hc.get(), nil, m, true) {
 		return 0, nil // an extension deleted the broadcast
 	}
-	n := s.fanOut(hc, route, m, from, toPublisher, lazy)
+	var frozen []byte
+	if b := s.opts.Broker; b != nil && !nodeLocal {
+		// The other nodes first: if they cannot have it, no one does, and
+		// the publisher is told.
+		if s.Healthy() != nil {
+			return 0, errNodeUnhealthy
+		}
+		frozen = encodeEvent(m.Channel, m.Data, m.Ext)
+		if err := b.Publish(m.Channel, frozen); err != nil {
+			s.log.Warn("bayeux broker publish failed", "channel", m.Channel, "err", err)
+			return 0, errBrokerPublish
+		}
+		s.stats.brokerOut.Add(1)
+	}
+	n := s.fanOutFrozen(hc, route, m, frozen, from, toPublisher, lazy)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
 	return n, nil
+}
+
+var errBrokerPublish = bayeux.NewError(503, "broker_publish_failed")
+
+// routeConf returns the lazy timeout and the node-local setting that the
+// channels of route give a message on channel.
+func (s *Server) routeConf(route []*Channel, channel string) (lazy time.Duration, nodeLocal bool) {
+	for _, c := range route {
+		conf := c.conf.Load()
+		nodeLocal = nodeLocal || conf.nodeLocal
+		if conf.lazy {
+			d := conf.lazyTimeout
+			if d <= 0 || d > s.opts.MaxLazyTimeout {
+				d = s.opts.MaxLazyTimeout
+			}
+			if lazy == 0 || d < lazy {
+				lazy = d
+			}
+		}
+	}
+	return lazy, nodeLocal
 }
 
 // countOut adds n messages of size bytes each to the outgoing counters.
@@ -161,7 +197,13 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 // every session, except sessions with outgoing extensions of their own, for
 // which it is encoded separately.
 func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, from *ServerSession, toPublisher bool, lazy time.Duration) int {
-	f := fanOut{srv: s, hc: hc, m: m, from: from, toPublisher: toPublisher, lazy: lazy}
+	return s.fanOutFrozen(hc, route, m, nil, from, toPublisher, lazy)
+}
+
+// fanOutFrozen is fanOut with m already encoded as frozen (nil: encode on
+// first delivery).
+func (s *Server) fanOutFrozen(hc *hookContext, route []*Channel, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
+	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
 	var first []*ServerSession

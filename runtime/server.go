@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -36,6 +37,11 @@ type Server struct {
 	closeOnce      sync.Once
 	sweeper        sync.WaitGroup
 	wsConns        sync.Map // *wsConn -> struct{}
+
+	users      userIndex
+	health     atomic.Pointer[error] // nil: healthy
+	presenceMu sync.Mutex
+	presenceL  []func(user string, online bool)
 }
 
 // New returns a Server configured by opts and starts its session sweeper.
@@ -56,6 +62,13 @@ func New(opts Options) *Server {
 	}
 	s.sweeper.Add(1)
 	go s.sweep()
+	if b := opts.Broker; b != nil {
+		if err := b.Start(&Node{srv: s}); err != nil {
+			err = fmt.Errorf("runtime: start broker: %w", err)
+			s.log.Error("bayeux broker failed to start", "err", err)
+			s.setHealth(err)
+		}
+	}
 	return s
 }
 
@@ -73,6 +86,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			f()
 		}
 		close(s.closing)
+		if b := s.opts.Broker; b != nil {
+			if err := b.Close(); err != nil {
+				s.log.Warn("bayeux broker close", "err", err)
+			}
+		}
 	})
 	done := make(chan struct{})
 	go func() {
@@ -122,6 +140,9 @@ type Stats struct {
 	Expired         int64 // sessions removed by the sweeper
 	BadRequests     int64 // requests refused before any message was processed
 	ChannelsCreated int64 // channels created since start
+	BrokerOut       int64 // messages handed to the broker for the other nodes
+	BrokerIn        int64 // messages from other nodes delivered here
+	BrokerBad       int64 // messages from other nodes dropped as malformed
 }
 
 type counters struct {
@@ -129,6 +150,7 @@ type counters struct {
 	published, deliveries, subscriptions, channelsCreated  atomic.Int64
 	queueOverflows, queueDrops, denied, expired            atomic.Int64
 	badRequests                                            atomic.Int64
+	brokerOut, brokerIn, brokerBad                         atomic.Int64
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -150,6 +172,9 @@ func (s *Server) Stats() Stats {
 		Expired:         s.stats.expired.Load(),
 		BadRequests:     s.stats.badRequests.Load(),
 		ChannelsCreated: s.stats.channelsCreated.Load(),
+		BrokerOut:       s.stats.brokerOut.Load(),
+		BrokerIn:        s.stats.brokerIn.Load(),
+		BrokerBad:       s.stats.brokerBad.Load(),
 	}
 }
 
@@ -185,6 +210,7 @@ func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 	subs := sess.subs
 	sess.subs = nil
 	sess.queue, sess.spare = nil, nil
+	user := sess.indexedUser
 	sess.mu.Unlock()
 
 	if s.sessions.delete(sess) {
@@ -192,6 +218,9 @@ func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 	}
 	for c := range subs {
 		s.channels.drop(c, sess)
+	}
+	if user != "" {
+		s.userOffline(user, sess)
 	}
 	close(sess.gone)
 	sess.notify()

@@ -22,6 +22,9 @@ const (
 	RemovedSlowConsumer
 	// RemovedServer: the server ended the session (shutdown or application).
 	RemovedServer
+	// RemovedUnhealthy: the node lost its broker; the client is told to
+	// handshake again, on a healthy node.
+	RemovedUnhealthy
 )
 
 // String returns a short name of the reason.
@@ -35,6 +38,8 @@ func (r RemoveReason) String() string {
 		return "slow_consumer"
 	case RemovedServer:
 		return "server"
+	case RemovedUnhealthy:
+		return "node_unhealthy"
 	}
 	return "unknown"
 }
@@ -83,6 +88,10 @@ type ServerSession struct {
 	attrs     map[string]any
 	queueFull func(*ServerSession) QueueFullAction
 	ack       *ackState // set when the client negotiated the ack extension
+
+	// indexedUser is the user the session was indexed under at handshake
+	// (Server.DeliverToUser, presence).
+	indexedUser string
 }
 
 // QueueFullAction says what happens to a message that finds its session's

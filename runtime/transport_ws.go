@@ -42,6 +42,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusServiceUnavailable, "bayeux: server shutting down")
 		return
 	}
+	if err := s.Healthy(); err != nil {
+		s.badRequest(w, http.StatusServiceUnavailable, "bayeux: node unhealthy")
+		return
+	}
 	c, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.stats.badRequests.Add(1)

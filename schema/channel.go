@@ -14,7 +14,7 @@ import (
 
 var (
 	channelKeys = []string{"description", "deprecated", "params", "message", "request", "reply",
-		"examples", "subscribe", "publish", "filters", "lazy"}
+		"examples", "subscribe", "publish", "filters", "lazy", "local"}
 	paramKeys   = []string{"pattern", "minLength", "maxLength", "enum", "description"}
 	ruleKeys    = []string{"allow"}
 	lazyKeys    = []string{"timeout"}
@@ -240,6 +240,17 @@ func (l *loader) channel(ce entry) *decl {
 	}
 	if e, ok := m["lazy"]; ok {
 		l.lazy(ch, e)
+	}
+	if e, ok := m["local"]; ok {
+		b, isBool := boolean(e.val)
+		switch {
+		case !isBool:
+			l.errf(f, e.val, "local must be true or false, not %s", kindName(deref(e.val)))
+		case ch.Kind == Service:
+			l.errf(f, e.key, "local: service channels are always node-local")
+		default:
+			ch.Local = b
+		}
 	}
 	if e, ok := m["examples"]; ok {
 		l.examples(ch, e)

@@ -185,6 +185,10 @@ type Channel struct {
 	// (0: the server's maximum).
 	Lazy        bool
 	LazyTimeout string
+	// Local keeps a broadcast channel's messages on the node where they are
+	// published: in a cluster (runtime.Options.Broker) they never cross to
+	// the other nodes. Service channels are always local.
+	Local bool `json:",omitempty"`
 	// Extensions holds the x-* keys, which cometgen ignores.
 	Extensions map[string]json.RawMessage
 	Pos        Pos

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/internal/cli"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -62,6 +63,7 @@ func TestScripts(t *testing.T) {
 				}
 				env.Setenv(name, filepath.Dir(p))
 			}
+			env.Values[natsKey{}] = &natsHolder{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -77,8 +79,24 @@ func TestScripts(t *testing.T) {
 				}
 				waitForServer(ts, args[0], wait)
 			},
-			"http-post": httpPost,
-			"login":     login,
+			"http-post":     httpPost,
+			"login":         login,
+			"nats-embedded": natsEmbedded,
+			"nats-stop": func(ts *testscript.TestScript, neg bool, args []string) {
+				if ns := ts.Value(natsKey{}).(*natsHolder).ns; ns != nil {
+					ns.Shutdown()
+					ns.WaitForShutdown()
+				}
+			},
+			"http-get": httpGet,
+			"free-port": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: free-port VAR")
+				}
+				port, err := freePort()
+				ts.Check(err)
+				ts.Setenv(args[0], strconv.Itoa(port))
+			},
 		},
 	})
 }
@@ -249,4 +267,58 @@ func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 		}
 	}
 	ts.Fatalf("no Bayeux server at %s", url)
+}
+
+// natsEmbedded VAR starts a NATS server (with JetStream) inside the test
+// process, on a free loopback port, and sets VAR to its URL; it stops when
+// the script ends.
+func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nats-embedded VAR")
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: ts.MkAbs("nats-store"),
+	})
+	ts.Check(err)
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ts.Fatalf("embedded NATS did not start")
+	}
+	ts.Defer(ns.Shutdown)
+	ts.Value(natsKey{}).(*natsHolder).ns = ns
+	ts.Setenv(args[0], ns.ClientURL())
+}
+
+// natsHolder keeps a script's embedded NATS server, for nats-stop.
+type natsHolder struct{ ns *natsserver.Server }
+
+type natsKey struct{}
+
+// httpGet URL prints the status and body of GET URL, retrying for up to
+// 10 s while it cannot connect or the status differs from the optional
+// STATUS.
+func httpGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: http-get URL [STATUS]")
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	var status int
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Get(args[0])
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			if len(args) == 1 || strconv.Itoa(status) == args[1] {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Check(err)
+			break
+		}
+	}
+	fmt.Fprintf(ts.Stdout(), "%d %s", status, body)
 }

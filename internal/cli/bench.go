@@ -97,6 +97,7 @@ less often leaves more CPU to the server when both share a machine.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.URL, "url", loadtest.DefaultURL, "Bayeux endpoint of the server under test")
+	f.StringSliceVar(&cfg.SubscriberURLs, "subscriber-url", nil, "endpoints the subscribers use, in turn (the nodes of a cluster; default --url)")
 	f.StringVar(&cfg.Transport, "transport", "websocket", "transport of every session: websocket or long-polling")
 	f.IntVar(&cfg.Subscribers, "subscribers", loadtest.DefaultSubscribers, "number of subscribing sessions")
 	f.IntVar(&cfg.Publishers, "publishers", loadtest.DefaultPublishers, "number of publishing sessions")

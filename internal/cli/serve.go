@@ -14,6 +14,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/ext"
+	"github.com/cometgen/cometgen/runtime/natsbroker"
 	"github.com/spf13/cobra"
 )
 
@@ -28,6 +29,14 @@ type serveFlags struct {
 	timesync    bool
 	timestamp   bool
 	spec        specFlags
+	nats        natsFlags
+}
+
+// natsFlags configure clustering over NATS.
+type natsFlags struct {
+	url     string
+	cluster string
+	nodeID  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,6 +80,9 @@ SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
 	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
 	f.spec.register(fl)
+	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz then reports the node's health")
+	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
+	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	return cmd
 }
@@ -95,9 +107,19 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	f.opts.AllowedOrigins = f.origins
 	f.opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if f.nats.url != "" {
+		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, Logger: f.opts.Logger})
+		if err != nil {
+			return fmt.Errorf("--nats: %w", err)
+		}
+		f.opts.Broker = b // closed by bayeux.Shutdown
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
+		if f.opts.Broker != nil {
+			f.opts.Broker.Close()
+		}
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
 	}
 	bayeux := runtime.New(f.opts)
@@ -119,6 +141,15 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	mux.Handle(f.path, bayeux)
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
+	if f.nats.url != "" {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			if err := bayeux.Healthy(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)
@@ -134,6 +165,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		defer ds.Close()
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
+	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
+		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, f.nats.url)
+	}
 
 	select {
 	case err := <-errc:

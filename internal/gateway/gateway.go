@@ -63,7 +63,12 @@ func Install(srv *runtime.Server, spec *schema.Spec, opts Options) (*Gateway, er
 			g.chains[ch] = chain
 		}
 		if ch.Lazy {
-			if err := g.setLazy(ch); err != nil {
+			if err := g.configure(ch, "lazy", func(c *runtime.Channel) { c.SetLazy(true) }); err != nil {
+				return nil, err
+			}
+		}
+		if ch.Local {
+			if err := g.configure(ch, "local", func(c *runtime.Channel) { c.SetNodeLocal(true) }); err != nil {
 				return nil, err
 			}
 		}
@@ -115,15 +120,15 @@ func (g *Gateway) filterChain(ch *schema.Channel) (runtime.DataFilter, error) {
 	return filter.Chain(chain...), nil
 }
 
-// setLazy makes the runtime channel of a lazy spec channel lazy. A
-// parameter can only be the last segment then, since runtime wildcards end
-// a name.
-func (g *Gateway) setLazy(ch *schema.Channel) error {
+// configure applies set to the runtime channel of a spec channel (lazy,
+// local). A parameter can only be the last segment then, since runtime
+// wildcards end a name.
+func (g *Gateway) configure(ch *schema.Channel, what string, set func(*runtime.Channel)) error {
 	name := ch.Pattern
 	if n := len(ch.Params); n > 0 {
 		last := ch.Params[n-1].Name
 		if !strings.HasSuffix(name, "/{"+last+"}") || n > 1 {
-			return fmt.Errorf("gateway: %s: lazy channel %s: only a parameter in the last segment is supported", ch.Pos, ch.Pattern)
+			return fmt.Errorf("gateway: %s: %s channel %s: only a parameter in the last segment is supported", ch.Pos, what, ch.Pattern)
 		}
 		name = strings.TrimSuffix(name, "{"+last+"}") + "*"
 	}
@@ -131,7 +136,7 @@ func (g *Gateway) setLazy(ch *schema.Channel) error {
 	if err != nil {
 		return err
 	}
-	c.SetLazy(true)
+	set(c)
 	return nil
 }
 

@@ -342,3 +342,53 @@ func TestHostileMessages(t *testing.T) {
 		t.Errorf("publish after hostile input: %v", err)
 	}
 }
+
+// TestLocalChannels: a spec channel marked local stays on its node of a
+// cluster; the others cross.
+func TestLocalChannels(t *testing.T) {
+	const src = "cometgen: 1\nname: s\nchannels:\n" +
+		"  /cursor/{table}:\n    params: {table: {}}\n    message: {type: object}\n    local: true\n" +
+		"  /moves/{table}:\n    params: {table: {}}\n    message: {type: object}\n"
+	spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := runtime.NewMemoryCluster()
+	var srvs []*runtime.Server
+	for range 2 {
+		srv := runtime.New(runtime.Options{Broker: cluster.Broker()})
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+		if _, err := gateway.Install(srv, spec, gateway.Options{Auth: &gateway.JWTAuth{Secret: secret}}); err != nil {
+			t.Fatal(err)
+		}
+		srvs = append(srvs, srv)
+	}
+	got := make(chan string, 4)
+	ls := srvs[1].NewLocalSession("probe")
+	if err := ls.Handshake(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{"/cursor/*", "/moves/*"} {
+		if err := ls.Subscribe(ch, func(m *bayeux.Message) { got <- m.Channel }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []string{"/cursor/t1", "/moves/t1"} {
+		if _, err := srvs[0].Publish(ch, map[string]int{"x": 1}); err != nil {
+			t.Fatalf("publish %s: %v", ch, err)
+		}
+	}
+	select {
+	case ch := <-got:
+		if ch != "/moves/t1" {
+			t.Errorf("the other node got %s first, want only /moves/t1", ch)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other node got nothing")
+	}
+	select {
+	case ch := <-got:
+		t.Errorf("the other node also got %s", ch)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

@@ -37,6 +37,10 @@ const (
 type Config struct {
 	// URL is the server's Bayeux endpoint (http:// or https://).
 	URL string `json:"url"`
+	// SubscriberURLs, when set, are the endpoints of the subscribers, taken
+	// in turn (subscriber i uses SubscriberURLs[i mod len]): the nodes of a
+	// cluster, with the publishers on URL. Default: URL.
+	SubscriberURLs []string `json:"subscriber_urls,omitempty"`
 	// Transport is "websocket" (default) or "long-polling", for every session.
 	Transport string `json:"transport"`
 	// Subscribers is the number of sessions subscribed to Channel.
@@ -101,6 +105,11 @@ func (c *Config) Validate() error {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &ValidationError{"url", c.URL, errors.New("want an http:// or https:// URL with a host")}
+	}
+	for _, s := range c.SubscriberURLs {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &ValidationError{"subscriber url", s, errors.New("want an http:// or https:// URL with a host")}
+		}
 	}
 	if c.Transport == "" {
 		c.Transport = bayeux.TransportWebSocket

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -122,6 +124,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Latency.Mean, r.Latency.Count),
 		fmt.Sprintf("bench CPU\t%s (%.0f%% of one core)", round(r.CPU), r.CPUPercent),
 	}
+	if len(c.SubscriberURLs) > 0 {
+		lines = slices.Insert(lines, 1, fmt.Sprintf("subscribers on\t%s", strings.Join(c.SubscriberURLs, ", ")))
+	}
 	if r.Invalid > 0 {
 		lines = append(lines, fmt.Sprintf("invalid\t%d deliveries with foreign data", r.Invalid))
 	}
@@ -174,6 +179,9 @@ type jsonReport struct {
 	LatencyMaxMs     float64 `json:"latency_max_ms"`
 	CPUMs            float64 `json:"cpu_ms"`
 	CPUPercent       float64 `json:"cpu_percent"`
+
+	// SubscriberURLs is set when the subscribers used other endpoints.
+	SubscriberURLs []string `json:"subscriber_urls,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -184,7 +192,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(jsonReport{
-		URL: c.URL, Transport: c.Transport, Channel: c.Channel,
+		URL: c.URL, SubscriberURLs: c.SubscriberURLs, Transport: c.Transport, Channel: c.Channel,
 		Subscribers: c.Subscribers, Publishers: c.Publishers, Rate: c.Rate, Window: c.Window, PayloadSize: c.PayloadSize,
 		Published: r.Published, Acked: r.Acked, Failed: r.Failed, FirstError: r.FirstError,
 		Expected: r.Expected, Delivered: r.Delivered, Lost: r.Lost, Duplicated: r.Duplicated,

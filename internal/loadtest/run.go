@@ -129,7 +129,11 @@ func (b *bench) setup(ctx context.Context) error {
 			defer func() { <-sem }()
 			var err error
 			if i < cfg.Subscribers {
-				c := client.New(cfg.URL, subOpts...)
+				target := cfg.URL
+				if n := len(cfg.SubscriberURLs); n > 0 {
+					target = cfg.SubscriberURLs[i%n]
+				}
+				c := client.New(target, subOpts...)
 				r := newReceiver(c, cfg.Publishers, b.measureFrom)
 				b.subs[i] = r
 				if err = c.Handshake(ctx); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,10 @@ type Client struct {
 	clientID string
 	advice   advice
 	run      *run
+	// ackOn: the session negotiated the ack extension; ackBatch is the last
+	// batch received, acknowledged by the next /meta/connect.
+	ackOn    bool
+	ackBatch int64
 
 	cur atomic.Pointer[run] // the current run, read on the receive path
 
@@ -267,6 +272,13 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 		Advice:                   &bayeux.Advice{Timeout: bayeux.Int(DefaultConnectTimeout.Milliseconds()), Interval: bayeux.Int(0)},
 		Ext:                      c.o.handshakeExt,
 	}
+	if c.o.ack {
+		msg.Ext = maps.Clone(c.o.handshakeExt)
+		if msg.Ext == nil {
+			msg.Ext = map[string]any{}
+		}
+		msg.Ext["ack"] = true
+	}
 	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
 	if err != nil {
 		return "", err
@@ -292,7 +304,16 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	c.advice = defaultAdvice()
 	c.advice.merge(reply.Advice)
 	c.clientID = reply.ClientID
+	c.ackOn, c.ackBatch = c.o.ack && reply.Ext["ack"] == true, 0
 	return reply.ClientID, nil
+}
+
+// AckGranted reports whether the current session uses the ack extension
+// (WithAck, and the server agreed).
+func (c *Client) AckGranted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ackOn
 }
 
 // connected moves the run's session to StateConnected.

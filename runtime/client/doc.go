@@ -17,7 +17,9 @@
 // the server forgets the session (a 402 error or "handshake" advice), the
 // Client handshakes again and re-subscribes every local subscription on its
 // own, in one batch: an application does not lose its subscriptions. State
-// and WithStateHandler show where the Client is.
+// and WithStateHandler show where the Client is. WithAck asks for the ack
+// extension, with which the server sends again what a lost connection did
+// not deliver.
 //
 // # Transports
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -107,12 +108,27 @@ func (c *Client) connect(ctx context.Context, enc *connectEncoder, first bool, a
 	if first {
 		hold = 0
 	}
+	c.mu.Lock()
+	ack := int64(-1)
+	if c.ackOn {
+		ack = c.ackBatch
+	}
+	c.mu.Unlock()
 	calls := []*call{c.newCallID(nil)}
-	body := enc.encode(id, c.o.transport, calls[0].id, first)
+	body := enc.encode(id, c.o.transport, calls[0].id, first, ack)
 	c.transmitBody(ctx, body, "/connect", calls, hold+c.o.maxNetworkDelay)
 	replies, err := c.wait(ctx, calls)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
+	}
+	// The reply's batch holds the messages that came with it, which the
+	// receive path has already taken: acknowledge it with the next connect.
+	if n, ok := replies[0].Ext["ack"].(float64); ok && ack >= 0 {
+		c.mu.Lock()
+		if c.ackOn && c.clientID == id {
+			c.ackBatch = int64(n)
+		}
+		c.mu.Unlock()
 	}
 	return replies[0], nil
 }
@@ -126,8 +142,9 @@ type connectEncoder struct {
 }
 
 // encode returns the request, a JSON array holding one /meta/connect; the
-// first of a session asks for an immediate reply (advice timeout 0).
-func (e *connectEncoder) encode(clientID, connectionType string, id bayeux.ID, first bool) []byte {
+// first of a session asks for an immediate reply (advice timeout 0). With
+// ack >= 0 it acknowledges that batch (ext.ack).
+func (e *connectEncoder) encode(clientID, connectionType string, id bayeux.ID, first bool, ack int64) []byte {
 	if e.prefix == nil || e.clientID != clientID {
 		cid, _ := json.Marshal(clientID) // strings always encode
 		ct, _ := json.Marshal(connectionType)
@@ -142,6 +159,11 @@ func (e *connectEncoder) encode(clientID, connectionType string, id bayeux.ID, f
 	b = append(b, '"')
 	if first {
 		b = append(b, firstAdvice...)
+	}
+	if ack >= 0 {
+		b = append(b, `,"ext":{"ack":`...)
+		b = strconv.AppendInt(b, ack, 10)
+		b = append(b, '}')
 	}
 	return append(b, "}]"...)
 }

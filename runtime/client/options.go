@@ -45,6 +45,7 @@ type options struct {
 	maxFrameSize    int64
 	onState         func(State, error)
 	inlineDispatch  bool
+	ack             bool
 }
 
 func defaultOptions() options {
@@ -127,6 +128,17 @@ func WithLogger(l *slog.Logger) Option {
 // every re-handshake.
 func WithHandshakeExt(ext map[string]any) Option {
 	return func(o *options) { o.handshakeExt = ext }
+}
+
+// WithAck asks the server for the ack extension at every handshake (as the
+// CometD JavaScript client's AckExtension does): when the server grants it,
+// messages arrive only with /meta/connect replies, each reply carries a
+// batch number, and the next /meta/connect acknowledges it; the server
+// sends an unacknowledged batch again, so a lost connection loses none of
+// the session's messages. Client.AckGranted reports whether the server
+// agreed.
+func WithAck() Option {
+	return func(o *options) { o.ack = true }
 }
 
 // WithBackoff sets the reconnect backoff: the delay grows by increment after

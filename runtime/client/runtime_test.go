@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -83,4 +84,61 @@ func TestAgainstRuntimeServer(t *testing.T) {
 		}
 		receive(t, events, `/rt/c "after restart"`)
 	})
+}
+
+// TestAck: with WithAck the server grants the ack extension, every
+// /meta/connect acknowledges the batch before it, and each message arrives
+// once; a server that refuses the extension is used without it.
+func TestAck(t *testing.T) {
+	tests := []struct {
+		name       string
+		disableAck bool
+		want       bool
+	}{
+		{"granted", false, true},
+		{"refused by the server", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachTransport(t, func(t *testing.T, tr string) {
+				rs := runtime.New(runtime.Options{Timeout: time.Second, DisableAck: tt.disableAck})
+				srv := httptest.NewServer(rs)
+				defer srv.Close()
+				defer rs.Shutdown(context.Background())
+				c := client.New(srv.URL+"/cometd", append(transportOptions(tr), client.WithAck())...)
+				ctx := testCtx(t)
+				if err := c.Handshake(ctx); err != nil {
+					t.Fatalf("Handshake: %v", err)
+				}
+				defer c.Disconnect(context.Background())
+				if got := c.AckGranted(); got != tt.want {
+					t.Fatalf("AckGranted = %v, want %v", got, tt.want)
+				}
+				h, events := collector()
+				if _, err := c.Subscribe(ctx, "/ack", h); err != nil {
+					t.Fatalf("Subscribe: %v", err)
+				}
+				const n = 50
+				for i := range n {
+					if err := c.Publish(ctx, "/ack", i); err != nil {
+						t.Fatalf("Publish: %v", err)
+					}
+				}
+				for i := range n {
+					receive(t, events, fmt.Sprintf("/ack %d", i))
+				}
+				// An unacknowledged batch would come again: nothing more may
+				// arrive once the connects have moved on.
+				if err := c.Publish(ctx, "/ack", "last"); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+				receive(t, events, `/ack "last"`)
+				select {
+				case e := <-events:
+					t.Errorf("unexpected event %s (a batch sent again?)", e)
+				case <-time.After(100 * time.Millisecond):
+				}
+			})
+		})
+	}
 }

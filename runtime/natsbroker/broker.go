@@ -1,0 +1,521 @@
+// Package natsbroker links cometgen servers into one cluster through NATS:
+// it implements runtime.Broker on github.com/nats-io/nats.go, so that
+// broadcasts, deliveries to users and user presence span every node, and it
+// offers replicated maps (Map) on NATS JetStream key-value buckets.
+//
+//	b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: "nats://127.0.0.1:4222"})
+//	if err != nil { … } // NATS did not answer: a clear error at start
+//	srv := runtime.New(runtime.Options{Broker: b})
+//
+// # Subjects
+//
+// With Options.Cluster "c" (default "cometgen"), a broadcast on /chat/room
+// travels on "c.b.chat.room" (segments escaped to NATS tokens), a delivery
+// to user u on "c.u.<u escaped>", and presence on "c.p". Every node
+// subscribes to "c.b.>", "c.u.>" and "c.p": one subscription per kind, so a
+// node never misses a message because it subscribed to a channel late, and
+// the messages of one publishing node reach every other node in the order
+// it published them (NATS keeps the order of one connection's messages to
+// one subscription). The payload is the Bayeux message exactly as
+// subscribers receive it; the origin node id travels in a header, so
+// nothing is re-encoded, and a node ignores its own messages (which the
+// NoEcho connection option already keeps from it).
+//
+// # Failures
+//
+// A node that loses NATS reports itself unhealthy (runtime.Node.SetHealth):
+// its sessions are removed so that their clients handshake again on another
+// node instead of silently missing the other nodes' messages. The client
+// library reconnects with exponential backoff (Options.ReconnectWait up to
+// Options.MaxReconnectWait) for as long as the broker is open, and the node
+// is healthy again once it is back. A silent partition is noticed within
+// PingInterval × 3. Messages from other nodes that fail to decode are
+// logged, counted (runtime.Stats.BrokerBad) and dropped.
+//
+// # Presence
+//
+// Each node announces its users' first and last sessions, and every
+// Options.Heartbeat the full list of its users. A node not heard from for
+// Options.PresenceTTL is dead: its users go offline on the other nodes.
+package natsbroker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometgen/cometgen/runtime"
+	"github.com/nats-io/nats.go"
+)
+
+// Options configures a Broker. Only URL is required.
+type Options struct {
+	// URL is the NATS server URL, or several separated by commas.
+	URL string
+	// Cluster names the cluster: the prefix of every subject and key-value
+	// bucket, so that several clusters can share one NATS. Letters, digits,
+	// "-" and "_". Default "cometgen".
+	Cluster string
+	// NodeID identifies this node. Default: 16 random hex digits.
+	NodeID string
+	// Heartbeat is how often the node announces that it is alive, with its
+	// users. Default 1s.
+	Heartbeat time.Duration
+	// PresenceTTL is how long a node may stay silent before the others
+	// consider it dead and its users offline. Default 5s; at least twice
+	// Heartbeat.
+	PresenceTTL time.Duration
+	// ConnectTimeout bounds the first connection. Default 2s.
+	ConnectTimeout time.Duration
+	// ReconnectWait is the first pause before reconnecting; it doubles at
+	// each failed attempt up to MaxReconnectWait. Default 100ms.
+	ReconnectWait time.Duration
+	// MaxReconnectWait caps the pause between reconnection attempts, which
+	// go on for as long as the broker is open. Default 5s.
+	MaxReconnectWait time.Duration
+	// PingInterval is how often the connection is probed; a silent
+	// partition is noticed after three unanswered probes. Default 2s.
+	PingInterval time.Duration
+	// Logger receives the broker's logs. Default slog.Default().
+	Logger *slog.Logger
+	// NATSOptions are appended to the broker's own nats.Options (TLS,
+	// credentials…).
+	NATSOptions []nats.Option
+}
+
+// Defaults of Options.
+const (
+	DefaultCluster          = "cometgen"
+	DefaultHeartbeat        = time.Second
+	DefaultPresenceTTL      = 5 * time.Second
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultReconnectWait    = 100 * time.Millisecond
+	DefaultMaxReconnectWait = 5 * time.Second
+	DefaultPingInterval     = 2 * time.Second
+)
+
+func (o Options) withDefaults() (Options, error) {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&o.Heartbeat, DefaultHeartbeat)
+	set(&o.PresenceTTL, DefaultPresenceTTL)
+	set(&o.ConnectTimeout, DefaultConnectTimeout)
+	set(&o.ReconnectWait, DefaultReconnectWait)
+	set(&o.MaxReconnectWait, DefaultMaxReconnectWait)
+	set(&o.PingInterval, DefaultPingInterval)
+	if o.Cluster == "" {
+		o.Cluster = DefaultCluster
+	}
+	if o.NodeID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		o.NodeID = hex.EncodeToString(b[:])
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	switch {
+	case o.URL == "":
+		return o, errors.New("natsbroker: no NATS URL")
+	case !validName(o.Cluster):
+		return o, fmt.Errorf("natsbroker: cluster name %q: want letters, digits, - and _", o.Cluster)
+	case o.PresenceTTL < 2*o.Heartbeat:
+		return o, fmt.Errorf("natsbroker: presence TTL %v is less than twice the heartbeat %v", o.PresenceTTL, o.Heartbeat)
+	}
+	return o, nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Headers of the messages between nodes.
+const (
+	headerOrigin = "Cometgen-Origin"
+	headerUser   = "Cometgen-User"
+)
+
+// Broker is a runtime.Broker over NATS. Create it with Connect, give it to
+// one runtime.Server (Options.Broker); Server.Shutdown closes it.
+type Broker struct {
+	o       Options
+	nc      *nats.Conn
+	log     *slog.Logger
+	subjB   string      // "<cluster>.b."
+	subjU   string      // "<cluster>.u."
+	subjP   string      // "<cluster>.p"
+	hdr     nats.Header // the origin header, shared read-only by every broadcast
+	node    atomic.Pointer[runtime.Node]
+	pres    *presence
+	subs    []*nats.Subscription
+	stop    chan struct{}
+	done    sync.WaitGroup
+	closed  atomic.Bool
+	dropped atomic.Int64
+	// dropLogged is when a drop was last logged (Unix ns), dropCountLogged
+	// the drop count then.
+	dropLogged, dropCountLogged atomic.Int64
+	// annMu orders a heartbeat's snapshot of the users with the
+	// announcements of single changes, so a heartbeat never overtakes a
+	// change it did not see.
+	annMu sync.Mutex
+}
+
+var _ runtime.Broker = (*Broker)(nil)
+
+// Connect connects to NATS. It fails, naming the URL, when NATS does not
+// answer within Options.ConnectTimeout; once connected, a lost connection is
+// retried with backoff for as long as the broker is open.
+func Connect(ctx context.Context, o Options) (*Broker, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		o:     o,
+		log:   o.Logger.With("node", o.NodeID),
+		subjB: o.Cluster + ".b.",
+		subjU: o.Cluster + ".u.",
+		subjP: o.Cluster + ".p",
+		hdr:   nats.Header{headerOrigin: {o.NodeID}},
+		stop:  make(chan struct{}),
+	}
+	b.pres = newPresence(o.PresenceTTL)
+	opts := []nats.Option{
+		nats.Name("cometgen node " + o.NodeID),
+		nats.NoEcho(),
+		nats.Timeout(o.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			return backoff(attempts, o.ReconnectWait, o.MaxReconnectWait)
+		}),
+		nats.PingInterval(o.PingInterval),
+		nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				err = errors.New("connection closed")
+			}
+			b.unhealthy(fmt.Errorf("natsbroker: disconnected from NATS: %w", err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.log.Info("natsbroker: reconnected to NATS", "url", nc.ConnectedUrlRedacted())
+			b.heartbeat()
+			if n := b.node.Load(); n != nil {
+				n.SetHealth(nil)
+			}
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			if !b.closed.Load() {
+				b.unhealthy(errors.New("natsbroker: NATS connection closed"))
+			}
+		}),
+		nats.ErrorHandler(func(nc *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				// NATS dropped messages for this node: its sessions missed
+				// them, so they must start over, knowingly.
+				b.unhealthy(fmt.Errorf("natsbroker: messages lost: %w", err))
+				if n := b.node.Load(); n != nil && nc.IsConnected() {
+					n.SetHealth(nil)
+				}
+				return
+			}
+			b.log.Warn("natsbroker: NATS error", "err", err)
+		}),
+	}
+	nc, err := nats.Connect(o.URL, append(opts, o.NATSOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("natsbroker: connect to %s: %w", o.URL, err)
+	}
+	if err := ctx.Err(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b.nc = nc
+	return b, nil
+}
+
+// backoff is the pause before reconnection attempt n (1, 2, …): first,
+// doubled at each attempt, capped at limit.
+func backoff(n int, first, limit time.Duration) time.Duration {
+	d := first
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func (b *Broker) unhealthy(err error) {
+	if b.closed.Load() {
+		return
+	}
+	b.log.Warn("natsbroker: node unhealthy", "err", err)
+	if n := b.node.Load(); n != nil {
+		n.SetHealth(err)
+	}
+}
+
+// Conn returns the broker's NATS connection.
+func (b *Broker) Conn() *nats.Conn { return b.nc }
+
+// NodeID returns the node's id in the cluster.
+func (b *Broker) NodeID() string { return b.o.NodeID }
+
+// Dropped returns how many messages from other nodes were dropped because
+// they did not decode.
+func (b *Broker) Dropped() int64 { return b.dropped.Load() }
+
+// Start subscribes the node to the cluster's subjects and starts its
+// heartbeat. Part of runtime.Broker; runtime.New calls it.
+func (b *Broker) Start(n *runtime.Node) error {
+	if !b.node.CompareAndSwap(nil, n) {
+		return errors.New("natsbroker: broker already started: give each Server its own Broker")
+	}
+	b.pres.emit = n.SetPresence
+	b.done.Add(2)
+	go b.beat()
+	go func() { defer b.done.Done(); b.pres.run(b.stop) }()
+	for subj, h := range map[string]nats.MsgHandler{
+		b.subjB + ">": b.onBroadcast,
+		b.subjU + ">": b.onUser,
+		b.subjP:       b.onPresence,
+	} {
+		sub, err := b.nc.Subscribe(subj, h)
+		if err != nil {
+			return fmt.Errorf("natsbroker: subscribe %s: %w", subj, err)
+		}
+		// A node that cannot keep up is told (ErrSlowConsumer) rather than
+		// blocking NATS; the limits are generous so that bursts fit.
+		if err := sub.SetPendingLimits(1<<20, 256<<20); err != nil {
+			return fmt.Errorf("natsbroker: limits of %s: %w", subj, err)
+		}
+		b.subs = append(b.subs, sub)
+	}
+	// While NATS is away the subscriptions wait in the client and are sent
+	// on reconnection; the node is unhealthy until then.
+	if !b.nc.IsConnected() {
+		return errors.New("natsbroker: not connected to NATS (reconnecting)")
+	}
+	if err := b.nc.FlushTimeout(b.o.ConnectTimeout); err != nil {
+		return fmt.Errorf("natsbroker: subscribe: %w", err)
+	}
+	b.heartbeat()
+	return nil
+}
+
+// Publish sends a broadcast event to the other nodes. Part of
+// runtime.Broker.
+func (b *Broker) Publish(channel string, event []byte) error {
+	m := &nats.Msg{Subject: b.subjB + channelSubject(channel), Data: event, Header: b.hdr}
+	if err := b.nc.PublishMsg(m); err != nil {
+		return fmt.Errorf("natsbroker: publish on %s: %w", channel, err)
+	}
+	return nil
+}
+
+// PublishUser sends an event to user's sessions on the other nodes. Part of
+// runtime.Broker.
+func (b *Broker) PublishUser(user string, event []byte) error {
+	m := &nats.Msg{Subject: b.subjU + escapeToken(user), Data: event, Header: nats.Header{headerOrigin: {b.o.NodeID}, headerUser: {user}}}
+	if err := b.nc.PublishMsg(m); err != nil {
+		return fmt.Errorf("natsbroker: deliver to user %q: %w", user, err)
+	}
+	return nil
+}
+
+// SetUserOnline announces a change of this node's users. Part of
+// runtime.Broker.
+func (b *Broker) SetUserOnline(user string, online bool) {
+	b.pres.local(user, online)
+	b.annMu.Lock()
+	defer b.annMu.Unlock()
+	b.announce(presenceMsg{Node: b.o.NodeID, User: user, Online: online})
+}
+
+// Close says goodbye to the other nodes (whose presence drops this node's
+// users at once), stops the heartbeat and closes the NATS connection. Part
+// of runtime.Broker; Server.Shutdown calls it.
+func (b *Broker) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	close(b.stop)
+	if b.node.Load() != nil {
+		b.announce(presenceMsg{Node: b.o.NodeID, Bye: true})
+	}
+	err := b.nc.Drain()
+	b.done.Wait()
+	if err != nil {
+		return fmt.Errorf("natsbroker: close: %w", err)
+	}
+	return nil
+}
+
+func (b *Broker) onBroadcast(m *nats.Msg) {
+	if b.fromSelf(m) {
+		return
+	}
+	if err := b.node.Load().Deliver(m.Data); err != nil {
+		b.drop(m, err)
+	}
+}
+
+func (b *Broker) onUser(m *nats.Msg) {
+	if b.fromSelf(m) {
+		return
+	}
+	user := m.Header.Get(headerUser)
+	if user == "" {
+		b.drop(m, errors.New("no user header"))
+		return
+	}
+	if err := b.node.Load().DeliverUser(user, m.Data); err != nil {
+		b.drop(m, err)
+	}
+}
+
+// fromSelf reports whether m is this node's own message (or has no origin,
+// which is dropped).
+func (b *Broker) fromSelf(m *nats.Msg) bool {
+	switch o := m.Header.Get(headerOrigin); o {
+	case b.o.NodeID:
+		return true
+	case "":
+		b.drop(m, errors.New("no origin header"))
+		return true
+	}
+	return false
+}
+
+// drop counts a message from another node that is not delivered, and logs
+// it, at most once per second (with the number of drops since the last
+// log), so that a flood of garbage cannot flood the logs.
+func (b *Broker) drop(m *nats.Msg, err error) {
+	n := b.dropped.Add(1)
+	now := time.Now().UnixNano()
+	last := b.dropLogged.Load()
+	if now-last < int64(time.Second) || !b.dropLogged.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("natsbroker: message from another node dropped", "subject", m.Subject, "origin", m.Header.Get(headerOrigin), "err", err,
+		"dropped_since_last_log", n-b.dropCountLogged.Swap(n))
+}
+
+// presenceMsg is a node's announcement on the presence subject: a change
+// of one user, a heartbeat with all its users, or a goodbye.
+type presenceMsg struct {
+	Node   string   `json:"node"`
+	User   string   `json:"user,omitempty"`
+	Online bool     `json:"online,omitempty"`
+	Users  []string `json:"users,omitempty"`
+	Beat   bool     `json:"beat,omitempty"`
+	Bye    bool     `json:"bye,omitempty"`
+}
+
+func (b *Broker) announce(p presenceMsg) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return // strings only: cannot fail
+	}
+	if err := b.nc.Publish(b.subjP, data); err != nil && !b.closed.Load() {
+		b.log.Debug("natsbroker: presence announcement not sent", "err", err)
+	}
+}
+
+func (b *Broker) heartbeat() {
+	if n := b.node.Load(); n != nil {
+		b.annMu.Lock()
+		defer b.annMu.Unlock()
+		b.announce(presenceMsg{Node: b.o.NodeID, Users: n.Users(), Beat: true})
+	}
+}
+
+func (b *Broker) beat() {
+	defer b.done.Done()
+	t := time.NewTicker(b.o.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.heartbeat()
+		}
+	}
+}
+
+func (b *Broker) onPresence(m *nats.Msg) {
+	var p presenceMsg
+	if err := json.Unmarshal(m.Data, &p); err != nil || p.Node == "" {
+		if err == nil {
+			err = errors.New("no node")
+		}
+		b.drop(m, err)
+		return
+	}
+	if p.Node == b.o.NodeID {
+		return
+	}
+	switch {
+	case p.Bye:
+		b.pres.forget(p.Node)
+	case p.Beat:
+		b.pres.beat(p.Node, p.Users)
+	default:
+		b.pres.remote(p.Node, p.User, p.Online)
+	}
+}
+
+// channelSubject turns a channel name into NATS subject tokens: one token
+// per segment, with the bytes NATS reserves escaped.
+func channelSubject(channel string) string {
+	var sb strings.Builder
+	for i, seg := range strings.Split(strings.TrimPrefix(channel, "/"), "/") {
+		if i > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(escapeToken(seg))
+	}
+	return sb.String()
+}
+
+// escapeToken escapes s into one NATS subject token: bytes other than
+// letters, digits, "-" and "_" become "%XX"; an empty s becomes "%".
+func escapeToken(s string) string {
+	if s == "" {
+		return "%"
+	}
+	const hexd = "0123456789ABCDEF"
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			sb.WriteByte(c)
+			continue
+		}
+		sb.WriteByte('%')
+		sb.WriteByte(hexd[c>>4])
+		sb.WriteByte(hexd[c&15])
+	}
+	return sb.String()
+}
+
+// Online reports whether user has a session on some node of the cluster,
+// as this node sees it (changes reach it within a heartbeat; a dead node's
+// users stay online for at most Options.PresenceTTL).
+func (b *Broker) Online(user string) bool { return b.pres.online(user) }
