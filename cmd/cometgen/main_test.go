@@ -80,6 +80,7 @@ func TestScripts(t *testing.T) {
 				waitForServer(ts, args[0], wait)
 			},
 			"http-post":     httpPost,
+			"bayeux-relay":  bayeuxRelay,
 			"login":         login,
 			"nats-embedded": natsEmbedded,
 			"nats-stop": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -167,17 +168,36 @@ func bayeuxRoundTrip(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "received %q on %s\n", replies[0]["data"], replies[0]["channel"])
 }
 
-// bayeuxPublish URL CHANNEL DATA [TOKEN] handshakes over long-polling (with
-// ext.auth.token when TOKEN is given), subscribes to CHANNEL, publishes the
-// JSON DATA there and prints the publish reply, then "delivered: <data>"
-// for what the subscription received, or "delivered: nothing".
+// bayeuxPublish URL CHANNEL DATA [TOKEN] handshakes with the Bayeux server
+// at URL (with TOKEN at ext.auth.token), subscribes to CHANNEL, publishes
+// DATA on it and prints the replies and what was delivered.
 func bayeuxPublish(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 || len(args) > 4 {
 		ts.Fatalf("usage: bayeux-publish URL CHANNEL DATA [TOKEN]")
 	}
-	url, channel, data := args[0], args[1], args[2]
+	token := ""
+	if len(args) == 4 {
+		token = args[3]
+	}
+	bayeuxExchange(ts, args[0], args[0], args[1], args[2], token)
+}
+
+// bayeuxRelay PUBURL SUBURL CHANNEL DATA is bayeux-publish with the
+// subscriber on the server at SUBURL and the publisher on the one at PUBURL:
+// two nodes of a cluster.
+func bayeuxRelay(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: bayeux-relay PUBURL SUBURL CHANNEL DATA")
+	}
+	bayeuxExchange(ts, args[0], args[1], args[2], args[3], "")
+}
+
+// bayeuxExchange subscribes a session of subURL to channel, publishes data
+// from a session of pubURL (the same session when the URLs are equal) and
+// prints the replies and the delivery.
+func bayeuxExchange(ts *testscript.TestScript, pubURL, subURL, channel, data, token string) {
 	c := &http.Client{Timeout: 5 * time.Second}
-	post := func(body string) []map[string]any {
+	post := func(url, body string) []map[string]any {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
 		ts.Check(err)
 		defer resp.Body.Close()
@@ -189,27 +209,40 @@ func bayeuxPublish(ts *testscript.TestScript, neg bool, args []string) {
 		return out
 	}
 	ext := ""
-	if len(args) == 4 {
-		ext = `,"ext":{"auth":{"token":"` + args[3] + `"}}`
+	if token != "" {
+		ext = `,"ext":{"auth":{"token":"` + token + `"}}`
 	}
-	hs := post(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]` + ext + `}]`)
-	id, _ := hs[0]["clientId"].(string)
-	if id == "" {
-		b, _ := json.Marshal(hs[0])
-		fmt.Fprintf(ts.Stdout(), "handshake: %s\n", b)
+	handshake := func(url string) string {
+		hs := post(url, `[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]`+ext+`}]`)
+		id, _ := hs[0]["clientId"].(string)
+		if id == "" {
+			b, _ := json.Marshal(hs[0])
+			fmt.Fprintf(ts.Stdout(), "handshake: %s\n", b)
+			return ""
+		}
+		post(url, `[{"channel":"/meta/connect","clientId":"`+id+`","connectionType":"long-polling","advice":{"timeout":0}}]`)
+		return id
+	}
+	subID := handshake(subURL)
+	if subID == "" {
 		return
 	}
-	post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":0}}]`)
-	sub := post(`[{"channel":"/meta/subscribe","clientId":"` + id + `","subscription":"` + channel + `"}]`)
+	pubID := subID
+	if pubURL != subURL {
+		if pubID = handshake(pubURL); pubID == "" {
+			return
+		}
+	}
+	sub := post(subURL, `[{"channel":"/meta/subscribe","clientId":"`+subID+`","subscription":"`+channel+`"}]`)
 	b, _ := json.Marshal(sub[0])
 	fmt.Fprintf(ts.Stdout(), "subscribe: %s\n", b)
-	pub := post(`[{"channel":"` + channel + `","clientId":"` + id + `","id":"7","data":` + data + `}]`)
+	pub := post(pubURL, `[{"channel":"`+channel+`","clientId":"`+pubID+`","id":"7","data":`+data+`}]`)
 	b, _ = json.Marshal(pub[0])
 	fmt.Fprintf(ts.Stdout(), "publish: %s\n", b)
 	if sub[0]["successful"] != true {
 		return
 	}
-	got := post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":500}}]`)
+	got := post(subURL, `[{"channel":"/meta/connect","clientId":"`+subID+`","connectionType":"long-polling","advice":{"timeout":500}}]`)
 	for _, m := range got {
 		if d, ok := m["data"]; ok {
 			b, _ := json.Marshal(d)
