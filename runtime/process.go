@@ -55,29 +55,32 @@ var (
 
 // hookContext is the context hooks run with while one batch is processed:
 // the request's, bounded by Options.HookTimeout. It is made on first use,
-// so a batch that runs no hook pays nothing for it.
+// so a batch that runs no hook pays nothing for it, and it is lazy (see
+// lazyContext), so a hook that does not wait on it pays no timer.
 type hookContext struct {
 	parent  context.Context // nil: derived from origin
 	origin  *origin
 	timeout time.Duration
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ctx     *lazyContext
 }
 
 func (h *hookContext) get() context.Context {
 	if h.ctx == nil {
-		parent := h.parent
+		parent, req := h.parent, (*http.Request)(nil)
 		if parent == nil {
-			parent = h.origin.context()
+			parent, req = context.Background(), h.origin.req
+			if req != nil {
+				parent = req.Context()
+			}
 		}
-		h.ctx, h.cancel = context.WithTimeout(parent, h.timeout)
+		h.ctx = newLazyContext(parent, req, h.timeout)
 	}
 	return h.ctx
 }
 
 func (h *hookContext) done() {
-	if h.cancel != nil {
-		h.cancel()
+	if h.ctx != nil {
+		h.ctx.done()
 	}
 }
 
@@ -89,13 +92,6 @@ type requestKey struct{}
 func RequestFromContext(ctx context.Context) *http.Request {
 	r, _ := ctx.Value(requestKey{}).(*http.Request)
 	return r
-}
-
-func (o *origin) context() context.Context {
-	if o.req == nil {
-		return context.Background()
-	}
-	return context.WithValue(o.req.Context(), requestKey{}, o.req)
 }
 
 // process handles a batch of messages in order and returns the replies.

@@ -87,6 +87,30 @@ var errEmptyBatch = errors.New("bayeux: empty message array")
 
 var contentTypeJSON = []string{"application/json;charset=UTF-8"}
 
+// smallContentLengths holds the Content-Length header values of the usual
+// response sizes, so a long-polling response does not format and allocate
+// one. The slices are shared and must not be modified (net/http copies a
+// handler's header values before it changes them).
+var smallContentLengths = sync.OnceValue(func() [][]string {
+	t := make([][]string, 4096)
+	for n := range t {
+		t[n] = []string{strconv.Itoa(n)}
+	}
+	return t
+})
+
+// contentLength returns the Content-Length header value for n bytes.
+func contentLength(n int) []string {
+	if t := smallContentLengths(); n < len(t) {
+		return t[n]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
+// responseBuffers holds response body buffers: a body is built, written to
+// the http.ResponseWriter (which copies it) and returned.
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // bodyBuffers holds request body buffers.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -173,7 +197,7 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 	s.respondHTTP(w, r, o, msgs, func(body []byte) {
 		h := w.Header()
 		h["Content-Type"] = contentTypeJSON
-		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		h["Content-Length"] = contentLength(len(body))
 		w.Write(body)
 	})
 }
@@ -269,7 +293,8 @@ func joinMessageParams(params []string) []byte {
 // respondHTTP processes msgs, holds a lone /meta/connect as the protocol
 // asks, and writes one response: the handshake reply, then the messages
 // queued for the session (only on a /meta/connect, so that delivery order is
-// the queue's order), then the other replies.
+// the queue's order), then the other replies. write must not keep the body
+// it is given: its memory is reused.
 func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, write func([]byte)) {
 	res := s.process(o, msgs)
 	var queue [][]byte
@@ -300,7 +325,13 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 	for _, q := range res.replies {
 		n += len(q) + 1
 	}
-	body := make([]byte, 0, n)
+	bp := responseBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 { // let a rare large body's memory go
+			responseBuffers.Put(bp)
+		}
+	}()
+	body := slices.Grow((*bp)[:0], n)
 	body = append(body, '[')
 	add := func(m []byte) {
 		if len(body) > 1 {
@@ -321,6 +352,7 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 		add(connectReply)
 	}
 	body = append(body, ']')
+	*bp = body
 	if res.rejected {
 		w.WriteHeader(http.StatusBadRequest)
 	}
