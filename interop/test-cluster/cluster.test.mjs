@@ -56,6 +56,9 @@ for (const transport of transports()) {
                 await a.subscribe(channel);
                 await b.subscribe(channel);
                 await a.publish(channel, {from: "a"});
+                // Order holds per publisher; across two publishers on two
+                // nodes it does not, so b publishes once a's message is there.
+                await b.waitIn((m) => m.channel === channel && m.data?.from === "a", "a's message on b's node");
                 await b.publish(channel, {from: "b"});
                 for (const c of [a, b]) {
                     await c.waitIn((m) => m.channel === channel && m.data?.from === "b", "b's message");
