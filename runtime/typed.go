@@ -19,12 +19,23 @@ type TypedData[T any] struct {
 	schema *validate.Schema // nil: no schema check
 	name   string           // T's name, for the error of data that does not decode
 	plan   *flatPlan        // the direct decoder of T (typed_decode.go), or nil
+	// flat checks the schema in the direct decoder's walk (nil: the schema
+	// is checked on its own, before decoding).
+	flat *validate.Flat
 }
 
 // NewTypedData returns the typed dispatch of data of type T, named name in
 // errors ("data is not a <name>"), checked against schema (nil for none).
 func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
-	return &TypedData[T]{schema: schema, name: name, plan: newFlatPlan(reflect.TypeFor[T]())}
+	d := &TypedData[T]{schema: schema, name: name, plan: newFlatPlan(reflect.TypeFor[T]())}
+	if d.plan != nil && schema != nil {
+		names := make([]string, len(d.plan.fields))
+		for i, f := range d.plan.fields {
+			names[i] = f.name
+		}
+		d.flat = schema.Flat(names)
+	}
+	return d
 }
 
 // Dispatch checks m's data against the schema, decodes it into a new T and
@@ -37,14 +48,18 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
-	if d.schema != nil {
+	both := new([2]T) // the value and its pristine copy, in one allocation
+	v, pristine := &both[0], &both[1]
+	direct, valid := false, false
+	if d.plan != nil {
+		// With flat, the decoder checks the schema in the same walk.
+		direct, valid = d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine), d.flat)
+	}
+	if d.schema != nil && !valid {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}
 	}
-	both := new([2]T) // the value and its pristine copy, in one allocation
-	v, pristine := &both[0], &both[1]
-	direct := d.plan != nil && d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine))
 	if !direct {
 		var zero T // the direct decoder may have set some fields
 		*v = zero

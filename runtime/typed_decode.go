@@ -12,6 +12,7 @@ import (
 
 	"github.com/cometgen/cometgen/runtime/internal/jsontext"
 	"github.com/cometgen/cometgen/runtime/internal/rfc3339"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // The direct decoder of TypedData.
@@ -159,46 +160,54 @@ func validTagName(name string) bool {
 // decode decodes data into *v (a zero value of the plan's struct) and the
 // same into *pristine, with pointers of its own; false means: use
 // encoding/json (v and pristine may be partly set).
-func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer) bool {
+//
+// With flat (the schema's check of such an object, or nil), valid reports
+// whether the schema holds for what was decoded; false means: ask the
+// schema's ValidateJSON.
+func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer, flat *validate.Flat) (decoded, valid bool) {
 	r := jsontext.NewReader(data)
 	if !r.Next('{') {
-		return false
+		return false, false
 	}
-	var text string // data as a string, shared by the string fields
+	text := unsafe.String(unsafe.SliceData(data), len(data)) // data as a string, for the checks; copied once for the fields
+	var owned string                                         // the copy, shared by the string fields
 	var seen uint64
+	valid = flat != nil
 	if !r.Next('}') {
 		for {
 			r.Space()
 			start, end, ok := r.String()
 			if !ok || !r.Next(':') {
-				return false
+				return false, false
 			}
 			i := p.index(data[start:end])
 			if i < 0 || seen&(1<<i) != 0 {
-				return false
+				return false, false
 			}
 			seen |= 1 << i
 			r.Space()
-			if !p.fields[i].decode(&r, &text, v, pristine) {
-				return false
+			ok, fieldValid := p.fields[i].decode(&r, text, &owned, v, pristine, flat, i)
+			if !ok {
+				return false, false
 			}
+			valid = valid && fieldValid
 			if r.Next('}') {
 				break
 			}
 			if !r.Next(',') {
-				return false
+				return false, false
 			}
 		}
 	}
 	if seen&p.always != p.always || !r.AtEnd() {
-		return false // a field missing, which encoding/json writes
+		return false, false // a field missing, which encoding/json writes
 	}
 	for i := range p.fields {
 		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(v) {
-			return false // there, but encoding/json leaves it out
+			return false, false // there, but encoding/json leaves it out
 		}
 	}
-	return true
+	return true, valid && seen&flat.Required() == flat.Required()
 }
 
 // index returns the index in p.fields of the field named name, or -1.
@@ -225,11 +234,14 @@ func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
 	return a
 }
 
-// decode reads the field's value into v's field and pristine's.
-func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine unsafe.Pointer) bool {
+// decode reads the field's value into v's field and pristine's; with
+// flat, valid reports whether the value holds to the schema of field i.
+// text is the message's data as a string (not to be kept: it aliases the
+// data); *owned is its copy, made by the first string field.
+func (f *flatField) decode(r *jsontext.Reader, text string, owned *string, v, pristine unsafe.Pointer, flat *validate.Flat, i int) (ok, valid bool) {
 	if f.pointer {
 		if r.Peek() == 'n' {
-			return false // null: encoding/json's business
+			return false, false // null: encoding/json's business
 		}
 		a, b := f.newPair() // one allocation for both targets
 		*(*unsafe.Pointer)(unsafe.Add(v, f.offset)) = a
@@ -240,52 +252,58 @@ func (f *flatField) decode(r *jsontext.Reader, text *string, v, pristine unsafe.
 	case flatString:
 		start, end, ok := r.String()
 		if !ok {
-			return false
+			return false, false
 		}
-		if *text == "" {
-			*text = string(r.Bytes())
+		if *owned == "" {
+			*owned = strings.Clone(text)
 		}
-		*(*string)(dst) = (*text)[start:end]
+		*(*string)(dst) = (*owned)[start:end]
 		*(*string)(cp) = *(*string)(dst)
+		valid = flat != nil && flat.String(i, text[start:end])
 	case flatBool:
 		b := r.Word("true")
 		if !b && !r.Word("false") {
-			return false
+			return false, false
 		}
 		*(*bool)(dst), *(*bool)(cp) = b, b
+		valid = flat != nil && flat.Bool(i, b)
 	case flatInt:
 		num, ok := r.Number()
 		if !ok {
-			return false
+			return false, false
 		}
 		n, err := strconv.ParseInt(string(num), 10, int(f.size)*8)
 		var buf [24]byte
 		if err != nil || string(strconv.AppendInt(buf[:0], n, 10)) != string(num) {
-			return false // out of range, or written otherwise ("-0", "1.0")
+			return false, false // out of range, or written otherwise ("-0", "1.0")
 		}
 		f.setInt(dst, n)
 		f.setInt(cp, n)
+		// Beyond 2^53 a float64 is not the number: let the schema decide.
+		valid = flat != nil && n >= -1<<53 && n <= 1<<53 && flat.Number(i, float64(n))
 	case flatFloat:
 		num, ok := r.Number()
 		if !ok {
-			return false
+			return false, false
 		}
 		x, err := strconv.ParseFloat(string(num), 64)
 		if err != nil {
-			return false
+			return false, false
 		}
 		*(*float64)(dst), *(*float64)(cp) = x, x
+		valid = flat != nil && flat.Number(i, x)
 	case flatTime:
 		start, end, ok := r.String()
 		if !ok {
-			return false
+			return false, false
 		}
 		if !decodeTime((*time.Time)(dst), r.Bytes()[start-1:end+1]) {
-			return false
+			return false, false
 		}
 		*(*time.Time)(cp) = *(*time.Time)(dst)
+		valid = flat != nil && flat.String(i, text[start:end])
 	}
-	return true
+	return true, valid
 }
 
 // decodeTime decodes the JSON string quoted into *t as encoding/json does,

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -307,5 +309,83 @@ func FuzzTypedData(f *testing.F) {
 			}
 		})
 		checkTyped[typedChat](t, data, nil)
+	})
+}
+
+// typedSchemas are schemas of typedChat and typedFlat whose checks the
+// direct decoder makes in its walk (validate.Flat), and some it must leave
+// to the schema's own check.
+var typedSchemas = []string{
+	`{"type":"object","required":["user","text"],"additionalProperties":false,"properties":{"user":{"type":"string","minLength":1,"maxLength":8},"text":{"type":"string","pattern":"^[a-z, ]*$"},"sent":{"type":"string","format":"date-time"}}}`,
+	`{"type":"object","required":["name","count","at"],"properties":{"name":{"enum":["n","m"]},"count":{"type":"integer","minimum":0,"maximum":100,"multipleOf":3},"small":{"type":"integer","exclusiveMaximum":0},"ratio":{"type":"number","exclusiveMinimum":1},"ok":{"const":true},"color":{"type":"string","enum":["red","blue"]},"at":{"type":"string","format":"date-time"},"opt":{"type":"string","maxLength":1},"optN":{"type":"integer","maximum":5},"optB":{"type":"boolean"},"optF":{"type":"number","maximum":1000},"optAt":{"type":"string","format":"date-time"},"we/ird":{"type":"string","minLength":2}}}`,
+	`{"type":"object","properties":{"name":{"type":"integer"},"count":{"type":"string"},"ok":{"type":"number"}}}`,
+	`{"type":"object","required":["missing"],"properties":{"name":{"type":"string"}}}`,
+	`{"type":"object","minProperties":3,"properties":{"user":{"type":"string"}}}`,
+	`{"properties":{"user":{"type":["string","null"]},"text":{}}}`,
+	`{"type":"object","additionalProperties":false,"properties":{"user":{"type":"string"}}}`,
+	`{"type":"object","properties":{"user":{"type":"object","properties":{"a":{}}},"text":{"type":"array","items":{}},"name":{"minLength":2,"maximum":1},"count":{"minLength":5},"ok":{"enum":[1,true]}}}`,
+}
+
+// checkTypedSchema dispatches data with schema and requires exactly the
+// schema's own verdict: its violations refuse the message, and valid data
+// is never refused for the schema.
+func checkTypedSchema[T any](t *testing.T, schema, data string) {
+	t.Helper()
+	sch := validate.MustCompile(schema)
+	want := validate.Error(sch.ValidateJSON(json.RawMessage(data)))
+	called := false
+	_, _, err := dispatchAs(t, sch, data, func(*T) { called = true })
+	if want != nil {
+		if err == nil || sameViolations(err.Error()) != sameViolations(want.Error()) || called {
+			t.Errorf("%s with %s: error %v (handler called: %v), want %v", data, schema, err, called, want)
+		}
+		return
+	}
+	if err != nil && err.Error() != "400:data is not a Message:invalid_message" {
+		t.Errorf("%s with %s: valid data refused: %v", data, schema, err)
+	}
+}
+
+// additionalRE matches the library's list of undeclared properties, whose
+// order varies from one validation to the next.
+var additionalRE = regexp.MustCompile(`additionalProperties .* not allowed`)
+
+// sameViolations returns an error text with that list left out.
+func sameViolations(s string) string {
+	return additionalRE.ReplaceAllString(s, "additionalProperties … not allowed")
+}
+
+// TestTypedDataFlatSchema checks the walk that decodes and validates at
+// once against the schema's own check, for every text and schema.
+func TestTypedDataFlatSchema(t *testing.T) {
+	extra := []string{
+		`{"user":"alice","text":"hello, world"}`,
+		`{"user":"","text":"x"}`,
+		`{"user":"alice-and-bob","text":"x"}`,
+		`{"user":"a","text":"X"}`,
+		`{"user":"a","text":"x","sent":"2026-13-25T13:00:00Z"}`,
+		`{"name":"n","count":3,"ratio":1.5,"ok":true,"at":"2026-11-25T13:00:00Z","we/ird":"ww"}`,
+		`{"name":"n","count":4,"ratio":1.5,"ok":true,"at":"2026-11-25T13:00:00Z","we/ird":"ww"}`,
+		`{"name":"x","count":3,"ratio":1,"ok":false,"at":"2026-11-25T13:00:00Z","we/ird":"w","color":"green","small":1,"opt":"oo","optN":6,"optF":1001}`,
+		`{"name":"n","count":102,"at":"2026-11-25T13:00:00Z"}`,
+		`{"name":"n","count":-3,"at":"2026-11-25T13:00:00Z"}`,
+		`{"name":"m","count":9007199254740993,"at":"2026-11-25T13:00:00Z"}`,
+	}
+	for _, schema := range typedSchemas {
+		for _, data := range append(slices.Clone(typedTexts), extra...) {
+			checkTypedSchema[typedChat](t, schema, data)
+			checkTypedSchema[typedFlat](t, schema, data)
+		}
+	}
+}
+
+func FuzzTypedDataFlatSchema(f *testing.F) {
+	for i, data := range typedTexts {
+		f.Add(data, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, data string, which uint8) {
+		schema := typedSchemas[int(which)%len(typedSchemas)]
+		checkTypedSchema[typedChat](t, schema, data)
+		checkTypedSchema[typedFlat](t, schema, data)
 	})
 }

@@ -1,0 +1,134 @@
+package validate
+
+import (
+	"math"
+	"unicode/utf8"
+)
+
+// Flat judges the values of a flat object (an object of scalar properties)
+// one property at a time, for a decoder that has already read them: the
+// runtime's typed dispatch decodes a message and checks it in the same
+// walk of its text. It judges as the fast path does, and like it, it only
+// says "valid" when the library would find no violation; false means: ask
+// ValidateJSON, which gives the violations.
+type Flat struct {
+	props    []*fastNode // by the decoder's field index
+	required uint64      // the required fields, by index
+}
+
+// Flat returns the check of the schema for an object whose only possible
+// properties are names (the decoder refuses any other), or nil when the
+// schema is not one the fast path covers as such an object: a type, const
+// or enum of the object itself, minProperties or maxProperties, a schema for
+// additional properties, or a required property not in names.
+func (s *Schema) Flat(names []string) *Flat {
+	n := s.fast
+	if n == nil || n.always != 0 || len(names) > 64 ||
+		n.types != 0 && n.types&tObject == 0 || n.hasConst || n.hasEnum || n.format != nil ||
+		n.minProps >= 0 || n.maxProps >= 0 || n.addl != nil || n.reqOther {
+		return nil
+	}
+	f := &Flat{props: make([]*fastNode, len(names))}
+	for i, name := range names {
+		if j := n.propIndexOf([]byte(name)); j >= 0 {
+			// The decoder reads only scalars: the keywords of objects and
+			// arrays say nothing of them, the others are judged below.
+			f.props[i] = n.props[j].node
+		} else if n.addlFalse {
+			return nil // the decoder would accept what the schema refuses
+		} else {
+			f.props[i] = anyJSON
+		}
+	}
+	for _, r := range n.required {
+		i := -1
+		for j, name := range names {
+			if name == r {
+				i = j
+			}
+		}
+		if i < 0 {
+			return nil
+		}
+		f.required |= 1 << i
+	}
+	return f
+}
+
+// Required returns the required fields, by index: the decoder checks it
+// against the fields it saw.
+func (f *Flat) Required() uint64 { return f.required }
+
+// String judges the string v of field i.
+func (f *Flat) String(i int, v string) bool {
+	n := f.props[i]
+	switch n.always {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	if n.types != 0 && n.types&tString == 0 {
+		return false
+	}
+	if (n.hasConst || n.hasEnum) && !n.allows(v) {
+		return false
+	}
+	if n.format != nil && !(n.dateTime && fastDateTimeString(v)) && !n.format(v) {
+		return false
+	}
+	if n.minLen >= 0 || n.maxLen >= 0 {
+		l := utf8.RuneCountInString(v)
+		if n.minLen >= 0 && l < n.minLen || n.maxLen >= 0 && l > n.maxLen {
+			return false
+		}
+	}
+	return n.pattern == nil || n.pattern.MatchString(v)
+}
+
+// Number judges the number v of field i.
+func (f *Flat) Number(i int, v float64) bool {
+	n := f.props[i]
+	switch n.always {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return false
+	}
+	typ := tNumber
+	if n.types&tInteger != 0 && v == math.Trunc(v) {
+		typ |= tInteger
+	}
+	if n.hasConst || n.hasEnum || n.format != nil {
+		if !n.checkScalar(v, typ) {
+			return false
+		}
+	} else if n.types != 0 && n.types&typ == 0 {
+		return false
+	}
+	return n.checkNumber(v) == fastValid
+}
+
+// Bool judges the boolean v of field i.
+func (f *Flat) Bool(i int, v bool) bool {
+	n := f.props[i]
+	switch n.always {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return n.checkScalar(v, tBool)
+}
+
+// fastDateTimeString is fastDateTime for a string (false for a long one).
+func fastDateTimeString(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	var buf [64]byte
+	return fastDateTime(append(buf[:0], s...))
+}
