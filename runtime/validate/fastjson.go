@@ -99,6 +99,11 @@ func (n *fastNode) checkJSON(t *jsontext.Reader, depth int) bool {
 	if err != nil {
 		return false // out of range: encoding/json fails on it
 	}
+	return n.checkJSONNumber(v)
+}
+
+// checkJSONNumber judges the number v read from JSON text (finite).
+func (n *fastNode) checkJSONNumber(v float64) bool {
 	typ := tNumber
 	if n.types&tInteger != 0 && v == math.Trunc(v) {
 		typ |= tInteger

@@ -98,18 +98,7 @@ func (f *Flat) Number(i int, v float64) bool {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return false
 	}
-	typ := tNumber
-	if n.types&tInteger != 0 && v == math.Trunc(v) {
-		typ |= tInteger
-	}
-	if n.hasConst || n.hasEnum || n.format != nil {
-		if !n.checkScalar(v, typ) {
-			return false
-		}
-	} else if n.types != 0 && n.types&typ == 0 {
-		return false
-	}
-	return n.checkNumber(v) == fastValid
+	return n.checkJSONNumber(v)
 }
 
 // Bool judges the boolean v of field i.
