@@ -1,6 +1,7 @@
 // Command chat serves the chat example: the Bayeux endpoint /cometd with the
-// chat service of package chat installed, a minimal web page at /, the
-// server's counters at /stats, and the CometD JavaScript client at
+// chat service of package chat installed, a minimal web page at / on the
+// typed client generated from cometgen.yaml (/channels.js), the server's
+// counters at /stats, and the CometD JavaScript client at
 // /js/cometd/ from a directory given by --cometd-js (fill it with
 // `npm install cometd`; see README.md).
 //
@@ -29,6 +30,11 @@ import (
 
 //go:embed web/index.html
 var indexHTML []byte
+
+// channelsJS is the typed client cometgen generates from cometgen.yaml.
+//
+//go:embed web/channels.js
+var channelsJS []byte
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -93,6 +99,10 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(indexHTML)
+	})
+	mux.HandleFunc("GET /channels.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Write(channelsJS)
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -69,6 +69,23 @@ func TestChatInBrowser(t *testing.T) {
 	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
 }
 
+// TestExampleChatInBrowser drives examples/chat, whose page runs on the
+// typed client generated from its spec (web/channels.js), with the chat
+// archetype's script: its page has the same form and lists.
+func TestExampleChatInBrowser(t *testing.T) {
+	tools, ctx := setup(t)
+	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "chat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startProject(ctx, t, dir, "--cometd-js", cometd, "--notice-every", "0")
+	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
+}
+
 // TestBlankInBrowser scaffolds the blank archetype without npm install,
 // serves it the interop suite's CometD client, and has two pages greet
 // (blank.mjs).
@@ -141,7 +158,7 @@ func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want s
 // once it serves.
 func startProject(ctx context.Context, t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "server")
+	bin := filepath.Join(t.TempDir(), "server")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "GOWORK=off")

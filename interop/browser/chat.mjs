@@ -1,4 +1,5 @@
-// Drives the chat archetype's web page in Debian's Chromium with
+// Drives the chat archetype's web page (and examples/chat's, which has the
+// same form and lists) in Debian's Chromium with
 // playwright-core: two users in two browser contexts (two separate
 // sessions, like two people) join a room, see each other in the member
 // list, one sends a message and the other shows it, then a private message
