@@ -80,7 +80,7 @@ SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
 	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
 	f.spec.register(fl)
-	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz then reports the node's health")
+	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz reports 503 while NATS is lost")
 	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
 	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
@@ -141,15 +141,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	mux.Handle(f.path, bayeux)
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
-	if f.nats.url != "" {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-			if err := bayeux.Healthy(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		})
-	}
+	// For load balancers: 200, or 503 while a cluster node has lost NATS.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := bayeux.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)
