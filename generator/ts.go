@@ -334,11 +334,9 @@ func (g *tsGen) interfaces(b *strings.Builder) {
 // doc returns the doc comment of a channel's member.
 func (tc *tsChannel) doc() []string {
 	ch := tc.ch
-	first := ch.Pattern
+	first := "The channel " + ch.Pattern + "."
 	if ch.Description != "" {
-		first += ": " + strings.TrimSuffix(strings.TrimSpace(ch.Description), ".") + "."
-	} else {
-		first += "."
+		first = ch.Pattern + ": " + strings.TrimSuffix(strings.TrimSpace(ch.Description), ".") + "."
 	}
 	lines := []string{first}
 	switch {

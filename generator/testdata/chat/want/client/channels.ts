@@ -70,7 +70,7 @@ export interface Channels {
   chatRoom(room: string): BroadcastChannel<ChatMessage>;
 
   /**
-   * /user/{id}/inbox.
+   * The channel /user/{id}/inbox.
    * Only the server publishes on it.
    *
    * @param id at least 1 characters; at most 32 characters
@@ -78,18 +78,18 @@ export interface Channels {
   userIDInbox(id: string): Subscribable<UserIDInboxMessage>;
 
   /**
-   * /system/notice.
+   * The channel /system/notice.
    * Its messages are lazy: they reach subscribers with the next message or heartbeat.
    *
    * @deprecated use /chat/{room}
    */
   readonly systemNotice: BroadcastChannel<SystemNoticeMessage>;
 
-  /** /service/members. */
+  /** The channel /service/members. */
   readonly serviceMembers: ServiceChannel<ServiceMembersRequest, ServiceMembersReply>;
 
   /**
-   * /service/history/{room}.
+   * The channel /service/history/{room}.
    *
    * @param room matches ^[a-z0-9-]{1,32}$
    */

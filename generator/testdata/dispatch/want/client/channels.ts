@@ -32,7 +32,7 @@ export interface ChatMessage {
 /** Channels are the channels of dispatch a client may use, as the spec declares them. */
 export interface Channels {
   /**
-   * /chat/{room}.
+   * The channel /chat/{room}.
    *
    * @param room matches ^[a-z0-9-]{1,32}$
    */

@@ -210,19 +210,19 @@ export interface ServiceLookupReplyProfile {
 /** Channels are the channels of basic a client may use, as the spec declares them. */
 export interface Channels {
   /**
-   * /profile/{id}.
+   * The channel /profile/{id}.
    *
    * @param id at least 1 characters
    */
   profileID(id: string): BroadcastChannel<Profile>;
 
-  /** /palette. */
+  /** The channel /palette. */
   readonly palette: BroadcastChannel<Color>;
 
-  /** /places. */
+  /** The channel /places. */
   readonly places: BroadcastChannel<PlacesMessage>;
 
-  /** /service/lookup. */
+  /** The channel /service/lookup. */
   readonly serviceLookup: ServiceChannel<ServiceLookupRequest, ServiceLookupReply>;
 }
 

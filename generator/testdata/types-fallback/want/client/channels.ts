@@ -76,7 +76,7 @@ export interface LooseBranchExtraB {
 
 /** Channels are the channels of fallback a client may use, as the spec declares them. */
 export interface Channels {
-  /** /loose/things. */
+  /** The channel /loose/things. */
   readonly looseThings: BroadcastChannel<Loose>;
 }
 

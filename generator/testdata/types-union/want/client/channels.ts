@@ -85,7 +85,7 @@ export interface DrawMessageLayersItemImage {
 
 /** Channels are the channels of union a client may use, as the spec declares them. */
 export interface Channels {
-  /** /draw. */
+  /** The channel /draw. */
   readonly draw: BroadcastChannel<DrawMessage>;
 }
 
