@@ -106,14 +106,29 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 				target = jen.Id("ch")
 			}
 			assign := jen.List(target, jen.Err()).Op("=").Id("Parse" + name).Call(jen.Id("channel"))
+			check := []jen.Code{
+				jen.Var().Err().Error(),
+				assign,
+				jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
+				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel")))),
+			}
+			if !usesCh {
+				// The parameters are checked when a client creates the
+				// channel; publishing on it or subscribing to it once it
+				// exists needs only its shape (and the listener checks a
+				// publish's parameters again).
+				check = []jen.Code{
+					jen.If(jen.Op("!").Qual(bayeuxPath, "MatchTemplate").Call(jen.Id(name+"Pattern"), jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
+					jen.Comment("The parameters are checked when a client creates the channel:"),
+					jen.Comment("once it exists, its shape is enough."),
+					jen.If(jen.Id("op").Op("==").Qual(RuntimePath, "OpCreate")).Block(
+						jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Id("channel")), jen.Err().Op("!=").Nil()).Block(
+							jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel"))))),
+				}
+			}
 			authBody = append(authBody,
 				jen.Comment("A wildcard subscription has no parameters to check."),
-				jen.If(jen.Op("!").Qual(bayeuxPath, "IsWild").Call(jen.Id("channel"))).Block(
-					jen.Var().Err().Error(),
-					assign,
-					jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
-					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel")))),
-				))
+				jen.If(jen.Op("!").Qual(bayeuxPath, "IsWild").Call(jen.Id("channel"))).Block(check...))
 		}
 		authBody = append(authBody, jen.Switch(jen.Id("op")).Block(
 			jen.Case(jen.Qual(RuntimePath, "OpSubscribe")).Block(decide(ch.Subscribe)),

@@ -213,7 +213,8 @@ func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer, flat *validat
 // index returns the index in p.fields of the field named name, or -1.
 func (p *flatPlan) index(name []byte) int {
 	for i := range p.fields {
-		if p.fields[i].name == string(name) {
+		// The first byte tells most names apart before a full compare.
+		if n := p.fields[i].name; len(n) == len(name) && len(n) > 0 && n[0] == name[0] && n == string(name) {
 			return i
 		}
 	}
@@ -297,32 +298,39 @@ func (f *flatField) decode(r *jsontext.Reader, text string, owned *string, v, pr
 		if !ok {
 			return false, false
 		}
-		if !decodeTime((*time.Time)(dst), r.Bytes()[start-1:end+1]) {
+		rfc, ok := decodeTime((*time.Time)(dst), r.Bytes()[start-1:end+1])
+		if !ok {
 			return false, false
 		}
 		*(*time.Time)(cp) = *(*time.Time)(dst)
-		valid = flat != nil && flat.String(i, text[start:end])
+		if rfc {
+			valid = flat != nil && flat.DateTime(i, text[start:end])
+		} else {
+			valid = flat != nil && flat.String(i, text[start:end])
+		}
 	}
 	return true, valid
 }
 
 // decodeTime decodes the JSON string quoted into *t as encoding/json does,
-// and reports whether encoding/json writes *t back the same.
-func decodeTime(t *time.Time, quoted []byte) bool {
+// and reports whether encoding/json writes *t back the same (ok) and
+// whether the text is an RFC 3339 date-time as rfc3339.Parse reads one
+// (rfc: the date-time format holds).
+func decodeTime(t *time.Time, quoted []byte) (rfc, ok bool) {
 	text := quoted[1 : len(quoted)-1]
 	// A UTC time as Go writes it (no trailing zero in the fraction) is
 	// the time.Date of its fields, as time.Time.UnmarshalJSON has it.
-	if dt, ok := rfc3339.Parse(text); ok && dt.Z && dt.Upper &&
-		(dt.FracDigits == 0 || dt.FracDigits <= 9 && text[len(text)-2] != '0') {
+	dt, rfc := rfc3339.Parse(text)
+	if rfc && dt.Z && dt.Upper && (dt.FracDigits == 0 || dt.FracDigits <= 9 && text[len(text)-2] != '0') {
 		*t = time.Date(dt.Year, time.Month(dt.Month), dt.Day, dt.Hour, dt.Minute, dt.Second, dt.Nanosecond, time.UTC)
-		return true
+		return true, true
 	}
 	// Any other: the time decodes the JSON string itself.
 	if err := t.UnmarshalJSON(quoted); err != nil {
-		return false
+		return rfc, false
 	}
 	var buf [64]byte
-	return string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
+	return rfc, string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
 }
 
 // newPair allocates the targets of a pointer field of the value and of its

@@ -31,6 +31,8 @@ func TestFlat(t *testing.T) {
 		{"ok not const", f.Bool(3, false), false},
 		{"at date-time", f.String(4, "2026-11-25T13:00:00Z"), true},
 		{"at not a date-time", f.String(4, "yesterday"), false},
+		{"at read as a date-time", f.DateTime(4, "2026-11-25T13:00:00Z"), true},
+		{"user read as a date-time still has its length", f.DateTime(0, "2026-11-25T13:00:00Z"), false},
 		{"string for a number", f.String(2, "5"), false},
 		{"number for a string", f.Number(0, 5), false},
 	} {
