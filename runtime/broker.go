@@ -86,7 +86,7 @@ func (n *Node) Deliver(event []byte) error {
 	if len(route) == 0 {
 		return nil
 	}
-	lazy, local := s.routeConf(route, m.Channel)
+	lazy, local := s.routeConf(route)
 	if local {
 		return nil // a node-local channel here: the other node should not have sent it
 	}

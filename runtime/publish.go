@@ -85,15 +85,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			}
 		}
 		filters = append(filters, conf.filters...)
-		if conf.lazy {
-			d := conf.lazyTimeout
-			if d <= 0 || d > s.opts.MaxLazyTimeout {
-				d = s.opts.MaxLazyTimeout
-			}
-			if lazy == 0 || d < lazy {
-				lazy = d
-			}
-		}
+		lazy = s.shorterLazy(lazy, conf)
 		if conf.toPublisher != 0 && c.name == m.Channel {
 			toPublisher = conf.toPublisher > 0
 		}
@@ -134,22 +126,30 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 var errBrokerPublish = bayeux.NewError(503, "broker_publish_failed")
 
 // routeConf returns the lazy timeout and the node-local setting that the
-// channels of route give a message on channel.
-func (s *Server) routeConf(route []*Channel, channel string) (lazy time.Duration, nodeLocal bool) {
+// channels of route give a message.
+func (s *Server) routeConf(route []*Channel) (lazy time.Duration, nodeLocal bool) {
 	for _, c := range route {
 		conf := c.conf.Load()
 		nodeLocal = nodeLocal || conf.nodeLocal
-		if conf.lazy {
-			d := conf.lazyTimeout
-			if d <= 0 || d > s.opts.MaxLazyTimeout {
-				d = s.opts.MaxLazyTimeout
-			}
-			if lazy == 0 || d < lazy {
-				lazy = d
-			}
-		}
+		lazy = s.shorterLazy(lazy, conf)
 	}
 	return lazy, nodeLocal
+}
+
+// shorterLazy returns the shorter of the lazy timeout so far (0: none) and
+// the one conf gives (bounded by Options.MaxLazyTimeout), if conf is lazy.
+func (s *Server) shorterLazy(lazy time.Duration, conf *channelConfig) time.Duration {
+	if !conf.lazy {
+		return lazy
+	}
+	d := conf.lazyTimeout
+	if d <= 0 || d > s.opts.MaxLazyTimeout {
+		d = s.opts.MaxLazyTimeout
+	}
+	if lazy == 0 || d < lazy {
+		return d
+	}
+	return lazy
 }
 
 // countOut adds n messages of size bytes each to the outgoing counters.
