@@ -256,7 +256,7 @@ func (l *loader) spec(root *yaml.Node) *Spec {
 	if e, ok := m["name"]; !ok {
 		l.errf(f, root, "missing name (the application's name)")
 	} else if v, ok := l.str(f, e.val, "name"); ok {
-		if appNameRE.MatchString(v) {
+		if ValidName(v) {
 			s.Name = v
 		} else {
 			l.errf(f, e.val, "invalid name %q: letters, digits, '-' and '_', starting with a letter", v)

@@ -80,6 +80,10 @@ type TSOutput struct {
 	Validate bool
 }
 
+// ValidName reports whether name is a valid application name (the spec's
+// name): a letter, then letters, digits, '-' and '_'.
+func ValidName(name string) bool { return appNameRE.MatchString(name) }
+
 // HandshakeMode says whether handshakes must carry credentials.
 type HandshakeMode string
 

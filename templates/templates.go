@@ -6,8 +6,10 @@
 // text/template rendered with [Data] and written without that suffix
 // (main.go.tmpl becomes main.go: Go files and go.mod must not be real Go
 // files or modules inside this repository); any other file is copied as
-// it is. Templates may call lower (strings.ToLower). A leading "_" in a file name becomes "." (_gitignore becomes
-// .gitignore), so that dot files survive embedding. A file named
+// it is. Templates may call lower (strings.ToLower) and modquote (a path
+// quoted for go.mod when it needs it); Go files come out gofmt-clean. A
+// leading "_" in a file name becomes "." (_gitignore becomes .gitignore),
+// so that dot files survive embedding. A file named
 // ARCHETYPE holds the archetype's one-line summary and is not written.
 // The directory common holds the files every archetype gets (go.mod,
 // Makefile, package.json…) unless the archetype has its own of that name.
@@ -18,6 +20,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"go/format"
 	"io/fs"
 	"os"
 	"path"
@@ -25,6 +28,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"golang.org/x/mod/modfile"
 )
 
 //go:embed all:blank all:chat all:common
@@ -183,8 +188,10 @@ func OutputPath(p string) string {
 	return strings.Join(parts, "/")
 }
 
-// funcs are the functions templates may call besides text/template's own.
-var funcs = template.FuncMap{"lower": strings.ToLower}
+// funcs are the functions templates may call besides text/template's own:
+// lower, and modquote, which quotes a path in go.mod when it needs it (a
+// space in a checkout's path).
+var funcs = template.FuncMap{"lower": strings.ToLower, "modquote": modfile.AutoQuote}
 
 // execute renders one template file. A missing key is an error, so that a
 // typo in a template fails the tests rather than writing "<no value>".
@@ -196,6 +203,15 @@ func execute(name string, content []byte, data Data) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		return nil, err
+	}
+	if strings.HasSuffix(name, ".go.tmpl") {
+		// As gofmt writes it: the module's own import sorts differently
+		// for different module paths.
+		src, err := format.Source(buf.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("format %s: %w", name, err)
+		}
+		return src, nil
 	}
 	return buf.Bytes(), nil
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -111,9 +110,6 @@ func listTemplates(w io.Writer) error {
 	return tw.Flush()
 }
 
-// validProjectName is the syntax of a project's name: the spec's name.
-var validProjectName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
-
 // checkModulePath accepts what go mod init accepts: a module path
 // (module.CheckPath), or a local path whose first element has no dot
 // ("myapp"), which no one can download but which builds.
@@ -166,7 +162,7 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (_ project, err e
 	if name == "" {
 		name = filepath.Base(abs)
 	}
-	if !validProjectName.MatchString(name) {
+	if !schema.ValidName(name) {
 		hint := ""
 		if f.name == "" {
 			hint = " (it is the directory's name; give another with --name)"
@@ -335,7 +331,7 @@ func (s *scaffolder) tidy(ctx context.Context, goTool, dir string, src cometgenS
 		if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
 			return err
 		}
-		out, err := goCommand(ctx, goTool, dir, append(env, "GOFLAGS=-mod=mod", "GOPROXY=off"), "mod", "tidy")
+		out, err := goCommand(ctx, goTool, dir, append(env, "GOPROXY=off"), "mod", "tidy")
 		if err == nil {
 			return nil
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cometgen/cometgen/schema"
 )
 
 func TestCheckModulePath(t *testing.T) {
@@ -43,7 +45,7 @@ func TestValidProjectName(t *testing.T) {
 		{"", false}, {"2app", false}, {"_app", false}, {"my app", false}, {"app.go", false}, {"über", false},
 	}
 	for _, tt := range tests {
-		if got := validProjectName.MatchString(tt.name); got != tt.ok {
+		if got := schema.ValidName(tt.name); got != tt.ok {
 			t.Errorf("valid(%q) = %v, want %v", tt.name, got, tt.ok)
 		}
 	}
