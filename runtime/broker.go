@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func (n *Node) Deliver(event []byte) error {
 	}
 	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
 	defer hc.done()
-	d := s.fanOutFrozen(hc, route, m, event, nil, true, lazy)
+	d := s.fanOut(hc, route, m, event, nil, true, lazy)
 	s.stats.deliveries.Add(int64(d))
 	return nil
 }
@@ -101,6 +102,9 @@ func (n *Node) Deliver(event []byte) error {
 // on this node, like ServerSession.Deliver. A malformed event is refused
 // with an error.
 func (n *Node) DeliverUser(user string, event []byte) error {
+	if len(n.srv.users.sessions(user)) == 0 {
+		return nil // not here: no need to decode it
+	}
 	m, err := decodeRemote(event)
 	if err != nil {
 		n.srv.stats.brokerBad.Add(1)
@@ -124,8 +128,12 @@ func (n *Node) SetPresence(user string, online bool) { n.srv.presence(user, onli
 // the broker reports nil again.
 func (n *Node) SetHealth(err error) { n.srv.setHealth(err) }
 
-// decodeRemote decodes one message from another node.
+// decodeRemote decodes one message from another node: one JSON object, as
+// fanOut queues it (an array would be queued as it is, nested in a reply).
 func decodeRemote(event []byte) (*bayeux.Message, error) {
+	if trimmed := bytes.TrimLeft(event, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, errors.New("runtime: remote event: not a JSON object")
+	}
 	msgs, err := decodeMessages(event)
 	switch {
 	case err != nil:

@@ -66,6 +66,7 @@ var _ Broker = (*memoryBroker)(nil)
 type memoryBroker struct {
 	cluster *MemoryCluster
 	node    *Node
+	closed  bool // out of the cluster (guarded by cluster.mu)
 }
 
 func (b *memoryBroker) Start(n *Node) error {
@@ -115,6 +116,10 @@ func (b *memoryBroker) PublishUser(user string, event []byte) error {
 func (b *memoryBroker) SetUserOnline(user string, online bool) {
 	c := b.cluster
 	c.mu.Lock()
+	if b.closed {
+		c.mu.Unlock() // a handshake that raced Close: the node is gone
+		return
+	}
 	set := c.online[user]
 	changed := false
 	if online {
@@ -142,6 +147,7 @@ func (b *memoryBroker) SetUserOnline(user string, online bool) {
 func (b *memoryBroker) Close() error {
 	c := b.cluster
 	c.mu.Lock()
+	b.closed = true
 	var gone []string
 	for user, set := range c.online {
 		if _, ok := set[b]; ok {

@@ -117,7 +117,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		}
 		s.stats.brokerOut.Add(1)
 	}
-	n := s.fanOutFrozen(hc, route, m, frozen, from, toPublisher, lazy)
+	n := s.fanOut(hc, route, m, frozen, from, toPublisher, lazy)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
 	return n, nil
@@ -193,16 +193,11 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 
 // fanOut queues m for every session subscribed to a channel of route. Each
 // session gets the message at most once, however many of its subscriptions
-// match. The message is encoded once and the same bytes are queued for
+// match. The message is encoded once (frozen, when the caller has encoded
+// it already; nil: on the first delivery) and the same bytes are queued for
 // every session, except sessions with outgoing extensions of their own, for
 // which it is encoded separately.
-func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, from *ServerSession, toPublisher bool, lazy time.Duration) int {
-	return s.fanOutFrozen(hc, route, m, nil, from, toPublisher, lazy)
-}
-
-// fanOutFrozen is fanOut with m already encoded as frozen (nil: encode on
-// first delivery).
-func (s *Server) fanOutFrozen(hc *hookContext, route []*Channel, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
+func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
 	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
