@@ -35,9 +35,10 @@ var (
 // tsReserved are the names the client itself exports or declares at the
 // top level; a message type must not take them.
 var tsReserved = []string{
-	"BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError", "ClientOptions",
-	"CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message", "ParamRule",
-	"Publishable", "ReplyError", "ServiceChannel", "Subscribable", "Subscription", "ValidationError",
+	"Ajv2020", "BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError",
+	"ClientOptions", "CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
+	"ParamRule", "Publishable", "ReplyError", "ServiceChannel", "Subscribable", "Subscription",
+	"ValidationError", "addFormats", "createClient",
 }
 
 // DefaultTSOut is where the typed client goes when the spec names no
@@ -132,7 +133,7 @@ func (g *tsGen) channel(ch *schema.Channel) *tsChannel {
 	for _, p := range ch.Params {
 		tc.ruleNames = append(tc.ruleNames, tc.member+goName(p.Name))
 	}
-	wild := strings.HasSuffix(ch.Pattern, "/*") || strings.HasSuffix(ch.Pattern, "/**")
+	wild := isWild(ch.Pattern)
 	if ch.Kind == schema.Service {
 		if serverOnly(ch.Publish) {
 			return nil
@@ -264,12 +265,34 @@ func (tc *tsChannel) params(typed bool) string {
 	var ps []string
 	for _, p := range tc.ch.Params {
 		if typed {
-			ps = append(ps, p.Name+": "+paramType(p))
+			ps = append(ps, tsArg(p.Name)+": "+paramType(p))
 		} else {
-			ps = append(ps, p.Name)
+			ps = append(ps, tsArg(p.Name))
 		}
 	}
 	return strings.Join(ps, ", ")
+}
+
+// tsArgTaken are the names a channel parameter cannot have as an argument
+// of the generated code: JavaScript's reserved words and the names the
+// client's functions use around it.
+var tsArgTaken = map[string]bool{
+	"link": true, "param": true, "cometd": true, "options": true,
+	"await": true, "break": true, "case": true, "catch": true, "class": true, "const": true, "continue": true,
+	"debugger": true, "default": true, "delete": true, "do": true, "else": true, "enum": true, "export": true,
+	"extends": true, "false": true, "finally": true, "for": true, "function": true, "if": true, "implements": true,
+	"import": true, "in": true, "instanceof": true, "interface": true, "let": true, "new": true, "null": true,
+	"package": true, "private": true, "protected": true, "public": true, "return": true, "static": true,
+	"super": true, "switch": true, "this": true, "throw": true, "true": true, "try": true, "typeof": true,
+	"var": true, "void": true, "while": true, "with": true, "yield": true,
+}
+
+// tsArg returns the argument name of the channel parameter name.
+func tsArg(name string) string {
+	if tsArgTaken[name] || !tsIdent(name) {
+		return name + "_"
+	}
+	return name
 }
 
 // interfaces writes HandshakeAuth, Channels and Client.
@@ -294,7 +317,7 @@ func (g *tsGen) interfaces(b *strings.Builder) {
 			}
 			w("  %s(\n", tc.member)
 			for _, p := range tc.ch.Params {
-				w("    %s: %s,\n", p.Name, paramType(p))
+				w("    %s: %s,\n", tsArg(p.Name), paramType(p))
 			}
 			w("  ): %s;\n", tc.chanType())
 		} else {
@@ -340,7 +363,7 @@ func (tc *tsChannel) doc() []string {
 	}
 	lines := []string{first}
 	switch {
-	case tc.kind == "subscribable" && (strings.HasSuffix(ch.Pattern, "/*") || strings.HasSuffix(ch.Pattern, "/**")):
+	case tc.kind == "subscribable" && isWild(ch.Pattern):
 		lines = append(lines, "A wildcard channel: clients subscribe to it, they publish on the channels it matches.")
 	case tc.kind == "subscribable":
 		lines = append(lines, "Only the server publishes on it.")
@@ -353,7 +376,7 @@ func (tc *tsChannel) doc() []string {
 	if len(ch.Params) > 0 {
 		lines = append(lines, "")
 		for _, p := range ch.Params {
-			lines = append(lines, "@param "+p.Name+" "+paramDoc(p))
+			lines = append(lines, "@param "+tsArg(p.Name)+" "+paramDoc(p))
 		}
 	}
 	if ch.Deprecated != "" {
@@ -441,7 +464,7 @@ func (g *tsGen) linkCall(tc *tsChannel, ts bool) (method string, args []string) 
 			lit += "/"
 			if strings.HasPrefix(seg, "{") {
 				p := strings.Trim(seg, "{}")
-				parts = append(parts, strconv.Quote(lit), fmt.Sprintf("param(%q, %q, %s, %s)", tc.ch.Pattern, p, p, tc.ruleNames[i]))
+				parts = append(parts, strconv.Quote(lit), fmt.Sprintf("param(%q, %q, %s, %s)", tc.ch.Pattern, p, tsArg(p), tc.ruleNames[i]))
 				lit = ""
 				i++
 				continue

@@ -72,3 +72,22 @@ func TestTSLayout(t *testing.T) {
 		t.Errorf("long call:\n%s\nwant:\n%s", call, want)
 	}
 }
+
+func TestTSCompound(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want bool
+	}{
+		{"string | null", true},
+		{"A & B", true},
+		{"Record<string, string | null>", false},
+		{"[string | number, boolean]", false},
+		{`"a|b"`, false},
+		{`"a\"|" | "b"`, true},
+		{"Shape", false},
+	} {
+		if got := (tsType{expr: c.expr}).compound(); got != c.want {
+			t.Errorf("compound(%s) = %v, want %v", c.expr, got, c.want)
+		}
+	}
+}

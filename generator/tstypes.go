@@ -23,9 +23,35 @@ type tsType struct {
 	why string
 }
 
-// compound reports whether expr needs parentheses as an array element.
+// compound reports whether expr is a union or an intersection at its top
+// level, which needs parentheses as an array element or intersection
+// member ("string | null" does, "Record<string, string | null>" does not).
 func (t tsType) compound() bool {
-	return strings.ContainsAny(t.expr, "|&") && !strings.HasPrefix(t.expr, "{")
+	depth, quoted, escaped := 0, false, false
+	for _, r := range t.expr {
+		switch {
+		case escaped:
+			escaped = false
+			continue
+		case quoted:
+			escaped = r == '\\'
+			quoted = r != '"'
+			continue
+		}
+		switch r {
+		case '"':
+			quoted = true
+		case '<', '[', '(', '{':
+			depth++
+		case '>', ']', ')', '}':
+			depth--
+		case '|', '&':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func tsUnknown(why string) tsType { return tsType{expr: "unknown", why: why} }
@@ -39,20 +65,18 @@ type tsDecl struct {
 
 // tsTypeGen maps the message schemas of one spec to TypeScript.
 type tsTypeGen struct {
-	spec  *schema.Spec
 	names *namer
 	decls []*tsDecl // in output order; nil slots are still being built
-	// shared, refs and building play the roles they have in typeGen.
-	shared   map[string]string
-	refs     map[string]string
-	building map[string]bool
+	// shared and refs play the roles they have in typeGen.
+	shared map[string]string
+	refs   map[string]string
 }
 
 // tsTypesNamed maps every named schema and every inline message, request
 // and reply schema of spec, and returns the declarations in order. names
 // holds the names taken already.
 func tsTypesNamed(spec *schema.Spec, names *namer) ([]*tsDecl, error) {
-	t := &tsTypeGen{spec: spec, names: names, shared: map[string]string{}, refs: map[string]string{}, building: map[string]bool{}}
+	t := &tsTypeGen{names: names, shared: map[string]string{}, refs: map[string]string{}}
 	schemaNames := make([]string, 0, len(spec.Schemas))
 	for n := range spec.Schemas {
 		schemaNames = append(schemaNames, n)
@@ -109,8 +133,6 @@ func (t *tsTypeGen) top(s *schema.Schema, name, what, origin string) error {
 	}
 	c := ctx{top: name, name: name, what: what, root: root}
 	t.refs[name+"#"] = name
-	t.building[name+"#"] = true
-	defer delete(t.building, name+"#")
 	_, err = t.named(root, c, origin)
 	return err
 }
@@ -177,7 +199,8 @@ func (t *tsTypeGen) mapType(n *node, c ctx, origin string, named bool) (tsType, 
 	if name, ok := t.shared[n.canonical()]; ok && name != c.name {
 		return tsType{expr: name, decl: true}, nil
 	}
-	if alts := t.alternatives(n); len(alts) == 2 && onlyAnnotations(n, "oneOf", "anyOf") {
+	alts := alternatives(n)
+	if len(alts) == 2 && onlyAnnotations(n, "oneOf", "anyOf") {
 		for i, a := range alts {
 			if a.text("type") == "null" {
 				inner, err := t.mapType(alts[1-i], c, origin, named)
@@ -191,7 +214,12 @@ func (t *tsTypeGen) mapType(n *node, c ctx, origin string, named bool) (tsType, 
 			}
 		}
 	}
-	if alts := t.alternatives(n); alts != nil {
+	if alts != nil {
+		// As in Go: keywords beside the branches (the base of an object
+		// the branches extend) have no union type.
+		if !onlyAnnotations(n, "oneOf", "anyOf", "nullable") && !(n.text("type") == "object" && onlyAnnotations(n, "oneOf", "anyOf", "type")) {
+			return tsUnknown("oneOf or anyOf with other keywords beside it"), nil
+		}
 		return t.union(n, alts, c, origin, named)
 	}
 	if e := n.get("enum"); e != nil && e.kind == 'a' {
@@ -210,9 +238,6 @@ func (t *tsTypeGen) mapType(n *node, c ctx, origin string, named bool) (tsType, 
 		}
 	} else if typ != "" && typ != "null" {
 		types = []string{typ}
-	}
-	if typ == "null" {
-		nullable = true
 	}
 	if nv := n.get("nullable"); nv != nil && nv.b {
 		nullable = true
@@ -267,7 +292,7 @@ func (t *tsTypeGen) mapType(n *node, c ctx, origin string, named bool) (tsType, 
 }
 
 // alternatives returns the branches of a oneOf or anyOf, or nil.
-func (t *tsTypeGen) alternatives(n *node) []*node {
+func alternatives(n *node) []*node {
 	for _, k := range []string{"oneOf", "anyOf"} {
 		if alts := n.get(k); alts != nil && alts.kind == 'a' && len(alts.arr) > 0 {
 			return alts.arr
@@ -280,12 +305,9 @@ func (t *tsTypeGen) alternatives(n *node) []*node {
 // declared as interfaces: named after the value of the property whose const
 // tells them apart, when one does (a discriminated union), or numbered.
 func (t *tsTypeGen) union(n *node, alts []*node, c ctx, origin string, named bool) (tsType, error) {
-	disc := ""
-	if len(alts) > 1 || alts[0].get("properties") != nil {
-		disc = discriminator(alts)
-	}
+	disc := discriminator(alts)
 	var parts []string
-	var why string
+	var why, single string
 	objects := 0
 	for _, b := range alts {
 		if b.kind == 'o' && (b.has("properties") || b.text("type") == "object") && !b.has("$ref") {
@@ -320,11 +342,15 @@ func (t *tsTypeGen) union(n *node, alts []*node, c ctx, origin string, named boo
 		if bt.why != "" {
 			why = bt.why
 		}
-		if !slices.Contains(parts, bt.expr) {
-			parts = append(parts, paren(bt))
+		if p := paren(bt); !slices.Contains(parts, p) {
+			parts = append(parts, p)
+			single = bt.expr
 		}
 	}
-	if n.has("nullable") && n.get("nullable").b && !slices.Contains(parts, "null") {
+	if len(parts) == 1 {
+		parts[0] = single // one branch left: no parentheses
+	}
+	if nv := n.get("nullable"); nv != nil && nv.b && !slices.Contains(parts, "null") {
 		parts = append(parts, "null")
 	}
 	expr := strings.Join(parts, " | ")
@@ -556,8 +582,6 @@ func (t *tsTypeGen) ref(n *node, ref string, c ctx, named bool) (tsType, error) 
 		}
 	}
 	t.refs[key] = name
-	t.building[key] = true
-	defer delete(t.building, key)
 	sub := ctx{top: c.top, name: name, what: ref + " of " + c.what, root: c.root}
 	return t.named(target, sub, "The schema at "+ref+" in "+c.top+".")
 }
@@ -577,7 +601,7 @@ func tsLiteral(n *node) string {
 	case 's':
 		return strconv.Quote(n.str)
 	case 'n':
-		return n.num
+		return jsNumber(n.num)
 	case 'b':
 		return strconv.FormatBool(n.b)
 	case 'z':

@@ -23,7 +23,7 @@ func tsCorpus(t *testing.T) []string {
 	if err != nil || len(specs) == 0 {
 		t.Fatalf("no generator specs: %v", err)
 	}
-	return append(specs, "../examples/chat/cometgen.yaml", "spec/cometgen.yaml", "tsclient/chat-v2.yaml")
+	return append(specs, "../examples/chat/cometgen.yaml", "spec/cometgen.yaml", "tsclient/chat-v2.yaml", "tsclient/corners.yaml")
 }
 
 // tsVariants are the forms of the client each spec is generated in.
@@ -66,10 +66,12 @@ func writeClient(t *testing.T, project, sub, specPath string, opts generator.Opt
 		t.Fatalf("generate %s: %v", specPath, err)
 	}
 	dir := filepath.Join(project, sub)
+	copied := 0
 	for p, b := range files {
 		if !strings.HasPrefix(p, "client/") {
 			continue
 		}
+		copied++
 		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(p, "client/")))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
@@ -77,6 +79,9 @@ func writeClient(t *testing.T, project, sub, specPath string, opts generator.Opt
 		if err := os.WriteFile(dst, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if copied == 0 {
+		t.Fatalf("generate %s: no client under client/ (ts.out %s)", specPath, opts.TSOut)
 	}
 	return dir
 }
@@ -150,9 +155,9 @@ func TestTSClientCompiles(t *testing.T) {
 	node := requireTypeScript(t)
 	project := tsProject(t)
 	n := 0
-	for _, specPath := range tsCorpus(t) {
+	for i, specPath := range tsCorpus(t) {
 		for _, v := range tsVariants {
-			dir := writeClient(t, project, filepath.Base(filepath.Dir(specPath))+"-"+v.name, specPath, v.opts)
+			dir := writeClient(t, project, fmt.Sprintf("%d-%s", i, v.name), specPath, v.opts)
 			if strings.HasPrefix(v.name, "js") {
 				// A consumer makes tsc read the declarations.
 				consumer := "import { createClient } from \"./channels.js\";\nexport const client = createClient;\n"
@@ -216,9 +221,9 @@ func TestTSClientJSIsTSWithoutTypes(t *testing.T) {
 	node := requireTypeScript(t)
 	project := tsProject(t)
 	args := []string{"tsclient/same.mjs"}
-	for _, specPath := range tsCorpus(t) {
+	for i, specPath := range tsCorpus(t) {
 		for _, validate := range []bool{false, true} {
-			name := filepath.Base(filepath.Dir(specPath))
+			name := fmt.Sprint(i)
 			if validate {
 				name += "-validate"
 			}
@@ -240,7 +245,6 @@ func TestTSClientEndToEnd(t *testing.T) {
 	srv := servetest.StartCommand(t, bin, "--addr", "127.0.0.1:0", "--notice-every", "0")
 	url := strings.TrimSuffix(srv.URL, "/") + "/cometd"
 
-	// The later spec's client, validating, compiled from TypeScript.
 	// The TypeScript clients, compiled by tsc into out/: the later spec's
 	// (validating) and the example's; and the example's JavaScript form.
 	project := tsProject(t)
