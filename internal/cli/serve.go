@@ -157,6 +157,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		dln, err := net.Listen("tcp", f.debugAddr)
 		if err != nil {
 			ln.Close()
+			bayeux.Shutdown(context.Background()) // a cluster node says goodbye
 			return fmt.Errorf("listen on %s: %w", f.debugAddr, err)
 		}
 		ds := &http.Server{Handler: debugHandler(bayeux), ReadHeaderTimeout: 10 * time.Second}
@@ -170,6 +171,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 
 	select {
 	case err := <-errc:
+		bayeux.Shutdown(context.Background()) // a cluster node says goodbye
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
