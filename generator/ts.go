@@ -16,20 +16,24 @@ import (
 // cometd): the message types of the spec, a Channels interface with a
 // member per channel, createClient, and a small runtime (tsruntime/) that
 // turns CometD's callbacks into promises. The JavaScript form is the same
-// code without types, and a .d.ts with the declarations; both are written
-// from one description, so they cannot drift apart (the interop tests
-// compile the one and check the other against it).
+// code without types, and a .d.ts with the declarations. The per-spec part
+// is written in every form from one description; the runtime's forms are
+// kept by hand. The interop tests check that the JavaScript is the
+// TypeScript without its types and compile code against the declarations.
 
-// The client runtime in its three forms: TypeScript, JavaScript and
-// declarations. They are kept equivalent by hand and checked by
-// interop/tsclient_test.go.
+// The client runtime, the same in every client: its types and interfaces
+// (shared by the TypeScript form and the declarations), its implementation
+// in TypeScript and in JavaScript, and its classes as declarations. The
+// forms are kept equivalent by hand and checked by interop/tsclient_test.go.
 var (
-	//go:embed tsruntime/runtime.ts
-	tsRuntimeTS string
+	//go:embed tsruntime/types.ts
+	tsRuntimeTypes string
+	//go:embed tsruntime/impl.ts
+	tsRuntimeImpl string
 	//go:embed tsruntime/runtime.js
 	tsRuntimeJS string
-	//go:embed tsruntime/runtime.d.ts
-	tsRuntimeDTS string
+	//go:embed tsruntime/classes.d.ts
+	tsRuntimeClasses string
 )
 
 // tsReserved are the names the client itself exports or declares at the
@@ -213,7 +217,7 @@ func (g *tsGen) render(form tsForm) string {
 		w("/**\n * createClient returns the typed client of %s over cometd, which the\n", g.spec.Name)
 		w(" * application configures (url, transports, extensions).\n */\n")
 		w("export declare function createClient(cometd: CometD, options?: ClientOptions): Client;\n\n")
-		w("%s", strings.TrimPrefix(tsRuntimeDTS, "\n"))
+		w("%s\n%s", tsRuntimeTypes, tsRuntimeClasses)
 		return b.String()
 	}
 	g.createClient(&b, form)
@@ -224,7 +228,7 @@ func (g *tsGen) render(form tsForm) string {
 	if form == formJS {
 		w("%s", tsRuntimeJS)
 	} else {
-		w("%s", tsRuntimeTS)
+		w("%s\n%s", tsRuntimeTypes, tsRuntimeImpl)
 	}
 	return b.String()
 }

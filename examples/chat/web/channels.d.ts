@@ -207,6 +207,9 @@ export interface ServiceChannel<Req, Reply> {
   call(request: Req, options?: CallOptions): Promise<Reply>;
 }
 
+/** ClientError is what ClientOptions.onError receives. */
+export type ClientError = ValidationError | HandlerError;
+
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export declare class ReplyError extends Error {
   /** The channel of the refused operation. */
@@ -234,6 +237,3 @@ export declare class HandlerError extends Error {
 
   constructor(channel: string, cause: unknown);
 }
-
-/** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;

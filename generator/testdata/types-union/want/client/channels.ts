@@ -199,6 +199,9 @@ export interface ServiceChannel<Req, Reply> {
   call(request: Req, options?: CallOptions): Promise<Reply>;
 }
 
+/** ClientError is what ClientOptions.onError receives. */
+export type ClientError = ValidationError | HandlerError;
+
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export class ReplyError extends Error {
   /** The channel of the refused operation. */
@@ -240,9 +243,6 @@ export class HandlerError extends Error {
     this.channel = channel;
   }
 }
-
-/** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;
 
 /** A Check returns the ways data breaks a schema; none when it is valid. */
 type Check = (data: unknown) => readonly string[];

@@ -1,76 +1,3 @@
-// ---------------------------------------------------------------------------
-// The client runtime: the same in every client cometgen generates. It adds
-// promises, types and checks to the CometD client, which does the transport,
-// reconnection, backoff and extensions.
-
-/** The state of the connection to the server, as an application shows it. */
-export type ConnectionState = "connected" | "reconnecting" | "disconnected";
-
-/** ClientOptions configure a client. */
-export interface ClientOptions {
-  /**
-   * onError receives what the client cannot hand to the application: a
-   * message or reply that does not match its schema (when the client
-   * validates) and an error thrown by a subscription or state listener.
-   * Default: console.error.
-   */
-  onError?: (error: ClientError) => void;
-  /** The timeout of remote calls, in milliseconds. Default: 10000. */
-  callTimeout?: number;
-}
-
-/** CallOptions adjust one remote call. */
-export interface CallOptions {
-  /** The timeout of the call, in milliseconds. Default: the client's callTimeout. */
-  timeout?: number;
-}
-
-/** A Subscription lasts until it is unsubscribed. */
-export interface Subscription {
-  /** The channel subscribed to. */
-  readonly channel: string;
-  /** unsubscribe ends the subscription; it resolves when the server confirms. */
-  unsubscribe(): Promise<void>;
-}
-
-/** A Subscribable channel delivers messages of type T to its subscribers. */
-export interface Subscribable<T> {
-  /** The channel's name. */
-  readonly name: string;
-  /**
-   * subscribe calls handler with every message of the channel until the
-   * subscription ends. It resolves when the server confirms the
-   * subscription and rejects with a ReplyError when the server refuses it.
-   */
-  subscribe(handler: (data: T, message: Message) => void): Promise<Subscription>;
-}
-
-/** A Publishable channel takes messages of type T from this client. */
-export interface Publishable<T> {
-  /** The channel's name. */
-  readonly name: string;
-  /**
-   * publish sends data on the channel. It resolves with the server's reply
-   * and rejects with a ReplyError when the server refuses the message (or
-   * with a ValidationError, before sending, when the client validates).
-   */
-  publish(data: T): Promise<Message>;
-}
-
-/** A BroadcastChannel is subscribed to and published on. */
-export interface BroadcastChannel<T> extends Subscribable<T>, Publishable<T> {}
-
-/** A ServiceChannel serves remote calls: a request of type Req, a reply of type Reply. */
-export interface ServiceChannel<Req, Reply> {
-  /** The channel's name. */
-  readonly name: string;
-  /**
-   * call sends request and resolves with the server's reply. It rejects
-   * with a ReplyError when the call fails or times out.
-   */
-  call(request: Req, options?: CallOptions): Promise<Reply>;
-}
-
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export class ReplyError extends Error {
   /** The channel of the refused operation. */
@@ -112,9 +39,6 @@ export class HandlerError extends Error {
     this.channel = channel;
   }
 }
-
-/** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;
 
 /** A Check returns the ways data breaks a schema; none when it is valid. */
 type Check = (data: unknown) => readonly string[];

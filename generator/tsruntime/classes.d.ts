@@ -1,0 +1,27 @@
+/** ReplyError is a refusal by the server: a reply whose successful is false. */
+export declare class ReplyError extends Error {
+  /** The channel of the refused operation. */
+  readonly channel: string;
+  /** The server's reply: its error says why, as code:args:message. */
+  readonly reply: Message;
+
+  constructor(channel: string, reply: Message);
+}
+
+/** ValidationError is a message that does not match its channel's schema. */
+export declare class ValidationError extends Error {
+  /** The channel of the message. */
+  readonly channel: string;
+  /** Each way the message breaks its schema, as "/path: problem". */
+  readonly violations: readonly string[];
+
+  constructor(channel: string, what: string, violations: readonly string[]);
+}
+
+/** HandlerError is an error thrown by a subscription or state listener. */
+export declare class HandlerError extends Error {
+  /** The channel whose message the listener was handling. */
+  readonly channel: string;
+
+  constructor(channel: string, cause: unknown);
+}
