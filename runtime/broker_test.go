@@ -308,3 +308,40 @@ func TestPresenceOrderUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// blockedHandshake holds CanHandshake until release is closed, telling
+// entered when it starts.
+type blockedHandshake struct {
+	AllowAll
+	entered, release chan struct{}
+}
+
+func (p blockedHandshake) CanHandshake(context.Context, *ServerSession, *bayeux.Message) error {
+	close(p.entered)
+	<-p.release
+	return nil
+}
+
+// TestHandshakeRacingUnhealthy: a handshake still running when the node
+// becomes unhealthy is refused, and leaves no session that would miss the
+// other nodes' messages.
+func TestHandshakeRacingUnhealthy(t *testing.T) {
+	b := &stubBroker{}
+	srv, url := newTestServer(t, Options{Broker: b})
+	p := blockedHandshake{entered: make(chan struct{}), release: make(chan struct{})}
+	srv.SetSecurityPolicy(p)
+	replies := make(chan []msg, 1)
+	go func() {
+		replies <- newLP(t, url).send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}})
+	}()
+	<-p.entered
+	b.node.SetHealth(errors.New("nats: connection lost"))
+	close(p.release)
+	h := <-replies
+	if h[0]["successful"] != false || !strings.HasPrefix(h[0]["error"].(string), "503") {
+		t.Errorf("handshake = %v, want 503", h)
+	}
+	if n := srv.Stats().Sessions; n != 0 {
+		t.Errorf("%d sessions on the unhealthy node, want 0", n)
+	}
+}

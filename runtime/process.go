@@ -328,6 +328,12 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if sess.userID != "" {
 		s.indexUser(sess, sess.userID)
 	}
+	if s.opts.Broker != nil && s.Healthy() != nil {
+		// The node became unhealthy while this handshake ran: its removal
+		// of the sessions may have missed this one.
+		s.removeSession(sess, RemovedUnhealthy)
+		return fail(errNodeUnhealthy, retryLater)
+	}
 	s.stats.handshakes.Add(1)
 	if o.ws != nil {
 		o.ws.bind(sess)
