@@ -433,7 +433,10 @@ func (b *Broker) announce(p presenceMsg) {
 		return // strings only: cannot fail
 	}
 	if err := b.nc.Publish(b.subjP, data); err != nil && !b.closed.Load() {
-		b.log.Debug("natsbroker: presence announcement not sent", "err", err)
+		// A heartbeat bigger than NATS's max payload (about 26,000 user
+		// ids at 1 MB) is refused: the other nodes would then take this
+		// node for dead. Say so loudly.
+		b.log.Warn("natsbroker: presence announcement not sent", "bytes", len(data), "err", err)
 	}
 }
 
