@@ -11,7 +11,9 @@ package generator
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -108,6 +110,10 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	if err := inside("the Go code's directory", out); err != nil {
 		return nil, err
 	}
+	tsOut, err := clientOut(spec, opts)
+	if err != nil {
+		return nil, err
+	}
 	g := &goGen{spec: spec, pkg: pkg, header: header(specName), names: newNamer()}
 	files := Files{}
 	for _, part := range []struct {
@@ -141,31 +147,30 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		}
 		files[path.Join(out, part.name)] = src
 	}
-	tsOut := spec.TS.Out
-	if opts.TSOut != "" {
-		tsOut = opts.TSOut
-	}
-	if tsOut == "" {
-		tsOut = DefaultTSOut
-	}
-	tsOut = path.Clean(filepath.ToSlash(tsOut))
-	if err := inside("the client's file", tsOut); err != nil {
-		return nil, err
-	}
-	if opts.JS {
-		tsOut = strings.TrimSuffix(tsOut, path.Ext(tsOut)) + ".js"
-	}
 	client, err := tsFiles(spec, specName, tsOut, spec.TS.Validate || opts.Validate)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", tsOut, err)
 	}
-	for p, b := range client {
-		if _, dup := files[p]; dup {
-			return nil, fmt.Errorf("generate %s: the Go code has a file of that name", p)
-		}
-		files[p] = b
-	}
+	maps.Copy(files, client) // .ts and .js files: never a Go file's name
 	return files, nil
+}
+
+// clientOut returns where the typed client goes: opts.TSOut, the spec's
+// ts.out or DefaultTSOut, as .js with opts.JS; a .ts or .js file inside the
+// spec's directory.
+func clientOut(spec *schema.Spec, opts Options) (string, error) {
+	out := cmp.Or(opts.TSOut, spec.TS.Out, DefaultTSOut)
+	if err := inside("the client's file", out); err != nil {
+		return "", err
+	}
+	out = path.Clean(filepath.ToSlash(out))
+	if opts.JS {
+		out = strings.TrimSuffix(out, path.Ext(out)) + ".js"
+	}
+	if ext := path.Ext(out); ext != ".ts" && ext != ".js" {
+		return "", fmt.Errorf("the client's file %s must end in .ts (TypeScript) or .js (JavaScript and a .d.ts)", out)
+	}
+	return out, nil
 }
 
 // inside checks that out, an output path, is relative to the spec's

@@ -91,3 +91,31 @@ func TestTSCompound(t *testing.T) {
 		}
 	}
 }
+
+// TestClientOut checks where the client goes and what Generate refuses.
+func TestClientOut(t *testing.T) {
+	spec, err := schema.Parse("cometgen.yaml", []byte("cometgen: 1\nname: n\nts: {out: web/api.ts}\nchannels:\n  /a: {message: {type: string}}\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts Options
+		want string // the client's file, or the error's text
+	}{
+		{Options{}, "web/api.ts"},
+		{Options{JS: true}, "web/api.js"},
+		{Options{TSOut: "x/c.js"}, "x/c.js"},
+		{Options{TSOut: "x/c.go"}, "the client's file x/c.go must end in .ts"},
+		{Options{TSOut: "../c.ts"}, "must be relative to the spec's directory"},
+	} {
+		files, err := Generate(spec, c.opts)
+		switch {
+		case err != nil:
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%+v: %v, want %q", c.opts, err, c.want)
+			}
+		case files[c.want] == nil:
+			t.Errorf("%+v: no %s in %v", c.opts, c.want, files.Paths())
+		}
+	}
+}
