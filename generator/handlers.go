@@ -21,15 +21,7 @@ func handled(ch *schema.Channel) bool {
 	if ch.Kind == schema.Service {
 		return ch.Request != nil
 	}
-	if ch.Message == nil {
-		return false
-	}
-	for _, a := range ch.Publish.Allow {
-		if a.Kind != schema.AllowServer {
-			return true
-		}
-	}
-	return len(ch.Publish.Allow) == 0
+	return ch.Message != nil && !serverOnly(ch.Publish)
 }
 
 // handlerName is the Handlers method of a channel.

@@ -100,23 +100,18 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 		usesCh := hasSelf(ch.Subscribe) || hasSelf(ch.Publish)
 		authBody := []jen.Code{}
 		if len(ch.Params) > 0 {
-			target := jen.Id("_")
+			var check []jen.Code
 			if usesCh {
+				// A rule allows the channel's own user: the parameters
+				// are needed for every operation.
 				authBody = append(authBody, jen.Var().Id("ch").Id(name))
-				target = jen.Id("ch")
-			}
-			assign := jen.List(target, jen.Err()).Op("=").Id("Parse" + name).Call(jen.Id("channel"))
-			check := []jen.Code{
-				jen.Var().Err().Error(),
-				assign,
-				jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
-				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel")))),
-			}
-			if !usesCh {
-				// The parameters are checked when a client creates the
-				// channel; publishing on it or subscribing to it once it
-				// exists needs only its shape (and the listener checks a
-				// publish's parameters again).
+				check = []jen.Code{
+					jen.Var().Err().Error(),
+					jen.List(jen.Id("ch"), jen.Err()).Op("=").Id("Parse" + name).Call(jen.Id("channel")),
+					jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
+					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel")))),
+				}
+			} else {
 				check = []jen.Code{
 					jen.If(jen.Op("!").Qual(bayeuxPath, "MatchTemplate").Call(jen.Id(name+"Pattern"), jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
 					jen.Comment("The parameters are checked when a client creates the channel:"),

@@ -76,42 +76,15 @@ type tsTypeGen struct {
 // and reply schema of spec, and returns the declarations in order. names
 // holds the names taken already.
 func tsTypesNamed(spec *schema.Spec, names *namer) ([]*tsDecl, error) {
-	t := &tsTypeGen{names: names, shared: map[string]string{}, refs: map[string]string{}}
-	schemaNames := make([]string, 0, len(spec.Schemas))
-	for n := range spec.Schemas {
-		schemaNames = append(schemaNames, n)
-	}
-	slices.Sort(schemaNames)
-	for _, n := range schemaNames {
-		root, err := parseNode(spec.Schemas[n].JSON)
-		if err != nil {
-			continue // top reports it
+	t := &tsTypeGen{names: names, shared: sharedSchemas(spec), refs: map[string]string{}}
+	err := eachTypedSchema(spec, func(s *schema.Schema, name, what string, ch *schema.Channel, role string) error {
+		if ch == nil {
+			return t.top(s, name, what, "The schema "+s.Name+" of the spec.")
 		}
-		if root.has("properties") || root.has("enum") || root.has("oneOf") || root.has("anyOf") {
-			if key := root.canonical(); t.shared[key] == "" {
-				t.shared[key] = schemaTypeName(spec.Schemas[n])
-			}
-		}
-	}
-	for _, n := range schemaNames {
-		s := spec.Schemas[n]
-		if err := t.top(s, schemaTypeName(s), "schema "+n, "The schema "+n+" of the spec."); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Pos, err)
-		}
-	}
-	for _, ch := range spec.Channels {
-		for _, m := range []struct {
-			s    *schema.Schema
-			role string
-		}{{ch.Message, "message"}, {ch.Request, "request"}, {ch.Reply, "reply"}} {
-			if m.s == nil || m.s.Name != "" {
-				continue
-			}
-			name := channelName(ch) + goName(m.role)
-			if err := t.top(m.s, name, m.role+" of channel "+ch.Pattern, "The "+m.role+" of the channel "+ch.Pattern+"."); err != nil {
-				return nil, fmt.Errorf("%s: %w", m.s.Pos, err)
-			}
-		}
+		return t.top(s, name, what, "The "+role+" of the channel "+ch.Pattern+".")
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := t.decls[:0]
 	for _, d := range t.decls {

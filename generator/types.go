@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,43 +221,15 @@ var annotations = map[string]bool{
 // message, request and reply schema (named after the channel), and named
 // types for their nested objects, enums and unions.
 func (g *goGen) types(f *jen.File) error {
-	t := &typeGen{g: g, shared: map[string]string{}, refs: map[string]string{}, building: map[string]bool{}}
-	names := make([]string, 0, len(g.spec.Schemas))
-	for n := range g.spec.Schemas {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		root, err := parseNode(g.spec.Schemas[n].JSON)
-		if err != nil {
-			continue // top reports it
+	t := &typeGen{g: g, shared: sharedSchemas(g.spec), refs: map[string]string{}, building: map[string]bool{}}
+	err := eachTypedSchema(g.spec, func(s *schema.Schema, name, what string, ch *schema.Channel, role string) error {
+		if ch == nil {
+			return t.top(s, name, what, "the schema "+s.Name+" of the spec")
 		}
-		if root.has("properties") || root.has("enum") || root.has("oneOf") || root.has("anyOf") {
-			key := root.canonical()
-			if _, dup := t.shared[key]; !dup {
-				t.shared[key] = schemaTypeName(g.spec.Schemas[n])
-			}
-		}
-	}
-	for _, n := range names {
-		s := g.spec.Schemas[n]
-		if err := t.top(s, schemaTypeName(s), "schema "+n, "the schema "+n+" of the spec"); err != nil {
-			return fmt.Errorf("%s: %w", s.Pos, err)
-		}
-	}
-	for _, ch := range g.spec.Channels {
-		for _, m := range []struct {
-			s    *schema.Schema
-			role string
-		}{{ch.Message, "message"}, {ch.Request, "request"}, {ch.Reply, "reply"}} {
-			if m.s == nil || m.s.Name != "" {
-				continue
-			}
-			name := channelName(ch) + goName(m.role)
-			if err := t.top(m.s, name, m.role+" of channel "+ch.Pattern, "the "+m.role+" of the channel "+ch.Pattern); err != nil {
-				return fmt.Errorf("%s: %w", m.s.Pos, err)
-			}
-		}
+		return t.top(s, name, what, "the "+role+" of the channel "+ch.Pattern)
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range t.decls {
 		if d == nil {
@@ -266,6 +239,54 @@ func (g *goGen) types(f *jen.File) error {
 			f.Add(c)
 		}
 		f.Line()
+	}
+	return nil
+}
+
+// sharedSchemas maps the canonical JSON of every named schema that is an
+// object, enum or union to its type name, so that an inlined copy of it (a
+// $ref to a file) uses the one type. Nested inline schemas are never
+// shared: a coincidence between two of them must not rename a type.
+func sharedSchemas(spec *schema.Spec) map[string]string {
+	shared := map[string]string{}
+	for _, n := range slices.Sorted(maps.Keys(spec.Schemas)) {
+		root, err := parseNode(spec.Schemas[n].JSON)
+		if err != nil {
+			continue // the type's generation reports it
+		}
+		if root.has("properties") || root.has("enum") || root.has("oneOf") || root.has("anyOf") {
+			if key := root.canonical(); shared[key] == "" {
+				shared[key] = schemaTypeName(spec.Schemas[n])
+			}
+		}
+	}
+	return shared
+}
+
+// eachTypedSchema calls f for every schema that has a type of its own:
+// the named schemas, by name (ch nil), then the inline message, request and
+// reply schemas of the channels (role "message", "request" or "reply"),
+// with the type's name and what the schema is, for errors. An error of f
+// stops it, with the schema's position.
+func eachTypedSchema(spec *schema.Spec, f func(s *schema.Schema, name, what string, ch *schema.Channel, role string) error) error {
+	for _, n := range slices.Sorted(maps.Keys(spec.Schemas)) {
+		s := spec.Schemas[n]
+		if err := f(s, schemaTypeName(s), "schema "+n, nil, ""); err != nil {
+			return fmt.Errorf("%s: %w", s.Pos, err)
+		}
+	}
+	for _, ch := range spec.Channels {
+		for _, m := range []struct {
+			s    *schema.Schema
+			role string
+		}{{ch.Message, "message"}, {ch.Request, "request"}, {ch.Reply, "reply"}} {
+			if m.s == nil || m.s.Name != "" {
+				continue
+			}
+			if err := f(m.s, channelName(ch)+goName(m.role), m.role+" of channel "+ch.Pattern, ch, m.role); err != nil {
+				return fmt.Errorf("%s: %w", m.s.Pos, err)
+			}
+		}
 	}
 	return nil
 }
