@@ -193,16 +193,11 @@ func (s *Server) setHealth(err error) {
 // SecurityPolicy.CanHandshake). Without a broker, the cluster is this
 // server.
 func (s *Server) OnUserPresence(f func(user string, online bool)) {
-	s.presenceMu.Lock()
-	s.presenceL = appendCopy(s.presenceL, f)
-	s.presenceMu.Unlock()
+	s.hooks.update(func(h *hookSet) { h.presence = appendCopy(h.presence, f) })
 }
 
 func (s *Server) presence(user string, online bool) {
-	s.presenceMu.Lock()
-	ls := s.presenceL
-	s.presenceMu.Unlock()
-	for _, f := range ls {
+	for _, f := range s.hooks.load().presence {
 		f(user, online)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // one process.
 type MemoryCluster struct {
 	mu     sync.Mutex
-	nodes  []*memoryBroker
+	nodes  []*memoryBroker // copied on change, never changed in place
 	online map[string]map[*memoryBroker]struct{} // user -> nodes holding it
 	// Presence changes are told in the order they happened: they queue
 	// here, and whoever finds no one telling them tells them all.
@@ -22,7 +22,7 @@ type MemoryCluster struct {
 }
 
 type memoryPresence struct {
-	nodes  []*memoryBroker
+	nodes  []*memoryBroker // copied on change, never changed in place
 	user   string
 	online bool
 }
@@ -81,22 +81,20 @@ func (b *memoryBroker) Start(n *Node) error {
 	return nil
 }
 
-// others returns the started nodes other than b.
-func (b *memoryBroker) others() []*memoryBroker {
+// nodes returns the started nodes; the slice is never changed in place
+// (Start and Close make a new one), so it may be read unlocked.
+func (b *memoryBroker) nodes() []*memoryBroker {
 	c := b.cluster
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*memoryBroker, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		if n != b {
-			out = append(out, n)
-		}
-	}
-	return out
+	return c.nodes
 }
 
 func (b *memoryBroker) Publish(_ string, event []byte) error {
-	for _, n := range b.others() {
+	for _, n := range b.nodes() {
+		if n == b {
+			continue
+		}
 		if err := n.node.Deliver(event); err != nil {
 			n.node.Logger().Warn("bayeux: remote event dropped", "err", err)
 		}
@@ -105,7 +103,10 @@ func (b *memoryBroker) Publish(_ string, event []byte) error {
 }
 
 func (b *memoryBroker) PublishUser(user string, event []byte) error {
-	for _, n := range b.others() {
+	for _, n := range b.nodes() {
+		if n == b {
+			continue
+		}
 		if err := n.node.DeliverUser(user, event); err != nil {
 			n.node.Logger().Warn("bayeux: remote event dropped", "err", err)
 		}
@@ -139,7 +140,7 @@ func (b *memoryBroker) SetUserOnline(user string, online bool) {
 		c.mu.Unlock()
 		return
 	}
-	c.tellLocked(memoryPresence{nodes: append([]*memoryBroker(nil), c.nodes...), user: user, online: online})
+	c.tellLocked(memoryPresence{nodes: c.nodes, user: user, online: online})
 }
 
 // Close takes the node out of the cluster; the users it alone held go

@@ -154,6 +154,7 @@ type hookSet struct {
 	extensions     []Extension
 	policy         SecurityPolicy
 	shutdown       []func()
+	presence       []func(user string, online bool)
 }
 
 var noHooks = &hookSet{}

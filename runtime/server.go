@@ -38,10 +38,8 @@ type Server struct {
 	sweeper        sync.WaitGroup
 	wsConns        sync.Map // *wsConn -> struct{}
 
-	users      userIndex
-	health     atomic.Pointer[error] // nil: healthy
-	presenceMu sync.Mutex
-	presenceL  []func(user string, online bool)
+	users  userIndex
+	health atomic.Pointer[error] // nil: healthy
 }
 
 // New returns a Server configured by opts and starts its session sweeper.
