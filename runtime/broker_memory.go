@@ -13,7 +13,7 @@ import (
 // one process.
 type MemoryCluster struct {
 	mu     sync.Mutex
-	nodes  []*memoryBroker // copied on change, never changed in place
+	nodes  []*memoryBroker                       // copied on change, never changed in place
 	online map[string]map[*memoryBroker]struct{} // user -> nodes holding it
 	// Presence changes are told in the order they happened: they queue
 	// here, and whoever finds no one telling them tells them all.
