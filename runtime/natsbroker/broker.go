@@ -499,21 +499,36 @@ func channelSubject(channel string) string {
 
 // escapeToken escapes s into one NATS subject token: bytes other than
 // letters, digits, "-" and "_" become "%XX"; an empty s becomes "%".
-func escapeToken(s string) string {
+func escapeToken(s string) string { return escape(s, '%', false) }
+
+// escape writes the bytes of s outside [-_A-Za-z0-9] (and '/' with slash)
+// as esc and two hex digits; "" is esc alone. A string with nothing to
+// escape is returned as it is.
+func escape(s string, esc byte, slash bool) string {
 	if s == "" {
-		return "%"
+		return string(esc)
+	}
+	plain := func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || slash && c == '/'
+	}
+	i := 0
+	for i < len(s) && plain(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
 	}
 	const hexd = "0123456789ABCDEF"
 	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+	sb.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if c := s[i]; plain(c) {
 			sb.WriteByte(c)
-			continue
+		} else {
+			sb.WriteByte(esc)
+			sb.WriteByte(hexd[c>>4])
+			sb.WriteByte(hexd[c&15])
 		}
-		sb.WriteByte('%')
-		sb.WriteByte(hexd[c>>4])
-		sb.WriteByte(hexd[c&15])
 	}
 	return sb.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,25 +157,9 @@ func (m *Map) Watch(ctx context.Context, f func(key string, value []byte, delete
 // escapeKey maps any string to the key alphabet of a bucket
 // ([-/_=.A-Za-z0-9], no leading or trailing "."): other bytes, "=" and "."
 // become "=XX".
-func escapeKey(s string) string {
-	const hexd = "0123456789ABCDEF"
-	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '/' {
-			sb.WriteByte(c)
-			continue
-		}
-		sb.WriteByte('=')
-		sb.WriteByte(hexd[c>>4])
-		sb.WriteByte(hexd[c&15])
-	}
-	if sb.Len() == 0 {
-		return "="
-	}
-	return sb.String()
-}
+func escapeKey(s string) string { return escape(s, '=', true) }
 
+// unescapeKey undoes escapeKey; a malformed escape is kept as it is.
 func unescapeKey(s string) string {
 	if s == "=" {
 		return ""
@@ -185,19 +170,11 @@ func unescapeKey(s string) string {
 	var sb strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '=' && i+2 < len(s) {
-			var v byte
-			for _, h := range s[i+1 : i+3] {
-				v <<= 4
-				switch {
-				case '0' <= h && h <= '9':
-					v |= byte(h - '0')
-				case 'A' <= h && h <= 'F':
-					v |= byte(h-'A') + 10
-				}
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				sb.WriteByte(byte(v))
+				i += 2
+				continue
 			}
-			sb.WriteByte(v)
-			i += 2
-			continue
 		}
 		sb.WriteByte(s[i])
 	}
