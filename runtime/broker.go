@@ -245,10 +245,9 @@ func (s *Server) deliverToLocalUser(ctx context.Context, user string, m *bayeux.
 // without one, to the presence listeners) in the order they happened: they
 // queue under mu, and whoever finds no one telling them tells them all.
 type userIndex struct {
-	mu       sync.Mutex
-	m        map[string][]*ServerSession
-	changes  []userChange
-	draining bool
+	mu      sync.Mutex
+	m       map[string][]*ServerSession
+	changes orderedQueue[userChange] // told to the broker, in order
 }
 
 type userChange struct {
@@ -334,45 +333,60 @@ func (s *Server) UserSessions(user string) []*ServerSession {
 // userOnline is called when sess, carrying user, joined this node.
 func (s *Server) userOnline(user string, sess *ServerSession) {
 	s.users.mu.Lock()
+	var changed []userChange
 	if s.users.addLocked(user, sess) {
-		s.users.changes = append(s.users.changes, userChange{user, true})
+		changed = append(changed, userChange{user, true})
 	}
-	s.tellUsersLocked()
+	s.users.changes.tellLocked(&s.users.mu, s.tellUser, changed...)
 }
 
 // userOffline is called when sess, carrying user, left this node.
 func (s *Server) userOffline(user string, sess *ServerSession) {
 	s.users.mu.Lock()
+	var changed []userChange
 	if s.users.removeLocked(user, sess) {
-		s.users.changes = append(s.users.changes, userChange{user, false})
+		changed = append(changed, userChange{user, false})
 	}
-	s.tellUsersLocked()
+	s.users.changes.tellLocked(&s.users.mu, s.tellUser, changed...)
 }
 
-// tellUsersLocked tells the queued changes of this node's users to the
-// broker, or without one to the presence listeners, unless another
-// goroutine is telling them. s.users.mu is held on entry and released on
-// return.
-func (s *Server) tellUsersLocked() {
-	u := &s.users
-	if u.draining || len(u.changes) == 0 {
-		u.mu.Unlock()
+// tellUser tells a change of this node's users to the broker, or without
+// one to the presence listeners.
+func (s *Server) tellUser(c userChange) {
+	if b := s.opts.Broker; b != nil {
+		b.SetUserOnline(c.user, c.online)
+	} else {
+		s.presence(c.user, c.online)
+	}
+}
+
+// orderedQueue tells things in the order they were queued, one goroutine
+// at a time, without holding the lock that guards the queue while it tells
+// them (listeners may call back into what holds the lock).
+type orderedQueue[T any] struct {
+	pending  []T
+	draining bool
+}
+
+// tellLocked queues items and, unless another goroutine is already
+// telling, tells everything queued, in order. mu, which guards q, is held
+// on entry and released on return.
+func (q *orderedQueue[T]) tellLocked(mu *sync.Mutex, tell func(T), items ...T) {
+	q.pending = append(q.pending, items...)
+	if q.draining {
+		mu.Unlock()
 		return
 	}
-	u.draining = true
-	for len(u.changes) > 0 {
-		changes := u.changes
-		u.changes = nil
-		u.mu.Unlock()
-		for _, c := range changes {
-			if b := s.opts.Broker; b != nil {
-				b.SetUserOnline(c.user, c.online)
-			} else {
-				s.presence(c.user, c.online)
-			}
+	q.draining = true
+	for len(q.pending) > 0 {
+		batch := q.pending
+		q.pending = nil
+		mu.Unlock()
+		for _, it := range batch {
+			tell(it)
 		}
-		u.mu.Lock()
+		mu.Lock()
 	}
-	u.draining = false
-	u.mu.Unlock()
+	q.draining = false
+	mu.Unlock()
 }

@@ -17,8 +17,7 @@ type MemoryCluster struct {
 	online map[string]map[*memoryBroker]struct{} // user -> nodes holding it
 	// Presence changes are told in the order they happened: they queue
 	// here, and whoever finds no one telling them tells them all.
-	events   []memoryPresence
-	draining bool
+	events orderedQueue[memoryPresence]
 }
 
 type memoryPresence struct {
@@ -27,30 +26,15 @@ type memoryPresence struct {
 	online bool
 }
 
-// tellLocked queues presence changes and, unless another goroutine is
-// already telling them, tells them all, in order, without holding c.mu
-// (listeners may call back into the cluster). c.mu is held on entry and
-// released on return.
+// tellLocked queues presence changes and tells them in order, without
+// holding c.mu (listeners may call back into the cluster). c.mu is held on
+// entry and released on return.
 func (c *MemoryCluster) tellLocked(evs ...memoryPresence) {
-	c.events = append(c.events, evs...)
-	if c.draining {
-		c.mu.Unlock()
-		return
-	}
-	c.draining = true
-	for len(c.events) > 0 {
-		evs := c.events
-		c.events = nil
-		c.mu.Unlock()
-		for _, e := range evs {
-			for _, n := range e.nodes {
-				n.node.SetPresence(e.user, e.online)
-			}
+	c.events.tellLocked(&c.mu, func(e memoryPresence) {
+		for _, n := range e.nodes {
+			n.node.SetPresence(e.user, e.online)
 		}
-		c.mu.Lock()
-	}
-	c.draining = false
-	c.mu.Unlock()
+	}, evs...)
 }
 
 // NewMemoryCluster returns an empty cluster.
