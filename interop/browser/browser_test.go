@@ -1,10 +1,8 @@
 package browser
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/internal/cli"
+	"github.com/cometgen/cometgen/interop/servetest"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -65,7 +64,7 @@ func TestChatInBrowser(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "cometd", "cometd.js")); err != nil {
 		t.Fatalf("cometgen new did not install the CometD client: %v", err)
 	}
-	url := startProject(ctx, t, dir)
+	url := startProject(ctx, t, dir, filepath.Join(dir, "node_modules", "cometd"))
 	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
 }
 
@@ -82,7 +81,7 @@ func TestExampleChatInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := startProject(ctx, t, dir, "--cometd-js", cometd, "--notice-every", "0")
+	url := startProject(ctx, t, dir, cometd, "--notice-every", "0")
 	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
 }
 
@@ -96,7 +95,7 @@ func TestBlankInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := startProject(ctx, t, dir, "--cometd-js", cometd)
+	url := startProject(ctx, t, dir, cometd)
 	tools.runScript(ctx, t, "blank.mjs", url, "ok: two pages greeted")
 }
 
@@ -154,9 +153,9 @@ func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want s
 }
 
 // startProject builds the project in dir and starts it on a free local
-// port, in dir (where its node_modules are), with args; it returns its URL
-// once it serves.
-func startProject(ctx context.Context, t *testing.T, dir string, args ...string) string {
+// port, with the CometD client of cometdJS and args; it returns its URL
+// once it serves (servetest stops it when the test ends).
+func startProject(ctx context.Context, t *testing.T, dir, cometdJS string, args ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "server")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
@@ -165,46 +164,8 @@ func startProject(ctx context.Context, t *testing.T, dir string, args ...string)
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--addr", addr}, args...)...)
-	cmd.Dir = dir
-	cmd.Stderr = &logWriter{t: t, prefix: "server: "}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	serving := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if _, rest, ok := strings.Cut(sc.Text(), "serving "); ok {
-				serving <- strings.Fields(rest)[0]
-			}
-		}
-	}()
-	select {
-	case url := <-serving:
-		return strings.TrimSuffix(url, "/")
-	case <-time.After(30 * time.Second):
-		t.Fatal("the project's server did not start")
-	case <-ctx.Done():
-		t.Fatal(ctx.Err())
-	}
-	return ""
+	srv := servetest.StartCommand(t, bin, append([]string{"--addr", "127.0.0.1:0", "--cometd-js", cometdJS}, args...)...)
+	return strings.TrimSuffix(srv.URL, "/")
 }
 
 // keepScreenshots copies the screenshots to artifacts/ beside this file,
@@ -233,17 +194,4 @@ func keepScreenshots(t *testing.T, from string) {
 		}
 		t.Logf("screenshot: %s (%d bytes)", dst, len(b))
 	}
-}
-
-// logWriter sends a process's output to the test log, line by line.
-type logWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		w.t.Log(w.prefix + line)
-	}
-	return len(p), nil
 }
