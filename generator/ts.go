@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/cometgen/cometgen/schema"
@@ -259,7 +258,7 @@ func paramType(p schema.Param) string {
 	}
 	vals := make([]string, len(p.Enum))
 	for i, e := range p.Enum {
-		vals[i] = strconv.Quote(e)
+		vals[i] = jsString(e)
 	}
 	return strings.Join(vals, " | ")
 }
@@ -459,7 +458,7 @@ func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
 // linkCall returns the call that makes a channel's value: the method with
 // its type arguments, and the arguments.
 func (g *tsGen) linkCall(tc *tsChannel, ts bool) (method string, args []string) {
-	name := strconv.Quote(tc.ch.Pattern)
+	name := jsString(tc.ch.Pattern)
 	if len(tc.ch.Params) > 0 {
 		var parts []string
 		lit := ""
@@ -468,7 +467,7 @@ func (g *tsGen) linkCall(tc *tsChannel, ts bool) (method string, args []string) 
 			lit += "/"
 			if strings.HasPrefix(seg, "{") {
 				p := strings.Trim(seg, "{}")
-				parts = append(parts, strconv.Quote(lit), fmt.Sprintf("param(%q, %q, %s, %s)", tc.ch.Pattern, p, tsArg(p), tc.ruleNames[i]))
+				parts = append(parts, jsString(lit), fmt.Sprintf("param(%s, %s, %s, %s)", jsString(tc.ch.Pattern), jsString(p), tsArg(p), tc.ruleNames[i]))
 				lit = ""
 				i++
 				continue
@@ -476,7 +475,7 @@ func (g *tsGen) linkCall(tc *tsChannel, ts bool) (method string, args []string) 
 			lit += seg
 		}
 		if lit != "" {
-			parts = append(parts, strconv.Quote(lit))
+			parts = append(parts, jsString(lit))
 		}
 		name = strings.Join(parts, " + ")
 	}
@@ -534,8 +533,7 @@ func (g *tsGen) paramRules(b *strings.Builder, form tsForm) {
 			}
 			var fields []string
 			if p.Pattern != "" {
-				pat, _ := json.Marshal(p.Pattern)
-				fields = append(fields, fmt.Sprintf("pattern: new RegExp(%s, \"u\")", pat))
+				fields = append(fields, fmt.Sprintf("pattern: new RegExp(%s, \"u\")", jsString(p.Pattern)))
 			}
 			if p.MinLength > 0 {
 				fields = append(fields, fmt.Sprintf("minLength: %d", p.MinLength))
@@ -546,7 +544,7 @@ func (g *tsGen) paramRules(b *strings.Builder, form tsForm) {
 			if len(p.Enum) > 0 {
 				vals := make([]string, len(p.Enum))
 				for j, e := range p.Enum {
-					vals[j] = strconv.Quote(e)
+					vals[j] = jsString(e)
 				}
 				fields = append(fields, "values: ["+strings.Join(vals, ", ")+"]")
 			}

@@ -119,3 +119,13 @@ func TestClientOut(t *testing.T) {
 		}
 	}
 }
+
+func TestJSString(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"room", `"room"`}, {"a\"b", `"a\"b"`}, {"<b>&", `"<b>&"`}, {"\a", `"\u0007"`}, {"é日", `"é日"`}, {"a\nb", `"a\nb"`},
+	} {
+		if got := jsString(c.in); got != c.want {
+			t.Errorf("jsString(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

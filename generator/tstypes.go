@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -572,7 +573,7 @@ func paren(t tsType) string {
 func tsLiteral(n *node) string {
 	switch n.kind {
 	case 's':
-		return strconv.Quote(n.str)
+		return jsString(n.str)
 	case 'n':
 		return jsNumber(n.num)
 	case 'b':
@@ -588,7 +589,17 @@ func tsKey(name string) string {
 	if tsIdent(name) {
 		return name
 	}
-	return strconv.Quote(name)
+	return jsString(name)
+}
+
+// jsString writes s as a JavaScript string literal: JSON's escapes, which
+// JavaScript shares (Go's %q has others, such as \a).
+func jsString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // tsIdent reports whether s is a plain ASCII JavaScript identifier.
