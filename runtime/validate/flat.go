@@ -60,8 +60,15 @@ func (s *Schema) Flat(names []string) *Flat {
 func (f *Flat) Required() uint64 { return f.required }
 
 // String judges the string v of field i.
-func (f *Flat) String(i int, v string) bool {
-	n := f.props[i]
+func (f *Flat) String(i int, v string) bool { return f.props[i].flatString(v, false) }
+
+// DateTime judges the string v of field i, which the caller has read as an
+// RFC 3339 date-time as the fast path reads one (so a date-time format holds).
+func (f *Flat) DateTime(i int, v string) bool { return f.props[i].flatString(v, true) }
+
+// flatString judges a string; dateTime says it is known to be an RFC 3339
+// date-time.
+func (n *fastNode) flatString(v string, dateTime bool) bool {
 	switch n.always {
 	case 1:
 		return true
@@ -74,14 +81,9 @@ func (f *Flat) String(i int, v string) bool {
 	if (n.hasConst || n.hasEnum) && !n.allows(v) {
 		return false
 	}
-	if n.format != nil && !(n.dateTime && fastDateTimeString(v)) && !n.format(v) {
+	if n.format != nil && !(n.dateTime && (dateTime || fastDateTimeString(v))) && !n.format(v) {
 		return false
 	}
-	return n.checkStringBounds(v)
-}
-
-// checkStringBounds judges a string's length and pattern.
-func (n *fastNode) checkStringBounds(v string) bool {
 	if n.minLen >= 0 || n.maxLen >= 0 {
 		l := utf8.RuneCountInString(v)
 		if n.minLen >= 0 && l < n.minLen || n.maxLen >= 0 && l > n.maxLen {
@@ -89,28 +91,6 @@ func (n *fastNode) checkStringBounds(v string) bool {
 		}
 	}
 	return n.pattern == nil || n.pattern.MatchString(v)
-}
-
-// DateTime judges the string v of field i, which the caller has read as an
-// RFC 3339 date-time as the fast path reads one (so a date-time format holds).
-func (f *Flat) DateTime(i int, v string) bool {
-	n := f.props[i]
-	if n.format == nil || !n.dateTime {
-		return f.String(i, v)
-	}
-	switch n.always {
-	case 1:
-		return true
-	case -1:
-		return false
-	}
-	if n.types != 0 && n.types&tString == 0 {
-		return false
-	}
-	if (n.hasConst || n.hasEnum) && !n.allows(v) {
-		return false
-	}
-	return n.checkStringBounds(v)
 }
 
 // Number judges the number v of field i.
