@@ -71,31 +71,46 @@ func (n *Node) Users() []string { return n.srv.users.list() }
 // that is not one well-formed message on a concrete broadcast channel is
 // refused with an error and delivered to no one.
 func (n *Node) Deliver(event []byte) error {
-	m, err := decodeRemote(event)
+	m, err := n.srv.remoteBroadcast(event)
 	if err != nil {
-		n.srv.stats.brokerBad.Add(1)
 		return err
 	}
-	if bayeux.KindOf(m.Channel) != bayeux.Broadcast || bayeux.IsWild(m.Channel) {
-		n.srv.stats.brokerBad.Add(1)
-		return fmt.Errorf("runtime: remote event on %q: not a concrete broadcast channel", m.Channel)
+	n.srv.deliverRemote(m, event, nil)
+	return nil
+}
+
+// remoteBroadcast decodes a broadcast event from the broker: one
+// well-formed message on a concrete broadcast channel, or an error
+// (counted in Stats.BrokerBad).
+func (s *Server) remoteBroadcast(event []byte) (*bayeux.Message, error) {
+	m, err := decodeRemote(event)
+	if err == nil && (bayeux.KindOf(m.Channel) != bayeux.Broadcast || bayeux.IsWild(m.Channel)) {
+		err = fmt.Errorf("runtime: remote event on %q: not a concrete broadcast channel", m.Channel)
 	}
-	s := n.srv
+	if err != nil {
+		s.stats.brokerBad.Add(1)
+		return nil, err
+	}
 	s.stats.brokerIn.Add(1)
+	return m, nil
+}
+
+// deliverRemote fans a broadcast from the broker out to this node's
+// subscribers, except from (nil: none). frozen is m encoded, or nil.
+func (s *Server) deliverRemote(m *bayeux.Message, frozen []byte, from *ServerSession) {
 	var buf [8]*Channel
 	route := s.channels.route(buf[:0], m.Channel)
 	if len(route) == 0 {
-		return nil
+		return
 	}
 	lazy, local := s.routeConf(route)
 	if local {
-		return nil // a node-local channel here: the other node should not have sent it
+		return // a node-local channel here: the other node should not have sent it
 	}
 	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
 	defer hc.done()
-	d := s.fanOut(hc, route, m, event, nil, true, lazy)
+	d := s.fanOut(hc, route, m, frozen, from, from == nil, lazy)
 	s.stats.deliveries.Add(int64(d))
-	return nil
 }
 
 // DeliverUser delivers an event from another node to the sessions of user

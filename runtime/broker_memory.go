@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"sync"
 )
@@ -18,6 +19,7 @@ type MemoryCluster struct {
 	// Presence changes are told in the order they happened: they queue
 	// here, and whoever finds no one telling them tells them all.
 	events orderedQueue[memoryPresence]
+	hist   *memoryHistory // NewMemoryClusterWithHistory
 }
 
 type memoryPresence struct {
@@ -43,14 +45,23 @@ func NewMemoryCluster() *MemoryCluster {
 }
 
 // Broker returns a new node's broker, for Options.Broker of one Server.
-func (c *MemoryCluster) Broker() Broker { return &memoryBroker{cluster: c} }
+// With a history (NewMemoryClusterWithHistory) it is a HistoryBroker.
+func (c *MemoryCluster) Broker() Broker {
+	if c.hist != nil {
+		b := &memoryHistoryBroker{memoryBroker: memoryBroker{cluster: c}}
+		b.hist = b
+		return b
+	}
+	return &memoryBroker{cluster: c}
+}
 
 var _ Broker = (*memoryBroker)(nil)
 
 type memoryBroker struct {
 	cluster *MemoryCluster
 	node    *Node
-	closed  bool // out of the cluster (guarded by cluster.mu)
+	closed  bool                 // out of the cluster (guarded by cluster.mu)
+	hist    *memoryHistoryBroker // the node, in a cluster with a history
 }
 
 func (b *memoryBroker) Start(n *Node) error {
@@ -156,4 +167,168 @@ func (b *memoryBroker) Close() error {
 	}
 	c.tellLocked(evs...)
 	return nil
+}
+
+// NewMemoryClusterWithHistory returns an empty cluster whose brokers are
+// HistoryBrokers that keep the last size broadcasts: every node delivers
+// the cluster's broadcasts in one order, each stamped with its position,
+// and a client can resume on another node where it stopped (see
+// HistoryBroker). Each node delivers on a goroutine of its own, so a
+// publish returns before the subscribers, even on the publisher's node,
+// have the message.
+func NewMemoryClusterWithHistory(size int) *MemoryCluster {
+	c := NewMemoryCluster()
+	c.hist = &memoryHistory{size: max(size, 1)}
+	return c
+}
+
+// memoryHistory is a MemoryCluster's history: a ring of the last size
+// events. order serialises appends with their hand-over to the nodes, so
+// that every node gets them in position order; ring guards the events.
+type memoryHistory struct {
+	size  int
+	order sync.Mutex
+	ring  sync.Mutex
+	last  uint64        // position of the newest event (guarded by ring)
+	evs   []memoryEvent // the kept events, oldest first (guarded by ring)
+}
+
+type memoryEvent struct {
+	pos     uint64
+	event   []byte
+	exclude string
+}
+
+var _ HistoryBroker = (*memoryHistoryBroker)(nil)
+
+// memoryHistoryBroker is a node of a MemoryCluster with a history. Its
+// inbox is unbounded: a node slower than the cluster's publishers grows it.
+type memoryHistoryBroker struct {
+	memoryBroker
+	mu     sync.Mutex
+	inbox  []memoryEvent
+	wake   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+// KeepsHistory reports true. Part of HistoryBroker.
+func (b *memoryHistoryBroker) KeepsHistory() bool { return true }
+
+func (b *memoryHistoryBroker) Start(n *Node) error {
+	// The node begins after the last event appended: the others are
+	// replayed to resuming clients. No append runs meanwhile.
+	h := b.cluster.hist
+	h.order.Lock()
+	defer h.order.Unlock()
+	h.ring.Lock()
+	n.Begin(h.last)
+	h.ring.Unlock()
+	if err := b.memoryBroker.Start(n); err != nil {
+		return err
+	}
+	b.wake, b.stop, b.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go b.deliver()
+	return nil
+}
+
+func (b *memoryHistoryBroker) deliver() {
+	defer close(b.done)
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.wake:
+		}
+		for {
+			b.mu.Lock()
+			evs := b.inbox
+			b.inbox = nil
+			b.mu.Unlock()
+			if len(evs) == 0 {
+				break
+			}
+			for _, e := range evs {
+				if err := b.node.DeliverAt(e.pos, e.event, e.exclude); err != nil {
+					b.node.Logger().Warn("bayeux: remote event dropped", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (b *memoryHistoryBroker) push(e memoryEvent) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.inbox = append(b.inbox, e)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Publish is not used: a node with a HistoryBroker appends its broadcasts.
+func (b *memoryHistoryBroker) Publish(channel string, event []byte) error {
+	_, err := b.Append(channel, event, "")
+	return err
+}
+
+func (b *memoryHistoryBroker) Append(_ string, event []byte, exclude string) (uint64, error) {
+	h := b.cluster.hist
+	h.order.Lock()
+	defer h.order.Unlock()
+	h.ring.Lock()
+	h.last++
+	e := memoryEvent{pos: h.last, event: event, exclude: exclude}
+	if len(h.evs) == h.size {
+		copy(h.evs, h.evs[1:])
+		h.evs = h.evs[:len(h.evs)-1]
+	}
+	h.evs = append(h.evs, e)
+	h.ring.Unlock()
+	for _, n := range b.nodes() {
+		n.hist.push(e)
+	}
+	return e.pos, nil
+}
+
+func (b *memoryHistoryBroker) Replay(ctx context.Context, patterns []string, after, upto uint64, f func(uint64, []byte, string) error) (bool, error) {
+	h := b.cluster.hist
+	h.ring.Lock()
+	complete := after >= h.last || len(h.evs) > 0 && after+1 >= h.evs[0].pos
+	var evs []memoryEvent
+	for _, e := range h.evs {
+		if e.pos > after && e.pos <= upto {
+			evs = append(evs, e)
+		}
+	}
+	h.ring.Unlock()
+	for _, e := range evs {
+		if err := ctx.Err(); err != nil {
+			return complete, err
+		}
+		if err := f(e.pos, e.event, e.exclude); err != nil {
+			return complete, err
+		}
+	}
+	return complete, nil
+}
+
+func (b *memoryHistoryBroker) Close() error {
+	b.mu.Lock()
+	already := b.closed
+	b.closed = true
+	b.inbox = nil
+	b.mu.Unlock()
+	err := b.memoryBroker.Close()
+	if !already && b.stop != nil {
+		close(b.stop)
+		<-b.done
+	}
+	return err
 }

@@ -96,6 +96,11 @@ type Options struct {
 	// nil: a single node, whose fan-out pays nothing for clustering.
 	Broker Broker
 
+	// MaxReplay bounds how many messages one resuming /meta/subscribe may
+	// replay from a HistoryBroker's history (the resume extension). A client
+	// that missed more is told that its resume is incomplete. Default 10,000.
+	MaxReplay int
+
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -116,6 +121,7 @@ const (
 	DefaultSweepPeriod            = time.Second
 	DefaultHookTimeout            = 5 * time.Second
 	DefaultMaxLazyTimeout         = 5 * time.Second
+	DefaultMaxReplay              = 10_000
 )
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -143,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.MaxReplay <= 0 {
+		o.MaxReplay = DefaultMaxReplay
 	}
 	if o.MaxSessionsPerBrowser == 0 {
 		o.MaxSessionsPerBrowser = DefaultMaxSessionsPerBrowser

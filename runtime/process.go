@@ -342,6 +342,12 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		sess.ack = &ackState{}
 		reply.Ext = map[string]any{"ack": true}
 	}
+	if s.historyBroker() != nil && resumeRequested(m) {
+		if reply.Ext == nil {
+			reply.Ext = map[string]any{}
+		}
+		reply.Ext[extResume] = true
+	}
 	reply.ClientID = sess.id
 	reply.Successful = bayeux.Bool(true)
 	reply.Advice = s.advice()
@@ -493,6 +499,19 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	case len(names) == 0:
 		return fail(bayeux.ErrSubscriptionMissing)
 	}
+	// A resuming subscribe (the resume extension) joins all its channels at
+	// once, after replaying what the client missed on them.
+	var after uint64
+	var resuming []string
+	if subscribe && s.historyBroker() != nil {
+		var berr *bayeux.Error
+		var ok bool
+		if after, ok, berr = resumeAfter(m); berr != nil {
+			return fail(berr)
+		} else if ok {
+			resuming = make([]string, 0, len(names))
+		}
+	}
 	for _, raw := range names {
 		name := bayeux.Normalize(raw)
 		if !bayeux.ValidChannel(name) {
@@ -522,9 +541,23 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
+		if resuming != nil {
+			resuming = append(resuming, name)
+			continue
+		}
 		if !s.channels.subscribe(sess, name) {
 			return fail(bayeux.ErrSessionUnknown)
 		}
+	}
+	if resuming != nil {
+		complete, ok := s.resume(hc, sess, resuming, after)
+		if !ok {
+			return fail(bayeux.ErrSessionUnknown)
+		}
+		if !complete {
+			s.stats.resumeGaps.Add(1)
+		}
+		reply.Ext = map[string]any{extResume: complete}
 	}
 	return reply
 }

@@ -14,7 +14,8 @@ import (
 // if a client had published it: listeners, filters, extensions and lazy
 // settings apply; security checks do not. data is any value encoding/json
 // accepts, or a json.RawMessage. It returns the number of sessions the
-// message was queued for.
+// message was queued for: 0 with a HistoryBroker, through which every node
+// delivers it later, in the history's order.
 func (s *Server) Publish(channel string, data any) (int, error) {
 	return s.publishFrom(context.Background(), nil, channel, data)
 }
@@ -111,6 +112,21 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			return 0, errNodeUnhealthy
 		}
 		frozen = encodeEvent(m.Channel, m.Data, m.Ext)
+		if hb := s.hist.broker; hb != nil {
+			// Every node, this one included, delivers it in the history's
+			// order (Node.DeliverAt).
+			exclude := ""
+			if !toPublisher && from != nil {
+				exclude = from.id
+			}
+			if _, err := hb.Append(m.Channel, frozen, exclude); err != nil {
+				s.log.Warn("bayeux broker append failed", "channel", m.Channel, "err", err)
+				return 0, errBrokerPublish
+			}
+			s.stats.brokerOut.Add(1)
+			s.stats.published.Add(1)
+			return 0, nil
+		}
 		if err := b.Publish(m.Channel, frozen); err != nil {
 			s.log.Warn("bayeux broker publish failed", "channel", m.Channel, "err", err)
 			return 0, errBrokerPublish

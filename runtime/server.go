@@ -40,6 +40,7 @@ type Server struct {
 
 	users  userIndex
 	health atomic.Pointer[error] // nil: healthy
+	hist   history               // with a HistoryBroker
 }
 
 // New returns a Server configured by opts and starts its session sweeper.
@@ -61,6 +62,9 @@ func New(opts Options) *Server {
 	s.sweeper.Add(1)
 	go s.sweep()
 	if b := opts.Broker; b != nil {
+		if hb, ok := b.(HistoryBroker); ok && hb.KeepsHistory() {
+			s.hist.broker = hb
+		}
 		if err := b.Start(&Node{srv: s}); err != nil {
 			err = fmt.Errorf("runtime: start broker: %w", err)
 			s.log.Error("bayeux broker failed to start", "err", err)
@@ -141,6 +145,8 @@ type Stats struct {
 	BrokerOut       int64 // messages handed to the broker for the other nodes
 	BrokerIn        int64 // messages from other nodes delivered here
 	BrokerBad       int64 // messages from other nodes dropped as malformed
+	Replayed        int64 // messages replayed from a HistoryBroker's history to resuming sessions
+	ResumeGaps      int64 // resuming subscribes told that their replay was incomplete
 }
 
 type counters struct {
@@ -149,6 +155,7 @@ type counters struct {
 	queueOverflows, queueDrops, denied, expired            atomic.Int64
 	badRequests                                            atomic.Int64
 	brokerOut, brokerIn, brokerBad                         atomic.Int64
+	replayed, resumeGaps                                   atomic.Int64
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -173,6 +180,8 @@ func (s *Server) Stats() Stats {
 		BrokerOut:       s.stats.brokerOut.Load(),
 		BrokerIn:        s.stats.brokerIn.Load(),
 		BrokerBad:       s.stats.brokerBad.Load(),
+		Replayed:        s.stats.replayed.Load(),
+		ResumeGaps:      s.stats.resumeGaps.Load(),
 	}
 }
 

@@ -64,6 +64,14 @@ type Client struct {
 	// batch received, acknowledged by the next /meta/connect.
 	ackOn    bool
 	ackBatch int64
+	// resumeOn: the session negotiated the resume extension.
+	resumeOn bool
+
+	// rmu guards position, the last ext.resume position received, and
+	// gaps, the resumes the server said were incomplete.
+	rmu      sync.Mutex
+	position uint64
+	gaps     int64
 
 	cur atomic.Pointer[run] // the current run, read on the receive path
 
@@ -272,12 +280,17 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 		Advice:                   &bayeux.Advice{Timeout: bayeux.Int(DefaultConnectTimeout.Milliseconds()), Interval: bayeux.Int(0)},
 		Ext:                      c.o.handshakeExt,
 	}
-	if c.o.ack {
+	if c.o.ack || c.o.resume {
 		msg.Ext = maps.Clone(c.o.handshakeExt)
 		if msg.Ext == nil {
 			msg.Ext = map[string]any{}
 		}
-		msg.Ext["ack"] = true
+		if c.o.ack {
+			msg.Ext["ack"] = true
+		}
+		if c.o.resume {
+			msg.Ext["resume"] = true
+		}
 	}
 	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
 	if err != nil {
@@ -305,7 +318,71 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	c.advice.merge(reply.Advice)
 	c.clientID = reply.ClientID
 	c.ackOn, c.ackBatch = c.o.ack && reply.Ext["ack"] == true, 0
+	c.resumeOn = c.o.resume && reply.Ext["resume"] == true
 	return reply.ClientID, nil
+}
+
+// ResumeGranted reports whether the current session uses the resume
+// extension (WithResume, and the server agreed).
+func (c *Client) ResumeGranted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resumeOn
+}
+
+// Position returns the position of the last broadcast received in the
+// cluster's order (the resume extension), or 0.
+func (c *Client) Position() uint64 {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.position
+}
+
+// ResumeGaps returns how many times the server said that it could not
+// replay everything the client missed while it moved (the resume
+// extension): messages were lost then.
+func (c *Client) ResumeGaps() int64 {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.gaps
+}
+
+// positionOf returns the ext.resume position of an event, or 0.
+func positionOf(m *bayeux.Message) uint64 {
+	if f, ok := m.Ext["resume"].(float64); ok && f > 0 && f <= 1<<53 {
+		return uint64(f)
+	}
+	return 0
+}
+
+// fresh drops, with WithResume, the events at or before the last position
+// received: a replay that overlaps what the client got from its old
+// session. It records the newest position.
+func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
+	if !c.o.resume {
+		return msgs
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var out []bayeux.Message // nil until an event is dropped
+	for i := range msgs {
+		m := &msgs[i]
+		pos := positionOf(m)
+		if pos != 0 && pos <= c.position && !isReplyShaped(m) {
+			if out == nil {
+				out = append(make([]bayeux.Message, 0, len(msgs)), msgs[:i]...)
+			}
+			continue
+		}
+		c.position = max(c.position, pos)
+		if out != nil {
+			out = append(out, *m)
+		}
+	}
+	if out == nil {
+		return msgs
+	}
+	return out
 }
 
 // AckGranted reports whether the current session uses the ack extension
@@ -451,6 +528,7 @@ func urlSuffix(msgs []*bayeux.Message) string {
 // receive routes a decoded frame or response: replies complete their calls,
 // events go to the dispatcher. It runs on the transport's goroutine.
 func (c *Client) receive(msgs []bayeux.Message) {
+	msgs = c.fresh(msgs)
 	type resolved struct {
 		cl *call
 		m  *bayeux.Message

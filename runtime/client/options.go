@@ -46,6 +46,7 @@ type options struct {
 	onState         func(State, error)
 	inlineDispatch  bool
 	ack             bool
+	resume          bool
 }
 
 func defaultOptions() options {
@@ -139,6 +140,20 @@ func WithHandshakeExt(ext map[string]any) Option {
 // agreed.
 func WithAck() Option {
 	return func(o *options) { o.ack = true }
+}
+
+// WithResume asks the server for the resume extension at every handshake.
+// It is granted by servers clustered with a broker that keeps a history
+// (runtime.HistoryBroker): their broadcasts carry their position in the
+// cluster's order, and when the client loses its session (its node died,
+// say) it subscribes again, on whichever node it reaches, with one
+// /meta/subscribe of all its channels that asks for what it missed since
+// the last position it received. The node replays that before anything
+// newer; handlers see every message once, in order. When the history no
+// longer holds all of it, the client logs it and Client.ResumeGaps counts
+// it. Client.ResumeGranted reports whether the server agreed.
+func WithResume() Option {
+	return func(o *options) { o.resume = true }
 }
 
 // WithBackoff sets the reconnect backoff: the delay grows by increment after

@@ -84,6 +84,20 @@ type Options struct {
 	// PingInterval is how often the connection is probed; a silent
 	// partition is noticed after three unanswered probes. Default 2s.
 	PingInterval time.Duration
+	// History, when positive, keeps the cluster's broadcasts for that long
+	// in a NATS JetStream stream, "<cluster>-history", through which every
+	// node receives them, all in one order: the broker is then a
+	// runtime.HistoryBroker, and a client whose node died resumes on
+	// another where it stopped (the resume extension; see History in the
+	// package documentation). Default 0: no history, broadcasts travel on
+	// plain NATS subjects.
+	History time.Duration
+	// HistoryMaxMessages bounds the history's length; the oldest go first.
+	// Default 1,000,000.
+	HistoryMaxMessages int64
+	// RequestTimeout bounds each request to NATS JetStream: a history
+	// append (a publisher waits for it) or a replay. Default 2s.
+	RequestTimeout time.Duration
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// NATSOptions are appended to the broker's own nats.Options (TLS,
@@ -100,6 +114,8 @@ const (
 	DefaultReconnectWait    = 100 * time.Millisecond
 	DefaultMaxReconnectWait = 5 * time.Second
 	DefaultPingInterval     = 2 * time.Second
+	DefaultHistoryMaxMsgs   = 1_000_000
+	DefaultRequestTimeout   = 2 * time.Second
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -114,6 +130,10 @@ func (o Options) withDefaults() (Options, error) {
 	set(&o.ReconnectWait, DefaultReconnectWait)
 	set(&o.MaxReconnectWait, DefaultMaxReconnectWait)
 	set(&o.PingInterval, DefaultPingInterval)
+	set(&o.RequestTimeout, DefaultRequestTimeout)
+	if o.HistoryMaxMessages <= 0 {
+		o.HistoryMaxMessages = DefaultHistoryMaxMsgs
+	}
 	if o.Cluster == "" {
 		o.Cluster = DefaultCluster
 	}
@@ -130,6 +150,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("natsbroker: no NATS URL")
 	case !validName(o.Cluster):
 		return o, fmt.Errorf("natsbroker: cluster name %q: want letters, digits, - and _", o.Cluster)
+	case o.History < 0:
+		return o, fmt.Errorf("natsbroker: negative history %v", o.History)
 	case o.PresenceTTL < 2*o.Heartbeat:
 		return o, fmt.Errorf("natsbroker: presence TTL %v is less than twice the heartbeat %v", o.PresenceTTL, o.Heartbeat)
 	}
@@ -147,8 +169,9 @@ func validName(s string) bool {
 
 // Headers of the messages between nodes.
 const (
-	headerOrigin = "Cometgen-Origin"
-	headerUser   = "Cometgen-User"
+	headerOrigin  = "Cometgen-Origin"
+	headerUser    = "Cometgen-User"
+	headerExclude = "Cometgen-Exclude"
 )
 
 // Broker is a runtime.Broker over NATS. Create it with Connect, give it to
@@ -160,6 +183,8 @@ type Broker struct {
 	subjB   string      // "<cluster>.b."
 	subjU   string      // "<cluster>.u."
 	subjP   string      // "<cluster>.p"
+	subjH   string      // "<cluster>.h.", with a history
+	hist    *histStream // with Options.History
 	hdr     nats.Header // the origin header, shared read-only by every broadcast
 	node    atomic.Pointer[runtime.Node]
 	pres    *presence
@@ -193,6 +218,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 		subjB: o.Cluster + ".b.",
 		subjU: o.Cluster + ".u.",
 		subjP: o.Cluster + ".p",
+		subjH: o.Cluster + ".h.",
 		hdr:   nats.Header{headerOrigin: {o.NodeID}},
 		stop:  make(chan struct{}),
 	}
@@ -290,11 +316,19 @@ func (b *Broker) Start(n *runtime.Node) error {
 	b.done.Add(2)
 	go b.beat()
 	go func() { defer b.done.Done(); b.pres.run(b.stop) }()
-	for subj, h := range map[string]nats.MsgHandler{
-		b.subjB + ">": b.onBroadcast,
+	subs := map[string]nats.MsgHandler{
 		b.subjU + ">": b.onUser,
 		b.subjP:       b.onPresence,
-	} {
+	}
+	if b.o.History > 0 {
+		// Broadcasts come from the history stream instead.
+		if err := b.startHistory(n); err != nil {
+			return err
+		}
+	} else {
+		subs[b.subjB+">"] = b.onBroadcast
+	}
+	for subj, h := range subs {
 		sub, err := b.nc.Subscribe(subj, h)
 		if err != nil {
 			return fmt.Errorf("natsbroker: subscribe %s: %w", subj, err)
@@ -321,6 +355,10 @@ func (b *Broker) Start(n *runtime.Node) error {
 // Publish sends a broadcast event to the other nodes. Part of
 // runtime.Broker.
 func (b *Broker) Publish(channel string, event []byte) error {
+	if b.o.History > 0 {
+		_, err := b.Append(channel, event, "")
+		return err
+	}
 	m := &nats.Msg{Subject: b.subjB + channelSubject(channel), Data: event, Header: b.hdr}
 	if err := b.nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("natsbroker: publish on %s: %w", channel, err)
@@ -355,6 +393,9 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	close(b.stop)
+	if b.hist != nil {
+		b.hist.stop()
+	}
 	if b.node.Load() != nil {
 		b.announce(presenceMsg{Node: b.o.NodeID, Bye: true})
 	}

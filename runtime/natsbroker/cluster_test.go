@@ -20,11 +20,14 @@ import (
 )
 
 // cluster starts three nodes on one embedded NATS.
-func cluster(t *testing.T) (*node, *node, *node, string) {
+func cluster(t *testing.T, opts ...func(*natsbroker.Options)) (*node, *node, *node, string) {
 	ns := startNATS(t, 0, t.TempDir())
 	u := ns.ClientURL()
-	return startNode(t, "a", u), startNode(t, "b", u), startNode(t, "c", u), u
+	return startNode(t, "a", u, opts...), startNode(t, "b", u, opts...), startNode(t, "c", u, opts...), u
 }
+
+// withHistory keeps a minute of history (Options.History).
+func withHistory(o *natsbroker.Options) { o.History = time.Minute }
 
 // countSeqs checks that recs hold every seq 1..n of every publisher in
 // from exactly once and in order, and returns what is wrong.
@@ -47,8 +50,19 @@ func countSeqs(t *testing.T, recs []string, from []string, n int) []string {
 	return bad
 }
 
+// modes runs f without and with a history (Options.History): broadcasts
+// on plain subjects, or through the history stream.
+func modes(t *testing.T, f func(t *testing.T, opts ...func(*natsbroker.Options))) {
+	t.Run("plain", func(t *testing.T) { f(t) })
+	t.Run("history", func(t *testing.T) { f(t, withHistory) })
+}
+
 func TestClusterBroadcastExactlyOnceInOrder(t *testing.T) {
-	a, b, c, _ := cluster(t)
+	modes(t, testBroadcastExactlyOnceInOrder)
+}
+
+func testBroadcastExactlyOnceInOrder(t *testing.T, opts ...func(*natsbroker.Options)) {
+	a, b, c, _ := cluster(t, opts...)
 	nodes := []*node{a, b, c}
 	clients := make([]*client.Client, 3)
 	recs := make([]*recorder, 3)
@@ -211,13 +225,33 @@ func TestClusterDeadNodeUsersGoOffline(t *testing.T) {
 	}
 }
 
+// TestClusterNodeStopsMidStream stops a node under a stream of publishes
+// from two publishers, one on the node that stops. The publishers count
+// the messages they were told were accepted. Without a history, the
+// subscriber that moves off the stopped node misses the messages published
+// while it moved (one stretch, counted and logged); with a history
+// (Options.History) and the resume extension it misses none.
 func TestClusterNodeStopsMidStream(t *testing.T) {
-	a, b, c, _ := cluster(t)
+	for _, history := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "history"}[history], func(t *testing.T) {
+			testNodeStopsMidStream(t, history)
+		})
+	}
+}
+
+func testNodeStopsMidStream(t *testing.T, history bool) {
+	var opts []func(*natsbroker.Options)
+	moveOpts := []client.Option{client.WithAck()}
+	if history {
+		opts = append(opts, withHistory)
+		moveOpts = append(moveOpts, client.WithResume())
+	}
+	a, b, c, _ := cluster(t, opts...)
 	lb := newBalancer(t, a)
 	var rehandshakes atomic.Int32
 	// The subscribers use the ack extension: their servers send again what
 	// a lost connection did not deliver.
-	moving := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes), client.WithAck())
+	moving := newClient(t, lb.url(), "", countRehandshakes(&rehandshakes), moveOpts...)
 	moved := subscribe(t, moving, "/chat/room")
 	stableClient := newClient(t, c.url, "", nil, client.WithAck())
 	stable := subscribe(t, stableClient, "/chat/room")
@@ -255,6 +289,8 @@ func TestClusterNodeStopsMidStream(t *testing.T) {
 	waitFor(t, 10*time.Second, "a third of the stream", func() bool { return len(ackedOf("p")) >= total/3 })
 	stoppedAt := len(ackedOf("p"))
 	a.stop() // a's clients are told to go away…
+	// …and find no node for a while, during which p goes on.
+	waitFor(t, 10*time.Second, "p publishes while the subscriber has no node", func() bool { return len(ackedOf("p")) >= stoppedAt+20 })
 	lb.point(b)
 	wg.Wait()
 
@@ -314,6 +350,34 @@ func TestClusterNodeStopsMidStream(t *testing.T) {
 		}
 	}
 	t.Logf("node a stopped after p's seq %d; the moved subscriber missed %d of p's messages (%s) while it moved", stoppedAt, len(lostSeqs), summarize(lostSeqs))
+	if history {
+		if !moving.ResumeGranted() {
+			t.Error("resume not granted")
+		}
+		for name := range pubs {
+			lost := 0
+			for _, seq := range ackedOf(name) {
+				if mgot[name][seq] != 1 {
+					lost++
+				}
+			}
+			if lost > 0 {
+				t.Errorf("with a history, the moved subscriber missed or duplicated %d of %s's acknowledged messages", lost, name)
+			}
+		}
+		if n := moving.ResumeGaps(); n != 0 {
+			t.Errorf("ResumeGaps = %d, want 0", n)
+		}
+		if n := b.srv.Stats().Replayed; n == 0 {
+			t.Error("node b replayed nothing: the subscriber did not move through a gap")
+		} else {
+			t.Logf("node b replayed %d messages to the moved subscriber", n)
+		}
+		return
+	}
+	if len(lostSeqs) == 0 {
+		t.Error("without a history the moved subscriber missed nothing: it did not move through a gap")
+	}
 	for i, seq := range lostSeqs {
 		if seq < stoppedAt-1 || (i > 0 && seq != lostSeqs[i-1]+1) {
 			t.Errorf("moved subscriber lost p's seq %d outside one stretch from the stop (seq %d)", seq, stoppedAt)
@@ -332,10 +396,14 @@ func summarize(seqs []int) string {
 }
 
 func TestClusterSurvivesNATSRestart(t *testing.T) {
+	modes(t, testSurvivesNATSRestart)
+}
+
+func testSurvivesNATSRestart(t *testing.T, opts ...func(*natsbroker.Options)) {
 	dir := t.TempDir()
 	ns := startNATS(t, 0, dir)
 	u := ns.ClientURL()
-	a, b := startNode(t, "a", u), startNode(t, "b", u)
+	a, b := startNode(t, "a", u, opts...), startNode(t, "b", u, opts...)
 	sub := subscribe(t, newClient(t, b.url, "", nil), "/chat/room")
 	pub := newClient(t, a.url, "", nil)
 	if err := pub.Publish(t.Context(), "/chat/room", map[string]any{"from": "p", "seq": 1}); err != nil {
@@ -692,5 +760,59 @@ func TestDropsAreLoggedSparingly(t *testing.T) {
 	waitFor(t, 5*time.Second, "every drop counted", func() bool { return b.Dropped() == n })
 	if got := h.n.Load(); got < 1 || got > 2 {
 		t.Errorf("%d drops logged %d times, want once (twice if a second passed)", n, got)
+	}
+}
+
+// TestHistoryLimits: the history keeps at most HistoryMaxMessages events; a
+// replay from before them says it is incomplete and gives what is left, in
+// order, filtered by the channel pattern.
+func TestHistoryLimits(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	a := startNode(t, "a", ns.ClientURL(), func(o *natsbroker.Options) {
+		o.History = time.Minute
+		o.HistoryMaxMessages = 5
+	})
+	if !a.b.KeepsHistory() {
+		t.Fatal("KeepsHistory = false with Options.History set")
+	}
+	var last uint64
+	for i := 1; i <= 20; i++ {
+		ch := "/chat/room"
+		if i%2 == 0 {
+			ch = "/other/room"
+		}
+		pos, err := a.b.Append(ch, []byte(fmt.Sprintf(`{"channel":%q,"data":%d}`, ch, i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pos <= last {
+			t.Fatalf("position %d after %d", pos, last)
+		}
+		last = pos
+	}
+	replay := func(after uint64, patterns ...string) (bool, []string) {
+		var got []string
+		complete, err := a.b.Replay(t.Context(), patterns, after, last, func(pos uint64, event []byte, _ string) error {
+			got = append(got, fmt.Sprint(pos, " ", string(event)))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return complete, got
+	}
+	complete, got := replay(last-20, "/chat/*")
+	want := []string{fmt.Sprint(last-3, ` {"channel":"/chat/room","data":17}`), fmt.Sprint(last-1, ` {"channel":"/chat/room","data":19}`)}
+	if complete || !slices.Equal(got, want) {
+		t.Errorf("replay from before the history: complete %v, %q; want false, %q", complete, got, want)
+	}
+	if complete, got := replay(last-2, "/**"); !complete || len(got) != 2 {
+		t.Errorf("replay of the last two: complete %v, %q", complete, got)
+	}
+	if complete, got := replay(last); !complete || len(got) != 0 {
+		t.Errorf("replay of nothing: complete %v, %q", complete, got)
+	}
+	if _, err := natsbroker.Connect(t.Context(), natsbroker.Options{URL: ns.ClientURL(), History: -time.Second}); err == nil {
+		t.Error("a negative history was accepted")
 	}
 }

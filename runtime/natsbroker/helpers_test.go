@@ -79,9 +79,13 @@ func (userPolicy) CanHandshake(_ context.Context, s *runtime.ServerSession, m *b
 	return nil
 }
 
-func startNode(t *testing.T, name, natsURL string) *node {
+func startNode(t *testing.T, name, natsURL string, opts ...func(*natsbroker.Options)) *node {
 	t.Helper()
-	b, err := natsbroker.Connect(t.Context(), fast(natsbroker.Options{URL: natsURL, NodeID: name}))
+	o := fast(natsbroker.Options{URL: natsURL, NodeID: name})
+	for _, f := range opts {
+		f(&o)
+	}
+	b, err := natsbroker.Connect(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

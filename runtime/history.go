@@ -1,0 +1,219 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// A HistoryBroker is a Broker that puts every broadcast of the cluster in
+// one numbered order and keeps the recent ones, so that a client whose node
+// died can resume on another node where it stopped: the resume extension.
+//
+// With a HistoryBroker, a node does not deliver a broadcast to its own
+// subscribers when it is published. Append sends it to every node, the
+// publishing one included, and every node delivers the cluster's broadcasts
+// in the history's order through Node.DeliverAt. Each delivered broadcast
+// carries its position in ext.resume; a client that handshook with
+// ext.resume true and lost its session subscribes again, on any node, with
+// one /meta/subscribe of all its channels whose ext.resume is the last
+// position it received, and the node replays what the client missed before
+// anything newer (docs/design.md, "Resuming on another node").
+//
+// The publisher's success reply comes after Append returned: a message the
+// publisher was told about is in the history.
+type HistoryBroker interface {
+	Broker
+	// KeepsHistory reports whether the broker, as configured, keeps a
+	// history; when it does not, the node works as with a plain Broker.
+	KeepsHistory() bool
+	// Append adds a broadcast event on channel to the history and returns
+	// its position (increasing, never 0) once the history holds it. exclude
+	// is the id of a session that must not receive it (the publisher, when
+	// the channel does not broadcast to its publisher), or "".
+	Append(channel string, event []byte, exclude string) (pos uint64, err error)
+	// Replay calls f, in the history's order, for the events after position
+	// after, up to and including position upto, on channels that match one
+	// of patterns (channel names, possibly with wildcards; events on other
+	// channels may be passed too, and are skipped). It stops at the first
+	// error f returns, and returns it. complete is false when the history
+	// no longer holds everything after after (the oldest were discarded).
+	Replay(ctx context.Context, patterns []string, after, upto uint64, f func(pos uint64, event []byte, exclude string) error) (complete bool, err error)
+}
+
+// extResume is the ext field of the resume extension.
+const extResume = "resume"
+
+// DeliverAt fans a broadcast event at position pos of a HistoryBroker's
+// history out to this node's subscribers, stamped with its position in
+// ext.resume. The broker calls it for every event of the history, this
+// node's own included, in the history's order and from one goroutine at a
+// time; an event at or before the last position delivered is a repeat and
+// is skipped. exclude names a session that does not get the event (see
+// HistoryBroker.Append). A malformed event is refused like in Deliver.
+func (n *Node) DeliverAt(pos uint64, event []byte, exclude string) error {
+	s := n.srv
+	m, err := s.remoteBroadcast(event)
+	if err != nil {
+		return fmt.Errorf("event %d: %w", pos, err)
+	}
+	s.hist.mu.Lock()
+	defer s.hist.mu.Unlock()
+	if pos <= s.hist.last.Load() {
+		return nil
+	}
+	s.hist.last.Store(pos)
+	stampPosition(m, pos)
+	var from *ServerSession
+	if exclude != "" {
+		from = s.sessions.get(exclude)
+	}
+	s.deliverRemote(m, nil, from)
+	return nil
+}
+
+// Begin tells the node that the events of the history up to position pos
+// came before it joined: its broker delivers only those after pos, and a
+// resuming client gets those it missed before pos replayed. A broker with a
+// history calls it once, in Start, before the first DeliverAt.
+func (n *Node) Begin(pos uint64) {
+	s := n.srv
+	s.hist.mu.Lock()
+	defer s.hist.mu.Unlock()
+	if pos > s.hist.last.Load() {
+		s.hist.last.Store(pos)
+	}
+}
+
+// Position returns the position, in a HistoryBroker's history, of the last
+// broadcast this node delivered (0 before the first, or without one).
+func (n *Node) Position() uint64 { return n.srv.hist.last.Load() }
+
+func stampPosition(m *bayeux.Message, pos uint64) {
+	ext := make(map[string]any, len(m.Ext)+1)
+	maps.Copy(ext, m.Ext)
+	ext[extResume] = pos
+	m.Ext = ext
+}
+
+// historyBroker returns the server's broker if it keeps a history.
+func (s *Server) historyBroker() HistoryBroker { return s.hist.broker }
+
+// history is a node's progress through a HistoryBroker's order. mu is held
+// while an event is delivered and while a resuming subscription joins, so
+// that the subscription sees every event exactly once: replayed up to last,
+// live after it.
+type history struct {
+	broker HistoryBroker // nil without a broker that keeps a history
+	mu     sync.Mutex
+	last   atomic.Uint64 // position of the last event delivered (written under mu)
+}
+
+// resumeRequested reports whether a handshake asks for the resume
+// extension.
+func resumeRequested(m *bayeux.Message) bool { return m.Ext[extResume] == true }
+
+// resumeAfter returns the position in a subscribe's ext.resume: the last
+// one its client received. ok is false when there is none.
+func resumeAfter(m *bayeux.Message) (after uint64, ok bool, err *bayeux.Error) {
+	v, present := m.Ext[extResume]
+	if !present {
+		return 0, false, nil
+	}
+	f, isNum := v.(float64)
+	if !isNum || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
+		return 0, false, errResumeInvalid
+	}
+	return uint64(f), true, nil
+}
+
+var (
+	errResumeInvalid = bayeux.NewError(400, "resume_invalid")
+	errReplayLimit   = errors.New("replay limit reached")
+)
+
+// resume subscribes sess to channels after replaying, from the history,
+// the events on them after position after that this node delivered: the
+// client's next events are then exactly the ones it missed, in order,
+// followed by the live ones. It reports whether the replay was complete:
+// false when the history had discarded some, when more than MaxReplay were
+// due, or when the history could not be read (logged).
+func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string, after uint64) (complete, ok bool) {
+	hb := s.historyBroker()
+	if len(channels) == 0 {
+		return true, true
+	}
+	replayed := 0
+	enqueue := func(pos uint64, event []byte, exclude string) error {
+		m, err := decodeRemote(event)
+		if err != nil {
+			s.stats.brokerBad.Add(1)
+			return nil
+		}
+		if exclude == sess.id || !matchesAny(channels, m.Channel) {
+			return nil
+		}
+		var buf [8]*Channel
+		route := s.channels.route(buf[:0], m.Channel)
+		lazy, local := s.routeConf(route)
+		if local {
+			return nil
+		}
+		if replayed == s.opts.MaxReplay {
+			return errReplayLimit
+		}
+		replayed++
+		stampPosition(m, pos)
+		f := fanOut{srv: s, hc: hc, m: m, toPublisher: true, lazy: lazy}
+		f.deliver([]*ServerSession{sess})
+		return nil
+	}
+	complete = true
+	replay := func(from, upto uint64) {
+		if !complete || from >= upto {
+			return
+		}
+		whole, err := hb.Replay(hc.get(), channels, from, upto, enqueue)
+		switch {
+		case errors.Is(err, errReplayLimit):
+			s.log.Warn("bayeux resume: more to replay than MaxReplay", "session", sess.id, "max", s.opts.MaxReplay)
+			complete = false
+		case err != nil:
+			s.log.Warn("bayeux resume: history unreadable", "session", sess.id, "err", err)
+			complete = false
+		case !whole:
+			complete = false
+		}
+	}
+	// Most of the replay runs while the node goes on delivering; the rest,
+	// delivered meanwhile, under the lock that holds the delivery back
+	// until the session is subscribed.
+	upto := s.hist.last.Load()
+	replay(after, upto)
+	s.hist.mu.Lock()
+	defer s.hist.mu.Unlock()
+	replay(max(after, upto), s.hist.last.Load())
+	for _, name := range channels {
+		if !s.channels.subscribe(sess, name) {
+			return complete, false
+		}
+	}
+	if replayed > 0 {
+		s.stats.replayed.Add(int64(replayed))
+	}
+	return complete, true
+}
+
+func matchesAny(patterns []string, channel string) bool {
+	for _, p := range patterns {
+		if bayeux.Match(p, channel) {
+			return true
+		}
+	}
+	return false
+}

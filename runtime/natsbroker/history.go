@@ -1,0 +1,218 @@
+package natsbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cometgen/cometgen/runtime"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var _ runtime.HistoryBroker = (*Broker)(nil)
+
+// histStream is a broker's history: the cluster's JetStream stream of
+// broadcasts and this node's consumer of it.
+type histStream struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cc     jetstream.ConsumeContext
+}
+
+func (h *histStream) stop() {
+	if h.cc != nil {
+		h.cc.Stop()
+	}
+}
+
+// KeepsHistory reports whether Options.History is set. Part of
+// runtime.HistoryBroker.
+func (b *Broker) KeepsHistory() bool { return b.o.History > 0 }
+
+// historyStream is the name of the cluster's history stream.
+func (b *Broker) historyStream() string { return b.o.Cluster + "-history" }
+
+// startHistory creates (or updates) the history stream and starts the
+// node's ordered consumer of it, from the first event after the stream's
+// end: the node begins there (runtime.Node.Begin).
+func (b *Broker) startHistory(n *runtime.Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
+	defer cancel()
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		return fmt.Errorf("natsbroker: history: %w", err)
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        b.historyStream(),
+		Description: "cometgen broadcasts of cluster " + b.o.Cluster + ", in the order every node delivers them",
+		Subjects:    []string{b.subjH + ">"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      b.o.History,
+		MaxMsgs:     b.o.HistoryMaxMessages,
+		Storage:     jetstream.FileStorage,
+	})
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return fmt.Errorf("natsbroker: history: %w", ErrNoJetStream)
+	}
+	if err != nil {
+		return fmt.Errorf("natsbroker: history stream %s: %w", b.historyStream(), err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("natsbroker: history stream %s: %w", b.historyStream(), err)
+	}
+	last := info.State.LastSeq
+	n.Begin(last)
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   last + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("natsbroker: history consumer: %w", err)
+	}
+	h := &histStream{js: js, stream: st}
+	h.cc, err = cons.Consume(func(m jetstream.Msg) { b.onHistory(n, m) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !b.closed.Load() {
+				b.log.Debug("natsbroker: history consumer", "err", err)
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("natsbroker: history consumer: %w", err)
+	}
+	b.hist = h
+	return nil
+}
+
+// onHistory delivers one event of the history on this node.
+func (b *Broker) onHistory(n *runtime.Node, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err == nil {
+		err = n.DeliverAt(md.Sequence.Stream, m.Data(), m.Headers().Get(headerExclude))
+	}
+	if err != nil {
+		b.drop(&nats.Msg{Subject: m.Subject(), Header: m.Headers()}, err)
+	}
+}
+
+// Append adds a broadcast event to the history and returns its position
+// once the NATS server has stored it. Part of runtime.HistoryBroker.
+func (b *Broker) Append(channel string, event []byte, exclude string) (uint64, error) {
+	if b.hist == nil {
+		return 0, errors.New("natsbroker: append: no history (Options.History, or the broker did not start)")
+	}
+	hdr := b.hdr
+	if exclude != "" {
+		hdr = nats.Header{headerOrigin: {b.o.NodeID}, headerExclude: {exclude}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
+	defer cancel()
+	ack, err := b.hist.js.PublishMsg(ctx, &nats.Msg{Subject: b.subjH + channelSubject(channel), Data: event, Header: hdr},
+		jetstream.WithExpectStream(b.historyStream()))
+	if err != nil {
+		return 0, fmt.Errorf("natsbroker: append on %s: %w", channel, err)
+	}
+	return ack.Sequence, nil
+}
+
+// replayBatch is how many events a replay fetches at a time.
+const replayBatch = 256
+
+// Replay reads the history's events after position after, up to upto, on
+// channels matching patterns, with a consumer of its own that it deletes
+// when done. Part of runtime.HistoryBroker.
+func (b *Broker) Replay(ctx context.Context, patterns []string, after, upto uint64, f func(uint64, []byte, string) error) (bool, error) {
+	if b.hist == nil {
+		return false, errors.New("natsbroker: replay: no history")
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.o.RequestTimeout)
+	defer cancel()
+	st := b.hist.stream
+	info, err := st.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("natsbroker: replay: %w", err)
+	}
+	// Complete when nothing after `after` was discarded.
+	complete := after >= info.State.LastSeq || after+1 >= info.State.FirstSeq
+	if after >= upto {
+		return complete, nil
+	}
+	filter := b.subjH + ">"
+	if len(patterns) == 1 {
+		// Several patterns may overlap, which JetStream's filters may not:
+		// then the runtime picks the events out.
+		filter = b.subjH + patternSubject(patterns[0])
+	}
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		FilterSubject:     filter,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: b.o.RequestTimeout,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return false, fmt.Errorf("natsbroker: replay: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
+		defer cancel()
+		_ = st.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
+	pending := cons.CachedInfo().NumPending
+	for pending > 0 {
+		batch, err := cons.Fetch(int(min(pending, replayBatch)), jetstream.FetchContext(ctx))
+		if err != nil {
+			return complete, fmt.Errorf("natsbroker: replay: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return complete, fmt.Errorf("natsbroker: replay: %w", err)
+			}
+			seq := md.Sequence.Stream
+			if seq > upto {
+				return complete, nil
+			}
+			if err := f(seq, m.Data(), m.Headers().Get(headerExclude)); err != nil {
+				return complete, err
+			}
+			if seq == upto {
+				return complete, nil
+			}
+			pending = md.NumPending
+		}
+		if err := batch.Error(); err != nil {
+			return complete, fmt.Errorf("natsbroker: replay: %w", err)
+		}
+		if got == 0 {
+			break // discarded meanwhile (MaxAge)
+		}
+	}
+	return complete, nil
+}
+
+// patternSubject turns a channel pattern into a NATS subject filter: "*"
+// and "**" segments become "*" and ">".
+func patternSubject(pattern string) string {
+	var sb strings.Builder
+	for i, seg := range strings.Split(strings.TrimPrefix(pattern, "/"), "/") {
+		if i > 0 {
+			sb.WriteByte('.')
+		}
+		switch seg {
+		case "*":
+			sb.WriteByte('*')
+		case "**":
+			sb.WriteByte('>')
+		default:
+			sb.WriteString(escapeToken(seg))
+		}
+	}
+	return sb.String()
+}
