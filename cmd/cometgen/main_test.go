@@ -302,16 +302,16 @@ func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 	ts.Fatalf("no Bayeux server at %s", url)
 }
 
-// natsEmbedded VAR starts a NATS server (with JetStream) inside the test
-// process, on a free loopback port, and sets VAR to its URL; it stops when
-// the script ends.
+// natsEmbedded VAR [-no-jetstream] starts a NATS server (with JetStream,
+// unless -no-jetstream) inside the test process, on a free loopback port,
+// and sets VAR to its URL; it stops when the script ends.
 func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: nats-embedded VAR")
+	if neg || len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "-no-jetstream" {
+		ts.Fatalf("usage: nats-embedded VAR [-no-jetstream]")
 	}
 	ns, err := natsserver.NewServer(&natsserver.Options{
 		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: ts.MkAbs("nats-store"),
+		JetStream: len(args) == 1, StoreDir: ts.MkAbs("nats-store"),
 	})
 	ts.Check(err)
 	go ns.Start()

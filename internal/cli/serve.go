@@ -37,6 +37,7 @@ type natsFlags struct {
 	url     string
 	cluster string
 	nodeID  string
+	history time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -83,6 +84,7 @@ SIGINT or SIGTERM.`,
 	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz reports 503 while NATS is lost")
 	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
 	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
+	fl.DurationVar(&f.nats.history, "nats-history", 0, "keep the cluster's broadcasts this long in a NATS JetStream stream, so that clients with the resume extension lose nothing when their node dies (needs --nats and JetStream; default 0: off)")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	return cmd
 }
@@ -107,8 +109,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	f.opts.AllowedOrigins = f.origins
 	f.opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if f.nats.history != 0 && f.nats.url == "" {
+		return errors.New("--nats-history: needs --nats")
+	}
 	if f.nats.url != "" {
-		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, Logger: f.opts.Logger})
+		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, History: f.nats.history, Logger: f.opts.Logger})
 		if err != nil {
 			return fmt.Errorf("--nats: %w", err)
 		}
@@ -123,6 +128,13 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
 	}
 	bayeux := runtime.New(f.opts)
+	if err := bayeux.Healthy(); err != nil {
+		// Connected, yet the broker could not start (no JetStream for
+		// --nats-history, say): a configuration to fix, not to wait out.
+		ln.Close()
+		bayeux.Shutdown(context.Background())
+		return fmt.Errorf("--nats: %w", err)
+	}
 	if f.timesync {
 		ts := &ext.TimeSync{}
 		bayeux.AddExtension(ts)
@@ -167,6 +179,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
 		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, f.nats.url)
+		if f.nats.history > 0 {
+			fmt.Fprintf(cmd.OutOrStdout(), "cometgen: keeping %v of history for resuming clients\n", f.nats.history)
+		}
 	}
 
 	select {

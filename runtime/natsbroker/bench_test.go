@@ -14,20 +14,33 @@ import (
 // is one Server.Publish on the first node, counted once a local session
 // subscribed on the receiving node has it queued. "local" has no broker,
 // "nats-1-node" publishes into NATS with no other node, "nats-2-nodes"
-// delivers on the other node.
+// delivers on the other node; "history-*" do the same with a history
+// (Options.History), where every publish waits for JetStream to store it
+// and every node, the publisher's included, delivers from the stream.
 func BenchmarkCrossing(b *testing.B) {
 	data := json.RawMessage(`{"seq":1,"ts":1732500000000000000,"text":"hello, world"}`)
 	for _, bc := range []struct {
-		name   string
-		broker bool
-		remote bool
-	}{{"local", false, false}, {"nats-1-node", true, false}, {"nats-2-nodes", true, true}} {
+		name    string
+		broker  bool
+		remote  bool
+		history bool
+	}{
+		{"local", false, false, false},
+		{"nats-1-node", true, false, false},
+		{"nats-2-nodes", true, true, false},
+		{"history-1-node", true, false, true},
+		{"history-2-nodes", true, true, true},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ns := startNATS(b, 0, b.TempDir())
 			newNode := func() *runtime.Server {
 				o := runtime.Options{Logger: quiet(), MaxQueue: 1 << 22}
 				if bc.broker {
-					br, err := natsbroker.Connect(b.Context(), natsbroker.Options{URL: ns.ClientURL(), Logger: quiet()})
+					bo := natsbroker.Options{URL: ns.ClientURL(), Logger: quiet()}
+					if bc.history {
+						bo.History = time.Minute
+					}
+					br, err := natsbroker.Connect(b.Context(), bo)
 					if err != nil {
 						b.Fatal(err)
 					}

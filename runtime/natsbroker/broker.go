@@ -32,6 +32,16 @@
 // PingInterval × 3. Messages from other nodes that fail to decode are
 // logged, counted (runtime.Stats.BrokerBad) and dropped.
 //
+// # History
+//
+// With Options.History the cluster's broadcasts travel through a JetStream
+// stream, "<cluster>-history" on subjects "<cluster>.h.>", instead: every
+// node, the publishing one included, delivers them in the stream's order,
+// stamped with their stream sequence (ext.resume), and a client with the
+// resume extension (client.WithResume) that lost its node resubscribes on
+// another and is replayed what it missed. The broker is then a
+// runtime.HistoryBroker. A publish waits until JetStream has stored it.
+//
 // # Presence
 //
 // Each node announces its users' first and last sessions, and every

@@ -3,6 +3,7 @@ package natsbroker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/client"
 	"github.com/cometgen/cometgen/runtime/natsbroker"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -814,5 +816,53 @@ func TestHistoryLimits(t *testing.T) {
 	}
 	if _, err := natsbroker.Connect(t.Context(), natsbroker.Options{URL: ns.ClientURL(), History: -time.Second}); err == nil {
 		t.Error("a negative history was accepted")
+	}
+}
+
+// TestHistoryNeedsJetStream: a node asked for a history on a NATS without
+// JetStream stays unhealthy, saying why.
+func TestHistoryNeedsJetStream(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded NATS did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	b, err := natsbroker.Connect(t.Context(), fast(natsbroker.Options{URL: ns.ClientURL(), History: time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.New(runtime.Options{Broker: b, Logger: quiet()})
+	defer srv.Shutdown(context.Background())
+	if err := srv.Healthy(); !errors.Is(err, natsbroker.ErrNoJetStream) {
+		t.Errorf("Healthy() = %v, want %v", err, natsbroker.ErrNoJetStream)
+	}
+}
+
+// TestHistoryAppendTimeout: an append that NATS does not acknowledge fails
+// after Options.RequestTimeout, and the publisher is refused.
+func TestHistoryAppendTimeout(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	p := newTCPProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	a := startNode(t, "a", p.url(), func(o *natsbroker.Options) {
+		o.History = time.Minute
+		o.RequestTimeout = 300 * time.Millisecond
+		o.PingInterval = time.Hour // the freeze must not look like a partition
+	})
+	if _, err := a.b.Append("/chat/room", []byte(`{"channel":"/chat/room","data":1}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	p.freeze()
+	start := time.Now()
+	_, err := a.b.Append("/chat/room", []byte(`{"channel":"/chat/room","data":2}`), "")
+	took := time.Since(start)
+	if err == nil || took < 250*time.Millisecond || took > 3*time.Second {
+		t.Errorf("append while NATS is silent: %v after %v, want an error after ~300ms", err, took)
+	}
+	if _, err := a.srv.Publish("/chat/room", 3); err == nil {
+		t.Error("a publish that could not be appended was accepted")
 	}
 }

@@ -54,11 +54,8 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 		MaxMsgs:     b.o.HistoryMaxMessages,
 		Storage:     jetstream.FileStorage,
 	})
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-		return fmt.Errorf("natsbroker: history: %w", ErrNoJetStream)
-	}
 	if err != nil {
-		return fmt.Errorf("natsbroker: history stream %s: %w", b.historyStream(), err)
+		return fmt.Errorf("natsbroker: history stream %s: %w", b.historyStream(), noJetStream(err))
 	}
 	info, err := st.Info(ctx)
 	if err != nil {

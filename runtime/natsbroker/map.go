@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -39,6 +40,16 @@ type Map struct {
 // JetStream.
 var ErrNoJetStream = errors.New("natsbroker: the NATS server does not have JetStream enabled")
 
+// noJetStream returns ErrNoJetStream for the errors that mean the NATS
+// server does not run JetStream (a server without it does not answer its
+// API at all), and err otherwise.
+func noJetStream(err error) error {
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+		return ErrNoJetStream
+	}
+	return err
+}
+
 // Map opens the replicated map of group, creating it if needed. group is
 // made of letters, digits, "-" and "_".
 func (b *Broker) Map(ctx context.Context, group string, o MapOptions) (*Map, error) {
@@ -64,11 +75,8 @@ func (b *Broker) Map(ctx context.Context, group string, o MapOptions) (*Map, err
 		Replicas:     o.Replicas,
 		Storage:      jetstream.FileStorage,
 	})
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-		return nil, fmt.Errorf("natsbroker: map %s: %w", group, ErrNoJetStream)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("natsbroker: map %s: %w", group, err)
+		return nil, fmt.Errorf("natsbroker: map %s: %w", group, noJetStream(err))
 	}
 	return &Map{kv: kv}, nil
 }
