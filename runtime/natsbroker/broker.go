@@ -208,8 +208,9 @@ type Broker struct {
 	dropLogged, dropCountLogged atomic.Int64
 	// annMu orders a heartbeat's snapshot of the users with the
 	// announcements of single changes, so a heartbeat never overtakes a
-	// change it did not see.
-	annMu sync.Mutex
+	// change it did not see. beatSeq numbers the heartbeats.
+	annMu   sync.Mutex
+	beatSeq uint64
 }
 
 var _ runtime.Broker = (*Broker)(nil)
@@ -469,12 +470,18 @@ func (b *Broker) drop(m *nats.Msg, err error) {
 
 // presenceMsg is a node's announcement on the presence subject: a change
 // of one user, a heartbeat with all its users, or a goodbye.
+//
+// A heartbeat whose list of users would not fit in one NATS message (the
+// server's max payload, 1 MB by default: some 26,000 user ids) is sent in
+// parts: Seq numbers the heartbeat, Parts says how many messages carry it.
 type presenceMsg struct {
 	Node   string   `json:"node"`
 	User   string   `json:"user,omitempty"`
 	Online bool     `json:"online,omitempty"`
 	Users  []string `json:"users,omitempty"`
 	Beat   bool     `json:"beat,omitempty"`
+	Seq    uint64   `json:"seq,omitempty"`
+	Parts  int      `json:"parts,omitempty"`
 	Bye    bool     `json:"bye,omitempty"`
 }
 
@@ -484,19 +491,67 @@ func (b *Broker) announce(p presenceMsg) {
 		return // strings only: cannot fail
 	}
 	if err := b.nc.Publish(b.subjP, data); err != nil && !b.closed.Load() {
-		// A heartbeat bigger than NATS's max payload (about 26,000 user
-		// ids at 1 MB) is refused: the other nodes would then take this
-		// node for dead. Say so loudly.
+		// Refused (NATS is away, or a single user id longer than half the
+		// max payload): the other nodes may take this node for dead. Say
+		// so loudly.
 		b.log.Warn("natsbroker: presence announcement not sent", "bytes", len(data), "err", err)
 	}
 }
 
 func (b *Broker) heartbeat() {
-	if n := b.node.Load(); n != nil {
-		b.annMu.Lock()
-		defer b.annMu.Unlock()
-		b.announce(presenceMsg{Node: b.o.NodeID, Users: n.Users(), Beat: true})
+	n := b.node.Load()
+	if n == nil {
+		return
 	}
+	b.annMu.Lock()
+	defer b.annMu.Unlock()
+	b.beatSeq++
+	// Half the max payload for the ids leaves room for the rest.
+	limit := int(b.nc.MaxPayload() / 2)
+	if limit <= 0 {
+		limit = nats.MAX_CONTROL_LINE_SIZE // not connected: the announcement fails anyway
+	}
+	parts := splitUsers(n.Users(), limit)
+	for _, part := range parts {
+		b.announce(presenceMsg{Node: b.o.NodeID, Users: part, Beat: true, Seq: b.beatSeq, Parts: len(parts)})
+	}
+}
+
+// splitUsers cuts users into lists whose JSON encoding takes at most about
+// limit bytes each (at least one list, which may be empty, and at least one
+// user per list).
+func splitUsers(users []string, limit int) [][]string {
+	var parts [][]string
+	const brackets = 1 // "[" and "]", less the comma the first user does not need
+	start, size := 0, brackets
+	for i, u := range users {
+		n := jsonSizeBound(u) + 1
+		if i > start && size+n > limit {
+			parts = append(parts, users[start:i])
+			start, size = i, brackets
+		}
+		size += n
+	}
+	return append(parts, users[start:])
+}
+
+// jsonSizeBound bounds the size of s encoded as a JSON string by
+// encoding/json: printable ASCII takes a byte (two for a backslash or a
+// quote), anything else at most six ("\u00XX", "\ufffd", or a multi-byte
+// character's bytes).
+func jsonSizeBound(s string) int {
+	n := 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			n += 2
+		case c < 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '&':
+			n += 6
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func (b *Broker) beat() {
@@ -529,7 +584,7 @@ func (b *Broker) onPresence(m *nats.Msg) {
 	case p.Bye:
 		b.pres.forget(p.Node)
 	case p.Beat:
-		b.pres.beat(p.Node, p.Users)
+		b.pres.beat(p.Node, p.Seq, p.Parts, p.Users)
 	default:
 		b.pres.remote(p.Node, p.User, p.Online)
 	}

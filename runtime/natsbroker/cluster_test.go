@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -864,5 +865,51 @@ func TestHistoryAppendTimeout(t *testing.T) {
 	}
 	if _, err := a.srv.Publish("/chat/room", 3); err == nil {
 		t.Error("a publish that could not be appended was accepted")
+	}
+}
+
+// TestHeartbeatLargerThanMaxPayload: a node whose list of users does not
+// fit in one NATS message sends its heartbeat in parts, and the other
+// nodes keep its users online, heartbeat after heartbeat.
+func TestHeartbeatLargerThanMaxPayload(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded NATS did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	a, b := startNode(t, "a", ns.ClientURL()), startNode(t, "b", ns.ClientURL())
+	const users = 200 // ~30 bytes each: 6 KB of ids, three times the max payload
+	for i := range users {
+		body := fmt.Sprintf(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"],"ext":{"user":"user-with-a-longish-name-%03d"}}]`, i)
+		resp, err := http.Post(a.url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	online := func() int {
+		n := 0
+		for i := range users {
+			if b.b.Online(fmt.Sprintf("user-with-a-longish-name-%03d", i)) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 5*time.Second, "a's users online on b", func() bool { return online() == users })
+	// Twice the presence TTL: a node whose heartbeats did not arrive would
+	// be dead by now.
+	time.Sleep(2 * fast(natsbroker.Options{}).PresenceTTL)
+	if n := online(); n != users {
+		t.Errorf("%d of a's %d users online on b after %v of heartbeats", n, users, 2*fast(natsbroker.Options{}).PresenceTTL)
+	}
+	for _, e := range b.presenceLog() {
+		if strings.HasSuffix(e, "=false") {
+			t.Fatalf("presence flapped on b: %s", e)
+		}
 	}
 }

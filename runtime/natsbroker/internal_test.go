@@ -1,6 +1,10 @@
 package natsbroker
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +53,80 @@ func TestEscapes(t *testing.T) {
 				t.Errorf("escapeKey(%q) = %q: byte %q outside the key alphabet", k, e, c)
 			}
 		}
+	}
+}
+
+func TestSplitUsers(t *testing.T) {
+	users := []string{"alice", "bob", `quote"d`, "back\\slash", "<tag>&", "\x01ctl", "émile", "\xff\xfe", strings.Repeat("x", 40)}
+	for range 200 {
+		users = append(users, fmt.Sprintf("user-%d", len(users)))
+	}
+	for _, u := range users {
+		enc, _ := json.Marshal(u)
+		if b := jsonSizeBound(u); b < len(enc) {
+			t.Errorf("jsonSizeBound(%q) = %d, but it encodes to %d bytes", u, b, len(enc))
+		}
+	}
+	for _, limit := range []int{64, 100, 1000, 1 << 20} {
+		parts := splitUsers(users, limit)
+		var joined []string
+		for _, p := range parts {
+			enc, _ := json.Marshal(p)
+			if len(enc) > limit {
+				t.Errorf("limit %d: a part encodes to %d bytes", limit, len(enc))
+			}
+			joined = append(joined, p...)
+		}
+		if !slices.Equal(joined, users) {
+			t.Errorf("limit %d: the parts do not make the list", limit)
+		}
+		if limit == 1<<20 && len(parts) != 1 {
+			t.Errorf("limit %d: %d parts, want 1", limit, len(parts))
+		}
+	}
+	if parts := splitUsers(nil, 100); len(parts) != 1 || len(parts[0]) != 0 {
+		t.Errorf("no users: %v, want one empty part", parts)
+	}
+	if parts := splitUsers([]string{strings.Repeat("y", 500)}, 100); len(parts) != 1 {
+		t.Errorf("a user longer than the limit: %d parts, want 1", len(parts))
+	}
+}
+
+// TestHeartbeatInParts: a heartbeat in parts brings users online part by
+// part and takes offline only those that no part of a complete heartbeat
+// named; a heartbeat with a part missing takes no one offline.
+func TestHeartbeatInParts(t *testing.T) {
+	p := newPresence(time.Minute)
+	var events []string
+	p.emit = func(user string, online bool) { events = append(events, fmt.Sprint(user, "=", online)) }
+	drain := func() []string {
+		p.mu.Lock()
+		evs := p.pending
+		p.pending = nil
+		p.mu.Unlock()
+		for _, e := range evs {
+			p.emit(e.user, e.online)
+		}
+		out := events
+		events = nil
+		return out
+	}
+	p.beat("n", 1, 2, []string{"a", "b"})
+	p.beat("n", 1, 2, []string{"c"})
+	if got := drain(); !slices.Equal(got, []string{"a=true", "b=true", "c=true"}) {
+		t.Errorf("first heartbeat: %v", got)
+	}
+	p.beat("n", 2, 2, []string{"a"}) // its second part is lost
+	p.beat("n", 3, 2, []string{"a"})
+	if got := drain(); len(got) != 0 {
+		t.Errorf("incomplete heartbeats changed presence: %v", got)
+	}
+	p.beat("n", 3, 2, []string{"d"})
+	if got := drain(); !slices.Equal(got, []string{"d=true", "b=false", "c=false"}) && !slices.Equal(got, []string{"d=true", "c=false", "b=false"}) {
+		t.Errorf("complete heartbeat: %v", got)
+	}
+	p.beat("n", 0, 0, []string{"a"}) // one message, as older nodes send it
+	if got := drain(); !slices.Equal(got, []string{"d=false"}) {
+		t.Errorf("single-message heartbeat: %v", got)
 	}
 }

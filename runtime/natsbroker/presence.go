@@ -24,6 +24,11 @@ type presence struct {
 type remoteNode struct {
 	users map[string]bool
 	seen  time.Time
+	// The heartbeat being received in parts: its number, the users of the
+	// parts so far, and how many parts came.
+	beatSeq   uint64
+	beatUsers map[string]bool
+	beatParts int
 }
 
 type presenceEvent struct {
@@ -100,22 +105,50 @@ func (p *presence) remote(node, user string, online bool) {
 	p.signal()
 }
 
-// beat records another node's heartbeat with its complete list of users.
-func (p *presence) beat(node string, users []string) {
+// beat records one of the parts (parts in all) of another node's heartbeat
+// number seq, which list the node's users. Users are online as soon as a
+// part names them; those no part of a heartbeat named go offline once all
+// its parts came. A heartbeat with a part lost removes no one; the next one
+// starts over.
+func (p *presence) beat(node string, seq uint64, parts int, users []string) {
 	p.mu.Lock()
 	n := p.nodeLocked(node)
-	now := make(map[string]bool, len(users))
 	for _, u := range users {
-		now[u] = true
 		p.set(n.users, u, true)
 	}
-	for u := range n.users {
-		if !now[u] {
-			p.set(n.users, u, false)
+	if parts <= 1 {
+		n.beatUsers, n.beatParts = nil, 0
+		p.dropMissing(n, users, nil)
+	} else {
+		if seq != n.beatSeq || n.beatUsers == nil {
+			n.beatSeq, n.beatUsers, n.beatParts = seq, make(map[string]bool), 0
+		}
+		for _, u := range users {
+			n.beatUsers[u] = true
+		}
+		if n.beatParts++; n.beatParts == parts {
+			p.dropMissing(n, nil, n.beatUsers)
+			n.beatUsers, n.beatParts = nil, 0
 		}
 	}
 	p.mu.Unlock()
 	p.signal()
+}
+
+// dropMissing takes offline the users of n that a complete heartbeat did
+// not name (list, or the keys of named); mu is held.
+func (p *presence) dropMissing(n *remoteNode, list []string, named map[string]bool) {
+	if named == nil {
+		named = make(map[string]bool, len(list))
+		for _, u := range list {
+			named[u] = true
+		}
+	}
+	for u := range n.users {
+		if !named[u] {
+			p.set(n.users, u, false)
+		}
+	}
 }
 
 // forget drops a node that left or died, with its users; mu is held.
