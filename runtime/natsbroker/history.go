@@ -101,9 +101,10 @@ func (b *Broker) Append(channel string, event []byte, exclude string) (uint64, e
 	if b.hist == nil {
 		return 0, errors.New("natsbroker: append: no history (Options.History, or the broker did not start)")
 	}
-	hdr := b.hdr
+	// A header of its own: PublishMsg adds to it (WithExpectStream).
+	hdr := nats.Header{headerOrigin: {b.o.NodeID}}
 	if exclude != "" {
-		hdr = nats.Header{headerOrigin: {b.o.NodeID}, headerExclude: {exclude}}
+		hdr[headerExclude] = []string{exclude}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
 	defer cancel()
