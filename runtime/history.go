@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -114,22 +115,63 @@ type history struct {
 	last   atomic.Uint64 // position of the last event delivered (written under mu)
 }
 
-// resumeRequested reports whether a handshake asks for the resume
-// extension.
-func resumeRequested(m *bayeux.Message) bool { return m.Ext[extResume] == true }
-
-// resumeAfter returns the position in a subscribe's ext.resume: the last
-// one its client received. ok is false when there is none.
-func resumeAfter(m *bayeux.Message) (after uint64, ok bool, err *bayeux.Error) {
+// resumeAfter reads a handshake's ext.resume: true asks for the resume
+// extension; a position also asks to resume after it (the last position
+// the client received). asked is false without ext.resume.
+func resumeAfter(m *bayeux.Message) (after uint64, asked bool, err *bayeux.Error) {
 	v, present := m.Ext[extResume]
 	if !present {
 		return 0, false, nil
+	}
+	if v == true {
+		return 0, true, nil
 	}
 	f, isNum := v.(float64)
 	if !isNum || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
 		return 0, false, errResumeInvalid
 	}
 	return uint64(f), true, nil
+}
+
+// pendingResume is a resuming session before its first /meta/connect: the
+// position it resumes after and the channels it subscribed to meanwhile,
+// which it joins at that connect, after the replay.
+type pendingResume struct {
+	after    uint64
+	channels []string
+}
+
+// deferForResume records channel for a session that resumes at its first
+// /meta/connect, and reports whether it did.
+func (s *ServerSession) deferForResume(channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resume == nil {
+		return false
+	}
+	if !slices.Contains(s.resume.channels, channel) {
+		s.resume.channels = append(s.resume.channels, channel)
+	}
+	return true
+}
+
+// resumeAtConnect runs, at a resuming session's first /meta/connect, the
+// replay of what it missed on the channels it subscribed to since its
+// handshake, and joins them. It returns whether the replay was complete,
+// or nil when the session was not resuming.
+func (s *Server) resumeAtConnect(hc *hookContext, sess *ServerSession) *bool {
+	sess.mu.Lock()
+	pr := sess.resume
+	sess.resume = nil
+	sess.mu.Unlock()
+	if pr == nil {
+		return nil
+	}
+	complete := s.resume(hc, sess, pr.channels, pr.after)
+	if !complete {
+		s.stats.resumeGaps.Add(1)
+	}
+	return &complete
 }
 
 var (
@@ -143,10 +185,10 @@ var (
 // followed by the live ones. It reports whether the replay was complete:
 // false when the history had discarded some, when more than MaxReplay were
 // due, or when the history could not be read (logged).
-func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string, after uint64) (complete, ok bool) {
+func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string, after uint64) (complete bool) {
 	hb := s.historyBroker()
 	if len(channels) == 0 {
-		return true, true
+		return true
 	}
 	replayed := 0
 	enqueue := func(pos uint64, event []byte, exclude string) error {
@@ -200,13 +242,13 @@ func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string,
 	replay(max(after, upto), s.hist.last.Load())
 	for _, name := range channels {
 		if !s.channels.subscribe(sess, name) {
-			return complete, false
+			break // removed meanwhile
 		}
 	}
 	if replayed > 0 {
 		s.stats.replayed.Add(int64(replayed))
 	}
-	return complete, true
+	return complete
 }
 
 func matchesAny(patterns []string, channel string) bool {

@@ -99,12 +99,23 @@ func TestHistoryOrdersTheCluster(t *testing.T) {
 }
 
 // TestResumeProtocol covers the wire: the handshake grants resume only
-// with a history broker, a subscribe's ext.resume must be a position, and
-// a resuming subscribe replays what was missed on its channels only.
+// with a history broker and refuses an ext.resume that is neither true nor
+// a position; a session that handshook with a position joins the channels
+// it subscribes to before its first /meta/connect at that connect, after
+// the replay of what it missed on them, and the connect's reply says the
+// replay was complete.
 func TestResumeProtocol(t *testing.T) {
 	_, plainURL := newTestServer(t, Options{})
 	srvs, urls := newHistoryCluster(t, 2, 100)
-
+	handshake := func(url string, resume any) msg {
+		c := newLP(t, url)
+		r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": resume}})
+		if id, ok := r[0]["clientId"].(string); ok {
+			c.clientID = id
+		}
+		r[0]["client"] = c
+		return r[0]
+	}
 	for _, tc := range []struct {
 		name  string
 		url   string
@@ -113,11 +124,14 @@ func TestResumeProtocol(t *testing.T) {
 		{"history", urls[0], true},
 		{"no broker", plainURL, false},
 	} {
-		c := newLP(t, tc.url)
-		r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": true}})
-		ext, _ := r[0]["ext"].(map[string]any)
+		ext, _ := handshake(tc.url, true)["ext"].(map[string]any)
 		if granted := ext["resume"] == true; granted != tc.grant {
-			t.Errorf("%s: handshake reply %v: resume granted %v, want %v", tc.name, r[0], granted, tc.grant)
+			t.Errorf("%s: resume granted %v, want %v", tc.name, granted, tc.grant)
+		}
+	}
+	for _, bad := range []any{"2", -1, 1.5, false} {
+		if r := handshake(urls[0], bad); r["successful"] != false || r["error"] != "400::resume_invalid" {
+			t.Errorf("resume %v: reply %v, want 400::resume_invalid", bad, r)
 		}
 	}
 
@@ -126,29 +140,31 @@ func TestResumeProtocol(t *testing.T) {
 		pub.publish("/chat/a", i)
 		pub.publish("/other", i)
 	}
-	c := newLP(t, urls[0]).start()
-	// Wait until node 0 delivered all six.
 	deadline := time.Now().Add(5 * time.Second)
 	for srvs[0].hist.last.Load() < 6 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	for _, bad := range []any{"2", -1, 1.5, true} {
-		r := c.send(msg{"channel": "/meta/subscribe", "subscription": []string{"/chat/a"}, "ext": msg{"resume": bad}})
-		if r[0]["successful"] != false || r[0]["error"] != "400::resume_invalid" {
-			t.Errorf("resume %v: reply %v, want 400::resume_invalid", bad, r[0])
-		}
-	}
 	// Events 1, 3 and 5 are on /chat/a; the client saw up to 2.
-	r := c.send(msg{"channel": "/meta/subscribe", "subscription": []string{"/chat/*", "/service/x"}, "ext": msg{"resume": 2}})
-	if r[0]["successful"] != true || r[0]["ext"].(map[string]any)["resume"] != true {
-		t.Fatalf("resuming subscribe: %v", r[0])
+	c := handshake(urls[0], 2)["client"].(*lpClient)
+	c.subscribe("/chat/*", "/service/x")
+	if n := srvs[0].Channel("/chat/*"); n != nil && len(n.Subscribers()) != 0 {
+		t.Errorf("subscribed before the first connect")
 	}
+	r := c.connect(true)
 	var got []any
-	for _, e := range c.collect(2) {
+	for _, e := range events(r) {
 		got = append(got, e["data"])
+	}
+	if cr := reply(t, r, "/meta/connect"); cr["ext"].(map[string]any)["resume"] != true {
+		t.Errorf("first connect: %v, want ext.resume true", cr)
 	}
 	if want := []any{2.0, 3.0}; !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
+	}
+	// Now a live subscriber.
+	pub.publish("/chat/b", 4)
+	if got := c.collect(1); len(got) != 1 || got[0]["data"] != 4.0 {
+		t.Errorf("live after the replay: %v", got)
 	}
 }
 

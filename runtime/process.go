@@ -39,6 +39,9 @@ type pendingConnect struct {
 	advise bool          // the reply carries advice
 	multi  bool          // another session of the browser holds a long poll
 	batch  int64         // ack extension: the batch this reply carries
+	// resumed is, for the first connect of a resuming session, whether the
+	// replay was complete (ext.resume of the reply); nil otherwise.
+	resumed *bool
 }
 
 var (
@@ -165,7 +168,9 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		if res.connect != nil { // two connects in one batch: answer the first now
 			res.replies = append(res.replies, s.connectReply(res.connect))
 		}
+		resumed := s.resumeAtConnect(hc, sess)
 		res.connect = s.connect(sess, m, alone)
+		res.connect.resumed = resumed
 		return
 	case bayeux.MetaDisconnect:
 		s.removeSession(sess, RemovedDisconnect)
@@ -312,6 +317,14 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if err := s.incoming(hc, hs, sess, m); err != nil {
 		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
+	var resumeFrom uint64
+	var resumeAsked bool
+	if s.historyBroker() != nil {
+		var berr *bayeux.Error
+		if resumeFrom, resumeAsked, berr = resumeAfter(m); berr != nil {
+			return fail(berr, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+		}
+	}
 	if p := hs.policy; p != nil {
 		if err := p.CanHandshake(hc.get(), sess, m); err != nil {
 			s.stats.denied.Add(1)
@@ -342,7 +355,12 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		sess.ack = &ackState{}
 		reply.Ext = map[string]any{"ack": true}
 	}
-	if s.historyBroker() != nil && resumeRequested(m) {
+	if resumeAsked {
+		if resumeFrom > 0 {
+			sess.mu.Lock()
+			sess.resume = &pendingResume{after: resumeFrom}
+			sess.mu.Unlock()
+		}
 		if reply.Ext == nil {
 			reply.Ext = map[string]any{}
 		}
@@ -434,6 +452,12 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	if pc.batch > 0 {
 		reply.Ext = map[string]any{"ack": pc.batch}
 	}
+	if pc.resumed != nil {
+		if reply.Ext == nil {
+			reply.Ext = map[string]any{}
+		}
+		reply.Ext[extResume] = *pc.resumed
+	}
 	hs := s.hooks.load()
 	if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
 		return encodeMessage(reply)
@@ -499,19 +523,6 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	case len(names) == 0:
 		return fail(bayeux.ErrSubscriptionMissing)
 	}
-	// A resuming subscribe (the resume extension) joins all its channels at
-	// once, after replaying what the client missed on them.
-	var after uint64
-	var resuming []string
-	if subscribe && s.historyBroker() != nil {
-		var berr *bayeux.Error
-		var ok bool
-		if after, ok, berr = resumeAfter(m); berr != nil {
-			return fail(berr)
-		} else if ok {
-			resuming = make([]string, 0, len(names))
-		}
-	}
 	for _, raw := range names {
 		name := bayeux.Normalize(raw)
 		if !bayeux.ValidChannel(name) {
@@ -541,23 +552,12 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
-		if resuming != nil {
-			resuming = append(resuming, name)
-			continue
+		if sess.deferForResume(name) {
+			continue // joined at the session's first /meta/connect, after the replay
 		}
 		if !s.channels.subscribe(sess, name) {
 			return fail(bayeux.ErrSessionUnknown)
 		}
-	}
-	if resuming != nil {
-		complete, ok := s.resume(hc, sess, resuming, after)
-		if !ok {
-			return fail(bayeux.ErrSessionUnknown)
-		}
-		if !complete {
-			s.stats.resumeGaps.Add(1)
-		}
-		reply.Ext = map[string]any{extResume: complete}
 	}
 	return reply
 }

@@ -87,7 +87,8 @@ type ServerSession struct {
 	roles     []string
 	attrs     map[string]any
 	queueFull func(*ServerSession) QueueFullAction
-	ack       *ackState // set when the client negotiated the ack extension
+	ack       *ackState      // set when the client negotiated the ack extension
+	resume    *pendingResume // a resuming session before its first connect
 
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).

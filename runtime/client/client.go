@@ -289,7 +289,14 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 			msg.Ext["ack"] = true
 		}
 		if c.o.resume {
-			msg.Ext["resume"] = true
+			// The last position received, so that the server replays
+			// what came after it on the channels subscribed before the
+			// first /meta/connect; true for a first handshake.
+			if pos := c.Position(); pos > 0 {
+				msg.Ext["resume"] = pos
+			} else {
+				msg.Ext["resume"] = true
+			}
 		}
 	}
 	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)

@@ -130,6 +130,12 @@ func (c *Client) connect(ctx context.Context, enc *connectEncoder, first bool, a
 		}
 		c.mu.Unlock()
 	}
+	// The first connect of a resuming session says whether the server
+	// replayed everything missed since the position given at handshake.
+	if complete, ok := replies[0].Ext["resume"].(bool); ok && !complete {
+		c.log.Warn("bayeux client: resumed with a gap: the server no longer had every message missed", "position", c.Position())
+		c.countGap()
+	}
 	return replies[0], nil
 }
 

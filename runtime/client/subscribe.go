@@ -181,20 +181,6 @@ func (c *Client) resubscribe(ctx context.Context, id string) error {
 			channels = append(channels, s.channel)
 		}
 	}
-	c.mu.Lock()
-	resume := c.resumeOn
-	c.mu.Unlock()
-	if after := c.Position(); resume && after > 0 {
-		err := c.resubscribeResuming(ctx, id, channels, after)
-		if err == nil {
-			return nil
-		}
-		// Refused as a whole (a channel no longer allowed, say): each
-		// channel on its own, to find out which; what the client missed is
-		// not replayed.
-		c.log.Warn("bayeux client: resuming subscribe refused; subscribing without resuming", "err", err)
-		c.countGap()
-	}
 	msgs := make([]*bayeux.Message, len(channels))
 	for i, ch := range channels {
 		msgs[i] = subscribeMessage(bayeux.MetaSubscribe, id, ch)
@@ -216,30 +202,6 @@ func (c *Client) resubscribe(ctx context.Context, id string) error {
 	}
 	c.log.Debug("bayeux client: re-subscribed", "channels", len(channels), "failed", len(errs))
 	return errors.Join(errs...)
-}
-
-// resubscribeResuming subscribes to every channel in one /meta/subscribe
-// that asks the server to replay the broadcasts after position after (the
-// resume extension).
-func (c *Client) resubscribeResuming(ctx context.Context, id string, channels []string, after uint64) error {
-	sub, err := json.Marshal(channels)
-	if err != nil {
-		return fmt.Errorf("re-subscribe: %w", err)
-	}
-	msg := &bayeux.Message{Channel: bayeux.MetaSubscribe, ClientID: id, Subscription: sub, Ext: map[string]any{"resume": after}}
-	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
-	if err != nil {
-		return fmt.Errorf("re-subscribe: %w", err)
-	}
-	if err := replyError(replies[0]); err != nil {
-		return fmt.Errorf("re-subscribe %v: %w", channels, err)
-	}
-	if complete, _ := replies[0].Ext["resume"].(bool); !complete {
-		c.log.Warn("bayeux client: resumed with a gap: the server no longer had every message missed since", "position", after)
-		c.countGap()
-	}
-	c.log.Debug("bayeux client: re-subscribed, resuming", "channels", len(channels), "after", after)
-	return nil
 }
 
 func (c *Client) countGap() {
