@@ -40,8 +40,8 @@ var (
 var tsReserved = []string{
 	"Ajv2020", "BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError",
 	"ClientOptions", "CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
-	"ParamRule", "Publishable", "ReplyError", "ServiceChannel", "Subscribable", "Subscription",
-	"ValidationError", "addFormats", "createClient",
+	"Live", "ParamRule", "Publishable", "ReplyError", "ResumeError", "ServiceChannel", "Subscribable", "Subscription",
+	"ValidationError", "addFormats", "createClient", "positionOf",
 }
 
 // DefaultTSOut is where the typed client goes when the spec names no

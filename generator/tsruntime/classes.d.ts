@@ -25,3 +25,16 @@ export declare class HandlerError extends Error {
 
   constructor(channel: string, cause: unknown);
 }
+
+/**
+ * ResumeError says that the server could not replay everything the client
+ * missed while it reconnected (the resume extension): messages were lost.
+ */
+export declare class ResumeError extends Error {
+  /** The channel whose reply told of the gap: /meta/connect. */
+  readonly channel: string;
+  /** The position of the last message received before the gap. */
+  readonly position: number;
+
+  constructor(position: number);
+}

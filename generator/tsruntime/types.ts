@@ -11,7 +11,9 @@ export interface ClientOptions {
   /**
    * onError receives what the client cannot hand to the application: a
    * message or reply that does not match its schema (when the client
-   * validates) and an error thrown by a subscription or state listener.
+   * validates), an error thrown by a subscription or state listener, a
+   * subscription the server refused to restore after a new handshake, and
+   * a resume that could not replay everything missed (ResumeError).
    * Default: console.error.
    */
   onError?: (error: ClientError) => void;
@@ -72,4 +74,4 @@ export interface ServiceChannel<Req, Reply> {
 }
 
 /** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;
+export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError;

@@ -147,7 +147,9 @@ export interface ClientOptions {
   /**
    * onError receives what the client cannot hand to the application: a
    * message or reply that does not match its schema (when the client
-   * validates) and an error thrown by a subscription or state listener.
+   * validates), an error thrown by a subscription or state listener, a
+   * subscription the server refused to restore after a new handshake, and
+   * a resume that could not replay everything missed (ResumeError).
    * Default: console.error.
    */
   onError?: (error: ClientError) => void;
@@ -208,7 +210,7 @@ export interface ServiceChannel<Req, Reply> {
 }
 
 /** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;
+export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError;
 
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export declare class ReplyError extends Error {
@@ -236,4 +238,17 @@ export declare class HandlerError extends Error {
   readonly channel: string;
 
   constructor(channel: string, cause: unknown);
+}
+
+/**
+ * ResumeError says that the server could not replay everything the client
+ * missed while it reconnected (the resume extension): messages were lost.
+ */
+export declare class ResumeError extends Error {
+  /** The channel whose reply told of the gap: /meta/connect. */
+  readonly channel: string;
+  /** The position of the last message received before the gap. */
+  readonly position: number;
+
+  constructor(position: number);
 }

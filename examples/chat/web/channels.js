@@ -81,6 +81,24 @@ export class HandlerError extends Error {
   }
 }
 
+/**
+ * ResumeError says that the server could not replay everything the client
+ * missed while it reconnected (the resume extension): messages were lost.
+ */
+export class ResumeError extends Error {
+  /** The channel whose reply told of the gap: /meta/connect. */
+  channel;
+  /** The position of the last message received before the gap. */
+  position;
+
+  constructor(position) {
+    super(`/meta/connect: resumed after position ${position} with a gap: some messages were lost`);
+    this.name = "ResumeError";
+    this.channel = "/meta/connect";
+    this.position = position;
+  }
+}
+
 /** The characters of a channel segment, as the Bayeux server accepts them. */
 const segmentChars = /^[A-Za-z0-9 !#$()+\-.@_{}~]+$/;
 
@@ -119,6 +137,12 @@ function failureOf(reply) {
   return "failed";
 }
 
+/** The position a message carries in ext.resume (the resume extension), or 0. */
+function positionOf(message) {
+  const pos = message.ext?.resume;
+  return typeof pos === "number" && pos > 0 ? pos : 0;
+}
+
 /** Link is the typed layer over one CometD instance. */
 class Link {
   cometd;
@@ -126,14 +150,25 @@ class Link {
   #callTimeout;
   #stateListeners = new Set();
   #state = "disconnected";
+  #live = new Set();
+  /** The position of the newest message received (the resume extension). */
+  #position = 0;
 
   constructor(cometd, options) {
     this.cometd = cometd;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#callTimeout = options.callTimeout ?? 10000;
+    cometd.registerExtension("cometgen-resume", {
+      outgoing: (message) => this.#outgoing(message),
+      incoming: (message) => this.#incoming(message),
+    });
     cometd.addListener("/meta/handshake", (m) => {
       if (!m.successful) {
         this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
+      } else if (m.reestablish === true) {
+        this.#resubscribe();
+      } else {
+        this.#live.clear(); // a first handshake: the CometD client starts afresh
       }
     });
     cometd.addListener("/meta/connect", (m) => {
@@ -144,6 +179,58 @@ class Link {
       }
     });
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
+  }
+
+  /**
+   * A handshake asks for the resume extension: with the position of the
+   * newest message received, the server replays what came after it on the
+   * channels subscribed before the first /meta/connect.
+   */
+  #outgoing(message) {
+    if (message.channel === "/meta/handshake") {
+      message.ext = { ...message.ext, resume: this.#position > 0 ? this.#position : true };
+    }
+    return message;
+  }
+
+  /**
+   * Messages at or before the newest position received are repeats (a
+   * replay overlapping what the old session delivered) and are dropped; a
+   * connect reply saying the replay was incomplete goes to onError.
+   */
+  #incoming(message) {
+    const pos = positionOf(message);
+    if (pos > 0 && message.data !== undefined && message.successful === undefined) {
+      if (pos <= this.#position) {
+        return null;
+      }
+      this.#position = pos;
+    }
+    if (message.channel === "/meta/connect") {
+      const resumed = message.ext?.resume;
+      if (resumed === false) {
+        this.#onError(new ResumeError(this.#position));
+      }
+    }
+    return message;
+  }
+
+  /**
+   * After a new handshake (the server lost the session: it restarted, or
+   * its node died) the CometD client has forgotten the subscriptions: they
+   * are made again, in one batch, before the first /meta/connect.
+   */
+  #resubscribe() {
+    this.cometd.batch(() => {
+      for (const live of this.#live) {
+        live.handle = this.cometd.subscribe(live.channel, live.deliver, (reply) => {
+          if (!reply.successful) {
+            this.#live.delete(live);
+            this.#onError(new ReplyError(live.channel, reply));
+          }
+        });
+      }
+    });
   }
 
   #setState(state) {
@@ -181,6 +268,7 @@ class Link {
   }
 
   disconnect() {
+    this.#live.clear();
     return new Promise((resolve) => {
       this.cometd.disconnect(() => resolve());
     });
@@ -200,25 +288,31 @@ class Link {
           this.#onError(new HandlerError(message.channel, e));
         }
       };
-      const handle = this.cometd.subscribe(channel, deliver, (reply) => {
-        if (!reply.successful) {
-          reject(new ReplyError(channel, reply));
-          return;
-        }
-        resolve({
-          channel,
-          unsubscribe: () =>
-            new Promise((done, fail) => {
-              this.cometd.unsubscribe(handle, (r) => {
-                if (r.successful) {
-                  done();
-                } else {
-                  fail(new ReplyError(channel, r));
-                }
-              });
-            }),
-        });
-      });
+      const live = {
+        channel,
+        deliver,
+        handle: this.cometd.subscribe(channel, deliver, (reply) => {
+          if (!reply.successful) {
+            reject(new ReplyError(channel, reply));
+            return;
+          }
+          this.#live.add(live);
+          resolve({
+            channel,
+            unsubscribe: () =>
+              new Promise((done, fail) => {
+                this.#live.delete(live);
+                this.cometd.unsubscribe(live.handle, (r) => {
+                  if (r.successful) {
+                    done();
+                  } else {
+                    fail(new ReplyError(channel, r));
+                  }
+                });
+              }),
+          });
+        }),
+      };
     });
   }
 

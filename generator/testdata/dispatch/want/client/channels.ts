@@ -93,7 +93,9 @@ export interface ClientOptions {
   /**
    * onError receives what the client cannot hand to the application: a
    * message or reply that does not match its schema (when the client
-   * validates) and an error thrown by a subscription or state listener.
+   * validates), an error thrown by a subscription or state listener, a
+   * subscription the server refused to restore after a new handshake, and
+   * a resume that could not replay everything missed (ResumeError).
    * Default: console.error.
    */
   onError?: (error: ClientError) => void;
@@ -154,7 +156,7 @@ export interface ServiceChannel<Req, Reply> {
 }
 
 /** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError;
+export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError;
 
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export class ReplyError extends Error {
@@ -195,6 +197,24 @@ export class HandlerError extends Error {
     super(`${channel}: listener failed: ${String(cause)}`, { cause });
     this.name = "HandlerError";
     this.channel = channel;
+  }
+}
+
+/**
+ * ResumeError says that the server could not replay everything the client
+ * missed while it reconnected (the resume extension): messages were lost.
+ */
+export class ResumeError extends Error {
+  /** The channel whose reply told of the gap: /meta/connect. */
+  readonly channel: string;
+  /** The position of the last message received before the gap. */
+  readonly position: number;
+
+  constructor(position: number) {
+    super(`/meta/connect: resumed after position ${position} with a gap: some messages were lost`);
+    this.name = "ResumeError";
+    this.channel = "/meta/connect";
+    this.position = position;
   }
 }
 
@@ -247,6 +267,19 @@ function failureOf(reply: Message): string {
   return "failed";
 }
 
+/** A subscription of the application, subscribed again after a new handshake. */
+interface Live {
+  readonly channel: string;
+  readonly deliver: (message: Message) => void;
+  handle: ReturnType<CometD["subscribe"]>;
+}
+
+/** The position a message carries in ext.resume (the resume extension), or 0. */
+function positionOf(message: Message): number {
+  const pos = (message.ext as { resume?: unknown } | undefined)?.resume;
+  return typeof pos === "number" && pos > 0 ? pos : 0;
+}
+
 /** Link is the typed layer over one CometD instance. */
 class Link {
   readonly cometd: CometD;
@@ -254,14 +287,25 @@ class Link {
   readonly #callTimeout: number;
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
   #state: ConnectionState = "disconnected";
+  readonly #live = new Set<Live>();
+  /** The position of the newest message received (the resume extension). */
+  #position = 0;
 
   constructor(cometd: CometD, options: ClientOptions) {
     this.cometd = cometd;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#callTimeout = options.callTimeout ?? 10000;
+    cometd.registerExtension("cometgen-resume", {
+      outgoing: (message) => this.#outgoing(message),
+      incoming: (message) => this.#incoming(message),
+    });
     cometd.addListener("/meta/handshake", (m) => {
       if (!m.successful) {
         this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
+      } else if (m.reestablish === true) {
+        this.#resubscribe();
+      } else {
+        this.#live.clear(); // a first handshake: the CometD client starts afresh
       }
     });
     cometd.addListener("/meta/connect", (m) => {
@@ -272,6 +316,58 @@ class Link {
       }
     });
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
+  }
+
+  /**
+   * A handshake asks for the resume extension: with the position of the
+   * newest message received, the server replays what came after it on the
+   * channels subscribed before the first /meta/connect.
+   */
+  #outgoing(message: Message): Message {
+    if (message.channel === "/meta/handshake") {
+      message.ext = { ...message.ext, resume: this.#position > 0 ? this.#position : true };
+    }
+    return message;
+  }
+
+  /**
+   * Messages at or before the newest position received are repeats (a
+   * replay overlapping what the old session delivered) and are dropped; a
+   * connect reply saying the replay was incomplete goes to onError.
+   */
+  #incoming(message: Message): Message | null {
+    const pos = positionOf(message);
+    if (pos > 0 && message.data !== undefined && message.successful === undefined) {
+      if (pos <= this.#position) {
+        return null;
+      }
+      this.#position = pos;
+    }
+    if (message.channel === "/meta/connect") {
+      const resumed = (message.ext as { resume?: unknown } | undefined)?.resume;
+      if (resumed === false) {
+        this.#onError(new ResumeError(this.#position));
+      }
+    }
+    return message;
+  }
+
+  /**
+   * After a new handshake (the server lost the session: it restarted, or
+   * its node died) the CometD client has forgotten the subscriptions: they
+   * are made again, in one batch, before the first /meta/connect.
+   */
+  #resubscribe(): void {
+    this.cometd.batch(() => {
+      for (const live of this.#live) {
+        live.handle = this.cometd.subscribe(live.channel, live.deliver, (reply) => {
+          if (!reply.successful) {
+            this.#live.delete(live);
+            this.#onError(new ReplyError(live.channel, reply));
+          }
+        });
+      }
+    });
   }
 
   #setState(state: ConnectionState): void {
@@ -309,6 +405,7 @@ class Link {
   }
 
   disconnect(): Promise<void> {
+    this.#live.clear();
     return new Promise((resolve) => {
       this.cometd.disconnect(() => resolve());
     });
@@ -332,25 +429,31 @@ class Link {
           this.#onError(new HandlerError(message.channel, e));
         }
       };
-      const handle = this.cometd.subscribe(channel, deliver, (reply) => {
-        if (!reply.successful) {
-          reject(new ReplyError(channel, reply));
-          return;
-        }
-        resolve({
-          channel,
-          unsubscribe: () =>
-            new Promise<void>((done, fail) => {
-              this.cometd.unsubscribe(handle, (r) => {
-                if (r.successful) {
-                  done();
-                } else {
-                  fail(new ReplyError(channel, r));
-                }
-              });
-            }),
-        });
-      });
+      const live: Live = {
+        channel,
+        deliver,
+        handle: this.cometd.subscribe(channel, deliver, (reply) => {
+          if (!reply.successful) {
+            reject(new ReplyError(channel, reply));
+            return;
+          }
+          this.#live.add(live);
+          resolve({
+            channel,
+            unsubscribe: () =>
+              new Promise<void>((done, fail) => {
+                this.#live.delete(live);
+                this.cometd.unsubscribe(live.handle, (r) => {
+                  if (r.successful) {
+                    done();
+                  } else {
+                    fail(new ReplyError(channel, r));
+                  }
+                });
+              }),
+          });
+        }),
+      };
     });
   }
 
