@@ -548,6 +548,40 @@ func TestMalformedRemoteMessagesAreDropped(t *testing.T) {
 	waitFor(t, 5*time.Second, "5 drops counted", func() bool { return a.b.Dropped() == 5 })
 }
 
+// TestMalformedHistoryEventsAreDropped: events in the history stream that
+// do not decode, or are not on a concrete broadcast channel, are counted
+// and dropped; the node goes on with the next.
+func TestMalformedHistoryEventsAreDropped(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	a := startNode(t, "a", ns.ClientURL(), withHistory)
+	rec := subscribe(t, newClient(t, a.url, "", nil), "/chat/room")
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, data := range []string{
+		`{"channel":"/chat/room","data":{"half":`,
+		`{"channel":"/service/x","data":1}`,
+		`{"channel":"/chat/*","data":1}`,
+		`[{"channel":"/chat/room","data":1}]`,
+		`{"channel":"/chat/room","data":"ok"}`,
+	} {
+		// Straight into the stream, as a broken or foreign node would.
+		if _, err := nc.Request("cometgen.h.chat.room", []byte(data), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "the good event", func() bool { return len(rec.got()) == 1 })
+	if got := rec.got(); !slices.Equal(got, []string{`/chat/room "ok"`}) {
+		t.Errorf("delivered %v, want only the well-formed event", got)
+	}
+	waitFor(t, 5*time.Second, "4 drops counted", func() bool { return a.b.Dropped() == 4 })
+	if n := a.srv.Stats().BrokerBad; n != 4 {
+		t.Errorf("Stats().BrokerBad = %d, want 4", n)
+	}
+}
+
 func TestMapReplicates(t *testing.T) {
 	a, b, _, _ := cluster(t)
 	ctx := t.Context()
