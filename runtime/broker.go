@@ -190,8 +190,10 @@ func (s *Server) setHealth(err error) {
 		}
 	})
 	// Websockets are closed too: behind a load balancer, a client's next
-	// connection then reaches a healthy node rather than this one.
-	s.wsConns.Range(func(k, _ any) bool {
+	// connection then reaches a healthy node rather than this one. On a
+	// goroutine of their own: a close frame may wait up to a second for a
+	// slow peer, and the broker's callback that reports the loss must not.
+	go s.wsConns.Range(func(k, _ any) bool {
 		c := k.(*wsConn).c
 		_ = c.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "node unhealthy"),

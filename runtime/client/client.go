@@ -324,9 +324,26 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	c.advice = defaultAdvice()
 	c.advice.merge(reply.Advice)
 	c.clientID = reply.ClientID
-	c.ackOn, c.ackBatch = c.o.ack && reply.Ext["ack"] == true, 0
+	c.ackOn, c.ackBatch = c.asksAck() && reply.Ext["ack"] == true, 0
 	c.resumeOn = c.o.resume && reply.Ext["resume"] == true
 	return reply.ClientID, nil
+}
+
+// asksAck reports whether the handshake asks for the ack extension: with
+// WithAck, or in the ext given to WithHandshakeExt (true, or {"enabled":
+// true} as older CometD clients send it). Either way the client must then
+// acknowledge, or the server sends every batch again.
+func (c *Client) asksAck() bool {
+	if c.o.ack {
+		return true
+	}
+	switch v := c.o.handshakeExt["ack"].(type) {
+	case bool:
+		return v
+	case map[string]any:
+		return v["enabled"] == true
+	}
+	return false
 }
 
 // ResumeGranted reports whether the current session uses the resume

@@ -93,10 +93,15 @@ func TestAck(t *testing.T) {
 	tests := []struct {
 		name       string
 		disableAck bool
+		opt        client.Option
 		want       bool
 	}{
-		{"granted", false, true},
-		{"refused by the server", true, false},
+		{"granted", false, client.WithAck(), true},
+		{"refused by the server", true, client.WithAck(), false},
+		// Asked for in the handshake's ext rather than with WithAck: the
+		// client must still acknowledge, or the server sends every batch
+		// again.
+		{"asked through WithHandshakeExt", false, client.WithHandshakeExt(map[string]any{"ack": true}), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +110,7 @@ func TestAck(t *testing.T) {
 				srv := httptest.NewServer(rs)
 				defer srv.Close()
 				defer rs.Shutdown(context.Background())
-				c := client.New(srv.URL+"/cometd", append(transportOptions(tr), client.WithAck())...)
+				c := client.New(srv.URL+"/cometd", append(transportOptions(tr), tt.opt)...)
 				ctx := testCtx(t)
 				if err := c.Handshake(ctx); err != nil {
 					t.Fatalf("Handshake: %v", err)

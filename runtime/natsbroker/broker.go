@@ -393,6 +393,9 @@ func (b *Broker) SetUserOnline(user string, online bool) {
 	b.pres.local(user, online)
 	b.annMu.Lock()
 	defer b.annMu.Unlock()
+	if b.closed.Load() {
+		return // after the goodbye: the others have dropped this node
+	}
 	b.announce(presenceMsg{Node: b.o.NodeID, User: user, Online: online})
 }
 
@@ -408,7 +411,12 @@ func (b *Broker) Close() error {
 		b.hist.stop()
 	}
 	if b.node.Load() != nil {
+		// Under annMu, after closed is set: no heartbeat or change goes
+		// out after the goodbye, which would bring this node's users back
+		// on the others until the presence TTL.
+		b.annMu.Lock()
 		b.announce(presenceMsg{Node: b.o.NodeID, Bye: true})
+		b.annMu.Unlock()
 	}
 	err := b.nc.Drain()
 	b.done.Wait()
@@ -505,6 +513,9 @@ func (b *Broker) heartbeat() {
 	}
 	b.annMu.Lock()
 	defer b.annMu.Unlock()
+	if b.closed.Load() {
+		return
+	}
 	b.beatSeq++
 	// Half the max payload for the ids leaves room for the rest.
 	limit := int(b.nc.MaxPayload() / 2)
