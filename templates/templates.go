@@ -49,10 +49,13 @@ type Archetype struct {
 
 // Data is what a template sees.
 type Data struct {
-	// Name is the project's name: the spec's name, the binary's name.
+	// Name is the project's name: the spec's name.
 	Name string
 	// Module is the Go module path of the project.
 	Module string
+	// Binary is the name go build gives the server: the last element of
+	// Module.
+	Binary string
 	// CometgenVersion is the version of github.com/cometgen/cometgen that
 	// go.mod requires.
 	CometgenVersion string
@@ -98,6 +101,32 @@ func Lookup(name string) (Archetype, bool) {
 		}
 	}
 	return Archetype{}, false
+}
+
+// Entries returns the names of the top-level files and directories a
+// project of the archetype called name starts with (as written: "web",
+// "main.go", ".gitignore"…), sorted, or nil for an unknown name.
+func Entries(name string) []string {
+	if _, ok := Lookup(name); !ok {
+		return nil
+	}
+	var out []string
+	for _, src := range []string{name, commonDir} {
+		des, err := fs.ReadDir(archetypes, src)
+		if err != nil {
+			continue
+		}
+		for _, de := range des {
+			if de.Name() == summaryFile {
+				continue
+			}
+			if e := OutputPath(de.Name()); !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ErrUnknown is returned by Render for a name that is no archetype.

@@ -123,3 +123,18 @@ func TestRenderUnknown(t *testing.T) {
 		t.Errorf("err = %v, want ErrUnknown", err)
 	}
 }
+
+func TestEntries(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want []string
+	}{
+		{"blank", []string{".gitignore", "Makefile", "README.md", "cometgen.yaml", "go.mod", "main.go", "main_test.go", "package.json", "web"}},
+		{"chat", []string{".gitignore", "Makefile", "README.md", "chat.go", "chat_test.go", "cometgen.yaml", "go.mod", "login.go", "main.go", "package.json", "web"}},
+		{"nope", nil},
+	} {
+		if got := Entries(tt.name); !slices.Equal(got, tt.want) {
+			t.Errorf("Entries(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

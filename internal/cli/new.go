@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -125,6 +127,25 @@ func checkModulePath(p string) error {
 	return err
 }
 
+// checkNotStd refuses a module path without a dot in its first element
+// that names a standard-library package ("fmt", "net/http"): go would
+// take its imports for the standard library's and fail only later, in go
+// mod tidy. go list tells, for the toolchain that will build the project.
+func (s *scaffolder) checkNotStd(ctx context.Context, goTool, mod string) error {
+	first, _, _ := strings.Cut(mod, "/")
+	if strings.Contains(first, ".") {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, goTool, "list", "-e", "-f", "{{.Standard}}", mod).Output()
+	if err != nil {
+		return nil // go list itself failed: go mod tidy will say why
+	}
+	if strings.TrimSpace(string(out)) == "true" {
+		return fmt.Errorf("invalid module path %q: it names a package of the Go standard library; use a path of your own, such as example.com/%s", mod, mod)
+	}
+	return nil
+}
+
 // scaffolder creates one project. Its function fields are what tests
 // replace.
 type scaffolder struct {
@@ -176,9 +197,16 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (_ project, err e
 	if err := checkModulePath(mod); err != nil {
 		return project{}, fmt.Errorf("invalid module path: %w", err)
 	}
+	binary := path.Base(mod)
+	if entries := templates.Entries(f.template); slices.Contains(entries, binary) {
+		return project{}, fmt.Errorf("module path %q: go build would name the server %q, like the project's own %s: choose another name or --module", mod, binary, binary)
+	}
 	goTool, err := s.lookPath("go")
 	if err != nil {
 		return project{}, errors.New("the Go toolchain is not installed (go is not on PATH): cometgen new runs go mod tidy in the project; install Go 1.26 or later from https://go.dev/dl/")
+	}
+	if err := s.checkNotStd(ctx, goTool, mod); err != nil {
+		return project{}, err
 	}
 	npm := ""
 	if !f.noInstall {
@@ -224,6 +252,7 @@ func (s *scaffolder) scaffold(ctx context.Context, dir string) (_ project, err e
 	data := templates.Data{
 		Name:            name,
 		Module:          mod,
+		Binary:          binary,
 		CometgenVersion: src.Version,
 		Replace:         src.Checkout,
 		CometdVersion:   templates.CometdVersion,
