@@ -83,10 +83,7 @@ func (n *Node) Deliver(event []byte) error {
 // well-formed message on a concrete broadcast channel, or an error
 // (counted in Stats.BrokerBad).
 func (s *Server) remoteBroadcast(event []byte) (*bayeux.Message, error) {
-	m, err := decodeRemote(event)
-	if err == nil && (bayeux.KindOf(m.Channel) != bayeux.Broadcast || bayeux.IsWild(m.Channel)) {
-		err = fmt.Errorf("runtime: remote event on %q: not a concrete broadcast channel", m.Channel)
-	}
+	m, err := checkRemote(event)
 	if err != nil {
 		s.stats.brokerBad.Add(1)
 		return nil, err
@@ -194,6 +191,9 @@ func (s *Server) setHealth(err error) {
 	// goroutine of their own: a close frame may wait up to a second for a
 	// slow peer, and the broker's callback that reports the loss must not.
 	go s.wsConns.Range(func(k, _ any) bool {
+		if s.Healthy() == nil {
+			return false // healthy again: the connections left are new
+		}
 		c := k.(*wsConn).c
 		_ = c.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "node unhealthy"),

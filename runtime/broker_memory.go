@@ -209,7 +209,6 @@ type memoryHistoryBroker struct {
 	inbox  []memoryEvent
 	wake   chan struct{}
 	stop   chan struct{}
-	done   chan struct{}
 	closed bool
 }
 
@@ -223,18 +222,18 @@ func (b *memoryHistoryBroker) Start(n *Node) error {
 	h.order.Lock()
 	defer h.order.Unlock()
 	h.ring.Lock()
-	n.Begin(h.last)
+	last := h.last
 	h.ring.Unlock()
+	n.Begin(last)
 	if err := b.memoryBroker.Start(n); err != nil {
 		return err
 	}
-	b.wake, b.stop, b.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	b.wake, b.stop = make(chan struct{}, 1), make(chan struct{})
 	go b.deliver()
 	return nil
 }
 
 func (b *memoryHistoryBroker) deliver() {
-	defer close(b.done)
 	for {
 		select {
 		case <-b.stop:
@@ -327,8 +326,9 @@ func (b *memoryHistoryBroker) Close() error {
 	b.mu.Unlock()
 	err := b.memoryBroker.Close()
 	if !already && b.stop != nil {
+		// Not waiting for the delivery goroutine: Close may run on it (a
+		// listener that shuts the server down). It ends by itself.
 		close(b.stop)
-		<-b.done
 	}
 	return err
 }

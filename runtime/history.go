@@ -20,11 +20,14 @@ import (
 // subscribers when it is published. Append sends it to every node, the
 // publishing one included, and every node delivers the cluster's broadcasts
 // in the history's order through Node.DeliverAt. Each delivered broadcast
-// carries its position in ext.resume; a client that handshook with
-// ext.resume true and lost its session subscribes again, on any node, with
-// one /meta/subscribe of all its channels whose ext.resume is the last
-// position it received, and the node replays what the client missed before
-// anything newer (docs/design.md, "Resuming on another node").
+// carries its position in ext.resume, and a plain subscribe's reply the
+// position it joined at. A client that handshook with ext.resume true and
+// lost its session handshakes again, on any node, and subscribes to its
+// channels again in one batch, each /meta/subscribe with ext.resume set to
+// the last position it received; the node replays what the client missed
+// on them before anything newer, and the next /meta/connect reply says
+// whether it could replay everything (docs/design.md, "Resuming on another
+// node").
 //
 // The publisher's success reply comes after Append returned: a message the
 // publisher was told about is in the history.
@@ -115,16 +118,13 @@ type history struct {
 	last   atomic.Uint64 // position of the last event delivered (written under mu)
 }
 
-// resumeAfter reads a handshake's ext.resume: true asks for the resume
-// extension; a position also asks to resume after it (the last position
-// the client received). asked is false without ext.resume.
+// resumeAfter reads a subscribe's ext.resume: the position the client
+// resumes after (the last one it received). asked is false without
+// ext.resume.
 func resumeAfter(m *bayeux.Message) (after uint64, asked bool, err *bayeux.Error) {
 	v, present := m.Ext[extResume]
 	if !present {
 		return 0, false, nil
-	}
-	if v == true {
-		return 0, true, nil
 	}
 	f, isNum := v.(float64)
 	if !isNum || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
@@ -133,45 +133,83 @@ func resumeAfter(m *bayeux.Message) (after uint64, asked bool, err *bayeux.Error
 	return uint64(f), true, nil
 }
 
-// pendingResume is a resuming session before its first /meta/connect: the
-// position it resumes after and the channels it subscribed to meanwhile,
-// which it joins at that connect, after the replay.
+// pendingResume is the resuming subscribes of one session in one batch:
+// the position they resume after and their channels, joined once the
+// batch is processed, after one replay.
 type pendingResume struct {
+	sess     *ServerSession
 	after    uint64
 	channels []string
 }
 
-// deferForResume records channel for a session that resumes at its first
-// /meta/connect, and reports whether it did.
-func (s *ServerSession) deferForResume(channel string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.resume == nil {
-		return false
+// resumeGroup returns the batch's resuming subscribes of sess after
+// position after, adding an empty group if there is none.
+func (r *result) resumeGroup(sess *ServerSession, after uint64) *pendingResume {
+	for i := range r.resumes {
+		if r.resumes[i].sess == sess && r.resumes[i].after == after {
+			return &r.resumes[i]
+		}
 	}
-	if !slices.Contains(s.resume.channels, channel) {
-		s.resume.channels = append(s.resume.channels, channel)
-	}
-	return true
+	r.resumes = append(r.resumes, pendingResume{sess: sess, after: after})
+	return &r.resumes[len(r.resumes)-1]
 }
 
-// resumeAtConnect runs, at a resuming session's first /meta/connect, the
-// replay of what it missed on the channels it subscribed to since its
-// handshake, and joins them. It returns whether the replay was complete,
-// or nil when the session was not resuming.
-func (s *Server) resumeAtConnect(hc *hookContext, sess *ServerSession) *bool {
-	sess.mu.Lock()
-	pr := sess.resume
-	sess.resume = nil
-	sess.mu.Unlock()
-	if pr == nil {
-		return nil
+// unresume drops channel from the batch's resuming subscribes of sess (an
+// unsubscribe after its subscribe in one batch), and reports whether it was
+// there.
+func (r *result) unresume(sess *ServerSession, channel string) bool {
+	found := false
+	for i := range r.resumes {
+		if pr := &r.resumes[i]; pr.sess == sess {
+			if k := slices.Index(pr.channels, channel); k >= 0 {
+				pr.channels = slices.Delete(pr.channels, k, k+1)
+				found = true
+			}
+		}
 	}
-	complete := s.resume(hc, sess, pr.channels, pr.after)
+	return found
+}
+
+// finishResume joins the channels of a batch's resuming subscribes after
+// the replay, and keeps whether it was complete for the session's next
+// connect reply.
+func (s *Server) finishResume(hc *hookContext, pr pendingResume) {
+	if len(pr.channels) == 0 {
+		return
+	}
+	complete := s.resume(hc, pr.sess, pr.channels, pr.after)
 	if !complete {
 		s.stats.resumeGaps.Add(1)
 	}
-	return &complete
+	pr.sess.mu.Lock()
+	if pr.sess.resumed != nil {
+		complete = complete && *pr.sess.resumed
+	}
+	pr.sess.resumed = &complete
+	pr.sess.mu.Unlock()
+}
+
+// takeResumed returns, once, whether the session's resumes since its last
+// connect reply were complete; ok is false when there were none.
+func (s *ServerSession) takeResumed() (complete, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resumed == nil {
+		return false, false
+	}
+	complete = *s.resumed
+	s.resumed = nil
+	return complete, true
+}
+
+// joinAtPosition subscribes sess to channel on a node with a history and
+// returns the node's position then: the events after it on channel reach
+// the session live, and a client that has received nothing yet resumes
+// from it. ok is false when the session has been removed.
+func (s *Server) joinAtPosition(sess *ServerSession, channel string) (pos uint64, ok bool) {
+	s.hist.mu.Lock()
+	defer s.hist.mu.Unlock()
+	return s.hist.last.Load(), s.channels.subscribe(sess, channel)
 }
 
 var (
@@ -183,19 +221,18 @@ var (
 // the events on them after position after that this node delivered: the
 // client's next events are then exactly the ones it missed, in order,
 // followed by the live ones. It reports whether the replay was complete:
-// false when the history had discarded some, when more than MaxReplay were
-// due, or when the history could not be read (logged).
+// false when the history had discarded some, when more were due than
+// MaxReplay or the room left in the session's queue (less a tenth of
+// MaxQueue, for live messages), or when the history could not be read
+// (logged).
 func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string, after uint64) (complete bool) {
 	hb := s.historyBroker()
-	if len(channels) == 0 {
-		return true
-	}
+	limit := min(s.opts.MaxReplay, s.opts.MaxQueue-s.opts.MaxQueue/10-sess.queued())
 	replayed := 0
 	enqueue := func(pos uint64, event []byte, exclude string) error {
-		m, err := decodeRemote(event)
+		m, err := checkRemote(event)
 		if err != nil {
-			s.stats.brokerBad.Add(1)
-			return nil
+			return nil // counted and dropped when it was delivered live
 		}
 		if exclude == sess.id || !matchesAny(channels, m.Channel) {
 			return nil
@@ -206,7 +243,7 @@ func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string,
 		if local {
 			return nil
 		}
-		if replayed == s.opts.MaxReplay {
+		if replayed >= limit {
 			return errReplayLimit
 		}
 		replayed++
@@ -216,20 +253,21 @@ func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string,
 		return nil
 	}
 	complete = true
+	stopped := false // the replay cannot go on: an error or the limit
 	replay := func(from, upto uint64) {
-		if !complete || from >= upto {
+		if stopped || from >= upto {
 			return
 		}
 		whole, err := hb.Replay(hc.get(), channels, from, upto, enqueue)
 		switch {
 		case errors.Is(err, errReplayLimit):
-			s.log.Warn("bayeux resume: more to replay than MaxReplay", "session", sess.id, "max", s.opts.MaxReplay)
-			complete = false
+			s.log.Warn("bayeux resume: more to replay than the session may take", "session", sess.id, "limit", limit)
+			complete, stopped = false, true
 		case err != nil:
 			s.log.Warn("bayeux resume: history unreadable", "session", sess.id, "err", err)
-			complete = false
+			complete, stopped = false, true
 		case !whole:
-			complete = false
+			complete = false // the oldest are gone; what is left is replayed
 		}
 	}
 	// Most of the replay runs while the node goes on delivering; the rest,
@@ -249,6 +287,16 @@ func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string,
 		s.stats.replayed.Add(int64(replayed))
 	}
 	return complete
+}
+
+// checkRemote decodes a broadcast event from the broker: one well-formed
+// message on a concrete broadcast channel, or an error.
+func checkRemote(event []byte) (*bayeux.Message, error) {
+	m, err := decodeRemote(event)
+	if err == nil && (bayeux.KindOf(m.Channel) != bayeux.Broadcast || bayeux.IsWild(m.Channel)) {
+		err = fmt.Errorf("runtime: remote event on %q: not a concrete broadcast channel", m.Channel)
+	}
+	return m, err
 }
 
 func matchesAny(patterns []string, channel string) bool {

@@ -98,73 +98,131 @@ func TestHistoryOrdersTheCluster(t *testing.T) {
 	}
 }
 
+// resumingClient handshakes on url asking for the resume extension.
+func resumingClient(t *testing.T, url string) *lpClient {
+	t.Helper()
+	c := newLP(t, url)
+	r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": true}})
+	if r[0]["successful"] != true || r[0]["ext"].(map[string]any)["resume"] != true {
+		t.Fatalf("handshake: %v", r[0])
+	}
+	c.clientID = r[0]["clientId"].(string)
+	return c
+}
+
+// publishAndWait publishes data on each channel in turn from a client of
+// node 1 and waits until node 0 delivered as many events.
+func publishAndWait(t *testing.T, srvs []*Server, urls []string, channels ...string) {
+	t.Helper()
+	pub := newLP(t, urls[1]).start()
+	want := srvs[0].hist.last.Load() + uint64(len(channels))
+	for i, ch := range channels {
+		if r := pub.publish(ch, i+1); r["successful"] != true {
+			t.Fatalf("publish: %v", r)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srvs[0].hist.last.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// resumeSub is a subscribe that resumes after position after.
+func resumeSub(channel string, after any) msg {
+	return msg{"channel": "/meta/subscribe", "subscription": channel, "ext": msg{"resume": after}}
+}
+
 // TestResumeProtocol covers the wire: the handshake grants resume only
-// with a history broker and refuses an ext.resume that is neither true nor
-// a position; a session that handshook with a position joins the channels
-// it subscribes to before its first /meta/connect at that connect, after
-// the replay of what it missed on them, and the connect's reply says the
-// replay was complete.
+// with a history broker and takes only true; a plain subscribe's reply
+// tells the position it joined at; the resuming subscribes of one batch
+// (ext.resume: the last position received) are joined after one replay of
+// what was missed on their channels, and the next connect's reply says
+// whether the replay was complete.
 func TestResumeProtocol(t *testing.T) {
 	_, plainURL := newTestServer(t, Options{})
 	srvs, urls := newHistoryCluster(t, 2, 100)
 	handshake := func(url string, resume any) msg {
-		c := newLP(t, url)
-		r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": resume}})
-		if id, ok := r[0]["clientId"].(string); ok {
-			c.clientID = id
-		}
-		r[0]["client"] = c
-		return r[0]
+		return newLP(t, url).send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": resume}})[0]
 	}
-	for _, tc := range []struct {
-		name  string
-		url   string
-		grant bool
-	}{
-		{"history", urls[0], true},
-		{"no broker", plainURL, false},
-	} {
-		ext, _ := handshake(tc.url, true)["ext"].(map[string]any)
-		if granted := ext["resume"] == true; granted != tc.grant {
-			t.Errorf("%s: resume granted %v, want %v", tc.name, granted, tc.grant)
-		}
+	if ext, _ := handshake(plainURL, true)["ext"].(map[string]any); ext["resume"] != nil {
+		t.Errorf("a server without a history granted resume: %v", ext)
 	}
-	for _, bad := range []any{"2", -1, 1.5, false} {
+	for _, bad := range []any{2, "2", false} {
 		if r := handshake(urls[0], bad); r["successful"] != false || r["error"] != "400::resume_invalid" {
-			t.Errorf("resume %v: reply %v, want 400::resume_invalid", bad, r)
+			t.Errorf("handshake resume %v: %v, want 400::resume_invalid", bad, r)
 		}
 	}
 
-	pub := newLP(t, urls[1]).start()
-	for i := 1; i <= 3; i++ {
-		pub.publish("/chat/a", i)
-		pub.publish("/other", i)
+	// Positions 1..6: /chat/a has 1, 3, 5 (data 1, 3, 5).
+	publishAndWait(t, srvs, urls, "/chat/a", "/other", "/chat/a", "/other", "/chat/a", "/other")
+	plain := resumingClient(t, urls[0])
+	r := plain.send(msg{"channel": "/meta/subscribe", "subscription": "/chat/a"})
+	if r[0]["ext"].(map[string]any)["resume"] != float64(srvs[0].hist.last.Load()) {
+		t.Errorf("plain subscribe: %v, want the position it joined at, %d", r[0], srvs[0].hist.last.Load())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srvs[0].hist.last.Load() < 6 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+
+	c := resumingClient(t, urls[0])
+	for _, bad := range []any{"2", -1, 1.5, true} {
+		if r := c.send(resumeSub("/chat/a", bad)); r[0]["successful"] != false || r[0]["error"] != "400::resume_invalid" {
+			t.Errorf("subscribe resume %v: %v, want 400::resume_invalid", bad, r[0])
+		}
 	}
-	// Events 1, 3 and 5 are on /chat/a; the client saw up to 2.
-	c := handshake(urls[0], 2)["client"].(*lpClient)
-	c.subscribe("/chat/*", "/service/x")
-	if n := srvs[0].Channel("/chat/*"); n != nil && len(n.Subscribers()) != 0 {
-		t.Errorf("subscribed before the first connect")
+	// The client saw up to position 2. Its first connect may come before
+	// its subscribes (CometD's long-polling sends it alone).
+	c.connect(true)
+	r = c.send(resumeSub("/chat/*", 2), resumeSub("/service/x", 2), resumeSub("/other", 2), msg{"channel": "/meta/unsubscribe", "subscription": "/other"})
+	for _, reply := range r {
+		if reply["successful"] != true {
+			t.Fatalf("resuming batch: %v", r)
+		}
 	}
-	r := c.connect(true)
-	var got []any
-	for _, e := range events(r) {
-		got = append(got, e["data"])
+	if ch := srvs[0].Channel("/other"); ch != nil && slices.Contains(ch.Subscribers(), srvs[0].sessions.get(c.clientID)) {
+		t.Error("unsubscribed in the same batch, yet subscribed")
 	}
-	if cr := reply(t, r, "/meta/connect"); cr["ext"].(map[string]any)["resume"] != true {
-		t.Errorf("first connect: %v, want ext.resume true", cr)
+	got := c.connect(true)
+	var data []any
+	for _, e := range events(got) {
+		data = append(data, e["data"])
 	}
-	if want := []any{2.0, 3.0}; !slices.Equal(got, want) {
-		t.Errorf("replayed %v, want %v", got, want)
+	if want := []any{3.0, 5.0}; !slices.Equal(data, want) {
+		t.Errorf("replayed %v, want %v", data, want)
 	}
-	// Now a live subscriber.
-	pub.publish("/chat/b", 4)
-	if got := c.collect(1); len(got) != 1 || got[0]["data"] != 4.0 {
+	if cr := reply(t, got, "/meta/connect"); cr["ext"].(map[string]any)["resume"] != true {
+		t.Errorf("connect after the resume: %v, want ext.resume true", cr)
+	}
+	// Live afterwards, and the outcome is told once.
+	publishAndWait(t, srvs, urls, "/chat/b")
+	got = c.collect(1)
+	if len(got) != 1 || got[0]["channel"] != "/chat/b" {
 		t.Errorf("live after the replay: %v", got)
+	}
+}
+
+// TestResumeLimitedByQueue: a replay stops before it would fill the
+// session's queue (keeping a tenth of MaxQueue for live messages), and the
+// next connect's reply says the resume was incomplete; the session lives.
+func TestResumeLimitedByQueue(t *testing.T) {
+	c := NewMemoryClusterWithHistory(100)
+	srvs, urls := make([]*Server, 2), make([]string, 2)
+	for i := range srvs {
+		srvs[i], urls[i] = newTestServer(t, Options{Broker: c.Broker(), MaxQueue: 10})
+	}
+	chans := make([]string, 12)
+	for i := range chans {
+		chans[i] = "/chat/a"
+	}
+	publishAndWait(t, srvs, urls, chans...)
+	sub := resumingClient(t, urls[0])
+	sub.send(resumeSub("/chat/a", 0))
+	got := sub.connect(true)
+	if n := len(events(got)); n != 9 {
+		t.Errorf("replayed %d, want 9 (MaxQueue 10 less a tenth)", n)
+	}
+	if cr := reply(t, got, "/meta/connect"); cr["successful"] != true || cr["ext"].(map[string]any)["resume"] != false {
+		t.Errorf("connect after the capped replay: %v, want successful with ext.resume false", cr)
+	}
+	if st := srvs[0].Stats(); st.ResumeGaps != 1 || st.QueueOverflows != 0 || st.Replayed != 9 {
+		t.Errorf("stats: %+v", st)
 	}
 }
 

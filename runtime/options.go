@@ -96,9 +96,11 @@ type Options struct {
 	// nil: a single node, whose fan-out pays nothing for clustering.
 	Broker Broker
 
-	// MaxReplay bounds how many messages one resuming /meta/subscribe may
-	// replay from a HistoryBroker's history (the resume extension). A client
-	// that missed more is told that its resume is incomplete. Default 10,000.
+	// MaxReplay bounds how many messages the resuming subscribes of one
+	// batch may replay from a HistoryBroker's history (the resume
+	// extension); so does the room left in the session's queue, less a
+	// tenth of MaxQueue. A client that missed more is told that its resume
+	// is incomplete. Default 10,000.
 	MaxReplay int
 
 	// Logger receives the server's logs. Default: slog.Default().

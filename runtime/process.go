@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -28,6 +29,9 @@ type result struct {
 	// rejected is set when the batch broke the protocol as a whole (a
 	// handshake batched with other messages); HTTP answers it with 400.
 	rejected bool
+	// resumes are the resuming subscribes of the batch (the resume
+	// extension), joined after one replay once the batch is processed.
+	resumes []pendingResume
 }
 
 // pendingConnect is a /meta/connect whose reply is not written yet.
@@ -39,9 +43,6 @@ type pendingConnect struct {
 	advise bool          // the reply carries advice
 	multi  bool          // another session of the browser holds a long poll
 	batch  int64         // ack extension: the batch this reply carries
-	// resumed is, for the first connect of a resuming session, whether the
-	// replay was complete (ext.resume of the reply); nil otherwise.
-	resumed *bool
 }
 
 var (
@@ -120,6 +121,9 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 	for i := range msgs {
 		s.processOne(o, &hc, hs, &msgs[i], len(msgs) == 1, &res)
 	}
+	for _, pr := range res.resumes {
+		s.finishResume(&hc, pr)
+	}
 	return res
 }
 
@@ -168,9 +172,7 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		if res.connect != nil { // two connects in one batch: answer the first now
 			res.replies = append(res.replies, s.connectReply(res.connect))
 		}
-		resumed := s.resumeAtConnect(hc, sess)
 		res.connect = s.connect(sess, m, alone)
-		res.connect.resumed = resumed
 		return
 	case bayeux.MetaDisconnect:
 		s.removeSession(sess, RemovedDisconnect)
@@ -181,9 +183,9 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		}
 		reply = success(m)
 	case bayeux.MetaSubscribe:
-		reply = s.changeSubscriptions(hc, hs, sess, m, true)
+		reply = s.changeSubscriptions(hc, hs, sess, m, true, res)
 	case bayeux.MetaUnsubscribe:
-		reply = s.changeSubscriptions(hc, hs, sess, m, false)
+		reply = s.changeSubscriptions(hc, hs, sess, m, false, res)
 	default:
 		err := s.publish(hc, hs, sess, m)
 		if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
@@ -317,12 +319,13 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if err := s.incoming(hc, hs, sess, m); err != nil {
 		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
-	var resumeFrom uint64
-	var resumeAsked bool
+	resumeAsked := false
 	if s.historyBroker() != nil {
-		var berr *bayeux.Error
-		if resumeFrom, resumeAsked, berr = resumeAfter(m); berr != nil {
-			return fail(berr, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+		if v, ok := m.Ext[extResume]; ok {
+			if v != true {
+				return fail(errResumeInvalid, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+			}
+			resumeAsked = true
 		}
 	}
 	if p := hs.policy; p != nil {
@@ -356,11 +359,6 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		reply.Ext = map[string]any{"ack": true}
 	}
 	if resumeAsked {
-		if resumeFrom > 0 {
-			sess.mu.Lock()
-			sess.resume = &pendingResume{after: resumeFrom}
-			sess.mu.Unlock()
-		}
 		if reply.Ext == nil {
 			reply.Ext = map[string]any{}
 		}
@@ -452,11 +450,11 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	if pc.batch > 0 {
 		reply.Ext = map[string]any{"ack": pc.batch}
 	}
-	if pc.resumed != nil {
+	if complete, ok := sess.takeResumed(); ok {
 		if reply.Ext == nil {
 			reply.Ext = map[string]any{}
 		}
-		reply.Ext[extResume] = *pc.resumed
+		reply.Ext[extResume] = complete
 	}
 	hs := s.hooks.load()
 	if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
@@ -509,7 +507,7 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 	return nil
 }
 
-func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message, subscribe bool) *bayeux.Message {
+func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message, subscribe bool, res *result) *bayeux.Message {
 	reply := &bayeux.Message{Channel: m.Channel, ID: m.ID, Subscription: m.Subscription, Successful: bayeux.Bool(true)}
 	fail := func(err *bayeux.Error) *bayeux.Message {
 		reply.Successful = bayeux.Bool(false)
@@ -523,6 +521,21 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	case len(names) == 0:
 		return fail(bayeux.ErrSubscriptionMissing)
 	}
+	// With a history: a subscribe whose ext.resume is a position resumes
+	// after it (joined once the batch is processed, after the replay); the
+	// others are told the position they join at.
+	var resume *pendingResume
+	joinedAt := uint64(0)
+	joined := false
+	if subscribe && s.historyBroker() != nil {
+		after, asked, berr := resumeAfter(m)
+		if berr != nil {
+			return fail(berr)
+		}
+		if asked {
+			resume = res.resumeGroup(sess, after)
+		}
+	}
 	for _, raw := range names {
 		name := bayeux.Normalize(raw)
 		if !bayeux.ValidChannel(name) {
@@ -535,6 +548,9 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 			continue // a no-op that succeeds, as in CometD
 		}
 		if !subscribe {
+			if res.unresume(sess, name) {
+				continue // its resuming subscribe in this batch is dropped
+			}
 			if !s.channels.unsubscribe(sess, name) && s.channels.get(name) == nil {
 				return fail(errUnsubscribeFailed)
 			}
@@ -552,12 +568,26 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
-		if sess.deferForResume(name) {
-			continue // joined at the session's first /meta/connect, after the replay
+		if resume != nil {
+			if !slices.Contains(resume.channels, name) {
+				resume.channels = append(resume.channels, name)
+			}
+			continue
+		}
+		if s.historyBroker() != nil {
+			var ok bool
+			if joinedAt, ok = s.joinAtPosition(sess, name); !ok {
+				return fail(bayeux.ErrSessionUnknown)
+			}
+			joined = true
+			continue
 		}
 		if !s.channels.subscribe(sess, name) {
 			return fail(bayeux.ErrSessionUnknown)
 		}
+	}
+	if joined {
+		reply.Ext = map[string]any{extResume: joinedAt}
 	}
 	return reply
 }

@@ -146,7 +146,7 @@ type Stats struct {
 	BrokerIn        int64 // messages from other nodes delivered here
 	BrokerBad       int64 // messages from other nodes dropped as malformed
 	Replayed        int64 // messages replayed from a HistoryBroker's history to resuming sessions
-	ResumeGaps      int64 // resuming subscribes told that their replay was incomplete
+	ResumeGaps      int64 // batches of resuming subscribes whose replay was incomplete
 }
 
 type counters struct {

@@ -87,8 +87,8 @@ type ServerSession struct {
 	roles     []string
 	attrs     map[string]any
 	queueFull func(*ServerSession) QueueFullAction
-	ack       *ackState      // set when the client negotiated the ack extension
-	resume    *pendingResume // a resuming session before its first connect
+	ack       *ackState // set when the client negotiated the ack extension
+	resumed   *bool     // the outcome of resumes not yet told in a connect reply
 
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).

@@ -37,18 +37,26 @@ const [transport] = transports();
 test(`over ${transport}: the subscriber moves to another node and misses nothing`, {timeout: 90000}, async () => {
     // Short backoffs, so that the client finds node b soon after it is there.
     const sub = new Client(transport, {backoffIncrement: 50, maxBackoff: 300});
+    // A second subscriber, on a room that stays quiet until its node is
+    // gone: it has received nothing, and resumes from where it subscribed.
+    const quiet = new Client(transport, {backoffIncrement: 50, maxBackoff: 300});
     const pub = new Client(transport, {url: URL2});
     const errors = [];
     const states = [];
     const subscriber = chat.createClient(sub.cometd, {onError: (e) => errors.push(e)});
     subscriber.onConnectionState((s) => states.push(s));
+    const quietClient = chat.createClient(quiet.cometd, {onError: (e) => errors.push(e)});
     const publisher = chat.createClient(pub.cometd, {onError: (e) => errors.push(e)});
     try {
         await subscriber.handshake({token: "sub"});
+        await quietClient.handshake({token: "quiet"});
         await publisher.handshake({token: "pub"});
         const room = `r${uid()}`;
+        const quietRoom = `q${uid()}`;
         const got = [];
+        const gotQuiet = [];
         await subscriber.channels.chatRoom(room).subscribe((data) => got.push(Number(data.text)));
+        await quietClient.channels.chatRoom(quietRoom).subscribe((data) => gotQuiet.push(data.text));
         const publish = async (from, to) => {
             for (let n = from; n <= to; n++) {
                 await publisher.channels.chatRoom(room).publish({text: String(n)});
@@ -61,8 +69,11 @@ test(`over ${transport}: the subscriber moves to another node and misses nothing
         // Published while the subscriber has no node at all: it can only
         // get these by replay.
         await publish(21, 40);
+        await publisher.channels.chatRoom(quietRoom).publish({text: "while moving"});
         await control("to-b");
         await eventually(() => got.includes(40), "messages 21..40 replayed on node b");
+        await eventually(() => gotQuiet.length === 1, "the quiet room's message replayed on node b");
+        assert.deepEqual(gotQuiet, ["while moving"]);
         await publish(41, 60);
         await eventually(() => got.includes(60), "messages 41..60 live on node b");
 
@@ -71,6 +82,6 @@ test(`over ${transport}: the subscriber moves to another node and misses nothing
         assert.ok(states.includes("reconnecting"), `the client reconnected (states: ${states})`);
         assert.equal(states.at(-1), "connected");
     } finally {
-        await Promise.allSettled([subscriber.disconnect(), publisher.disconnect()]);
+        await Promise.allSettled([subscriber.disconnect(), quietClient.disconnect(), publisher.disconnect()]);
     }
 });

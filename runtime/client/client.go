@@ -67,11 +67,14 @@ type Client struct {
 	// resumeOn: the session negotiated the resume extension.
 	resumeOn bool
 
-	// rmu guards position, the last ext.resume position received, and
-	// gaps, the resumes the server said were incomplete.
-	rmu      sync.Mutex
-	position uint64
-	gaps     int64
+	// rmu guards position, the last ext.resume position received (or the
+	// position the first subscribe joined at: positioned says there is
+	// one, 0 being a position), and gaps, the resumes the server said
+	// were incomplete.
+	rmu        sync.Mutex
+	position   uint64
+	positioned bool
+	gaps       int64
 
 	cur atomic.Pointer[run] // the current run, read on the receive path
 
@@ -289,14 +292,7 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 			msg.Ext["ack"] = true
 		}
 		if c.o.resume {
-			// The last position received, so that the server replays
-			// what came after it on the channels subscribed before the
-			// first /meta/connect; true for a first handshake.
-			if pos := c.Position(); pos > 0 {
-				msg.Ext["resume"] = pos
-			} else {
-				msg.Ext["resume"] = true
-			}
+			msg.Ext["resume"] = true
 		}
 	}
 	replies, err := c.exchange(ctx, []*bayeux.Message{msg}, c.o.maxNetworkDelay)
@@ -355,11 +351,12 @@ func (c *Client) ResumeGranted() bool {
 }
 
 // Position returns the position of the last broadcast received in the
-// cluster's order (the resume extension), or 0.
-func (c *Client) Position() uint64 {
+// cluster's order (the resume extension), or of the first subscription
+// when nothing was received yet; ok is false when there is none.
+func (c *Client) Position() (pos uint64, ok bool) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.position
+	return c.position, c.positioned
 }
 
 // ResumeGaps returns how many times the server said that it could not
@@ -392,13 +389,23 @@ func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
 	for i := range msgs {
 		m := &msgs[i]
 		pos := positionOf(m)
-		if pos != 0 && pos <= c.position && !isReplyShaped(m) {
+		if isReplyShaped(m) {
+			// A subscribe's reply tells the position it joined at: a client
+			// that has received nothing yet resumes from the first one.
+			if _, ok := m.Ext["resume"].(float64); ok && m.Channel == bayeux.MetaSubscribe && !c.positioned && m.Successful != nil && *m.Successful {
+				c.position, c.positioned = pos, true
+			}
+			pos = 0
+		}
+		if pos != 0 && c.positioned && pos <= c.position {
 			if out == nil {
 				out = append(make([]bayeux.Message, 0, len(msgs)), msgs[:i]...)
 			}
 			continue
 		}
-		c.position = max(c.position, pos)
+		if pos != 0 {
+			c.position, c.positioned = max(c.position, pos), true
+		}
 		if out != nil {
 			out = append(out, *m)
 		}
@@ -464,6 +471,9 @@ func (c *Client) Disconnect(ctx context.Context) error {
 	empty := []*Subscription{}
 	c.subs.Store(&empty)
 	c.smu.Unlock()
+	c.rmu.Lock()
+	c.position, c.positioned = 0, false // nothing to resume: the subscriptions are forgotten
+	c.rmu.Unlock()
 	notify()
 	if err != nil {
 		return fmt.Errorf("disconnect: %w", err)

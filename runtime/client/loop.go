@@ -133,7 +133,8 @@ func (c *Client) connect(ctx context.Context, enc *connectEncoder, first bool, a
 	// The first connect of a resuming session says whether the server
 	// replayed everything missed since the position given at handshake.
 	if complete, ok := replies[0].Ext["resume"].(bool); ok && !complete {
-		c.log.Warn("bayeux client: resumed with a gap: the server no longer had every message missed", "position", c.Position())
+		pos, _ := c.Position()
+		c.log.Warn("bayeux client: resumed with a gap: the server no longer had every message missed", "position", pos)
 		c.countGap()
 	}
 	return replies[0], nil

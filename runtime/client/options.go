@@ -146,13 +146,12 @@ func WithAck() Option {
 // It is granted by servers clustered with a broker that keeps a history
 // (runtime.HistoryBroker): their broadcasts carry their position in the
 // cluster's order, and when the client loses its session (its node died,
-// say) it handshakes again, on whichever node it reaches, with the last
-// position it received; the node replays what the client missed on the
-// channels it subscribes to again before its first /meta/connect, before
-// anything newer. Handlers see every message once, in order. When the
-// history no longer holds all of it, the client logs it and
-// Client.ResumeGaps counts it. Client.ResumeGranted reports whether the
-// server agreed.
+// say) it handshakes again, on whichever node it reaches, and subscribes
+// again, in one batch, asking for what came after the last position it
+// received; the node replays that before anything newer. Handlers see
+// every message once, in order. When the history no longer holds all of
+// it, the client logs it and Client.ResumeGaps counts it.
+// Client.ResumeGranted reports whether the server agreed.
 func WithResume() Option {
 	return func(o *options) { o.resume = true }
 }

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -230,8 +231,8 @@ func moveThroughGap(t *testing.T, size, missed int, opts runtime.Options, tr str
 }
 
 // gapsSoon returns c.ResumeGaps once it is not 0, or 0 after a while: the
-// replayed events may reach the handlers before the subscribe's reply is
-// processed.
+// replayed events may reach the handlers before the connect reply that
+// tells of the gap is processed.
 func gapsSoon(c *client.Client) int64 {
 	deadline := time.Now().Add(waitFor)
 	for c.ResumeGaps() == 0 && time.Now().Before(deadline) {
@@ -258,7 +259,7 @@ func TestResumeGap(t *testing.T) {
 }
 
 // TestResumeMaxReplay: a node replays at most Options.MaxReplay messages
-// to one resuming subscribe, and says the resume is incomplete.
+// to one batch of resuming subscribes, and says the resume is incomplete.
 func TestResumeMaxReplay(t *testing.T) {
 	sub, got, pub, b := moveThroughGap(t, 1000, 10, runtime.Options{MaxReplay: 3}, bayeux.TransportLongPolling)
 	got.waitLast(t, 4)
@@ -272,5 +273,36 @@ func TestResumeMaxReplay(t *testing.T) {
 	}
 	if st := b.Stats(); st.Replayed != 3 {
 		t.Errorf("Stats().Replayed = %d, want 3", st.Replayed)
+	}
+}
+
+// TestResumeWithNothingReceived: a subscriber that has received nothing
+// yet when its node dies resumes from the position its subscribe joined
+// at, so it gets what was published while it moved.
+func TestResumeWithNothingReceived(t *testing.T) {
+	for _, before := range []int{0, 5} { // events in the history before the subscribe
+		t.Run(fmt.Sprintf("history of %d", before), func(t *testing.T) {
+			nodes := historyCluster(t, 2, 1000, runtime.Options{})
+			a, b := nodes[0], nodes[1]
+			pub := connectClient(t, serve(t, b), client.WithTransport(bayeux.TransportLongPolling))
+			publishSeqs(t, pub, "/other", 1, before)
+			lb := newBalancer(t, a)
+			sub := connectClient(t, lb.url, client.WithTransport(bayeux.TransportWebSocket), client.WithResume())
+			got := subscribeSeqs(t, sub, "/chat/quiet")
+			if _, ok := sub.Position(); !ok {
+				t.Fatal("no position after the subscribe")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			_ = a.Shutdown(ctx)
+			publishSeqs(t, pub, "/chat/quiet", 1, 1)
+			lb.cur.Store(b)
+			got.waitLast(t, 1)
+			publishSeqs(t, pub, "/chat/quiet", 2, 2)
+			got.waitLast(t, 2)
+			if g := got.got(); !slices.Equal(g, []int{1, 2}) {
+				t.Errorf("got %v, want [1 2]", g)
+			}
+		})
 	}
 }

@@ -181,9 +181,19 @@ func (c *Client) resubscribe(ctx context.Context, id string) error {
 			channels = append(channels, s.channel)
 		}
 	}
+	// With the resume extension, each asks for what was missed since the
+	// last position received; sent in one batch, they are replayed in one
+	// pass, in order.
+	c.mu.Lock()
+	resume := c.resumeOn
+	c.mu.Unlock()
+	after, positioned := c.Position()
 	msgs := make([]*bayeux.Message, len(channels))
 	for i, ch := range channels {
 		msgs[i] = subscribeMessage(bayeux.MetaSubscribe, id, ch)
+		if resume && positioned {
+			msgs[i].Ext = map[string]any{"resume": after}
+		}
 	}
 	replies, err := c.exchange(ctx, msgs, c.o.maxNetworkDelay)
 	if err != nil {

@@ -194,7 +194,7 @@ type Broker struct {
 	subjU   string      // "<cluster>.u."
 	subjP   string      // "<cluster>.p"
 	subjH   string      // "<cluster>.h.", with a history
-	hist    *histStream // with Options.History
+	hist    atomic.Pointer[histStream] // with Options.History, once started
 	hdr     nats.Header // the origin header, shared read-only by every broadcast
 	node    atomic.Pointer[runtime.Node]
 	pres    *presence
@@ -253,9 +253,23 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.log.Info("natsbroker: reconnected to NATS", "url", nc.ConnectedUrlRedacted())
 			b.heartbeat()
-			if n := b.node.Load(); n != nil {
-				n.SetHealth(nil)
+			n := b.node.Load()
+			if n == nil {
+				return
 			}
+			if b.o.History > 0 && b.hist.Load() == nil {
+				// The history did not start before: its requests wait for
+				// replies, so not on this callback goroutine.
+				go func() {
+					if err := b.startHistory(n); err != nil {
+						b.unhealthy(err)
+						return
+					}
+					n.SetHealth(nil)
+				}()
+				return
+			}
+			n.SetHealth(nil)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) {
 			if !b.closed.Load() {
@@ -331,14 +345,9 @@ func (b *Broker) Start(n *runtime.Node) error {
 		b.subjU + ">": b.onUser,
 		b.subjP:       b.onPresence,
 	}
-	if b.o.History > 0 {
-		// Broadcasts come from the history stream instead.
-		if err := b.startHistory(n); err != nil {
-			return err
-		}
-	} else {
+	if b.o.History == 0 {
 		subs[b.subjB+">"] = b.onBroadcast
-	}
+	} // else broadcasts come from the history stream (below)
 	for subj, h := range subs {
 		sub, err := b.nc.Subscribe(subj, h)
 		if err != nil {
@@ -358,6 +367,13 @@ func (b *Broker) Start(n *runtime.Node) error {
 	}
 	if err := b.nc.FlushTimeout(b.o.ConnectTimeout); err != nil {
 		return fmt.Errorf("natsbroker: subscribe: %w", err)
+	}
+	if b.o.History > 0 {
+		// Tried again at every reconnection until it starts; the node is
+		// unhealthy until then.
+		if err := b.startHistory(n); err != nil {
+			return err
+		}
 	}
 	b.heartbeat()
 	return nil
@@ -407,8 +423,8 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	close(b.stop)
-	if b.hist != nil {
-		b.hist.stop()
+	if h := b.hist.Load(); h != nil {
+		h.stop()
 	}
 	if b.node.Load() != nil {
 		// Under annMu, after closed is set: no heartbeat or change goes

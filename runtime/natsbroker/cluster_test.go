@@ -716,10 +716,19 @@ func TestClusterClientsExchangePrivateMessages(t *testing.T) {
 // connection is down starts unhealthy and becomes healthy, with working
 // delivery, once NATS is back.
 func TestNodeStartsWhileNATSIsAway(t *testing.T) {
+	// With a history, the stream starts once NATS is back.
+	modes(t, testNodeStartsWhileNATSIsAway)
+}
+
+func testNodeStartsWhileNATSIsAway(t *testing.T, opts ...func(*natsbroker.Options)) {
 	dir := t.TempDir()
 	ns := startNATS(t, 0, dir)
 	u := ns.ClientURL()
-	b, err := natsbroker.Connect(t.Context(), fast(natsbroker.Options{URL: u, NodeID: "late"}))
+	o := fast(natsbroker.Options{URL: u, NodeID: "late"})
+	for _, f := range opts {
+		f(&o)
+	}
+	b, err := natsbroker.Connect(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,7 +746,7 @@ func TestNodeStartsWhileNATSIsAway(t *testing.T) {
 	}
 	startNATS(t, natsPort(t, u), dir)
 	waitFor(t, 10*time.Second, "healthy once NATS is back", func() bool { return srv.Healthy() == nil })
-	other := startNode(t, "other", u)
+	other := startNode(t, "other", u, opts...)
 	ls := srv.NewLocalSession("probe")
 	if err := ls.Handshake(t.Context()); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,9 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: history stream %s: %w", b.historyStream(), err)
 	}
-	last := info.State.LastSeq
+	// A node that starts (or starts its history late) begins after the
+	// stream's end; events before it are replayed to resuming clients.
+	last := max(info.State.LastSeq, n.Position())
 	n.Begin(last)
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -80,7 +82,9 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: history consumer: %w", err)
 	}
-	b.hist = h
+	if !b.hist.CompareAndSwap(nil, h) {
+		h.stop() // another start won
+	}
 	return nil
 }
 
@@ -98,8 +102,9 @@ func (b *Broker) onHistory(n *runtime.Node, m jetstream.Msg) {
 // Append adds a broadcast event to the history and returns its position
 // once the NATS server has stored it. Part of runtime.HistoryBroker.
 func (b *Broker) Append(channel string, event []byte, exclude string) (uint64, error) {
-	if b.hist == nil {
-		return 0, errors.New("natsbroker: append: no history (Options.History, or the broker did not start)")
+	h := b.hist.Load()
+	if h == nil {
+		return 0, errors.New("natsbroker: append: no history (Options.History, or it has not started: see the node's health)")
 	}
 	// A header of its own: PublishMsg adds to it (WithExpectStream).
 	hdr := nats.Header{headerOrigin: {b.o.NodeID}}
@@ -108,7 +113,7 @@ func (b *Broker) Append(channel string, event []byte, exclude string) (uint64, e
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
 	defer cancel()
-	ack, err := b.hist.js.PublishMsg(ctx, &nats.Msg{Subject: b.subjH + channelSubject(channel), Data: event, Header: hdr},
+	ack, err := h.js.PublishMsg(ctx, &nats.Msg{Subject: b.subjH + channelSubject(channel), Data: event, Header: hdr},
 		jetstream.WithExpectStream(b.historyStream()))
 	if err != nil {
 		return 0, fmt.Errorf("natsbroker: append on %s: %w", channel, err)
@@ -123,12 +128,13 @@ const replayBatch = 256
 // channels matching patterns, with a consumer of its own that it deletes
 // when done. Part of runtime.HistoryBroker.
 func (b *Broker) Replay(ctx context.Context, patterns []string, after, upto uint64, f func(uint64, []byte, string) error) (bool, error) {
-	if b.hist == nil {
+	h := b.hist.Load()
+	if h == nil {
 		return false, errors.New("natsbroker: replay: no history")
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.o.RequestTimeout)
 	defer cancel()
-	st := b.hist.stream
+	st := h.stream
 	info, err := st.Info(ctx)
 	if err != nil {
 		return false, fmt.Errorf("natsbroker: replay: %w", err)

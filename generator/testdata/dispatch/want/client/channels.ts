@@ -288,8 +288,11 @@ class Link {
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
   #state: ConnectionState = "disconnected";
   readonly #live = new Set<Live>();
-  /** The position of the newest message received (the resume extension). */
-  #position = 0;
+  /**
+   * The position of the newest message received, or of the first
+   * subscription when none was (the resume extension); -1: none.
+   */
+  #position = -1;
 
   constructor(cometd: CometD, options: ClientOptions) {
     this.cometd = cometd;
@@ -318,22 +321,20 @@ class Link {
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
   }
 
-  /**
-   * A handshake asks for the resume extension: with the position of the
-   * newest message received, the server replays what came after it on the
-   * channels subscribed before the first /meta/connect.
-   */
+  /** A handshake asks for the resume extension. */
   #outgoing(message: Message): Message {
     if (message.channel === "/meta/handshake") {
-      message.ext = { ...message.ext, resume: this.#position > 0 ? this.#position : true };
+      message.ext = { ...message.ext, resume: true };
     }
     return message;
   }
 
   /**
    * Messages at or before the newest position received are repeats (a
-   * replay overlapping what the old session delivered) and are dropped; a
-   * connect reply saying the replay was incomplete goes to onError.
+   * replay overlapping what the old session delivered) and are dropped. A
+   * subscribe's reply tells the position it joined at, which a client that
+   * has received nothing yet resumes from. A connect reply saying a replay
+   * was incomplete goes to onError.
    */
   #incoming(message: Message): Message | null {
     const pos = positionOf(message);
@@ -343,10 +344,19 @@ class Link {
       }
       this.#position = pos;
     }
+    const joined = (message.ext as { resume?: unknown } | undefined)?.resume;
+    if (
+      message.channel === "/meta/subscribe" &&
+      message.successful === true &&
+      typeof joined === "number" &&
+      this.#position < 0
+    ) {
+      this.#position = joined;
+    }
     if (message.channel === "/meta/connect") {
       const resumed = (message.ext as { resume?: unknown } | undefined)?.resume;
       if (resumed === false) {
-        this.#onError(new ResumeError(this.#position));
+        this.#onError(new ResumeError(Math.max(this.#position, 0)));
       }
     }
     return message;
@@ -355,12 +365,14 @@ class Link {
   /**
    * After a new handshake (the server lost the session: it restarted, or
    * its node died) the CometD client has forgotten the subscriptions: they
-   * are made again, in one batch, before the first /meta/connect.
+   * are made again, in one batch, each asking for what came after the
+   * newest position received (replayed in one pass, in order).
    */
   #resubscribe(): void {
+    const props = this.#position >= 0 ? { ext: { resume: this.#position } } : {};
     this.cometd.batch(() => {
       for (const live of this.#live) {
-        live.handle = this.cometd.subscribe(live.channel, live.deliver, (reply) => {
+        live.handle = this.cometd.subscribe(live.channel, live.deliver, props, (reply) => {
           if (!reply.successful) {
             this.#live.delete(live);
             this.#onError(new ReplyError(live.channel, reply));
@@ -406,6 +418,7 @@ class Link {
 
   disconnect(): Promise<void> {
     this.#live.clear();
+    this.#position = -1;
     return new Promise((resolve) => {
       this.cometd.disconnect(() => resolve());
     });
