@@ -190,12 +190,12 @@ type Broker struct {
 	o       Options
 	nc      *nats.Conn
 	log     *slog.Logger
-	subjB   string      // "<cluster>.b."
-	subjU   string      // "<cluster>.u."
-	subjP   string      // "<cluster>.p"
-	subjH   string      // "<cluster>.h.", with a history
+	subjB   string                     // "<cluster>.b."
+	subjU   string                     // "<cluster>.u."
+	subjP   string                     // "<cluster>.p"
+	subjH   string                     // "<cluster>.h.", with a history
 	hist    atomic.Pointer[histStream] // with Options.History, once started
-	hdr     nats.Header // the origin header, shared read-only by every broadcast
+	hdr     nats.Header                // the origin header, shared read-only by every broadcast
 	node    atomic.Pointer[runtime.Node]
 	pres    *presence
 	subs    []*nats.Subscription
