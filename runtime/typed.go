@@ -48,12 +48,17 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
-	both := new([2]T) // the value and its pristine copy, in one allocation
-	v, pristine := &both[0], &both[1]
+	var v *T
 	direct, valid := false, false
 	if d.plan != nil {
-		// With flat, the decoder checks the schema in the same walk.
-		direct, valid = d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine), d.flat)
+		// The value, its pristine copy, their pointers' targets and the
+		// copy of the text for their strings, in one allocation. With
+		// flat, the decoder checks the schema in the same walk.
+		base, room := d.plan.alloc(len(m.Data))
+		v = (*T)(base)
+		direct, valid = d.plan.decode(m.Data, base, room, d.flat)
+	} else {
+		v = new(T)
 	}
 	if d.schema != nil && !valid {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
@@ -70,7 +75,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(pristine)) {
+	if direct && d.plan.unchanged(unsafe.Pointer(v)) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

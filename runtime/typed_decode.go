@@ -48,19 +48,68 @@ type flatField struct {
 	name    string   // the JSON name
 	offset  uintptr  // the field's offset in the struct
 	kind    flatKind // the kind of the field, or of its pointer's target
-	size    uintptr  // the size of an integer
+	size    uintptr  // the size of an integer, or of a pointer's target
 	pointer bool     // a pointer to the kind
 	omit    string   // "omitempty", "omitzero" or ""
+	// targets is the offset in the block (flatBlock) of the targets of a
+	// pointer field: the value's, then the pristine copy's.
+	targets uintptr
 }
 
 // flatPlan decodes a flat struct type.
 type flatPlan struct {
 	fields []flatField
 	always uint64 // the fields encoding/json always writes, by index
+	// blocks are the types of a decoded message's memory, without room
+	// for the text first, then with room for ever longer texts (see
+	// flatBlock).
+	blocks   []flatBlock
+	pristine uintptr // the offset of the pristine copy in a block
+	text     uintptr // the offset of the text's copy in a block
+	// names finds a field by its name's hash (nameHash): the index of
+	// the one field with that hash, noField for none, or sameHash when
+	// several have it.
+	names [64]int8
 }
+
+const (
+	noField  = -1
+	sameHash = -2
+)
+
+// nameHash is the slot of a field name in flatPlan.names (name is not
+// empty).
+func nameHash(name []byte) int {
+	return (len(name)*7 + int(name[0]) + int(name[len(name)-1])*3) & 63
+}
+
+// A flatBlock is a type whose one allocation holds all a decoded message
+// needs: the value, its pristine copy, the targets of their pointer
+// fields, and a copy of the text that their strings share:
+//
+//	struct {
+//		V, P T          // the value and its pristine copy
+//		F3   [2]E3      // the targets of pointer field 3 (a *E3), for V and P
+//		Text [n]byte    // the copy of the text (only with string fields)
+//	}
+//
+// Built with reflect.StructOf, so that the garbage collector knows where
+// its pointers are. Whoever keeps any part of a message (a string, a
+// pointer field's target) keeps the whole block, as it kept the whole
+// text before.
+type flatBlock struct {
+	typ  reflect.Type
+	room int // the length of Text
+}
+
+// flatRooms are the lengths of Text of a plan's blocks: a message's text
+// is copied into the first that holds it, and one longer than the last
+// into memory of its own.
+var flatRooms = [...]int{64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096}
 
 var (
 	timeType        = reflect.TypeFor[time.Time]()
+	byteType        = reflect.TypeFor[byte]()
 	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
@@ -105,7 +154,82 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 		ff.size = ft.Size()
 		p.fields = append(p.fields, ff)
 	}
+	for i := range p.names {
+		p.names[i] = noField
+	}
+	for i := range p.fields {
+		switch h := nameHash([]byte(p.fields[i].name)); p.names[h] {
+		case noField:
+			p.names[h] = int8(i)
+		default:
+			p.names[h] = sameHash
+		}
+	}
+	p.buildBlocks(t)
 	return p
+}
+
+// buildBlocks makes the plan's block types for its struct type t.
+func (p *flatPlan) buildBlocks(t reflect.Type) {
+	fields := []reflect.StructField{{Name: "V", Type: t}, {Name: "P", Type: t}}
+	hasStrings := false
+	for i := range p.fields {
+		f := &p.fields[i]
+		hasStrings = hasStrings || f.kind == flatString
+		if !f.pointer {
+			continue
+		}
+		fields = append(fields, reflect.StructField{
+			Name: "F" + strconv.Itoa(i),
+			Type: reflect.ArrayOf(2, t.Field(i).Type.Elem()),
+		})
+	}
+	base := reflect.StructOf(fields)
+	p.pristine = base.Field(1).Offset
+	for i, j := range p.fieldsWithTargets() {
+		p.fields[j].targets = base.Field(2 + i).Offset
+	}
+	p.blocks = []flatBlock{{typ: base}}
+	if !hasStrings {
+		return
+	}
+	for _, n := range flatRooms {
+		typ := reflect.StructOf(append(fields, reflect.StructField{Name: "Text", Type: reflect.ArrayOf(n, byteType)}))
+		// The same in every block: the fields before it are the same and
+		// a [n]byte is aligned on bytes.
+		p.text = typ.Field(len(fields)).Offset
+		p.blocks = append(p.blocks, flatBlock{typ: typ, room: n})
+	}
+}
+
+// fieldsWithTargets returns the indexes of the pointer fields.
+func (p *flatPlan) fieldsWithTargets() []int {
+	var out []int
+	for i := range p.fields {
+		if p.fields[i].pointer {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// alloc allocates a block for a message of n bytes of text (zeroed): it
+// returns the value's address (the pristine copy is at p.pristine from
+// it) and the room for a copy of the text, or nil when the plan has no
+// strings or the text is too long for a block.
+func (p *flatPlan) alloc(n int) (unsafe.Pointer, []byte) {
+	b := &p.blocks[0]
+	for i := 1; i < len(p.blocks); i++ {
+		if p.blocks[i].room >= n {
+			b = &p.blocks[i]
+			break
+		}
+	}
+	base := reflect.New(b.typ).UnsafePointer()
+	if b.room == 0 {
+		return base, nil
+	}
+	return base, unsafe.Slice((*byte)(unsafe.Add(base, p.text)), b.room)
 }
 
 // flatKindOf returns the kind of a flat field's type.
@@ -157,27 +281,34 @@ func validTagName(name string) bool {
 	return true
 }
 
-// decode decodes data into *v (a zero value of the plan's struct) and the
-// same into *pristine, with pointers of its own; false means: use
-// encoding/json (v and pristine may be partly set).
+// decode decodes data into the value of the block at base (from alloc,
+// zeroed) and the same into its pristine copy, with pointers of their own
+// (to the block's targets); room is the block's room for the text, or nil.
+// false means: use encoding/json (the value and its copy may be partly
+// set).
 //
 // With flat (the schema's check of such an object, or nil), valid reports
 // whether the schema holds for what was decoded; false means: ask the
 // schema's ValidateJSON.
-func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer, flat *validate.Flat) (decoded, valid bool) {
-	r := jsontext.NewReader(data)
-	if !r.Next('{') {
+func (p *flatPlan) decode(data []byte, base unsafe.Pointer, room []byte, flat *validate.Flat) (decoded, valid bool) {
+	d := flatDecoding{
+		r:        jsontext.NewReader(data),
+		text:     unsafe.String(unsafe.SliceData(data), len(data)),
+		room:     room,
+		base:     base,
+		pristine: unsafe.Add(base, p.pristine),
+		flat:     flat,
+	}
+	if !d.r.Next('{') {
 		return false, false
 	}
-	text := unsafe.String(unsafe.SliceData(data), len(data)) // data as a string, for the checks; copied once for the fields
-	var owned string                                         // the copy, shared by the string fields
 	var seen uint64
 	valid = flat != nil
-	if !r.Next('}') {
+	if !d.r.Next('}') {
 		for {
-			r.Space()
-			start, end, ok := r.String()
-			if !ok || !r.Next(':') {
+			d.r.Space()
+			start, end, ok := d.r.String()
+			if !ok || !d.r.Next(':') {
 				return false, false
 			}
 			i := p.index(data[start:end])
@@ -185,33 +316,71 @@ func (p *flatPlan) decode(data []byte, v, pristine unsafe.Pointer, flat *validat
 				return false, false
 			}
 			seen |= 1 << i
-			r.Space()
-			ok, fieldValid := p.fields[i].decode(&r, text, &owned, v, pristine, flat, i)
+			d.r.Space()
+			ok, fieldValid := p.fields[i].decode(&d, i)
 			if !ok {
 				return false, false
 			}
 			valid = valid && fieldValid
-			if r.Next('}') {
+			if d.r.Next('}') {
 				break
 			}
-			if !r.Next(',') {
+			if !d.r.Next(',') {
 				return false, false
 			}
 		}
 	}
-	if seen&p.always != p.always || !r.AtEnd() {
+	if seen&p.always != p.always || !d.r.AtEnd() {
 		return false, false // a field missing, which encoding/json writes
 	}
 	for i := range p.fields {
-		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(v) {
+		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(base) {
 			return false, false // there, but encoding/json leaves it out
 		}
 	}
 	return true, valid && seen&flat.Required() == flat.Required()
 }
 
+// flatDecoding is the state of one decode.
+type flatDecoding struct {
+	r    jsontext.Reader
+	text string // the data as a string, for the checks (not to be kept: it aliases the data)
+	// owned is the copy of the text that the string fields share, made
+	// by the first of them: in room when the block has room for it.
+	owned          string
+	room           []byte
+	base, pristine unsafe.Pointer // the value and its pristine copy
+	flat           *validate.Flat
+}
+
+// own returns the copy of the text, making it on first use.
+func (d *flatDecoding) own() string {
+	if d.owned == "" {
+		if len(d.room) >= len(d.text) {
+			n := copy(d.room, d.text)
+			d.owned = unsafe.String(unsafe.SliceData(d.room), n)
+		} else {
+			d.owned = strings.Clone(d.text)
+		}
+	}
+	return d.owned
+}
+
 // index returns the index in p.fields of the field named name, or -1.
 func (p *flatPlan) index(name []byte) int {
+	if len(name) == 0 {
+		return -1 // no field's name is empty
+	}
+	switch i := p.names[nameHash(name)]; i {
+	case noField:
+		return -1
+	case sameHash:
+	default:
+		if p.fields[i].name == string(name) {
+			return int(i)
+		}
+		return -1
+	}
 	for i := range p.fields {
 		// The first byte tells most names apart before a full compare.
 		if n := p.fields[i].name; len(n) == len(name) && len(n) > 0 && n[0] == name[0] && n == string(name) {
@@ -235,30 +404,27 @@ func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
 	return a
 }
 
-// decode reads the field's value into v's field and pristine's; with
-// flat, valid reports whether the value holds to the schema of field i.
-// text is the message's data as a string (not to be kept: it aliases the
-// data); *owned is its copy, made by the first string field.
-func (f *flatField) decode(r *jsontext.Reader, text string, owned *string, v, pristine unsafe.Pointer, flat *validate.Flat, i int) (ok, valid bool) {
+// decode reads the field's value into the value's field and the
+// pristine copy's; with d.flat, valid reports whether the value holds to
+// the schema of field i.
+func (f *flatField) decode(d *flatDecoding, i int) (ok, valid bool) {
+	r, text, flat := &d.r, d.text, d.flat
 	if f.pointer {
 		if r.Peek() == 'n' {
 			return false, false // null: encoding/json's business
 		}
-		a, b := f.newPair() // one allocation for both targets
-		*(*unsafe.Pointer)(unsafe.Add(v, f.offset)) = a
-		*(*unsafe.Pointer)(unsafe.Add(pristine, f.offset)) = b
+		a := unsafe.Add(d.base, f.targets) // the block's targets of this field
+		*(*unsafe.Pointer)(unsafe.Add(d.base, f.offset)) = a
+		*(*unsafe.Pointer)(unsafe.Add(d.pristine, f.offset)) = unsafe.Add(a, f.size)
 	}
-	dst, cp := f.at(v), f.at(pristine)
+	dst, cp := f.at(d.base), f.at(d.pristine)
 	switch f.kind {
 	case flatString:
 		start, end, ok := r.String()
 		if !ok {
 			return false, false
 		}
-		if *owned == "" {
-			*owned = strings.Clone(text)
-		}
-		*(*string)(dst) = (*owned)[start:end]
+		*(*string)(dst) = d.own()[start:end]
 		*(*string)(cp) = *(*string)(dst)
 		valid = flat != nil && flat.String(i, text[start:end])
 	case flatBool:
@@ -333,36 +499,6 @@ func decodeTime(t *time.Time, quoted []byte) (rfc, ok bool) {
 	return rfc, string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
 }
 
-// newPair allocates the targets of a pointer field of the value and of its
-// pristine copy, together.
-func (f *flatField) newPair() (unsafe.Pointer, unsafe.Pointer) {
-	switch f.kind {
-	case flatString:
-		return pair[string]()
-	case flatBool:
-		return pair[bool]()
-	case flatFloat:
-		return pair[float64]()
-	case flatTime:
-		return pair[time.Time]()
-	}
-	switch f.size { // flatInt
-	case 1:
-		return pair[int8]()
-	case 2:
-		return pair[int16]()
-	case 4:
-		return pair[int32]()
-	}
-	return pair[int64]()
-}
-
-// pair allocates two Es.
-func pair[E any]() (unsafe.Pointer, unsafe.Pointer) {
-	p := new([2]E)
-	return unsafe.Pointer(&p[0]), unsafe.Pointer(&p[1])
-}
-
 // setInt stores n at a, an integer of the field's size.
 func (f *flatField) setInt(a unsafe.Pointer, n int64) {
 	switch f.size {
@@ -415,9 +551,11 @@ func (f *flatField) omitted(base unsafe.Pointer) bool {
 	return false
 }
 
-// equal reports whether the struct at v holds what the one at pristine
-// holds, field by field (what pointers point to, not the pointers).
-func (p *flatPlan) equal(v, pristine unsafe.Pointer) bool {
+// unchanged reports whether the value of the block at base holds what its
+// pristine copy holds, field by field (what pointers point to, not the
+// pointers).
+func (p *flatPlan) unchanged(base unsafe.Pointer) bool {
+	v, pristine := base, unsafe.Add(base, p.pristine)
 	for i := range p.fields {
 		f := &p.fields[i]
 		a, b := f.at(v), f.at(pristine)

@@ -59,3 +59,41 @@ func TestFlatPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatPlanIndex: the plan finds a field by its name as a search of
+// every field does, for names whose hashes collide and names of no field.
+func TestFlatPlanIndex(t *testing.T) {
+	p := newFlatPlan(reflect.TypeFor[struct {
+		A string `json:"ab"`
+		B string `json:"ba"`
+		C string `json:"a"`
+		D string `json:"user"`
+		E string `json:"text"`
+		F string `json:"room"`
+		G string `json:"sent"`
+		H string `json:"u/r"`
+		I string `json:"x"`
+	}]())
+	names := []string{"", "a", "b", "x", "y", "ab", "ba", "aa", "bb", "user", "usEr", "text", "room", "sent", "rent", "u/r", "uxr", "users", "sentx"}
+	for c := 'a'; c <= 'z'; c++ {
+		names = append(names, string(c), string(c)+"b", "a"+string(c))
+	}
+	for _, name := range names {
+		want := -1
+		for i, f := range p.fields {
+			if f.name == name {
+				want = i
+			}
+		}
+		if got := p.index([]byte(name)); got != want {
+			t.Errorf("index(%q) = %d, want %d", name, got, want)
+		}
+	}
+	collide := false
+	for _, i := range p.names {
+		collide = collide || i == sameHash
+	}
+	if !collide {
+		t.Errorf("no two names of the test share a hash: the search of several is not tested")
+	}
+}
