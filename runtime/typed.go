@@ -49,14 +49,18 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
 	var v *T
+	// The pristine copy is the handler's business of no one: it stays on
+	// the stack (the targets of its pointers are in the block).
+	var pristine T
 	direct, valid := false, false
 	if d.plan != nil {
-		// The value, its pristine copy, their pointers' targets and the
-		// copy of the text for their strings, in one allocation. With
-		// flat, the decoder checks the schema in the same walk.
+		// The value, the targets of its pointers and of the pristine
+		// copy's, and the copy of the text for their strings, in one
+		// allocation. With flat, the decoder checks the schema in the
+		// same walk.
 		base, room := d.plan.alloc(len(m.Data))
 		v = (*T)(base)
-		direct, valid = d.plan.decode(m.Data, base, room, d.flat)
+		direct, valid = d.plan.decode(m.Data, base, unsafe.Pointer(&pristine), room, d.flat)
 	} else {
 		v = new(T)
 	}
@@ -75,7 +79,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.unchanged(unsafe.Pointer(v)) {
+	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(&pristine)) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

@@ -63,9 +63,8 @@ type flatPlan struct {
 	// blocks are the types of a decoded message's memory, without room
 	// for the text first, then with room for ever longer texts (see
 	// flatBlock).
-	blocks   []flatBlock
-	pristine uintptr // the offset of the pristine copy in a block
-	text     uintptr // the offset of the text's copy in a block
+	blocks []flatBlock
+	text   uintptr // the offset of the text's copy in a block
 	// names finds a field by its name's hash (nameHash): the index of
 	// the one field with that hash, noField for none, or sameHash when
 	// several have it.
@@ -84,12 +83,13 @@ func nameHash(name []byte) int {
 }
 
 // A flatBlock is a type whose one allocation holds all a decoded message
-// needs: the value, its pristine copy, the targets of their pointer
-// fields, and a copy of the text that their strings share:
+// needs on the heap: the value, the targets of its pointer fields and of
+// its pristine copy's (the pristine copy itself is on the caller's
+// stack), and a copy of the text that their strings share:
 //
 //	struct {
-//		V, P T          // the value and its pristine copy
-//		F3   [2]E3      // the targets of pointer field 3 (a *E3), for V and P
+//		V    T          // the value
+//		F3   [2]E3      // the targets of pointer field 3 (a *E3), for V and its pristine copy
 //		Text [n]byte    // the copy of the text (only with string fields)
 //	}
 //
@@ -171,7 +171,7 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 
 // buildBlocks makes the plan's block types for its struct type t.
 func (p *flatPlan) buildBlocks(t reflect.Type) {
-	fields := []reflect.StructField{{Name: "V", Type: t}, {Name: "P", Type: t}}
+	fields := []reflect.StructField{{Name: "V", Type: t}}
 	hasStrings := false
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -185,9 +185,8 @@ func (p *flatPlan) buildBlocks(t reflect.Type) {
 		})
 	}
 	base := reflect.StructOf(fields)
-	p.pristine = base.Field(1).Offset
 	for i, j := range p.fieldsWithTargets() {
-		p.fields[j].targets = base.Field(2 + i).Offset
+		p.fields[j].targets = base.Field(1 + i).Offset
 	}
 	p.blocks = []flatBlock{{typ: base}}
 	if !hasStrings {
@@ -214,9 +213,8 @@ func (p *flatPlan) fieldsWithTargets() []int {
 }
 
 // alloc allocates a block for a message of n bytes of text (zeroed): it
-// returns the value's address (the pristine copy is at p.pristine from
-// it) and the room for a copy of the text, or nil when the plan has no
-// strings or the text is too long for a block.
+// returns the value's address and the room for a copy of the text, or nil
+// when the plan has no strings or the text is too long for a block.
 func (p *flatPlan) alloc(n int) (unsafe.Pointer, []byte) {
 	b := &p.blocks[0]
 	for i := 1; i < len(p.blocks); i++ {
@@ -282,22 +280,21 @@ func validTagName(name string) bool {
 }
 
 // decode decodes data into the value of the block at base (from alloc,
-// zeroed) and the same into its pristine copy, with pointers of their own
-// (to the block's targets); room is the block's room for the text, or nil.
-// false means: use encoding/json (the value and its copy may be partly
-// set).
+// zeroed) and the same into *pristine (a zero value of the plan's
+// struct), with pointers of their own (to the block's targets); room is
+// the block's room for the text, or nil. false means: use encoding/json
+// (the value and its copy may be partly set).
 //
 // With flat (the schema's check of such an object, or nil), valid reports
 // whether the schema holds for what was decoded; false means: ask the
 // schema's ValidateJSON.
-func (p *flatPlan) decode(data []byte, base unsafe.Pointer, room []byte, flat *validate.Flat) (decoded, valid bool) {
+func (p *flatPlan) decode(data []byte, base, pristine unsafe.Pointer, room []byte, flat *validate.Flat) (decoded, valid bool) {
 	d := flatDecoding{
-		r:        jsontext.NewReader(data),
-		text:     unsafe.String(unsafe.SliceData(data), len(data)),
-		room:     room,
-		base:     base,
-		pristine: unsafe.Add(base, p.pristine),
-		flat:     flat,
+		r:    jsontext.NewReader(data),
+		text: unsafe.String(unsafe.SliceData(data), len(data)),
+		room: room,
+		base: base,
+		flat: flat,
 	}
 	if !d.r.Next('{') {
 		return false, false
@@ -317,7 +314,7 @@ func (p *flatPlan) decode(data []byte, base unsafe.Pointer, room []byte, flat *v
 			}
 			seen |= 1 << i
 			d.r.Space()
-			ok, fieldValid := p.fields[i].decode(&d, i)
+			ok, fieldValid := p.fields[i].decode(&d, pristine, i)
 			if !ok {
 				return false, false
 			}
@@ -347,10 +344,12 @@ type flatDecoding struct {
 	text string // the data as a string, for the checks (not to be kept: it aliases the data)
 	// owned is the copy of the text that the string fields share, made
 	// by the first of them: in room when the block has room for it.
-	owned          string
-	room           []byte
-	base, pristine unsafe.Pointer // the value and its pristine copy
-	flat           *validate.Flat
+	owned string
+	room  []byte
+	base  unsafe.Pointer // the value
+	flat  *validate.Flat
+	// The pristine copy is not here but passed along: the compiler
+	// would take it for leaking with the rest, and move it to the heap.
 }
 
 // own returns the copy of the text, making it on first use.
@@ -407,7 +406,7 @@ func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
 // decode reads the field's value into the value's field and the
 // pristine copy's; with d.flat, valid reports whether the value holds to
 // the schema of field i.
-func (f *flatField) decode(d *flatDecoding, i int) (ok, valid bool) {
+func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, i int) (ok, valid bool) {
 	r, text, flat := &d.r, d.text, d.flat
 	if f.pointer {
 		if r.Peek() == 'n' {
@@ -415,9 +414,9 @@ func (f *flatField) decode(d *flatDecoding, i int) (ok, valid bool) {
 		}
 		a := unsafe.Add(d.base, f.targets) // the block's targets of this field
 		*(*unsafe.Pointer)(unsafe.Add(d.base, f.offset)) = a
-		*(*unsafe.Pointer)(unsafe.Add(d.pristine, f.offset)) = unsafe.Add(a, f.size)
+		*(*unsafe.Pointer)(unsafe.Add(pristine, f.offset)) = unsafe.Add(a, f.size)
 	}
-	dst, cp := f.at(d.base), f.at(d.pristine)
+	dst, cp := f.at(d.base), f.at(pristine)
 	switch f.kind {
 	case flatString:
 		start, end, ok := r.String()
@@ -551,11 +550,9 @@ func (f *flatField) omitted(base unsafe.Pointer) bool {
 	return false
 }
 
-// unchanged reports whether the value of the block at base holds what its
-// pristine copy holds, field by field (what pointers point to, not the
-// pointers).
-func (p *flatPlan) unchanged(base unsafe.Pointer) bool {
-	v, pristine := base, unsafe.Add(base, p.pristine)
+// equal reports whether the struct at v holds what the one at pristine
+// holds, field by field (what pointers point to, not the pointers).
+func (p *flatPlan) equal(v, pristine unsafe.Pointer) bool {
 	for i := range p.fields {
 		f := &p.fields[i]
 		a, b := f.at(v), f.at(pristine)
