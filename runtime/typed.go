@@ -48,30 +48,32 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
-	var v *T
-	// The pristine copy is the handler's business of no one: it stays on
-	// the stack (the targets of its pointers are in the block).
-	var pristine T
+	var (
+		v        *T
+		pristine T // what was decoded, to tell after the handler whether it changed v
+		buf      flatHeldBuf
+		held     flatHeld // pristine's pointer targets (its pointers stay nil)
+		seen     uint64   // the fields decoded
+		strs     int      // the bytes of their strings
+	)
 	direct, valid := false, false
 	if d.plan != nil {
-		// The value, the targets of its pointers and of the pristine
-		// copy's, and the copy of the text for their strings, in one
-		// allocation. With flat, the decoder checks the schema in the
-		// same walk.
-		base, room := d.plan.alloc(len(m.Data))
-		v = (*T)(base)
-		direct, valid = d.plan.decode(m.Data, base, unsafe.Pointer(&pristine), room, d.flat)
-	} else {
-		v = new(T)
+		// The walk decodes into pristine, on the stack; with flat, it
+		// checks the schema too.
+		held = d.plan.newHeld(&buf)
+		seen, strs, direct, valid = d.plan.decode(m.Data, unsafe.Pointer(&pristine), &held, d.flat)
 	}
 	if d.schema != nil && !valid {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}
 	}
-	if !direct {
-		var zero T // the direct decoder may have set some fields
-		*v = zero
+	if direct {
+		// The value, the targets of its pointers and the bytes of its
+		// strings, in one allocation.
+		v = (*T)(d.plan.fill(unsafe.Pointer(&pristine), &held, seen, strs))
+	} else {
+		v = new(T)
 		if err := json.Unmarshal(m.Data, v); err != nil {
 			return bayeux.NewError(400, "invalid_message", "data is not a "+d.name)
 		}
@@ -79,7 +81,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(&pristine)) {
+	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(&pristine), &held, seen) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

@@ -24,6 +24,12 @@ import (
 // beforehand, and keeps a pristine copy of what it decoded, so that
 // TypedData can tell whether the handler changed the value.
 //
+// The walk decodes into the pristine copy, on Dispatch's stack, with its
+// strings in the message's data and the values of its pointer fields held
+// apart (flatHeld); then one block (flatBlock) is allocated for the value
+// the handler gets, sized for what was decoded: the value, what its
+// pointers point to, and one copy of the bytes of its strings.
+//
 // It decodes only what encoding/json would decode into the same value and
 // re-encode to the same JSON but for whitespace, the order of the
 // properties, the escaping of <, > and &, and how a float is written
@@ -43,28 +49,43 @@ const (
 	flatTime
 )
 
-// flatField is a field of a flat struct.
+// flatField is a field of a flat struct. It is small, so that the plan
+// of a message stays in few cache lines.
 type flatField struct {
-	name    string   // the JSON name
-	offset  uintptr  // the field's offset in the struct
+	name   string  // the JSON name
+	offset uintptr // the field's offset in the struct
+	// A pointer field's value is held in slot of the flatHeld slice of
+	// its kind while decoding, and its target is at offset target in the
+	// block.
+	target  uintptr
+	slot    uint8
 	kind    flatKind // the kind of the field, or of its pointer's target
-	size    uintptr  // the size of an integer, or of a pointer's target
+	size    uint8    // the size of an integer
 	pointer bool     // a pointer to the kind
-	omit    string   // "omitempty", "omitzero" or ""
-	// targets is the offset in the block (flatBlock) of the targets of a
-	// pointer field: the value's, then the pristine copy's.
-	targets uintptr
+	omit    flatOmit
 }
+
+// flatOmit is the option of a field that encoding/json may leave out.
+type flatOmit uint8
+
+const (
+	omitNever flatOmit = iota
+	omitEmpty          // "omitempty"
+	omitZero           // "omitzero"
+)
 
 // flatPlan decodes a flat struct type.
 type flatPlan struct {
 	fields []flatField
 	always uint64 // the fields encoding/json always writes, by index
-	// blocks are the types of a decoded message's memory, without room
-	// for the text first, then with room for ever longer texts (see
-	// flatBlock).
+	omits  uint64 // the fields, not pointers, that encoding/json may leave out
+	// held is the number of pointer fields whose values are held as
+	// strings, date-times and words (see flatHeld).
+	held [3]int
+	// blocks are the types of a decoded value's memory, without room for
+	// strings first, then with room for ever more bytes (see flatBlock).
 	blocks []flatBlock
-	text   uintptr // the offset of the text's copy in a block
+	text   uintptr // the offset of the room for the strings in a block
 	// names finds a field by its name's hash (nameHash): the index of
 	// the one field with that hash, noField for none, or sameHash when
 	// several have it.
@@ -82,30 +103,81 @@ func nameHash(name []byte) int {
 	return (len(name)*7 + int(name[0]) + int(name[len(name)-1])*3) & 63
 }
 
-// A flatBlock is a type whose one allocation holds all a decoded message
-// needs on the heap: the value, the targets of its pointer fields and of
-// its pristine copy's (the pristine copy itself is on the caller's
-// stack), and a copy of the text that their strings share:
+// A flatBlock is a type whose one allocation holds the value a handler
+// gets: the value, the targets of its pointer fields, and the bytes of its
+// strings:
 //
 //	struct {
-//		V    T          // the value
-//		F3   [2]E3      // the targets of pointer field 3 (a *E3), for V and its pristine copy
-//		Text [n]byte    // the copy of the text (only with string fields)
+//		V    T       // the value
+//		F3   E3      // the target of pointer field 3 (a *E3)
+//		Text [n]byte // the bytes of the strings (only with string fields)
 //	}
 //
 // Built with reflect.StructOf, so that the garbage collector knows where
-// its pointers are. Whoever keeps any part of a message (a string, a
-// pointer field's target) keeps the whole block, as it kept the whole
-// text before.
+// its pointers are. Whoever keeps any part of the value (a string, a
+// pointer field's target) keeps the whole block.
 type flatBlock struct {
 	typ  reflect.Type
 	room int // the length of Text
 }
 
-// flatRooms are the lengths of Text of a plan's blocks: a message's text
-// is copied into the first that holds it, and one longer than the last
-// into memory of its own.
-var flatRooms = [...]int{64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096}
+// flatRooms are the lengths of Text of a plan's blocks: a value's strings
+// are copied into the first that holds them, and more bytes than the last
+// into memory of their own.
+var flatRooms = [...]int{8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096}
+
+// flatHeld holds the values of a message's pointer fields while it is
+// decoded, and then as the pristine copy's targets (whose own pointer
+// fields stay nil), so that the value can be compared with them after the
+// handler. Dispatch keeps it, and its memory, on its stack.
+type flatHeld struct {
+	strs  []string
+	times []time.Time
+	words []uint64 // a bool, an integer or a float64, stored as the field's type at its start
+}
+
+// The kinds of held values, as indexes of flatPlan.held.
+const (
+	heldString = iota
+	heldTime
+	heldWord
+)
+
+// heldKind returns the slice of flatHeld that holds the target of a
+// pointer field of kind k.
+func heldKind(k flatKind) int {
+	switch k {
+	case flatString:
+		return heldString
+	case flatTime:
+		return heldTime
+	}
+	return heldWord
+}
+
+// flatHeldBuf is the memory of a flatHeld for a plan with at most four
+// pointer fields of each held kind.
+type flatHeldBuf struct {
+	strs  [4]string
+	times [4]time.Time
+	words [4]uint64
+}
+
+// newHeld returns the flatHeld of a decode, in buf's memory when it is
+// enough.
+func (p *flatPlan) newHeld(buf *flatHeldBuf) flatHeld {
+	h := flatHeld{strs: buf.strs[:], times: buf.times[:], words: buf.words[:]}
+	if n := p.held[heldString]; n > len(buf.strs) {
+		h.strs = make([]string, n)
+	}
+	if n := p.held[heldTime]; n > len(buf.times) {
+		h.times = make([]time.Time, n)
+	}
+	if n := p.held[heldWord]; n > len(buf.words) {
+		h.words = make([]uint64, n)
+	}
+	return h
+}
 
 var (
 	timeType        = reflect.TypeFor[time.Time]()
@@ -139,8 +211,10 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 		switch opts {
 		case "":
 			p.always |= 1 << len(p.fields)
-		case "omitempty", "omitzero":
-			ff.omit = opts
+		case "omitempty":
+			ff.omit = omitEmpty
+		case "omitzero":
+			ff.omit = omitZero
 		default:
 			return nil // ",string", or both: encoded otherwise
 		}
@@ -151,7 +225,10 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 		if ff.kind, ok = flatKindOf(ft); !ok {
 			return nil
 		}
-		ff.size = ft.Size()
+		ff.size = uint8(ft.Size()) // an integer's, when it matters
+		if ff.omit != omitNever && !ff.pointer {
+			p.omits |= 1 << len(p.fields)
+		}
 		p.fields = append(p.fields, ff)
 	}
 	for i := range p.names {
@@ -169,24 +246,27 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 	return p
 }
 
-// buildBlocks makes the plan's block types for its struct type t.
+// buildBlocks makes the plan's block types for its struct type t, and
+// gives every pointer field its held slot and its target.
 func (p *flatPlan) buildBlocks(t reflect.Type) {
 	fields := []reflect.StructField{{Name: "V", Type: t}}
 	hasStrings := false
+	var targets []int // the pointer fields, in the order of their targets
 	for i := range p.fields {
 		f := &p.fields[i]
 		hasStrings = hasStrings || f.kind == flatString
 		if !f.pointer {
 			continue
 		}
-		fields = append(fields, reflect.StructField{
-			Name: "F" + strconv.Itoa(i),
-			Type: reflect.ArrayOf(2, t.Field(i).Type.Elem()),
-		})
+		k := heldKind(f.kind)
+		f.slot = uint8(p.held[k])
+		p.held[k]++
+		targets = append(targets, i)
+		fields = append(fields, reflect.StructField{Name: "F" + strconv.Itoa(i), Type: t.Field(i).Type.Elem()})
 	}
 	base := reflect.StructOf(fields)
-	for i, j := range p.fieldsWithTargets() {
-		p.fields[j].targets = base.Field(1 + i).Offset
+	for j, i := range targets {
+		p.fields[i].target = base.Field(1 + j).Offset
 	}
 	p.blocks = []flatBlock{{typ: base}}
 	if !hasStrings {
@@ -201,31 +281,22 @@ func (p *flatPlan) buildBlocks(t reflect.Type) {
 	}
 }
 
-// fieldsWithTargets returns the indexes of the pointer fields.
-func (p *flatPlan) fieldsWithTargets() []int {
-	var out []int
-	for i := range p.fields {
-		if p.fields[i].pointer {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// alloc allocates a block for a message of n bytes of text (zeroed): it
-// returns the value's address and the room for a copy of the text, or nil
-// when the plan has no strings or the text is too long for a block.
+// alloc allocates a zeroed block with room for n bytes of strings: it
+// returns the value's address and the room, which is memory of its own
+// when no block has enough.
 func (p *flatPlan) alloc(n int) (unsafe.Pointer, []byte) {
 	b := &p.blocks[0]
-	for i := 1; i < len(p.blocks); i++ {
-		if p.blocks[i].room >= n {
-			b = &p.blocks[i]
-			break
+	if n > 0 {
+		for i := 1; i < len(p.blocks); i++ {
+			if p.blocks[i].room >= n {
+				b = &p.blocks[i]
+				break
+			}
 		}
 	}
 	base := reflect.New(b.typ).UnsafePointer()
-	if b.room == 0 {
-		return base, nil
+	if b.room < n {
+		return base, make([]byte, n)
 	}
 	return base, unsafe.Slice((*byte)(unsafe.Add(base, p.text)), b.room)
 }
@@ -279,90 +350,124 @@ func validTagName(name string) bool {
 	return true
 }
 
-// decode decodes data into the value of the block at base (from alloc,
-// zeroed) and the same into *pristine (a zero value of the plan's
-// struct), with pointers of their own (to the block's targets); room is
-// the block's room for the text, or nil. false means: use encoding/json
-// (the value and its copy may be partly set).
+// decode decodes data into *pristine (a zero value of the plan's struct)
+// and held (newHeld's, for the values of its pointer fields, whose
+// pointers it leaves nil), with strings in data; it returns the fields it
+// saw, by index, and the bytes of their strings. decoded false means: use
+// encoding/json.
 //
 // With flat (the schema's check of such an object, or nil), valid reports
 // whether the schema holds for what was decoded; false means: ask the
 // schema's ValidateJSON.
-func (p *flatPlan) decode(data []byte, base, pristine unsafe.Pointer, room []byte, flat *validate.Flat) (decoded, valid bool) {
+func (p *flatPlan) decode(data []byte, pristine unsafe.Pointer, held *flatHeld, flat *validate.Flat) (seen uint64, strs int, decoded, valid bool) {
 	d := flatDecoding{
 		r:    jsontext.NewReader(data),
 		text: unsafe.String(unsafe.SliceData(data), len(data)),
-		room: room,
-		base: base,
 		flat: flat,
 	}
 	if !d.r.Next('{') {
-		return false, false
+		return 0, 0, false, false
 	}
-	var seen uint64
 	valid = flat != nil
 	if !d.r.Next('}') {
 		for {
 			d.r.Space()
 			start, end, ok := d.r.String()
 			if !ok || !d.r.Next(':') {
-				return false, false
+				return 0, 0, false, false
 			}
 			i := p.index(data[start:end])
 			if i < 0 || seen&(1<<i) != 0 {
-				return false, false
+				return 0, 0, false, false
 			}
 			seen |= 1 << i
 			d.r.Space()
-			ok, fieldValid := p.fields[i].decode(&d, pristine, i)
+			ok, fieldValid := p.fields[i].decode(&d, pristine, held, i)
 			if !ok {
-				return false, false
+				return 0, 0, false, false
 			}
 			valid = valid && fieldValid
 			if d.r.Next('}') {
 				break
 			}
 			if !d.r.Next(',') {
-				return false, false
+				return 0, 0, false, false
 			}
 		}
 	}
 	if seen&p.always != p.always || !d.r.AtEnd() {
-		return false, false // a field missing, which encoding/json writes
+		return 0, 0, false, false // a field missing, which encoding/json writes
 	}
-	for i := range p.fields {
-		if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(base) {
-			return false, false // there, but encoding/json leaves it out
+	if seen&p.omits != 0 {
+		for i := range p.fields {
+			if f := &p.fields[i]; seen&(1<<i) != 0 && f.omitted(pristine) {
+				return 0, 0, false, false // there, but encoding/json leaves it out
+			}
 		}
 	}
-	return true, valid && seen&flat.Required() == flat.Required()
+	return seen, d.strs, true, valid && seen&flat.Required() == flat.Required()
 }
 
 // flatDecoding is the state of one decode.
 type flatDecoding struct {
 	r    jsontext.Reader
-	text string // the data as a string, for the checks (not to be kept: it aliases the data)
-	// owned is the copy of the text that the string fields share, made
-	// by the first of them: in room when the block has room for it.
-	owned string
-	room  []byte
-	base  unsafe.Pointer // the value
-	flat  *validate.Flat
-	// The pristine copy is not here but passed along: the compiler
-	// would take it for leaking with the rest, and move it to the heap.
+	text string // the data as a string (the decoded strings are in it)
+	strs int    // the bytes of the strings decoded
+	flat *validate.Flat
 }
 
-// own returns the copy of the text, making it on first use.
-func (d *flatDecoding) own() string {
-	if d.owned == "" {
-		if len(d.room) >= len(d.text) {
-			n := copy(d.room, d.text)
-			d.owned = unsafe.String(unsafe.SliceData(d.room), n)
+// fill allocates the block of the value the handler gets and sets the
+// value to what decode left in pristine and held for the fields seen, with
+// its strings copied into the block.
+func (p *flatPlan) fill(pristine unsafe.Pointer, held *flatHeld, seen uint64, strs int) unsafe.Pointer {
+	base, room := p.alloc(strs)
+	used := 0
+	own := func(s string) string { // s copied into the room
+		if s == "" {
+			return ""
+		}
+		n := copy(room[used:], s)
+		s = unsafe.String(&room[used], n)
+		used += n
+		return s
+	}
+	for i := range p.fields {
+		f := &p.fields[i]
+		if seen&(1<<i) == 0 {
+			continue // zero in both
+		}
+		var src, dst unsafe.Pointer
+		if f.pointer {
+			src, dst = f.heldAt(held), unsafe.Add(base, f.target)
+			*(*unsafe.Pointer)(unsafe.Add(base, f.offset)) = dst
 		} else {
-			d.owned = strings.Clone(d.text)
+			src, dst = unsafe.Add(pristine, f.offset), unsafe.Add(base, f.offset)
+		}
+		switch f.kind {
+		case flatString:
+			*(*string)(dst) = own(*(*string)(src))
+		case flatBool:
+			*(*bool)(dst) = *(*bool)(src)
+		case flatInt:
+			f.setInt(dst, f.int(src))
+		case flatFloat:
+			*(*float64)(dst) = *(*float64)(src)
+		case flatTime:
+			*(*time.Time)(dst) = *(*time.Time)(src)
 		}
 	}
-	return d.owned
+	return base
+}
+
+// heldAt returns the address of the held value of the pointer field f.
+func (f *flatField) heldAt(held *flatHeld) unsafe.Pointer {
+	switch heldKind(f.kind) {
+	case heldString:
+		return unsafe.Pointer(&held.strs[f.slot])
+	case heldTime:
+		return unsafe.Pointer(&held.times[f.slot])
+	}
+	return unsafe.Pointer(&held.words[f.slot])
 }
 
 // index returns the index in p.fields of the field named name, or -1.
@@ -403,35 +508,33 @@ func (f *flatField) at(base unsafe.Pointer) unsafe.Pointer {
 	return a
 }
 
-// decode reads the field's value into the value's field and the
-// pristine copy's; with d.flat, valid reports whether the value holds to
-// the schema of field i.
-func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, i int) (ok, valid bool) {
+// decode reads the field's value into pristine's field, or held for a
+// pointer field; with d.flat, valid reports whether the value holds to the
+// schema of field i.
+func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, held *flatHeld, i int) (ok, valid bool) {
 	r, text, flat := &d.r, d.text, d.flat
+	dst := unsafe.Add(pristine, f.offset)
 	if f.pointer {
 		if r.Peek() == 'n' {
 			return false, false // null: encoding/json's business
 		}
-		a := unsafe.Add(d.base, f.targets) // the block's targets of this field
-		*(*unsafe.Pointer)(unsafe.Add(d.base, f.offset)) = a
-		*(*unsafe.Pointer)(unsafe.Add(pristine, f.offset)) = unsafe.Add(a, f.size)
+		dst = f.heldAt(held)
 	}
-	dst, cp := f.at(d.base), f.at(pristine)
 	switch f.kind {
 	case flatString:
 		start, end, ok := r.String()
 		if !ok {
 			return false, false
 		}
-		*(*string)(dst) = d.own()[start:end]
-		*(*string)(cp) = *(*string)(dst)
+		*(*string)(dst) = text[start:end] // copied into the block by fill
+		d.strs += end - start
 		valid = flat != nil && flat.String(i, text[start:end])
 	case flatBool:
 		b := r.Word("true")
 		if !b && !r.Word("false") {
 			return false, false
 		}
-		*(*bool)(dst), *(*bool)(cp) = b, b
+		*(*bool)(dst) = b
 		valid = flat != nil && flat.Bool(i, b)
 	case flatInt:
 		num, ok := r.Number()
@@ -444,7 +547,6 @@ func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, i int) (ok,
 			return false, false // out of range, or written otherwise ("-0", "1.0")
 		}
 		f.setInt(dst, n)
-		f.setInt(cp, n)
 		// Beyond 2^53 a float64 is not the number: let the schema decide.
 		valid = flat != nil && n >= -1<<53 && n <= 1<<53 && flat.Number(i, float64(n))
 	case flatFloat:
@@ -456,7 +558,7 @@ func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, i int) (ok,
 		if err != nil {
 			return false, false
 		}
-		*(*float64)(dst), *(*float64)(cp) = x, x
+		*(*float64)(dst) = x
 		valid = flat != nil && flat.Number(i, x)
 	case flatTime:
 		start, end, ok := r.String()
@@ -467,7 +569,6 @@ func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, i int) (ok,
 		if !ok {
 			return false, false
 		}
-		*(*time.Time)(cp) = *(*time.Time)(dst)
 		if rfc {
 			valid = flat != nil && flat.DateTime(i, text[start:end])
 		} else {
@@ -528,7 +629,7 @@ func (f *flatField) int(a unsafe.Pointer) int64 {
 // omitted reports whether encoding/json leaves the field of the struct at
 // base out.
 func (f *flatField) omitted(base unsafe.Pointer) bool {
-	if f.omit == "" || f.pointer {
+	if f.omit == omitNever || f.pointer {
 		return false // a pointer decoded is not nil
 	}
 	a := f.at(base)
@@ -540,27 +641,34 @@ func (f *flatField) omitted(base unsafe.Pointer) bool {
 	case flatInt:
 		return f.int(a) == 0
 	case flatFloat:
-		if f.omit == "omitzero" {
+		if f.omit == omitZero {
 			return math.Float64bits(*(*float64)(a)) == 0 // -0 is not zero
 		}
 		return *(*float64)(a) == 0
 	case flatTime:
-		return f.omit == "omitzero" && (*time.Time)(a).IsZero() // omitempty keeps structs
+		return f.omit == omitZero && (*time.Time)(a).IsZero() // omitempty keeps structs
 	}
 	return false
 }
 
-// equal reports whether the struct at v holds what the one at pristine
-// holds, field by field (what pointers point to, not the pointers).
-func (p *flatPlan) equal(v, pristine unsafe.Pointer) bool {
+// equal reports whether the value at v (from fill) holds what decode
+// left in pristine and held for the fields seen, field by field (what
+// pointers point to, not the pointers).
+func (p *flatPlan) equal(v, pristine unsafe.Pointer, held *flatHeld, seen uint64) bool {
 	for i := range p.fields {
 		f := &p.fields[i]
-		a, b := f.at(v), f.at(pristine)
-		if a == nil || b == nil {
-			if a != b {
-				return false
+		var a, b unsafe.Pointer
+		if f.pointer {
+			a = *(*unsafe.Pointer)(unsafe.Add(v, f.offset))
+			if seen&(1<<i) == 0 || a == nil {
+				if (seen&(1<<i) == 0) != (a == nil) {
+					return false
+				}
+				continue
 			}
-			continue
+			b = f.heldAt(held)
+		} else {
+			a, b = unsafe.Add(v, f.offset), unsafe.Add(pristine, f.offset)
 		}
 		switch f.kind {
 		case flatString:
