@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"reflect"
@@ -53,6 +54,7 @@ const (
 // of a message stays in few cache lines.
 type flatField struct {
 	name   string  // the JSON name
+	word   uint64  // a name of at most 8 bytes as a word (nameWord), which a key is compared with
 	offset uintptr // the field's offset in the struct
 	// A pointer field's value is held in slot of the flatHeld slice of
 	// its kind while decoding, and its target is at offset target in the
@@ -96,6 +98,19 @@ const (
 	noField  = -1
 	sameHash = -2
 )
+
+// nameWord returns the first n bytes of b (n <= 8, len(b) >= n) as a
+// little-endian word.
+func nameWord(b []byte, n int) uint64 {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b) & (1<<(8*n) - 1) // for n == 8, 1<<64 is 0 and 0-1 all ones
+	}
+	var w uint64
+	for i := n - 1; i >= 0; i-- {
+		w = w<<8 | uint64(b[i])
+	}
+	return w
+}
 
 // nameHash is the slot of a field name in flatPlan.names (name is not
 // empty).
@@ -235,7 +250,11 @@ func newFlatPlan(t reflect.Type) *flatPlan {
 		p.names[i] = noField
 	}
 	for i := range p.fields {
-		switch h := nameHash([]byte(p.fields[i].name)); p.names[h] {
+		name := []byte(p.fields[i].name)
+		if len(name) <= 8 {
+			p.fields[i].word = nameWord(name, len(name))
+		}
+		switch h := nameHash(name); p.names[h] {
 		case noField:
 			p.names[h] = int8(i)
 		default:
@@ -376,7 +395,7 @@ func (p *flatPlan) decode(data []byte, pristine unsafe.Pointer, held *flatHeld, 
 			if !ok || !d.r.Next(':') {
 				return 0, 0, false, false
 			}
-			i := p.index(data[start:end])
+			i := p.index(data[start:], end-start)
 			if i < 0 || seen&(1<<i) != 0 {
 				return 0, 0, false, false
 			}
@@ -470,24 +489,34 @@ func (f *flatField) heldAt(held *flatHeld) unsafe.Pointer {
 	return unsafe.Pointer(&held.words[f.slot])
 }
 
-// index returns the index in p.fields of the field named name, or -1.
-func (p *flatPlan) index(name []byte) int {
-	if len(name) == 0 {
+// index returns the index in p.fields of the field named b[:n] (b goes on
+// with the rest of the text), or -1.
+func (p *flatPlan) index(b []byte, n int) int {
+	if n == 0 {
 		return -1 // no field's name is empty
 	}
+	name := b[:n]
 	switch i := p.names[nameHash(name)]; i {
 	case noField:
 		return -1
 	case sameHash:
 	default:
-		if p.fields[i].name == string(name) {
+		f := &p.fields[i]
+		switch {
+		case len(f.name) != n:
+			return -1
+		case n <= 8:
+			if nameWord(b, n) == f.word {
+				return int(i)
+			}
+		case f.name == string(name):
 			return int(i)
 		}
 		return -1
 	}
 	for i := range p.fields {
 		// The first byte tells most names apart before a full compare.
-		if n := p.fields[i].name; len(n) == len(name) && len(n) > 0 && n[0] == name[0] && n == string(name) {
+		if n := p.fields[i].name; len(n) == len(name) && n[0] == name[0] && n == string(name) {
 			return i
 		}
 	}

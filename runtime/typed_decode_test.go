@@ -73,8 +73,11 @@ func TestFlatPlanIndex(t *testing.T) {
 		G string `json:"sent"`
 		H string `json:"u/r"`
 		I string `json:"x"`
+		J string `json:"eightchr"`
+		K string `json:"ninechars"`
+		L string `json:"a-much-longer-name"`
 	}]())
-	names := []string{"", "a", "b", "x", "y", "ab", "ba", "aa", "bb", "user", "usEr", "text", "room", "sent", "rent", "u/r", "uxr", "users", "sentx"}
+	names := []string{"", "a", "b", "x", "y", "ab", "ba", "aa", "bb", "user", "usEr", "text", "room", "sent", "rent", "u/r", "uxr", "users", "sentx", "eightchr", "eightchx", "xightchr", "eightch", "ninechars", "ninecharx", "a-much-longer-name", "a-much-longer-namf", "b-much-longer-name"}
 	for c := 'a'; c <= 'z'; c++ {
 		names = append(names, string(c), string(c)+"b", "a"+string(c))
 	}
@@ -85,8 +88,11 @@ func TestFlatPlanIndex(t *testing.T) {
 				want = i
 			}
 		}
-		if got := p.index([]byte(name)); got != want {
-			t.Errorf("index(%q) = %d, want %d", name, got, want)
+		// The name alone, and followed by the rest of a text.
+		for _, b := range [][]byte{[]byte(name), []byte(name + `":"hello, world"}`)} {
+			if got := p.index(b, len(name)); got != want {
+				t.Errorf("index(%q, %d) = %d, want %d", b, len(name), got, want)
+			}
 		}
 	}
 	collide := false
