@@ -388,6 +388,7 @@ func (p *flatPlan) decode(data []byte, pristine unsafe.Pointer, held *flatHeld, 
 		return 0, 0, false, false
 	}
 	valid = flat != nil
+	next := 0 // the field after the one decoded: keys usually come in the struct's order
 	if !d.r.Next('}') {
 		for {
 			d.r.Space()
@@ -395,7 +396,11 @@ func (p *flatPlan) decode(data []byte, pristine unsafe.Pointer, held *flatHeld, 
 			if !ok || !d.r.Next(':') {
 				return 0, 0, false, false
 			}
-			i := p.index(data[start:], end-start)
+			i := next
+			if i >= len(p.fields) || !p.fields[i].is(data[start:], end-start) {
+				i = p.index(data[start:], end-start)
+			}
+			next = i + 1
 			if i < 0 || seen&(1<<i) != 0 {
 				return 0, 0, false, false
 			}
@@ -501,15 +506,7 @@ func (p *flatPlan) index(b []byte, n int) int {
 		return -1
 	case sameHash:
 	default:
-		f := &p.fields[i]
-		switch {
-		case len(f.name) != n:
-			return -1
-		case n <= 8:
-			if nameWord(b, n) == f.word {
-				return int(i)
-			}
-		case f.name == string(name):
+		if p.fields[i].is(b, n) {
 			return int(i)
 		}
 		return -1
@@ -521,6 +518,18 @@ func (p *flatPlan) index(b []byte, n int) int {
 		}
 	}
 	return -1
+}
+
+// is reports whether the field is named b[:n] (b goes on with the rest of
+// the text).
+func (f *flatField) is(b []byte, n int) bool {
+	switch {
+	case len(f.name) != n:
+		return false
+	case n <= 8:
+		return nameWord(b, n) == f.word
+	}
+	return f.name == string(b[:n])
 }
 
 // The fields are read and written through their offsets in the struct,

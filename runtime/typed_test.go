@@ -58,6 +58,8 @@ var typedTexts = []string{
 	`{"USER":"alice","text":"x"}`,
 	`{"user":"alice","user":"bob","text":"x"}`,
 	`{"user":"alice","text":"x","extra":1}`,
+	`{"sent":"2026-11-25T13:00:00Z","text":"hello","user":"alice"}`,
+	`{"text":"hello","user":"alice","text":"again"}`,
 	`{"user":"alice","text":"x","sent":null}`,
 	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00.000Z"}`,
 	`{"user":"alice","text":"x","sent":"2026-11-25T13:00:00+01:00"}`,
