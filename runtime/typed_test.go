@@ -275,6 +275,48 @@ func TestTypedDataOwnsItsValue(t *testing.T) {
 	}
 }
 
+// typedManyPointers has more pointer fields of a kind than the decoder
+// holds on the stack (flatHeldBuf).
+type typedManyPointers struct {
+	A *string  `json:"a,omitempty"`
+	B *string  `json:"b,omitempty"`
+	C *string  `json:"c,omitempty"`
+	D *string  `json:"d,omitempty"`
+	E *string  `json:"e,omitempty"`
+	N *int32   `json:"n,omitempty"`
+	O *int64   `json:"o,omitempty"`
+	P *bool    `json:"p,omitempty"`
+	Q *float64 `json:"q,omitempty"`
+	R *int8    `json:"r,omitempty"`
+	S string   `json:"s"`
+}
+
+// TestTypedDataManyPointers: a message with more pointer fields of a kind
+// than the decoder holds on its stack decodes, and tells changes, as
+// encoding/json.
+func TestTypedDataManyPointers(t *testing.T) {
+	texts := []string{
+		`{"a":"1","b":"22","c":"333","d":"4444","e":"55555","n":-7,"o":8,"p":true,"q":1.5,"r":-9,"s":"s"}`,
+		`{"e":"5","a":"1","s":"","r":1}`,
+		`{"s":"x"}`,
+	}
+	for _, data := range texts {
+		checkTyped[typedManyPointers](t, data, nil)
+		checkTyped(t, data, func(v *typedManyPointers) {
+			if v.E != nil {
+				*v.E += "!"
+			}
+			if v.R != nil {
+				*v.R++
+			}
+		})
+		checkTyped(t, data, func(v *typedManyPointers) { v.A, v.B = v.B, v.A })
+		if _, got, err := dispatchAs[typedManyPointers](t, nil, data, nil); err != nil || string(got) != data {
+			t.Errorf("%s: delivers %s, %v; want the data as published", data, got, err)
+		}
+	}
+}
+
 // TestTypedDataSchema: data that breaks the schema is refused with the
 // violations, before the handler.
 func TestTypedDataSchema(t *testing.T) {
