@@ -622,6 +622,10 @@ func (f *flatField) decode(d *flatDecoding, pristine unsafe.Pointer, held *flatH
 // (rfc: the date-time format holds).
 func decodeTime(t *time.Time, quoted []byte) (rfc, ok bool) {
 	text := quoted[1 : len(quoted)-1]
+	if u, ok := decodeUTC(text); ok {
+		*t = u
+		return true, true
+	}
 	// A UTC time as Go writes it (no trailing zero in the fraction) is
 	// the time.Date of its fields, as time.Time.UnmarshalJSON has it.
 	dt, rfc := rfc3339.Parse(text)
@@ -635,6 +639,49 @@ func decodeTime(t *time.Time, quoted []byte) (rfc, ok bool) {
 	}
 	var buf [64]byte
 	return rfc, string(t.AppendFormat(buf[:0], time.RFC3339Nano)) == string(text) // not ".000", "-00:00"
+}
+
+// decodeUTC reads a date-time in the form Go writes a UTC time in
+// (2006-01-02T15:04:05.999999999Z: T and Z upper case, a fraction of 1 to 9
+// digits without a trailing zero) into the time time.Date makes of it in
+// UTC, without rfc3339.Parse's record and time.Date's normalization: the
+// usual date-time of a message. ok is false for any other text, which
+// decodeTime reads the general way.
+func decodeUTC(b []byte) (t time.Time, ok bool) {
+	n := len(b)
+	if n < 20 || n == 21 || n > 30 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[n-1] != 'Z' {
+		return t, false
+	}
+	var nsec int64
+	if n > 20 {
+		if b[19] != '.' || b[n-2] == '0' {
+			return t, false
+		}
+		for _, c := range b[20 : n-1] {
+			if c < '0' || c > '9' {
+				return t, false
+			}
+			nsec = nsec*10 + int64(c-'0')
+		}
+		for range 30 - n { // to nanoseconds: 9 digits
+			nsec *= 10
+		}
+	}
+	d := func(i int) int { // the two digits at i, or -1
+		if b[i] < '0' || b[i] > '9' || b[i+1] < '0' || b[i+1] > '9' {
+			return -1
+		}
+		return int(b[i]-'0')*10 + int(b[i+1]-'0')
+	}
+	century, year := d(0), d(2)
+	month, day, hour, minute, second := d(5), d(8), d(11), d(14), d(17)
+	year += century * 100
+	if century < 0 || year < century*100 || month < 1 || month > 12 || day < 1 || day > rfc3339.DaysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 {
+		return t, false
+	}
+	sec := rfc3339.DaysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+second)
+	return time.Unix(sec, nsec).UTC(), true
 }
 
 // setInt stores n at a, an integer of the field's size.
