@@ -51,7 +51,7 @@ func (g *goGen) channels(f *jen.File) error {
 		// with parameters, its type and parser.
 		claims := []string{name + "Pattern"}
 		if len(ch.Params) > 0 {
-			claims = append(claims, name, "Parse"+name)
+			claims = append(claims, name, "Parse"+name, matchName(name))
 		}
 		for _, c := range claims {
 			if err := g.names.claim(c, "channel "+ch.Pattern); err != nil {
@@ -117,21 +117,25 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 	f.Func().Params(jen.Id("c").Id(name)).Id("Name").Params().String().Block(jen.Return(sum))
 	f.Line()
 
+	// The shape check, for the authorizers.
+	f.Commentf("%s reports whether name has the shape of %s, as", matchName(name), ch.Pattern)
+	f.Commentf("bayeux.MatchTemplate(%sPattern, name) does, without splitting it.", name)
+	matchBody := append(shapeWalk(ch.Pattern, func() jen.Code { return jen.Return(jen.False()) }, nil), jen.Return(jen.True()))
+	f.Func().Id(matchName(name)).Params(jen.Id("name").String()).Bool().Block(matchBody...)
+	f.Line()
+
 	// The parser.
 	segs := strings.Split(strings.TrimPrefix(ch.Pattern, "/"), "/")
-	body := []jen.Code{
-		jen.Var().Id("segs").Index(jen.Lit(len(segs))).String(),
-		jen.If(jen.Op("!").Qual(bayeuxPath, "Segments").Call(jen.Id("name"), jen.Id("segs").Index(jen.Op(":")))).Block(
-			jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
-				jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))),
-		jen.Var().Id("c").Id(name),
+	other := func() jen.Code {
+		return jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
+			jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))
 	}
+	body := []jen.Code{jen.Var().Id("segs").Index(jen.Lit(len(segs))).String()}
+	body = append(body, shapeWalk(ch.Pattern, other, func(i int) *jen.Statement { return jen.Id("segs").Index(jen.Lit(i)) })...)
+	body = append(body, jen.Var().Id("c").Id(name))
 	for i, seg := range segs {
 		if !strings.HasPrefix(seg, "{") {
-			body = append(body, jen.If(jen.Id("segs").Index(jen.Lit(i)).Op("!=").Lit(seg)).Block(
-				jen.Return(jen.Id(name).Values(), jen.Qual("fmt", "Errorf").Call(
-					jen.Lit("channel %q is not a "+ch.Pattern+" channel: %w"), jen.Id("name"), jen.Id("errOtherChannel")))))
-			continue
+			continue // checked by the walk
 		}
 		pname := strings.Trim(seg, "{}")
 		var p *schema.Param
@@ -150,6 +154,74 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 	f.Func().Id("Parse"+name).Params(jen.Id("name").String()).Params(jen.Id(name), jen.Error()).Block(body...)
 	f.Line()
 	return nil
+}
+
+// matchName is the name of the shape check of the channel named name.
+func matchName(name string) string { return "match" + name }
+
+// shapeWalk returns the statements that walk the concrete channel name
+// held in the variable name along the template pattern ("/user/{id}/inbox"):
+// its literal segments equal and each parameter one segment, with no more
+// segments; they run fail() for any other name. With param, they assign
+// each parameter segment i to param(i) and accept an empty one (the
+// parameter's checks judge it), as bayeux.Segments does; without, a
+// parameter segment must not be empty, as bayeux.MatchTemplate has it.
+func shapeWalk(pattern string, fail func() jen.Code, param func(i int) *jen.Statement) []jen.Code {
+	segs := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
+	out := []jen.Code{jen.Id("rest").Op(":=").Qual("strings", "TrimPrefix").Call(jen.Id("name"), jen.Lit("/"))}
+	lit := ""           // the literal text the name must go on with
+	declaredOK := false // ok is declared
+	declaredI := false  // i is declared
+	for k, seg := range segs {
+		last := k == len(segs)-1
+		if !strings.HasPrefix(seg, "{") {
+			lit += seg
+			if !last {
+				lit += "/"
+			}
+			continue
+		}
+		if lit != "" {
+			op := "="
+			if !declaredOK {
+				op, declaredOK = ":=", true
+			}
+			out = append(out,
+				jen.List(jen.Id("rest"), jen.Id("ok")).Op(op).Qual("strings", "CutPrefix").Call(jen.Id("rest"), jen.Lit(lit)),
+				jen.If(jen.Op("!").Id("ok")).Block(fail()))
+			lit = ""
+		}
+		slash := jen.Qual("strings", "IndexByte").Call(jen.Id("rest"), jen.LitRune('/'))
+		if last {
+			cond := slash.Op(">=").Lit(0)
+			if param == nil {
+				cond = jen.Id("rest").Op("==").Lit("").Op("||").Add(cond)
+			}
+			out = append(out, jen.If(cond).Block(fail()))
+			if param != nil {
+				out = append(out, param(k).Op("=").Id("rest"))
+			}
+			continue
+		}
+		op := "="
+		if !declaredI {
+			op, declaredI = ":=", true
+		}
+		cond := jen.Id("i").Op("<").Lit(0)
+		if param == nil {
+			cond = jen.Id("i").Op("<=").Lit(0)
+		}
+		out = append(out, jen.Id("i").Op(op).Add(slash), jen.If(cond).Block(fail()))
+		if param != nil {
+			out = append(out, param(k).Op("=").Id("rest").Index(jen.Op(":").Id("i")))
+		}
+		out = append(out, jen.Id("rest").Op("=").Id("rest").Index(jen.Id("i").Op("+").Lit(1).Op(":")))
+	}
+	if lit != "" {
+		// The template ends with literal segments.
+		out = append(out, jen.If(jen.Id("rest").Op("!=").Lit(lit)).Block(fail()))
+	}
+	return out
 }
 
 // paramChecks returns the statements checking the parameter value v, and

@@ -160,3 +160,112 @@ func TestLocalChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeWalk builds generated channels of several shapes with a test
+// that compares, for every short name, the generated shape check with
+// bayeux.MatchTemplate and the generated parser with bayeux.Segments and
+// the literal segments, which they replace.
+func TestShapeWalk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the generated code with the go command")
+	}
+	src := "cometgen: 1\nname: shapes\ngo: {package: shapes, out: shapes}\nchannels:\n" +
+		"  /a/{x}: {params: {x: {}}, message: {type: object}}\n" +
+		"  /a/{x}/b: {params: {x: {}}, message: {type: object}}\n" +
+		"  /b/{x}/{y}: {params: {x: {}, y: {}}, message: {type: object}}\n" +
+		"  /a/b/{x}/{y}/c: {params: {x: {}, y: {}}, message: {type: object}}\n"
+	spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(spec, Options{})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	files["shapes/shapes_test.go"] = []byte(`package shapes
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cometgen/cometgen/runtime/bayeux"
+)
+
+// segments is the parameters of name by bayeux.Segments, nil for another channel.
+func segments(pattern, name string) []string {
+	tsegs := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
+	segs := make([]string, len(tsegs))
+	if !bayeux.Segments(name, segs) {
+		return nil
+	}
+	var params []string
+	for i, t := range tsegs {
+		if !strings.HasPrefix(t, "{") {
+			if segs[i] != t {
+				return nil
+			}
+			continue
+		}
+		params = append(params, segs[i])
+	}
+	return params
+}
+
+func TestShapes(t *testing.T) {
+	names := []string{""}
+	for n := 0; n < 7; n++ {
+		for _, s := range names {
+			if len(s) == n {
+				for _, c := range []string{"/", "a", "b", "c", "x"} {
+					names = append(names, s+c)
+				}
+			}
+		}
+	}
+	type check struct {
+		pattern string
+		match   func(string) bool
+		parse   func(string) ([]string, error)
+	}
+	for _, c := range []check{
+		{AXPattern, matchAX, func(n string) ([]string, error) { c, err := ParseAX(n); return []string{c.X}, err }},
+		{AXBPattern, matchAXB, func(n string) ([]string, error) { c, err := ParseAXB(n); return []string{c.X}, err }},
+		{BXYPattern, matchBXY, func(n string) ([]string, error) { c, err := ParseBXY(n); return []string{c.X, c.Y}, err }},
+		{ABXYCPattern, matchABXYC, func(n string) ([]string, error) { c, err := ParseABXYC(n); return []string{c.X, c.Y}, err }},
+	} {
+		for _, name := range append(names, "/a/b/xx/yy/c", "/a/b/x//c", "/a/bb/x/y/c", "/a/b/x/y/cc") {
+			if got, want := c.match(name), bayeux.MatchTemplate(c.pattern, name); got != want {
+				t.Errorf("%s: match %q = %v, MatchTemplate %v", c.pattern, name, got, want)
+			}
+			params, err := c.parse(name)
+			want := segments(c.pattern, name)
+			switch {
+			case want == nil:
+				if !errors.Is(err, errOtherChannel) {
+					t.Errorf("%s: parse %q: %v, want another channel", c.pattern, name, err)
+				}
+			case err != nil || strings.Join(params, "|") != strings.Join(want, "|"):
+				t.Errorf("%s: parse %q: %q, %v, want %q", c.pattern, name, params, err, want)
+			}
+		}
+	}
+}
+`)
+	_, self, _, _ := runtime.Caller(0)
+	repo := filepath.Dir(filepath.Dir(self))
+	mod := t.TempDir()
+	gomod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/cometgen/cometgen v0.0.0\n\nreplace github.com/cometgen/cometgen => " + repo + "\n"
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
+	for p, b := range files {
+		dst := filepath.Join(mod, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		os.WriteFile(dst, b, 0o644)
+	}
+	cmd := exec.Command("go", "test", "./shapes/")
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test of the generated shapes: %v\n%s", err, out)
+	}
+}

@@ -113,7 +113,7 @@ func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
 				}
 			} else {
 				check = []jen.Code{
-					jen.If(jen.Op("!").Qual(bayeuxPath, "MatchTemplate").Call(jen.Id(name+"Pattern"), jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
+					jen.If(jen.Op("!").Id(matchName(name)).Call(jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
 					jen.Comment("The parameters are checked when a client creates the channel:"),
 					jen.Comment("once it exists, its shape is enough."),
 					jen.If(jen.Id("op").Op("==").Qual(RuntimePath, "OpCreate")).Block(
@@ -393,7 +393,7 @@ func (g *goGen) guard(f *jen.File) {
 		switch {
 		case len(ch.Params) > 0:
 			checks = append(checks,
-				jen.If(jen.Qual(bayeuxPath, "MatchTemplate").Call(jen.Id(channelName(ch)+"Pattern"), jen.Id("channel"))).Block(jen.Return(jen.True())))
+				jen.If(jen.Id(matchName(channelName(ch))).Call(jen.Id("channel"))).Block(jen.Return(jen.True())))
 			if _, shared := runtimeName(ch); ch.Kind == schema.Broadcast && !shared {
 				checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(rt)).Block(jen.Return(jen.True())))
 			}

@@ -48,21 +48,32 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
-	both := new([2]T) // the value and its pristine copy, in one allocation
-	v, pristine := &both[0], &both[1]
+	var (
+		v        *T
+		pristine T // what was decoded, to tell after the handler whether it changed v
+		buf      flatHeldBuf
+		held     flatHeld // pristine's pointer targets (its pointers stay nil)
+		seen     uint64   // the fields decoded
+		strs     int      // the bytes of their strings
+	)
 	direct, valid := false, false
 	if d.plan != nil {
-		// With flat, the decoder checks the schema in the same walk.
-		direct, valid = d.plan.decode(m.Data, unsafe.Pointer(v), unsafe.Pointer(pristine), d.flat)
+		// The walk decodes into pristine, on the stack; with flat, it
+		// checks the schema too.
+		held = d.plan.newHeld(&buf)
+		seen, strs, direct, valid = d.plan.decode(m.Data, unsafe.Pointer(&pristine), &held, d.flat)
 	}
 	if d.schema != nil && !valid {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}
 	}
-	if !direct {
-		var zero T // the direct decoder may have set some fields
-		*v = zero
+	if direct {
+		// The value, the targets of its pointers and the bytes of its
+		// strings, in one allocation.
+		v = (*T)(d.plan.fill(unsafe.Pointer(&pristine), &held, seen, strs))
+	} else {
+		v = new(T)
 		if err := json.Unmarshal(m.Data, v); err != nil {
 			return bayeux.NewError(400, "invalid_message", "data is not a "+d.name)
 		}
@@ -70,7 +81,7 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 	if err := handle(v); err != nil {
 		return err
 	}
-	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(pristine)) {
+	if direct && d.plan.equal(unsafe.Pointer(v), unsafe.Pointer(&pristine), &held, seen) {
 		return nil // unchanged: deliver the data as published
 	}
 	data, err := json.Marshal(v)

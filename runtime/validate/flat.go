@@ -13,7 +13,60 @@ import (
 // ValidateJSON, which gives the violations.
 type Flat struct {
 	props    []*fastNode // by the decoder's field index
-	required uint64      // the required fields, by index
+	strs     []flatStringCheck
+	required uint64 // the required fields, by index
+}
+
+// flatStringCheck is what String needs of a property's node, packed so
+// that the checks of a message's fields take few cache lines (a message is
+// judged between the deliveries of the one before, which take the cache);
+// anything else it leaves to the node.
+type flatStringCheck struct {
+	node           *fastNode
+	pattern        *Pattern
+	minLen, maxLen int // -1: none
+	always         int8
+	notString      bool // the node's types exclude strings
+	other          bool // a const, an enum or a format other than date-time: the node judges
+	dateTime       bool // the format is date-time
+}
+
+func newFlatStringCheck(n *fastNode) flatStringCheck {
+	return flatStringCheck{
+		node:      n,
+		pattern:   n.pattern,
+		minLen:    n.minLen,
+		maxLen:    n.maxLen,
+		always:    n.always,
+		notString: n.types != 0 && n.types&tString == 0,
+		other:     n.hasConst || n.hasEnum || n.format != nil && !n.dateTime,
+		dateTime:  n.format != nil && n.dateTime,
+	}
+}
+
+// judge is fastNode.flatString of c's node.
+func (c *flatStringCheck) judge(v string, dateTime bool) bool {
+	switch c.always {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	switch {
+	case c.notString:
+		return false
+	case c.other:
+		return c.node.flatString(v, dateTime)
+	case c.dateTime && !dateTime && !fastDateTimeString(v) && !c.node.format(v):
+		return false
+	}
+	if c.minLen >= 0 || c.maxLen >= 0 {
+		l := utf8.RuneCountInString(v)
+		if c.minLen >= 0 && l < c.minLen || c.maxLen >= 0 && l > c.maxLen {
+			return false
+		}
+	}
+	return c.pattern == nil || c.pattern.MatchString(v)
 }
 
 // Flat returns the check of the schema for an object whose only possible
@@ -40,6 +93,10 @@ func (s *Schema) Flat(names []string) *Flat {
 			f.props[i] = anyJSON
 		}
 	}
+	f.strs = make([]flatStringCheck, len(f.props))
+	for i, p := range f.props {
+		f.strs[i] = newFlatStringCheck(p)
+	}
 	for _, r := range n.required {
 		i := -1
 		for j, name := range names {
@@ -60,11 +117,11 @@ func (s *Schema) Flat(names []string) *Flat {
 func (f *Flat) Required() uint64 { return f.required }
 
 // String judges the string v of field i.
-func (f *Flat) String(i int, v string) bool { return f.props[i].flatString(v, false) }
+func (f *Flat) String(i int, v string) bool { return f.strs[i].judge(v, false) }
 
 // DateTime judges the string v of field i, which the caller has read as an
 // RFC 3339 date-time as the fast path reads one (so a date-time format holds).
-func (f *Flat) DateTime(i int, v string) bool { return f.props[i].flatString(v, true) }
+func (f *Flat) DateTime(i int, v string) bool { return f.strs[i].judge(v, true) }
 
 // flatString judges a string; dateTime says it is known to be an RFC 3339
 // date-time.

@@ -91,3 +91,20 @@ func DaysIn(month, year int) int {
 	}
 	return 31
 }
+
+// DaysSinceEpoch returns the days from January 1, 1970 to a date of the
+// proleptic Gregorian calendar (year 0 to 9999, a real date), as time.Date
+// counts them, without its normalization: Howard Hinnant's
+// days_from_civil.
+func DaysSinceEpoch(year, month, day int) int64 {
+	y := year
+	if month <= 2 {
+		y-- // the year starts in March, so that a leap day is its last
+	}
+	era := (y + 400) / 400 // y >= -1: a floor division, offset by one era
+	yoe := y - (era-1)*400 // [0, 399]
+	mp := (month + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era-1)*146097 + int64(doe) - 719468
+}

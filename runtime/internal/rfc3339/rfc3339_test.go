@@ -60,3 +60,32 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDaysSinceEpoch: the days of time.Date, for the first, the 28th, the
+// 29th and the last of every month of every year from 0 to 9999, and for
+// every day from 1960 to 2110.
+func TestDaysSinceEpoch(t *testing.T) {
+	check := func(year, month, day int) {
+		t.Helper()
+		want := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC).Unix() / 86400 // a midnight: exact
+		if got := DaysSinceEpoch(year, month, day); got != want {
+			t.Fatalf("%04d-%02d-%02d: %d, want %d", year, month, day, got, want)
+		}
+	}
+	for year := 0; year <= 9999; year++ {
+		for month := 1; month <= 12; month++ {
+			for _, day := range []int{1, 28, 29, DaysIn(month, year)} {
+				if day <= DaysIn(month, year) {
+					check(year, month, day)
+				}
+			}
+		}
+	}
+	for year := 1960; year <= 2110; year++ {
+		for month := 1; month <= 12; month++ {
+			for day := 1; day <= DaysIn(month, year); day++ {
+				check(year, month, day)
+			}
+		}
+	}
+}

@@ -63,7 +63,7 @@ func registerChatRoom(srv *runtime.Server, h Handlers) error {
 	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
 		// A wildcard subscription has no parameters to check.
 		if !bayeux.IsWild(channel) {
-			if !bayeux.MatchTemplate(ChatRoomPattern, channel) {
+			if !matchChatRoom(channel) {
 				return runtime.Ignore()
 			}
 			// The parameters are checked when a client creates the channel:
@@ -135,7 +135,7 @@ func registerMembersRoom(srv *runtime.Server, h Handlers) error {
 	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
 		// A wildcard subscription has no parameters to check.
 		if !bayeux.IsWild(channel) {
-			if !bayeux.MatchTemplate(MembersRoomPattern, channel) {
+			if !matchMembersRoom(channel) {
 				return runtime.Ignore()
 			}
 			// The parameters are checked when a client creates the channel:
@@ -341,13 +341,13 @@ func registerServicePrivate(srv *runtime.Server, h Handlers) error {
 // declared reports whether channel is a channel of the spec, or the runtime
 // wildcard channel of one (a subscription to every room).
 func declared(channel string) bool {
-	if bayeux.MatchTemplate(ChatRoomPattern, channel) {
+	if matchChatRoom(channel) {
 		return true
 	}
 	if channel == "/chat/*" {
 		return true
 	}
-	if bayeux.MatchTemplate(MembersRoomPattern, channel) {
+	if matchMembersRoom(channel) {
 		return true
 	}
 	if channel == "/members/*" {

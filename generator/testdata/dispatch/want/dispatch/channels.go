@@ -5,9 +5,9 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/validate"
 )
 
@@ -34,19 +34,36 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
+// matchChatRoom reports whether name has the shape of /chat/{room}, as
+// bayeux.MatchTemplate(ChatRoomPattern, name) does, without splitting it.
+func matchChatRoom(name string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "chat/")
+	if !ok {
+		return false
+	}
+	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
+		return false
+	}
+	return true
+}
+
 var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseChatRoom(name string) (ChatRoom, error) {
 	var segs [2]string
-	if !bayeux.Segments(name, segs[:]) {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "chat/")
+	if !ok {
 		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
+	}
+	segs[1] = rest
 	var c ChatRoom
-	if segs[0] != "chat" {
-		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
-	}
 	if !chatRoomRoomPattern.MatchString(segs[1]) {
 		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
 	}

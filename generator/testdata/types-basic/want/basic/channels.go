@@ -5,10 +5,10 @@ package basic
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -34,17 +34,34 @@ func (c ProfileID) Name() string {
 	return "/profile/" + c.ID
 }
 
+// matchProfileID reports whether name has the shape of /profile/{id}, as
+// bayeux.MatchTemplate(ProfileIDPattern, name) does, without splitting it.
+func matchProfileID(name string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "profile/")
+	if !ok {
+		return false
+	}
+	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
+		return false
+	}
+	return true
+}
+
 // ParseProfileID returns the parameters of a concrete /profile/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseProfileID(name string) (ProfileID, error) {
 	var segs [2]string
-	if !bayeux.Segments(name, segs[:]) {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "profile/")
+	if !ok {
 		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
 	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
+	}
+	segs[1] = rest
 	var c ProfileID
-	if segs[0] != "profile" {
-		return ProfileID{}, fmt.Errorf("channel %q is not a /profile/{id} channel: %w", name, errOtherChannel)
-	}
 	if utf8.RuneCountInString(segs[1]) < 1 {
 		return ProfileID{}, fmt.Errorf("id %q is shorter than 1 characters", segs[1])
 	}

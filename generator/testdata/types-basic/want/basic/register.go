@@ -55,7 +55,7 @@ func registerProfileID(srv *runtime.Server, h Handlers) error {
 	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
 		// A wildcard subscription has no parameters to check.
 		if !bayeux.IsWild(channel) {
-			if !bayeux.MatchTemplate(ProfileIDPattern, channel) {
+			if !matchProfileID(channel) {
 				return runtime.Ignore()
 			}
 			// The parameters are checked when a client creates the channel:
@@ -228,7 +228,7 @@ func registerServiceLookup(srv *runtime.Server, h Handlers) error {
 // declared reports whether channel is a channel of the spec, or the runtime
 // wildcard channel of one (a subscription to every room).
 func declared(channel string) bool {
-	if bayeux.MatchTemplate(ProfileIDPattern, channel) {
+	if matchProfileID(channel) {
 		return true
 	}
 	if channel == "/profile/*" {

@@ -5,10 +5,10 @@ package channels
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/validate"
 )
 
@@ -36,19 +36,36 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
+// matchChatRoom reports whether name has the shape of /chat/{room}, as
+// bayeux.MatchTemplate(ChatRoomPattern, name) does, without splitting it.
+func matchChatRoom(name string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "chat/")
+	if !ok {
+		return false
+	}
+	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
+		return false
+	}
+	return true
+}
+
 var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseChatRoom(name string) (ChatRoom, error) {
 	var segs [2]string
-	if !bayeux.Segments(name, segs[:]) {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "chat/")
+	if !ok {
 		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
 	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
+	}
+	segs[1] = rest
 	var c ChatRoom
-	if segs[0] != "chat" {
-		return ChatRoom{}, fmt.Errorf("channel %q is not a /chat/{room} channel: %w", name, errOtherChannel)
-	}
 	if !chatRoomRoomPattern.MatchString(segs[1]) {
 		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
 	}
@@ -69,17 +86,44 @@ func (c UserIDInbox) Name() string {
 	return "/user/" + c.ID + "/inbox"
 }
 
+// matchUserIDInbox reports whether name has the shape of /user/{id}/inbox, as
+// bayeux.MatchTemplate(UserIDInboxPattern, name) does, without splitting it.
+func matchUserIDInbox(name string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "user/")
+	if !ok {
+		return false
+	}
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
+		return false
+	}
+	rest = rest[i+1:]
+	if rest != "inbox" {
+		return false
+	}
+	return true
+}
+
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
 // against the spec; it fails for any other name.
 func ParseUserIDInbox(name string) (UserIDInbox, error) {
 	var segs [3]string
-	if !bayeux.Segments(name, segs[:]) {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "user/")
+	if !ok {
+		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
+	}
+	segs[1] = rest[:i]
+	rest = rest[i+1:]
+	if rest != "inbox" {
 		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
-	if segs[0] != "user" {
-		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
-	}
 	if utf8.RuneCountInString(segs[1]) < 1 {
 		return UserIDInbox{}, fmt.Errorf("id %q is shorter than 1 characters", segs[1])
 	}
@@ -87,9 +131,6 @@ func ParseUserIDInbox(name string) (UserIDInbox, error) {
 		return UserIDInbox{}, fmt.Errorf("id %q is longer than 32 characters", segs[1])
 	}
 	c.ID = segs[1]
-	if segs[2] != "inbox" {
-		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
-	}
 	return c, nil
 }
 
@@ -114,22 +155,36 @@ func (c ServiceHistoryRoom) Name() string {
 	return "/service/history/" + c.Room
 }
 
+// matchServiceHistoryRoom reports whether name has the shape of /service/history/{room}, as
+// bayeux.MatchTemplate(ServiceHistoryRoomPattern, name) does, without splitting it.
+func matchServiceHistoryRoom(name string) bool {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "service/history/")
+	if !ok {
+		return false
+	}
+	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
+		return false
+	}
+	return true
+}
+
 var serviceHistoryRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseServiceHistoryRoom returns the parameters of a concrete /service/history/{room} channel name, checked
 // against the spec; it fails for any other name.
 func ParseServiceHistoryRoom(name string) (ServiceHistoryRoom, error) {
 	var segs [3]string
-	if !bayeux.Segments(name, segs[:]) {
+	rest := strings.TrimPrefix(name, "/")
+	rest, ok := strings.CutPrefix(rest, "service/history/")
+	if !ok {
 		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
 	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
+	}
+	segs[2] = rest
 	var c ServiceHistoryRoom
-	if segs[0] != "service" {
-		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
-	}
-	if segs[1] != "history" {
-		return ServiceHistoryRoom{}, fmt.Errorf("channel %q is not a /service/history/{room} channel: %w", name, errOtherChannel)
-	}
 	if !serviceHistoryRoomRoomPattern.MatchString(segs[2]) {
 		return ServiceHistoryRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[2])
 	}
