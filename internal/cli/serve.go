@@ -128,9 +128,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
 	}
 	bayeux := runtime.New(f.opts)
-	if err := bayeux.Healthy(); err != nil {
-		// Connected, yet the broker could not start (no JetStream for
-		// --nats-history, say): a configuration to fix, not to wait out.
+	if err := bayeux.Healthy(); errors.Is(err, natsbroker.ErrNoJetStream) {
+		// Connected, yet NATS cannot keep a history: a configuration to
+		// fix, not to wait out. (Other errors at start are retried at
+		// each reconnection; /healthz says 503 meanwhile.)
 		ln.Close()
 		bayeux.Shutdown(context.Background())
 		return fmt.Errorf("--nats: %w", err)
