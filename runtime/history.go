@@ -119,18 +119,28 @@ type history struct {
 }
 
 // resumeAfter reads a subscribe's ext.resume: the position the client
-// resumes after (the last one it received). asked is false without
-// ext.resume.
-func resumeAfter(m *bayeux.Message) (after uint64, asked bool, err *bayeux.Error) {
+// resumes after (the last one it received), as a number, or as
+// {"position": n, "session": "<the client's previous clientId>"}, whose
+// own messages on channels that do not broadcast to their publisher are
+// then left out of the replay. asked is false without ext.resume.
+func resumeAfter(m *bayeux.Message) (after uint64, previous string, asked bool, err *bayeux.Error) {
 	v, present := m.Ext[extResume]
 	if !present {
-		return 0, false, nil
+		return 0, "", false, nil
+	}
+	if obj, ok := v.(map[string]any); ok {
+		v = obj["position"]
+		if sid, ok := obj["session"]; ok {
+			if previous, ok = sid.(string); !ok {
+				return 0, "", false, errResumeInvalid
+			}
+		}
 	}
 	f, isNum := v.(float64)
 	if !isNum || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
-		return 0, false, errResumeInvalid
+		return 0, "", false, errResumeInvalid
 	}
-	return uint64(f), true, nil
+	return uint64(f), previous, true, nil
 }
 
 // pendingResume is the resuming subscribes of one session in one batch:
@@ -139,18 +149,19 @@ func resumeAfter(m *bayeux.Message) (after uint64, asked bool, err *bayeux.Error
 type pendingResume struct {
 	sess     *ServerSession
 	after    uint64
+	previous string // the client's previous session id, or ""
 	channels []string
 }
 
 // resumeGroup returns the batch's resuming subscribes of sess after
 // position after, adding an empty group if there is none.
-func (r *result) resumeGroup(sess *ServerSession, after uint64) *pendingResume {
+func (r *result) resumeGroup(sess *ServerSession, after uint64, previous string) *pendingResume {
 	for i := range r.resumes {
-		if r.resumes[i].sess == sess && r.resumes[i].after == after {
-			return &r.resumes[i]
+		if pr := &r.resumes[i]; pr.sess == sess && pr.after == after && pr.previous == previous {
+			return pr
 		}
 	}
-	r.resumes = append(r.resumes, pendingResume{sess: sess, after: after})
+	r.resumes = append(r.resumes, pendingResume{sess: sess, after: after, previous: previous})
 	return &r.resumes[len(r.resumes)-1]
 }
 
@@ -177,7 +188,7 @@ func (s *Server) finishResume(hc *hookContext, pr pendingResume) {
 	if len(pr.channels) == 0 {
 		return
 	}
-	complete := s.resume(hc, pr.sess, pr.channels, pr.after)
+	complete := s.resume(hc, pr)
 	if !complete {
 		s.stats.resumeGaps.Add(1)
 	}
@@ -217,15 +228,17 @@ var (
 	errReplayLimit   = errors.New("replay limit reached")
 )
 
-// resume subscribes sess to channels after replaying, from the history,
-// the events on them after position after that this node delivered: the
-// client's next events are then exactly the ones it missed, in order,
-// followed by the live ones. It reports whether the replay was complete:
-// false when the history had discarded some, when more were due than
-// MaxReplay or the room left in the session's queue (less a tenth of
-// MaxQueue, for live messages), or when the history could not be read
-// (logged).
-func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string, after uint64) (complete bool) {
+// resume subscribes the session of pr to its channels after replaying,
+// from the history, the events on them after its position that this node
+// delivered (but the client's own, on channels that do not broadcast to
+// their publisher): the client's next events are then exactly the ones it
+// missed, in order, followed by the live ones. It reports whether the
+// replay was complete: false when the history had discarded some, when
+// more were due than MaxReplay or the room left in the session's queue
+// (less a tenth of MaxQueue, for live messages), or when the history could
+// not be read (logged).
+func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
+	sess, channels, after := pr.sess, pr.channels, pr.after
 	hb := s.historyBroker()
 	limit := min(s.opts.MaxReplay, s.opts.MaxQueue-s.opts.MaxQueue/10-sess.queued())
 	replayed := 0
@@ -234,7 +247,7 @@ func (s *Server) resume(hc *hookContext, sess *ServerSession, channels []string,
 		if err != nil {
 			return nil // counted and dropped when it was delivered live
 		}
-		if exclude == sess.id || !matchesAny(channels, m.Channel) {
+		if exclude != "" && (exclude == sess.id || exclude == pr.previous) || !matchesAny(channels, m.Channel) {
 			return nil
 		}
 		var buf [8]*Channel

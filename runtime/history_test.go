@@ -247,3 +247,52 @@ func TestDeliverAtSkipsRepeats(t *testing.T) {
 		t.Error("an event on a wildcard channel was accepted")
 	}
 }
+
+// TestResumeLeavesOutOwnMessages: on a channel that does not broadcast to
+// its publisher, a resume that names the client's previous session leaves
+// that session's own messages out of the replay, as they were left out
+// when they were published.
+func TestResumeLeavesOutOwnMessages(t *testing.T) {
+	srvs, urls := newHistoryCluster(t, 2, 100)
+	for _, s := range srvs {
+		c, _, _ := s.CreateChannel("/quiet")
+		c.SetBroadcastToPublisher(false)
+	}
+	old := resumingClient(t, urls[0])
+	r := old.send(msg{"channel": "/meta/subscribe", "subscription": "/quiet"})
+	start := r[0]["ext"].(map[string]any)["resume"].(float64)
+	if r := old.publish("/quiet", "mine"); r["successful"] != true {
+		t.Fatalf("publish: %v", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srvs[0].hist.last.Load() < uint64(start)+1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	publishAndWait(t, srvs, urls, "/quiet") // data 1, from another client
+	for _, tc := range []struct {
+		name   string
+		resume any
+		want   []any
+	}{
+		{"previous session named", msg{"position": start, "session": old.clientID}, []any{1.0}},
+		{"position only", start, []any{"mine", 1.0}},
+	} {
+		c := resumingClient(t, urls[0])
+		if r := c.send(resumeSub("/quiet", tc.resume)); r[0]["successful"] != true {
+			t.Fatalf("%s: %v", tc.name, r)
+		}
+		var got []any
+		for _, e := range events(c.connect(true)) {
+			got = append(got, e["data"])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: replayed %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, bad := range []any{msg{"position": "1"}, msg{"session": "x"}, msg{"position": 1.0, "session": 7}} {
+		c := resumingClient(t, urls[0])
+		if r := c.send(resumeSub("/quiet", bad)); r[0]["error"] != "400::resume_invalid" {
+			t.Errorf("resume %v: %v, want 400::resume_invalid", bad, r[0])
+		}
+	}
+}

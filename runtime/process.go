@@ -528,12 +528,12 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	joinedAt := uint64(0)
 	joined := false
 	if subscribe && s.historyBroker() != nil {
-		after, asked, berr := resumeAfter(m)
+		after, previous, asked, berr := resumeAfter(m)
 		if berr != nil {
 			return fail(berr)
 		}
 		if asked {
-			resume = res.resumeGroup(sess, after)
+			resume = res.resumeGroup(sess, after, previous)
 		}
 	}
 	for _, raw := range names {

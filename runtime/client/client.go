@@ -64,8 +64,11 @@ type Client struct {
 	// batch received, acknowledged by the next /meta/connect.
 	ackOn    bool
 	ackBatch int64
-	// resumeOn: the session negotiated the resume extension.
-	resumeOn bool
+	// resumeOn: the session negotiated the resume extension; previousID
+	// is the id of the session before it, whose own messages a resume
+	// leaves out on channels that do not broadcast to their publisher.
+	resumeOn   bool
+	previousID string
 
 	// rmu guards position, the last ext.resume position received (or the
 	// position the first subscribe joined at: positioned says there is
@@ -319,6 +322,9 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	}
 	c.advice = defaultAdvice()
 	c.advice.merge(reply.Advice)
+	if c.clientID != "" {
+		c.previousID = c.clientID // the session a resume continues
+	}
 	c.clientID = reply.ClientID
 	c.ackOn, c.ackBatch = c.asksAck() && reply.Ext["ack"] == true, 0
 	c.resumeOn = c.o.resume && reply.Ext["resume"] == true

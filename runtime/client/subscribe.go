@@ -185,14 +185,14 @@ func (c *Client) resubscribe(ctx context.Context, id string) error {
 	// last position received; sent in one batch, they are replayed in one
 	// pass, in order.
 	c.mu.Lock()
-	resume := c.resumeOn
+	resume, previous := c.resumeOn, c.previousID
 	c.mu.Unlock()
 	after, positioned := c.Position()
 	msgs := make([]*bayeux.Message, len(channels))
 	for i, ch := range channels {
 		msgs[i] = subscribeMessage(bayeux.MetaSubscribe, id, ch)
 		if resume && positioned {
-			msgs[i].Ext = map[string]any{"resume": after}
+			msgs[i].Ext = map[string]any{"resume": map[string]any{"position": after, "session": previous}}
 		}
 	}
 	replies, err := c.exchange(ctx, msgs, c.o.maxNetworkDelay)

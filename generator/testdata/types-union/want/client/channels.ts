@@ -339,6 +339,9 @@ class Link {
    * subscription when none was (the resume extension); -1: none.
    */
   #position = -1;
+  /** This session's id, and the one before it, which a resume continues. */
+  #clientId = "";
+  #previousId = "";
 
   constructor(cometd: CometD, options: ClientOptions) {
     this.cometd = cometd;
@@ -399,6 +402,10 @@ class Link {
     ) {
       this.#position = joined;
     }
+    if (message.channel === "/meta/handshake" && message.successful === true) {
+      this.#previousId = this.#clientId;
+      this.#clientId = message.clientId ?? "";
+    }
     if (message.channel === "/meta/connect") {
       const resumed = (message.ext as { resume?: unknown } | undefined)?.resume;
       if (resumed === false) {
@@ -412,10 +419,14 @@ class Link {
    * After a new handshake (the server lost the session: it restarted, or
    * its node died) the CometD client has forgotten the subscriptions: they
    * are made again, in one batch, each asking for what came after the
-   * newest position received (replayed in one pass, in order).
+   * newest position received (replayed in one pass, in order, without the
+   * old session's own messages where they were left out).
    */
   #resubscribe(): void {
-    const props = this.#position >= 0 ? { ext: { resume: this.#position } } : {};
+    const props =
+      this.#position >= 0
+        ? { ext: { resume: { position: this.#position, session: this.#previousId } } }
+        : {};
     this.cometd.batch(() => {
       for (const live of this.#live) {
         live.handle = this.cometd.subscribe(live.channel, live.deliver, props, (reply) => {
@@ -465,6 +476,7 @@ class Link {
   disconnect(): Promise<void> {
     this.#live.clear();
     this.#position = -1;
+    this.#clientId = "";
     return new Promise((resolve) => {
       this.cometd.disconnect(() => resolve());
     });
