@@ -73,6 +73,7 @@ func (n *Node) DeliverAt(pos uint64, event []byte, exclude string) error {
 	}
 	s.hist.last.Store(pos)
 	stampPosition(m, pos)
+	s.hist.ring.push(ringEvent{pos: pos, exclude: exclude, m: m})
 	var from *ServerSession
 	if exclude != "" {
 		from = s.sessions.get(exclude)
@@ -116,6 +117,61 @@ type history struct {
 	broker HistoryBroker // nil without a broker that keeps a history
 	mu     sync.Mutex
 	last   atomic.Uint64 // position of the last event delivered (written under mu)
+	// ring holds the last Options.ReplayBuffer events delivered (guarded
+	// by mu): a resume that needs nothing older is replayed from memory,
+	// without asking the broker, so that many clients resuming at once
+	// (their node died) do not hold the node's delivery back.
+	ring ring
+}
+
+// ringEvent is an event of the history as this node delivered it.
+type ringEvent struct {
+	pos     uint64
+	exclude string
+	m       *bayeux.Message // decoded and stamped; shared, never changed
+}
+
+// ring is a fixed-size buffer of the newest events, oldest first.
+type ring struct {
+	evs        []ringEvent // len is the capacity
+	start, len int
+}
+
+func (r *ring) push(e ringEvent) {
+	if len(r.evs) == 0 {
+		return
+	}
+	if r.len < len(r.evs) {
+		r.evs[(r.start+r.len)%len(r.evs)] = e
+		r.len++
+		return
+	}
+	r.evs[r.start] = e
+	r.start = (r.start + 1) % len(r.evs)
+}
+
+func (r *ring) at(i int) *ringEvent { return &r.evs[(r.start+i)%len(r.evs)] }
+
+// recent returns the events after position after, up to upto, when the
+// ring holds every event this node delivered after after (ok false
+// otherwise: the broker must replay). last is the node's last position.
+func (r *ring) recent(after, upto, last uint64) (evs []ringEvent, ok bool) {
+	if after >= last {
+		return nil, true
+	}
+	if r.len == 0 || r.at(0).pos > after+1 {
+		return nil, false
+	}
+	for i := range r.len {
+		e := r.at(i)
+		if e.pos > upto {
+			break
+		}
+		if e.pos > after {
+			evs = append(evs, *e)
+		}
+	}
+	return evs, true
 }
 
 // resumeAfter reads a subscribe's ext.resume: the position the client
@@ -242,12 +298,11 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 	hb := s.historyBroker()
 	limit := min(s.opts.MaxReplay, s.opts.MaxQueue-s.opts.MaxQueue/10-sess.queued())
 	replayed := 0
-	enqueue := func(pos uint64, event []byte, exclude string) error {
-		m, err := checkRemote(event)
-		if err != nil {
-			return nil // counted and dropped when it was delivered live
-		}
-		if exclude != "" && (exclude == sess.id || exclude == pr.previous) || !matchesAny(channels, m.Channel) {
+	// enqueue queues one event (m stamped with its position) for the
+	// session, unless it is not for it.
+	enqueue := func(e ringEvent) error {
+		m := e.m
+		if e.exclude != "" && (e.exclude == sess.id || e.exclude == pr.previous) || !matchesAny(channels, m.Channel) {
 			return nil
 		}
 		var buf [8]*Channel
@@ -260,18 +315,37 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 			return errReplayLimit
 		}
 		replayed++
-		stampPosition(m, pos)
 		f := fanOut{srv: s, hc: hc, m: m, toPublisher: true, lazy: lazy}
 		f.deliver([]*ServerSession{sess})
 		return nil
 	}
+	fromBroker := func(pos uint64, event []byte, exclude string) error {
+		m, err := checkRemote(event)
+		if err != nil {
+			return nil // counted and dropped when it was delivered live
+		}
+		stampPosition(m, pos)
+		return enqueue(ringEvent{pos: pos, exclude: exclude, m: m})
+	}
 	complete = true
 	stopped := false // the replay cannot go on: an error or the limit
-	replay := func(from, upto uint64) {
+	// replay replays (from, upto]: from evs when the ring held them (ok),
+	// else from the broker.
+	replay := func(from, upto uint64, evs []ringEvent, ok bool) {
 		if stopped || from >= upto {
 			return
 		}
-		whole, err := hb.Replay(hc.get(), channels, from, upto, enqueue)
+		if ok {
+			for _, e := range evs {
+				if enqueue(e) != nil {
+					s.log.Warn("bayeux resume: more to replay than the session may take", "session", sess.id, "limit", limit)
+					complete, stopped = false, true
+					return
+				}
+			}
+			return
+		}
+		whole, err := hb.Replay(hc.get(), channels, from, upto, fromBroker)
 		switch {
 		case errors.Is(err, errReplayLimit):
 			s.log.Warn("bayeux resume: more to replay than the session may take", "session", sess.id, "limit", limit)
@@ -286,11 +360,16 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 	// Most of the replay runs while the node goes on delivering; the rest,
 	// delivered meanwhile, under the lock that holds the delivery back
 	// until the session is subscribed.
+	s.hist.mu.Lock()
 	upto := s.hist.last.Load()
-	replay(after, upto)
+	evs, ok := s.hist.ring.recent(after, upto, upto)
+	s.hist.mu.Unlock()
+	replay(after, upto, evs, ok)
 	s.hist.mu.Lock()
 	defer s.hist.mu.Unlock()
-	replay(max(after, upto), s.hist.last.Load())
+	from, last := max(after, upto), s.hist.last.Load()
+	evs, ok = s.hist.ring.recent(from, last, last)
+	replay(from, last, evs, ok)
 	for _, name := range channels {
 		if !s.channels.subscribe(sess, name) {
 			break // removed meanwhile

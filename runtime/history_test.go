@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -294,5 +296,53 @@ func TestResumeLeavesOutOwnMessages(t *testing.T) {
 		if r := c.send(resumeSub("/quiet", bad)); r[0]["error"] != "400::resume_invalid" {
 			t.Errorf("resume %v: %v, want 400::resume_invalid", bad, r[0])
 		}
+	}
+}
+
+// countingHistory counts the replays asked of a HistoryBroker.
+type countingHistory struct {
+	HistoryBroker
+	replays atomic.Int32
+}
+
+func (c *countingHistory) Replay(ctx context.Context, patterns []string, after, upto uint64, f func(uint64, []byte, string) error) (bool, error) {
+	c.replays.Add(1)
+	return c.HistoryBroker.Replay(ctx, patterns, after, upto, f)
+}
+
+// TestReplayBuffer: a resume that needs nothing older than the node's
+// last Options.ReplayBuffer events is replayed from memory, without asking
+// the broker; an older one asks the broker for what the buffer lacks. Both
+// give the same events.
+func TestReplayBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		buffer int
+		broker bool // the broker is asked
+	}{
+		{"in the buffer", 0, false},
+		{"older than the buffer", 2, true},
+		{"no buffer", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster := NewMemoryClusterWithHistory(100)
+			counted := &countingHistory{HistoryBroker: cluster.Broker().(HistoryBroker)}
+			srvs, urls := make([]*Server, 2), make([]string, 2)
+			srvs[0], urls[0] = newTestServer(t, Options{Broker: counted, ReplayBuffer: tc.buffer})
+			srvs[1], urls[1] = newTestServer(t, Options{Broker: cluster.Broker()})
+			publishAndWait(t, srvs, urls, "/chat/a", "/other", "/chat/a", "/other", "/chat/a")
+			c := resumingClient(t, urls[0])
+			c.send(resumeSub("/chat/*", 1))
+			var got []any
+			for _, e := range events(c.connect(true)) {
+				got = append(got, e["data"])
+			}
+			if want := []any{3.0, 5.0}; !slices.Equal(got, want) {
+				t.Errorf("replayed %v, want %v", got, want)
+			}
+			if asked := counted.replays.Load() > 0; asked != tc.broker {
+				t.Errorf("broker asked: %v, want %v", asked, tc.broker)
+			}
+		})
 	}
 }

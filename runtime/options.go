@@ -103,6 +103,11 @@ type Options struct {
 	// is incomplete. Default 10,000.
 	MaxReplay int
 
+	// ReplayBuffer is how many of the newest broadcasts a node with a
+	// HistoryBroker keeps in memory, to replay them to resuming clients
+	// without asking the broker. Default 4,096; negative: none.
+	ReplayBuffer int
+
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -124,6 +129,7 @@ const (
 	DefaultHookTimeout            = 5 * time.Second
 	DefaultMaxLazyTimeout         = 5 * time.Second
 	DefaultMaxReplay              = 10_000
+	DefaultReplayBuffer           = 4096
 )
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -154,6 +160,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxReplay <= 0 {
 		o.MaxReplay = DefaultMaxReplay
+	}
+	switch {
+	case o.ReplayBuffer == 0:
+		o.ReplayBuffer = DefaultReplayBuffer
+	case o.ReplayBuffer < 0:
+		o.ReplayBuffer = 0
 	}
 	if o.MaxSessionsPerBrowser == 0 {
 		o.MaxSessionsPerBrowser = DefaultMaxSessionsPerBrowser
