@@ -187,22 +187,25 @@ const (
 // Broker is a runtime.Broker over NATS. Create it with Connect, give it to
 // one runtime.Server (Options.Broker); Server.Shutdown closes it.
 type Broker struct {
-	o       Options
-	nc      *nats.Conn
-	log     *slog.Logger
-	subjB   string                     // "<cluster>.b."
-	subjU   string                     // "<cluster>.u."
-	subjP   string                     // "<cluster>.p"
-	subjH   string                     // "<cluster>.h.", with a history
-	hist    atomic.Pointer[histStream] // with Options.History, once started
-	hdr     nats.Header                // the origin header, shared read-only by every broadcast
-	node    atomic.Pointer[runtime.Node]
-	pres    *presence
-	subs    []*nats.Subscription
-	stop    chan struct{}
-	done    sync.WaitGroup
-	closed  atomic.Bool
-	dropped atomic.Int64
+	o     Options
+	nc    *nats.Conn
+	log   *slog.Logger
+	subjB string                     // "<cluster>.b."
+	subjU string                     // "<cluster>.u."
+	subjP string                     // "<cluster>.p"
+	subjH string                     // "<cluster>.h.", with a history
+	hist  atomic.Pointer[histStream] // with Options.History, once started
+	// histBroken is set when the history stream was deleted or reset
+	// under the node: it stays unhealthy then.
+	histBroken atomic.Pointer[error]
+	hdr        nats.Header // the origin header, shared read-only by every broadcast
+	node       atomic.Pointer[runtime.Node]
+	pres       *presence
+	subs       []*nats.Subscription
+	stop       chan struct{}
+	done       sync.WaitGroup
+	closed     atomic.Bool
+	dropped    atomic.Int64
 	// dropLogged is when a drop was last logged (Unix ns), dropCountLogged
 	// the drop count then.
 	dropLogged, dropCountLogged atomic.Int64
@@ -257,6 +260,9 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 			if n == nil {
 				return
 			}
+			if b.histBroken.Load() != nil {
+				return // for good: see checkHistory
+			}
 			if b.o.History > 0 && b.hist.Load() == nil {
 				// The history did not start before: its requests wait for
 				// replies, so not on this callback goroutine.
@@ -281,7 +287,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 				// NATS dropped messages for this node: its sessions missed
 				// them, so they must start over, knowingly.
 				b.unhealthy(fmt.Errorf("natsbroker: messages lost: %w", err))
-				if n := b.node.Load(); n != nil && nc.IsConnected() {
+				if n := b.node.Load(); n != nil && nc.IsConnected() && b.histBroken.Load() == nil {
 					n.SetHealth(nil)
 				}
 				return
@@ -591,6 +597,9 @@ func (b *Broker) beat() {
 			return
 		case <-t.C:
 			b.heartbeat()
+			if n := b.node.Load(); n != nil && b.o.History > 0 {
+				b.checkHistory(n)
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/cometgen/cometgen/runtime/natsbroker"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cluster starts three nodes on one embedded NATS.
@@ -954,5 +955,31 @@ func TestHeartbeatLargerThanMaxPayload(t *testing.T) {
 		if strings.HasSuffix(e, "=false") {
 			t.Fatalf("presence flapped on b: %s", e)
 		}
+	}
+}
+
+// TestHistoryStreamDeleted: a node whose history stream is deleted under
+// it turns unhealthy (its clients go elsewhere) and stays so, instead of
+// skipping every later event as a repeat.
+func TestHistoryStreamDeleted(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	a := startNode(t, "a", ns.ClientURL(), withHistory)
+	if _, err := a.srv.Publish("/chat/room", 1); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(a.b.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), "cometgen-history"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the node unhealthy", func() bool { return a.srv.Healthy() != nil })
+	if err := a.srv.Healthy(); !strings.Contains(err.Error(), "history stream cometgen-history was deleted") {
+		t.Errorf("Healthy() = %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // a few heartbeats: it stays unhealthy
+	if a.srv.Healthy() == nil {
+		t.Error("healthy again with its history gone")
 	}
 }

@@ -220,3 +220,41 @@ func patternSubject(pattern string) string {
 	}
 	return sb.String()
 }
+
+// checkHistory notices, at each heartbeat, a history stream that was
+// deleted or reset while the node ran: its positions would go backwards,
+// and the node would skip every event as a repeat, silently. The node is
+// then unhealthy for good (its clients go elsewhere) until it restarts.
+func (b *Broker) checkHistory(n *runtime.Node) {
+	h := b.hist.Load()
+	if h == nil || b.histBroken.Load() != nil {
+		return
+	}
+	pos := n.Position() // before the stream's end is read: it cannot be past it
+	// Within a heartbeat, so as not to delay the next one (an unanswered
+	// check is no verdict).
+	ctx, cancel := context.WithTimeout(context.Background(), min(b.o.RequestTimeout, b.o.Heartbeat))
+	defer cancel()
+	info, err := h.stream.Info(ctx)
+	if broken := historyBroken(b.historyStream(), pos, info, err); broken != nil {
+		b.histBroken.Store(&broken)
+		b.log.Error("natsbroker: history lost", "err", broken)
+		b.unhealthy(broken)
+	}
+}
+
+// historyBroken judges the stream's info (or the error reading it) against
+// the node's position: an error when the stream is gone or ends before
+// what the node delivered; nil otherwise, including when NATS did not
+// answer (the connection's handlers deal with that).
+func historyBroken(stream string, pos uint64, info *jetstream.StreamInfo, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("natsbroker: history stream %s was deleted while this node ran: restart the nodes", stream)
+	case err != nil:
+		return nil
+	case info.State.LastSeq < pos:
+		return fmt.Errorf("natsbroker: history stream %s was reset while this node ran (it ends at %d, this node delivered %d): restart the nodes", stream, info.State.LastSeq, pos)
+	}
+	return nil
+}

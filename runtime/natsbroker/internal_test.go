@@ -1,12 +1,15 @@
 package natsbroker
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestBackoff(t *testing.T) {
@@ -128,5 +131,34 @@ func TestHeartbeatInParts(t *testing.T) {
 	p.beat("n", 0, 0, []string{"a"}) // one message, as older nodes send it
 	if got := drain(); !slices.Equal(got, []string{"d=false"}) {
 		t.Errorf("single-message heartbeat: %v", got)
+	}
+}
+
+func TestHistoryBroken(t *testing.T) {
+	info := func(last uint64) *jetstream.StreamInfo {
+		return &jetstream.StreamInfo{State: jetstream.StreamState{LastSeq: last}}
+	}
+	tests := []struct {
+		name string
+		pos  uint64
+		info *jetstream.StreamInfo
+		err  error
+		want string // in the error; "" for none
+	}{
+		{"in step", 10, info(10), nil, ""},
+		{"stream ahead", 10, info(15), nil, ""},
+		{"empty stream, nothing delivered", 0, info(0), nil, ""},
+		{"reset", 10, info(3), nil, "was reset while this node ran (it ends at 3, this node delivered 10)"},
+		{"deleted", 10, nil, jetstream.ErrStreamNotFound, "was deleted while this node ran"},
+		{"no answer", 10, nil, context.DeadlineExceeded, ""},
+	}
+	for _, tt := range tests {
+		err := historyBroken("c-history", tt.pos, tt.info, tt.err)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v, want nil", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: %v, want an error with %q", tt.name, err, tt.want)
+		}
 	}
 }
