@@ -41,7 +41,7 @@ var tsReserved = []string{
 	"Ajv2020", "BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError",
 	"ClientOptions", "CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
 	"Live", "ParamRule", "Publishable", "ReplyError", "ResumeError", "ServiceChannel", "Subscribable", "Subscription",
-	"ValidationError", "addFormats", "createClient", "positionOf",
+	"ValidationError", "addFormats", "createClient",
 }
 
 // DefaultTSOut is where the typed client goes when the spec names no

@@ -178,19 +178,18 @@ func (b *memoryBroker) Close() error {
 // have the message.
 func NewMemoryClusterWithHistory(size int) *MemoryCluster {
 	c := NewMemoryCluster()
-	c.hist = &memoryHistory{size: max(size, 1)}
+	c.hist = &memoryHistory{evs: newRing[memoryEvent](max(size, 1))}
 	return c
 }
 
-// memoryHistory is a MemoryCluster's history: a ring of the last size
-// events. order serialises appends with their hand-over to the nodes, so
-// that every node gets them in position order; ring guards the events.
+// memoryHistory is a MemoryCluster's history: a ring of the last events.
+// order serialises appends with their hand-over to the nodes, so that
+// every node gets them in position order; mu guards last and evs.
 type memoryHistory struct {
-	size  int
 	order sync.Mutex
-	ring  sync.Mutex
-	last  uint64        // position of the newest event (guarded by ring)
-	evs   []memoryEvent // the kept events, oldest first (guarded by ring)
+	mu    sync.Mutex
+	last  uint64            // position of the newest event
+	evs   ring[memoryEvent] // the kept events
 }
 
 type memoryEvent struct {
@@ -221,9 +220,9 @@ func (b *memoryHistoryBroker) Start(n *Node) error {
 	h := b.cluster.hist
 	h.order.Lock()
 	defer h.order.Unlock()
-	h.ring.Lock()
+	h.mu.Lock()
 	last := h.last
-	h.ring.Unlock()
+	h.mu.Unlock()
 	n.Begin(last)
 	if err := b.memoryBroker.Start(n); err != nil {
 		return err
@@ -281,15 +280,11 @@ func (b *memoryHistoryBroker) Append(_ string, event []byte, exclude string) (ui
 	h := b.cluster.hist
 	h.order.Lock()
 	defer h.order.Unlock()
-	h.ring.Lock()
+	h.mu.Lock()
 	h.last++
 	e := memoryEvent{pos: h.last, event: event, exclude: exclude}
-	if len(h.evs) == h.size {
-		copy(h.evs, h.evs[1:])
-		h.evs = h.evs[:len(h.evs)-1]
-	}
-	h.evs = append(h.evs, e)
-	h.ring.Unlock()
+	h.evs.push(e)
+	h.mu.Unlock()
 	for _, n := range b.nodes() {
 		n.hist.push(e)
 	}
@@ -298,15 +293,15 @@ func (b *memoryHistoryBroker) Append(_ string, event []byte, exclude string) (ui
 
 func (b *memoryHistoryBroker) Replay(ctx context.Context, patterns []string, after, upto uint64, f func(uint64, []byte, string) error) (bool, error) {
 	h := b.cluster.hist
-	h.ring.Lock()
-	complete := after >= h.last || len(h.evs) > 0 && after+1 >= h.evs[0].pos
+	h.mu.Lock()
+	complete := after >= h.last || h.evs.len > 0 && after+1 >= h.evs.at(0).pos
 	var evs []memoryEvent
-	for _, e := range h.evs {
-		if e.pos > after && e.pos <= upto {
-			evs = append(evs, e)
+	for i := range h.evs.len {
+		if e := h.evs.at(i); e.pos > after && e.pos <= upto {
+			evs = append(evs, *e)
 		}
 	}
-	h.ring.Unlock()
+	h.mu.Unlock()
 	for _, e := range evs {
 		if err := ctx.Err(); err != nil {
 			return complete, err

@@ -121,7 +121,7 @@ type history struct {
 	// by mu): a resume that needs nothing older is replayed from memory,
 	// without asking the broker, so that many clients resuming at once
 	// (their node died) do not hold the node's delivery back.
-	ring ring
+	ring ring[ringEvent]
 }
 
 // ringEvent is an event of the history as this node delivered it.
@@ -131,43 +131,44 @@ type ringEvent struct {
 	m       *bayeux.Message // decoded and stamped; shared, never changed
 }
 
-// ring is a fixed-size buffer of the newest events, oldest first.
-type ring struct {
-	evs        []ringEvent // len is the capacity
+// ring is a fixed-size buffer of the newest items, oldest first.
+type ring[T any] struct {
+	items      []T // len is the capacity
 	start, len int
 }
 
-func (r *ring) push(e ringEvent) {
-	if len(r.evs) == 0 {
+func newRing[T any](size int) ring[T] { return ring[T]{items: make([]T, size)} }
+
+// push adds e, dropping the oldest item when the ring is full.
+func (r *ring[T]) push(e T) {
+	if len(r.items) == 0 {
 		return
 	}
-	if r.len < len(r.evs) {
-		r.evs[(r.start+r.len)%len(r.evs)] = e
+	if r.len < len(r.items) {
+		r.items[(r.start+r.len)%len(r.items)] = e
 		r.len++
 		return
 	}
-	r.evs[r.start] = e
-	r.start = (r.start + 1) % len(r.evs)
+	r.items[r.start] = e
+	r.start = (r.start + 1) % len(r.items)
 }
 
-func (r *ring) at(i int) *ringEvent { return &r.evs[(r.start+i)%len(r.evs)] }
+// at returns the i-th oldest item.
+func (r *ring[T]) at(i int) *T { return &r.items[(r.start+i)%len(r.items)] }
 
-// recent returns the events after position after, up to upto, when the
-// ring holds every event this node delivered after after (ok false
-// otherwise: the broker must replay). last is the node's last position.
-func (r *ring) recent(after, upto, last uint64) (evs []ringEvent, ok bool) {
-	if after >= last {
+// recent returns the events of the node's ring after position after, up
+// to upto (the node's last position), when the ring holds every event the
+// node delivered after after; ok is false when it does not (the broker
+// must replay).
+func recent(r *ring[ringEvent], after, upto uint64) (evs []ringEvent, ok bool) {
+	if after >= upto {
 		return nil, true
 	}
 	if r.len == 0 || r.at(0).pos > after+1 {
 		return nil, false
 	}
 	for i := range r.len {
-		e := r.at(i)
-		if e.pos > upto {
-			break
-		}
-		if e.pos > after {
+		if e := r.at(i); e.pos > after && e.pos <= upto {
 			evs = append(evs, *e)
 		}
 	}
@@ -331,21 +332,20 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 	stopped := false // the replay cannot go on: an error or the limit
 	// replay replays (from, upto]: from evs when the ring held them (ok),
 	// else from the broker.
-	replay := func(from, upto uint64, evs []ringEvent, ok bool) {
+	replay := func(from, upto uint64, evs []ringEvent, inRing bool) {
 		if stopped || from >= upto {
 			return
 		}
-		if ok {
+		whole, err := true, error(nil)
+		if inRing {
 			for _, e := range evs {
-				if enqueue(e) != nil {
-					s.log.Warn("bayeux resume: more to replay than the session may take", "session", sess.id, "limit", limit)
-					complete, stopped = false, true
-					return
+				if err = enqueue(e); err != nil {
+					break
 				}
 			}
-			return
+		} else {
+			whole, err = hb.Replay(hc.get(), channels, from, upto, fromBroker)
 		}
-		whole, err := hb.Replay(hc.get(), channels, from, upto, fromBroker)
 		switch {
 		case errors.Is(err, errReplayLimit):
 			s.log.Warn("bayeux resume: more to replay than the session may take", "session", sess.id, "limit", limit)
@@ -362,13 +362,13 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 	// until the session is subscribed.
 	s.hist.mu.Lock()
 	upto := s.hist.last.Load()
-	evs, ok := s.hist.ring.recent(after, upto, upto)
+	evs, ok := recent(&s.hist.ring, after, upto)
 	s.hist.mu.Unlock()
 	replay(after, upto, evs, ok)
 	s.hist.mu.Lock()
 	defer s.hist.mu.Unlock()
 	from, last := max(after, upto), s.hist.last.Load()
-	evs, ok = s.hist.ring.recent(from, last, last)
+	evs, ok = recent(&s.hist.ring, from, last)
 	replay(from, last, evs, ok)
 	for _, name := range channels {
 		if !s.channels.subscribe(sess, name) {

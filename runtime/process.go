@@ -359,10 +359,7 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		reply.Ext = map[string]any{"ack": true}
 	}
 	if resumeAsked {
-		if reply.Ext == nil {
-			reply.Ext = map[string]any{}
-		}
-		reply.Ext[extResume] = true
+		setExt(reply, extResume, true)
 	}
 	reply.ClientID = sess.id
 	reply.Successful = bayeux.Bool(true)
@@ -450,11 +447,10 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	if pc.batch > 0 {
 		reply.Ext = map[string]any{"ack": pc.batch}
 	}
-	if complete, ok := sess.takeResumed(); ok {
-		if reply.Ext == nil {
-			reply.Ext = map[string]any{}
+	if s.hist.broker != nil {
+		if complete, ok := sess.takeResumed(); ok {
+			setExt(reply, extResume, complete)
 		}
-		reply.Ext[extResume] = complete
 	}
 	hs := s.hooks.load()
 	if len(hs.extensions) == 0 && len(sess.extensions()) == 0 {
@@ -467,6 +463,14 @@ func (s *Server) connectReply(pc *pendingConnect) []byte {
 	}
 	// A connect reply cannot be deleted: the client would stall.
 	return encodeMessage(reply)
+}
+
+// setExt sets key in m's ext, creating it if needed.
+func setExt(m *bayeux.Message, key string, v any) {
+	if m.Ext == nil {
+		m.Ext = map[string]any{}
+	}
+	m.Ext[key] = v
 }
 
 // authorize runs the security policy and the authorizers for op on channel.

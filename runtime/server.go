@@ -64,7 +64,7 @@ func New(opts Options) *Server {
 	if b := opts.Broker; b != nil {
 		if hb, ok := b.(HistoryBroker); ok && hb.KeepsHistory() {
 			s.hist.broker = hb
-			s.hist.ring.evs = make([]ringEvent, opts.ReplayBuffer)
+			s.hist.ring = newRing[ringEvent](opts.ReplayBuffer)
 		}
 		if err := b.Start(&Node{srv: s}); err != nil {
 			err = fmt.Errorf("runtime: start broker: %w", err)

@@ -101,12 +101,6 @@ function failureOf(reply) {
   return "failed";
 }
 
-/** The position a message carries in ext.resume (the resume extension), or 0. */
-function positionOf(message) {
-  const pos = message.ext?.resume;
-  return typeof pos === "number" && pos > 0 ? pos : 0;
-}
-
 /** Link is the typed layer over one CometD instance. */
 class Link {
   cometd;
@@ -167,31 +161,35 @@ class Link {
    * was incomplete goes to onError.
    */
   #incoming(message) {
-    const pos = positionOf(message);
-    if (pos > 0 && message.data !== undefined && message.successful === undefined) {
-      if (pos <= this.#position) {
-        return null;
-      }
-      this.#position = pos;
-    }
-    const joined = message.ext?.resume;
-    if (
-      message.channel === "/meta/subscribe" &&
-      message.successful === true &&
-      typeof joined === "number" &&
-      this.#position < 0
-    ) {
-      this.#position = joined;
-    }
-    if (message.channel === "/meta/handshake" && message.successful === true) {
-      this.#previousId = this.#clientId;
-      this.#clientId = message.clientId ?? "";
-    }
-    if (message.channel === "/meta/connect") {
-      const resumed = message.ext?.resume;
-      if (resumed === false) {
-        this.#onError(new ResumeError(Math.max(this.#position, 0)));
-      }
+    const resume = message.ext?.resume;
+    switch (message.channel) {
+      case "/meta/handshake":
+        if (message.successful === true) {
+          this.#previousId = this.#clientId;
+          this.#clientId = message.clientId ?? "";
+        }
+        break;
+      case "/meta/subscribe":
+        if (message.successful === true && typeof resume === "number" && this.#position < 0) {
+          this.#position = resume;
+        }
+        break;
+      case "/meta/connect":
+        if (resume === false) {
+          this.#onError(new ResumeError(Math.max(this.#position, 0)));
+        }
+        break;
+      default:
+        if (
+          typeof resume === "number" &&
+          message.data !== undefined &&
+          message.successful === undefined
+        ) {
+          if (resume <= this.#position) {
+            return null;
+          }
+          this.#position = resume;
+        }
     }
     return message;
   }

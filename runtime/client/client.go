@@ -374,17 +374,20 @@ func (c *Client) ResumeGaps() int64 {
 	return c.gaps
 }
 
-// positionOf returns the ext.resume position of an event, or 0.
-func positionOf(m *bayeux.Message) uint64 {
-	if f, ok := m.Ext["resume"].(float64); ok && f > 0 && f <= 1<<53 {
-		return uint64(f)
+// positionOf returns the ext.resume position a message carries; ok is
+// false when it carries none.
+func positionOf(m *bayeux.Message) (pos uint64, ok bool) {
+	f, ok := m.Ext["resume"].(float64)
+	if !ok || f < 0 || f > 1<<53 {
+		return 0, false
 	}
-	return 0
+	return uint64(f), true
 }
 
 // fresh drops, with WithResume, the events at or before the last position
 // received: a replay that overlaps what the client got from its old
-// session. It records the newest position.
+// session. It records the newest position, and before any the position
+// the first successful subscribe joined at.
 func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
 	if !c.o.resume {
 		return msgs
@@ -394,25 +397,23 @@ func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
 	var out []bayeux.Message // nil until an event is dropped
 	for i := range msgs {
 		m := &msgs[i]
-		pos := positionOf(m)
-		if isReplyShaped(m) {
-			// A subscribe's reply tells the position it joined at: a client
-			// that has received nothing yet resumes from the first one.
-			if _, ok := m.Ext["resume"].(float64); ok && m.Channel == bayeux.MetaSubscribe && !c.positioned && m.Successful != nil && *m.Successful {
+		pos, stamped := positionOf(m)
+		repeat := false
+		switch {
+		case !stamped:
+		case isReplyShaped(m):
+			if m.Channel == bayeux.MetaSubscribe && !c.positioned && m.Successful != nil && *m.Successful {
 				c.position, c.positioned = pos, true
 			}
-			pos = 0
-		}
-		if pos != 0 && c.positioned && pos <= c.position {
-			if out == nil {
-				out = append(make([]bayeux.Message, 0, len(msgs)), msgs[:i]...)
-			}
-			continue
-		}
-		if pos != 0 {
+		case c.positioned && pos <= c.position:
+			repeat = true
+		default:
 			c.position, c.positioned = max(c.position, pos), true
 		}
-		if out != nil {
+		switch {
+		case repeat && out == nil:
+			out = append(make([]bayeux.Message, 0, len(msgs)), msgs[:i]...)
+		case !repeat && out != nil:
 			out = append(out, *m)
 		}
 	}

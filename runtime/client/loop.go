@@ -130,8 +130,8 @@ func (c *Client) connect(ctx context.Context, enc *connectEncoder, first bool, a
 		}
 		c.mu.Unlock()
 	}
-	// The first connect of a resuming session says whether the server
-	// replayed everything missed since the position given at handshake.
+	// After resuming subscribes, a connect reply says whether the server
+	// replayed everything missed since the position they gave.
 	if complete, ok := replies[0].Ext["resume"].(bool); ok && !complete {
 		pos, _ := c.Position()
 		c.log.Warn("bayeux client: resumed with a gap: the server no longer had every message missed", "position", pos)

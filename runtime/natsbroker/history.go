@@ -21,11 +21,7 @@ type histStream struct {
 	cc     jetstream.ConsumeContext
 }
 
-func (h *histStream) stop() {
-	if h.cc != nil {
-		h.cc.Stop()
-	}
-}
+func (h *histStream) stop() { h.cc.Stop() }
 
 // KeepsHistory reports whether Options.History is set. Part of
 // runtime.HistoryBroker.
