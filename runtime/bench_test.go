@@ -72,7 +72,7 @@ func BenchmarkFanOutWildcards(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		srv.fanOut(hc, srv.channels.route(nil, m.Channel), m, nil, nil, true, 0)
+		srv.fanOut(hc, srv.channels.route(nil, m.Channel), nil, m, nil, nil, true, 0)
 		if i++; i%256 == 0 {
 			for _, s := range sessions {
 				s.returnQueue(s.takeQueue())

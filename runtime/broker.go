@@ -100,13 +100,14 @@ func (s *Server) deliverRemote(m *bayeux.Message, frozen []byte, from *ServerSes
 	if len(route) == 0 {
 		return
 	}
-	lazy, local := s.routeConf(route)
+	t := s.templateFor(route, m.Channel)
+	lazy, local := s.routeConf(route, t)
 	if local {
 		return // a node-local channel here: the other node should not have sent it
 	}
 	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
 	defer hc.done()
-	d := s.fanOut(hc, route, m, frozen, from, from == nil, lazy)
+	d := s.fanOut(hc, route, t, m, frozen, from, from == nil, lazy)
 	s.stats.deliveries.Add(int64(d))
 }
 

@@ -29,6 +29,7 @@ type Channel struct {
 
 	snap atomic.Pointer[[]*ServerSession]
 	conf atomic.Pointer[channelConfig]
+	tmpl atomic.Pointer[resolved] // the contract's template of the name
 }
 
 // channelConfig is the immutable configuration of a channel; a change

@@ -308,7 +308,8 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 		}
 		var buf [8]*Channel
 		route := s.channels.route(buf[:0], m.Channel)
-		lazy, local := s.routeConf(route)
+		t := s.templateFor(route, m.Channel)
+		lazy, local := s.routeConf(route, t)
 		if local {
 			return nil
 		}
@@ -317,7 +318,11 @@ func (s *Server) resume(hc *hookContext, pr pendingResume) (complete bool) {
 		}
 		replayed++
 		f := fanOut{srv: s, hc: hc, m: m, toPublisher: true, lazy: lazy}
-		f.deliver([]*ServerSession{sess})
+		var gate *template
+		if !slices.Contains(channels, m.Channel) && t.restricted() {
+			gate = t // asked through a wildcard subscription
+		}
+		f.deliver([]*ServerSession{sess}, gate)
 		return nil
 	}
 	fromBroker := func(pos uint64, event []byte, exclude string) error {

@@ -572,6 +572,12 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
+		if cc := s.contract.Load(); cc != nil {
+			if err := s.judgeSubscribe(cc, sess, name); err != nil {
+				s.stats.denied.Add(1)
+				return fail(err)
+			}
+		}
 		if resume != nil {
 			if !slices.Contains(resume.channels, name) {
 				resume.channels = append(resume.channels, name)

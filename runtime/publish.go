@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // Publish broadcasts data on a broadcast channel from the server itself, as
@@ -69,6 +70,25 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			return 0, err
 		}
 	}
+	var t *template
+	checked := false // the data was checked against t's schema
+	if cc := s.contract.Load(); cc != nil {
+		judged := from
+		if !secure {
+			judged = nil // the server's own code: no rule applies
+		}
+		var err *bayeux.Error
+		if t, err = s.judgePublish(cc, route, judged, m); err != nil {
+			s.stats.denied.Add(1)
+			return 0, err
+		}
+		if t != nil {
+			if checked, err = s.applyTemplate(hc, t, route, from, m); err != nil {
+				s.stats.denied.Add(1)
+				return 0, err
+			}
+		}
+	}
 
 	var lazy time.Duration
 	toPublisher, nodeLocal := true, false
@@ -97,6 +117,14 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			s.stats.denied.Add(1)
 			return 0, err
 		}
+	}
+	if t != nil {
+		if err := s.handleTemplate(hc, t, from, m, checked); err != nil {
+			s.stats.denied.Add(1)
+			return 0, err
+		}
+		lazy = minLazy(lazy, t.lazyTimeout(s.opts.MaxLazyTimeout))
+		nodeLocal = nodeLocal || t.local
 	}
 	if bayeux.KindOf(m.Channel) == bayeux.Service {
 		return 0, nil // service messages are for the server's listeners only
@@ -133,21 +161,85 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		}
 		s.stats.brokerOut.Add(1)
 	}
-	n := s.fanOut(hc, route, m, frozen, from, toPublisher, lazy)
+	n := s.fanOut(hc, route, t, m, frozen, from, toPublisher, lazy)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
 	return n, nil
 }
 
+// applyTemplate runs the first links of t's chain on a message published
+// on one of its channels: the schema check, then t's filters. The schema
+// is left to the typed handler when it sees the message first (no filter
+// nor listener in between), which checks it in its own decoding, in one
+// walk; checked reports which.
+func (s *Server) applyTemplate(hc *hookContext, t *template, route []*Channel, from *ServerSession, m *bayeux.Message) (checked bool, err *bayeux.Error) {
+	if t.schema != nil && !t.handlerChecks(route, from) {
+		if vs := t.schema.ValidateJSON(m.Data); len(vs) > 0 {
+			return false, validate.Error(vs)
+		}
+		checked = true
+	}
+	if len(t.filters) > 0 {
+		return checked, s.filter(hc, from, m, t.filters)
+	}
+	return checked, nil
+}
+
+// handlerChecks reports whether t's typed handler will check the schema of
+// a message from from in its own decoding: it sees the message first
+// (no filter, no listener of the route before it), and from is a client.
+func (t *template) handlerChecks(route []*Channel, from *ServerSession) bool {
+	if t.dispatch == nil || from == nil || len(t.filters) > 0 {
+		return false
+	}
+	for _, c := range route {
+		if conf := c.conf.Load(); len(conf.listeners) > 0 || len(conf.filters) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// handleTemplate runs the last link of t's chain: the typed handler of a
+// client's message, or the remote call of a service template; then drops
+// the client's ext, which the contract does not carry to subscribers.
+func (s *Server) handleTemplate(hc *hookContext, t *template, from *ServerSession, m *bayeux.Message, checked bool) *bayeux.Error {
+	if from == nil {
+		return nil
+	}
+	m.Ext = nil
+	switch {
+	case t.dispatch != nil:
+		if err := t.dispatch(hc.get(), from, m, checked); err != nil {
+			return vetoError(err)
+		}
+	case t.call != nil:
+		return s.startCall(from, m, t.call)
+	}
+	return nil
+}
+
+// minLazy returns the shorter of two lazy timeouts, 0 meaning not lazy.
+func minLazy(a, b time.Duration) time.Duration {
+	if a == 0 || b != 0 && b < a {
+		return b
+	}
+	return a
+}
+
 var errBrokerPublish = bayeux.NewError(503, "broker_publish_failed")
 
 // routeConf returns the lazy timeout and the node-local setting that the
-// channels of route give a message.
-func (s *Server) routeConf(route []*Channel) (lazy time.Duration, nodeLocal bool) {
+// channels of route and the template t (nil: none) give a message.
+func (s *Server) routeConf(route []*Channel, t *template) (lazy time.Duration, nodeLocal bool) {
 	for _, c := range route {
 		conf := c.conf.Load()
 		nodeLocal = nodeLocal || conf.nodeLocal
 		lazy = s.shorterLazy(lazy, conf)
+	}
+	if t != nil {
+		lazy = minLazy(lazy, t.lazyTimeout(s.opts.MaxLazyTimeout))
+		nodeLocal = nodeLocal || t.local
 	}
 	return lazy, nodeLocal
 }
@@ -212,12 +304,15 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 // match. The message is encoded once (frozen, when the caller has encoded
 // it already; nil: on the first delivery) and the same bytes are queued for
 // every session, except sessions with outgoing extensions of their own, for
-// which it is encoded separately.
-func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
+// which it is encoded separately. t is the contract's template of m's
+// channel (nil: none): the sessions subscribed through a wildcard channel
+// receive m only if t's subscribe rule allows them.
+func (s *Server) fanOut(hc *hookContext, route []*Channel, t *template, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
 	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
 	var first []*ServerSession
+	var firstGate *template
 	matched := 0
 	var seen map[*ServerSession]struct{}
 	for _, c := range route {
@@ -225,28 +320,37 @@ func (s *Server) fanOut(hc *hookContext, route []*Channel, m *bayeux.Message, fr
 		if len(subs) == 0 {
 			continue
 		}
+		var gate *template
+		if c.wild && t.restricted() {
+			gate = t
+		}
 		matched++
 		switch matched {
 		case 1:
-			first = subs
+			first, firstGate = subs, gate
 			continue
 		case 2:
 			seen = make(map[*ServerSession]struct{}, len(first)+len(subs))
 			for _, sess := range first {
-				seen[sess] = struct{}{}
+				if firstGate == nil || firstGate.sub.allows(sess, m.Channel) {
+					seen[sess] = struct{}{}
+				}
 			}
-			f.deliver(first)
+			f.deliver(first, firstGate)
 		}
 		for _, sess := range subs {
 			if _, dup := seen[sess]; dup {
 				continue
 			}
+			if gate != nil && !gate.sub.allows(sess, m.Channel) {
+				continue
+			}
 			seen[sess] = struct{}{}
-			f.deliver([]*ServerSession{sess})
+			f.deliver([]*ServerSession{sess}, nil)
 		}
 	}
 	if matched == 1 {
-		f.deliver(first)
+		f.deliver(first, firstGate)
 	}
 	s.countOut(f.shared, len(f.frozen))
 	return f.delivered
@@ -265,9 +369,14 @@ type fanOut struct {
 	shared      int
 }
 
-func (f *fanOut) deliver(sessions []*ServerSession) {
+// deliver queues the message for sessions; with a gate, only for those
+// its subscribe rule allows.
+func (f *fanOut) deliver(sessions []*ServerSession, gate *template) {
 	for _, sess := range sessions {
 		if sess == f.from && !f.toPublisher {
+			continue
+		}
+		if gate != nil && !gate.sub.allows(sess, f.m.Channel) {
 			continue
 		}
 		if sess.exts.Load() != nil && len(sess.extensions()) > 0 {

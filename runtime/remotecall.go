@@ -40,13 +40,21 @@ func (s *Server) HandleRemoteCall(channel string, f RemoteCallFunc) error {
 		return err
 	}
 	c.AddListener(func(_ context.Context, caller *ServerSession, m *bayeux.Message) error {
-		if caller == nil || m.ID == "" {
-			return bayeux.NewError(400, "remote_call_without_id")
-		}
-		req := &bayeux.Message{Channel: m.Channel, ID: m.ID, Data: append(json.RawMessage(nil), m.Data...)}
-		go s.serveCall(caller, req, f)
-		return nil
+		return s.startCall(caller, m, f)
 	})
+	return nil
+}
+
+var errCallWithoutID = bayeux.NewError(400, "remote_call_without_id")
+
+// startCall serves the remote call m of caller with f in a goroutine of
+// its own.
+func (s *Server) startCall(caller *ServerSession, m *bayeux.Message, f RemoteCallFunc) *bayeux.Error {
+	if caller == nil || m.ID == "" {
+		return errCallWithoutID
+	}
+	req := &bayeux.Message{Channel: m.Channel, ID: m.ID, Data: append(json.RawMessage(nil), m.Data...)}
+	go s.serveCall(caller, req, f)
 	return nil
 }
 
@@ -106,11 +114,16 @@ func callSafely(ctx context.Context, caller *ServerSession, data json.RawMessage
 // data is decoded into Req (a request that does not decode fails with the
 // decoding error), and the result is encoded from Resp.
 func HandleCall[Req, Resp any](s *Server, channel string, f func(ctx context.Context, caller *ServerSession, req Req) (Resp, error)) error {
-	return s.HandleRemoteCall(channel, func(ctx context.Context, caller *ServerSession, data json.RawMessage) (any, error) {
+	return s.HandleRemoteCall(channel, typedCall(f))
+}
+
+// typedCall adapts a typed remote call to a RemoteCallFunc.
+func typedCall[Req, Resp any](f func(ctx context.Context, caller *ServerSession, req Req) (Resp, error)) RemoteCallFunc {
+	return func(ctx context.Context, caller *ServerSession, data json.RawMessage) (any, error) {
 		var req Req
 		if err := json.Unmarshal(data, &req); err != nil {
 			return nil, &CallError{Data: "invalid request: " + err.Error()}
 		}
 		return f(ctx, caller, req)
-	})
+	}
 }

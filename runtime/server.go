@@ -41,6 +41,7 @@ type Server struct {
 	users  userIndex
 	health atomic.Pointer[error] // nil: healthy
 	hist   history               // with a HistoryBroker
+	contractState
 }
 
 // New returns a Server configured by opts and starts its session sweeper.

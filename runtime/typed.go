@@ -48,6 +48,12 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
+	return d.dispatch(m, false, handle)
+}
+
+// dispatch is Dispatch; checked says m's data was checked against the
+// schema already (by the contract, before its filters ran).
+func (d *TypedData[T]) dispatch(m *bayeux.Message, checked bool, handle func(*T) error) error {
 	var (
 		v        *T
 		pristine T // what was decoded, to tell after the handler whether it changed v
@@ -61,9 +67,13 @@ func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error 
 		// The walk decodes into pristine, on the stack; with flat, it
 		// checks the schema too.
 		held = d.plan.newHeld(&buf)
-		seen, strs, direct, valid = d.plan.decode(m.Data, unsafe.Pointer(&pristine), &held, d.flat)
+		flat := d.flat
+		if checked {
+			flat = nil
+		}
+		seen, strs, direct, valid = d.plan.decode(m.Data, unsafe.Pointer(&pristine), &held, flat)
 	}
-	if d.schema != nil && !valid {
+	if d.schema != nil && !valid && !checked {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
 			return validate.Error(vs)
 		}

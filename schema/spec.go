@@ -198,6 +198,15 @@ type Channel struct {
 	Pos        Pos
 }
 
+// Published returns the schema of what is published on the channel: a
+// broadcast channel's message, a service channel's request; nil for none.
+func (c *Channel) Published() *Schema {
+	if c.Kind == Service {
+		return c.Request
+	}
+	return c.Message
+}
+
 // Param is a channel parameter: one whole segment written {name}.
 type Param struct {
 	Name string

@@ -277,3 +277,46 @@ func Must(f runtime.DataFilter, err error) runtime.DataFilter {
 	}
 	return f
 }
+
+// Spec names a built-in filter and its arguments, as a cometgen spec
+// writes it: `{trim: [text]}` is Spec{Name: "trim", Paths: []string{"text"}}.
+// The gateway (`cometgen serve --spec`) and generated code build their
+// filters from Specs with New, so a name means one filter on both.
+type Spec struct {
+	// Name is trim, no-markup, no-scripts, max-length, regex-replace or
+	// regex-abort.
+	Name string
+	// Paths are the field paths the filter applies to; none: every string.
+	Paths []string
+	// Max is max-length's limit.
+	Max int
+	// Pattern is the regular expression of regex-replace and regex-abort.
+	Pattern string
+	// Replacement is regex-replace's replacement.
+	Replacement string
+	// Reason is regex-abort's rejection reason ("": a default).
+	Reason string
+}
+
+// Builtins are the names New knows, in the order the spec language
+// documents them.
+var Builtins = []string{"trim", "no-markup", "no-scripts", "max-length", "regex-replace", "regex-abort"}
+
+// New returns the built-in filter s names.
+func New(s Spec) (runtime.DataFilter, error) {
+	switch s.Name {
+	case "trim":
+		return Trim(s.Paths...)
+	case "no-markup":
+		return NoMarkup(s.Paths...)
+	case "no-scripts":
+		return NoScripts(s.Paths...)
+	case "max-length":
+		return MaxLength(s.Max, s.Paths...)
+	case "regex-replace":
+		return RegexReplace(s.Pattern, s.Replacement, s.Paths...)
+	case "regex-abort":
+		return RegexAbort(s.Pattern, s.Reason, s.Paths...)
+	}
+	return nil, fmt.Errorf("filter: unknown filter %q (built-in: %s)", s.Name, strings.Join(Builtins, ", "))
+}
