@@ -51,7 +51,7 @@ func (g *goGen) channels(f *jen.File) error {
 		// with parameters, its type and parser.
 		claims := []string{name + "Pattern"}
 		if len(ch.Params) > 0 {
-			claims = append(claims, name, "Parse"+name, matchName(name))
+			claims = append(claims, name, "Parse"+name)
 		}
 		for _, c := range claims {
 			if err := g.names.claim(c, "channel "+ch.Pattern); err != nil {
@@ -117,13 +117,6 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 	f.Func().Params(jen.Id("c").Id(name)).Id("Name").Params().String().Block(jen.Return(sum))
 	f.Line()
 
-	// The shape check, for the authorizers.
-	f.Commentf("%s reports whether name has the shape of %s, as", matchName(name), ch.Pattern)
-	f.Commentf("bayeux.MatchTemplate(%sPattern, name) does, without splitting it.", name)
-	matchBody := append(shapeWalk(ch.Pattern, func() jen.Code { return jen.Return(jen.False()) }, nil), jen.Return(jen.True()))
-	f.Func().Id(matchName(name)).Params(jen.Id("name").String()).Bool().Block(matchBody...)
-	f.Line()
-
 	// The parser.
 	segs := strings.Split(strings.TrimPrefix(ch.Pattern, "/"), "/")
 	other := func() jen.Code {
@@ -155,9 +148,6 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 	f.Line()
 	return nil
 }
-
-// matchName is the name of the shape check of the channel named name.
-func matchName(name string) string { return "match" + name }
 
 // shapeWalk returns the statements that walk the concrete channel name
 // held in the variable name along the template pattern ("/user/{id}/inbox"):

@@ -2,7 +2,6 @@ package generator
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
@@ -19,7 +18,7 @@ const (
 // channels without parameters (remote calls).
 func handled(ch *schema.Channel) bool {
 	if ch.Kind == schema.Service {
-		return ch.Request != nil
+		return ch.Request != nil && !serverOnly(ch.Publish)
 	}
 	return ch.Message != nil && !serverOnly(ch.Publish)
 }
@@ -30,22 +29,6 @@ func handlerName(ch *schema.Channel) string {
 		return channelName(ch)
 	}
 	return "On" + channelName(ch)
-}
-
-// runtimeName returns the runtime channel that sees every concrete channel
-// of a pattern, and whether it can see others too (then the listener
-// ignores names the parser says belong to another channel).
-func runtimeName(ch *schema.Channel) (name string, shared bool) {
-	segs := strings.Split(strings.TrimPrefix(ch.Pattern, "/"), "/")
-	for i, s := range segs {
-		if strings.HasPrefix(s, "{") {
-			if i == len(segs)-1 {
-				return "/" + strings.Join(segs[:i], "/") + "/*", false
-			}
-			return "/" + strings.Join(segs[:i], "/") + "/**", true
-		}
-	}
-	return ch.Pattern, false
 }
 
 // handlers emits handlers.go: the Handlers interface the application
@@ -89,9 +72,6 @@ func (g *goGen) handlers(f *jen.File) error {
 		}
 		name := handlerName(ch)
 		if ch.Kind == schema.Service {
-			if _, shared := runtimeName(ch); shared {
-				return fmt.Errorf("%s: service channel %s: a parameter before the last segment is not supported (the remote call would answer other channels too)", ch.Pos, ch.Pattern)
-			}
 			req := messageTypeName(ch, ch.Request, "request")
 			params := append([]jen.Code{}, ctxSess...)
 			if len(ch.Params) > 0 {

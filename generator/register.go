@@ -9,326 +9,246 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
-// register emits register.go: Register, which installs the handlers, the
-// spec's rules (as authorizers), its filters and its authentication on a
-// runtime.Server, and the typed Publish and Deliver functions.
+// register emits register.go: Register, which installs the spec's contract
+// (Contract) and its authentication on a runtime.Server; Contract, the
+// spec's channels as runtime templates with the typed handlers; and the
+// typed Publish and Deliver functions.
 func (g *goGen) register(f *jen.File) error {
-	var calls []jen.Code
-	for _, ch := range g.spec.Channels {
-		fn := "register" + channelName(ch)
-		calls = append(calls, jen.If(jen.Err().Op(":=").Id(fn).Call(jen.Id("srv"), jen.Id("h")), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("register "+ch.Pattern+": %w"), jen.Err()))))
-	}
-	calls = append(calls, jen.If(jen.Err().Op(":=").Id("registerGuard").Call(jen.Id("srv")), jen.Err().Op("!=").Nil()).Block(
-		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("register the guard of undeclared channels: %w"), jen.Err()))))
 	auth := g.spec.Auth.Handshake == schema.HandshakeOptional || g.spec.Auth.Handshake == schema.HandshakeRequired
-	if auth {
-		calls = append(calls, jen.Id("srv").Dot("SetSecurityPolicy").Call(jen.Id("policy").Values(jen.Dict{jen.Id("h"): jen.Id("h")})))
+	body := []jen.Code{
+		jen.If(jen.Err().Op(":=").Id("srv").Dot("SetContract").Call(jen.Id("Contract").Call(jen.Id("h"))), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("register: %w"), jen.Err()))),
 	}
-	calls = append(calls, jen.Return(jen.Nil()))
-	f.Comment("Register installs h on srv with everything the spec declares: for every")
-	f.Comment("channel its schema check, its subscribe and publish rules (as authorizers),")
-	f.Comment("its data filters and its handler, which receives messages decoded into their")
-	f.Comment("types; for every remote call its typed handler; the handshake")
-	f.Comment("authentication; and a guard that refuses the channels the spec does not")
-	f.Comment("declare.")
-	f.Func().Id("Register").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(calls...)
+	if auth {
+		body = append(body, jen.Id("srv").Dot("SetSecurityPolicy").Call(jen.Id("policy").Values(jen.Dict{jen.Id("h"): jen.Id("h")})))
+	}
+	body = append(body, jen.Return(jen.Nil()))
+	f.Comment("Register installs on srv the contract of the spec (Contract) with h's")
+	f.Comment("handlers: the server then enforces, for every channel, its parameters,")
+	f.Comment("rules, schema, filters and settings, refuses the channels the spec does not")
+	f.Comment("declare, and hands what clients publish and call to h, decoded.")
+	if auth {
+		f.Comment("Handshakes are authenticated by h.Authenticate.")
+	}
+	f.Func().Id("Register").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(body...)
 	f.Line()
+
+	var templates []jen.Code
 	for _, ch := range g.spec.Channels {
-		if err := g.registerChannel(f, ch); err != nil {
+		t, err := g.template(f, ch)
+		if err != nil {
 			return err
 		}
+		templates = append(templates, t)
+	}
+	f.Comment("Contract returns the channels of the spec as the runtime enforces them:")
+	f.Comment("for each, its parameters' checks, who may subscribe and publish, the JSON")
+	f.Comment("Schema of what is published, its data filters, its lazy and local settings,")
+	f.Comment("and the handler of h that receives what clients publish. `cometgen serve")
+	f.Comment("--spec` builds the same contract from the spec.")
+	f.Func().Id("Contract").Params(jen.Id("h").Id("Handlers")).Op("*").Qual(RuntimePath, "Contract").Block(
+		jen.Return(jen.Op("&").Qual(RuntimePath, "Contract").Values(jen.Dict{
+			jen.Id("Templates"): jen.Index().Qual(RuntimePath, "Template").Custom(multiLine, templates...),
+		})))
+	f.Line()
+	for _, ch := range g.spec.Channels {
 		g.typedSend(f, ch)
 	}
-	g.guard(f)
 	if auth {
 		g.policy(f)
 	}
 	return nil
 }
 
-// parse returns the statements that parse the concrete channel name held
-// in nameVar into ch, returning ignore for a name of another channel and
-// invalid for invalid parameters.
-func parse(ch *schema.Channel, nameVar string, ignore, invalid func() jen.Code) []jen.Code {
-	if len(ch.Params) == 0 {
-		return nil
-	}
-	return []jen.Code{
-		jen.List(jen.Id("ch"), jen.Err()).Op(":=").Id("Parse" + channelName(ch)).Call(jen.Id(nameVar)),
-		jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(ignore()),
-		jen.If(jen.Err().Op("!=").Nil()).Block(invalid()),
-	}
-}
-
-func (g *goGen) registerChannel(f *jen.File, ch *schema.Channel) error {
+// template returns the runtime.Template literal of ch, declaring the
+// constant of its schema in f.
+func (g *goGen) template(f *jen.File, ch *schema.Channel) (jen.Code, error) {
 	name := channelName(ch)
-	rtName, _ := runtimeName(ch)
-	body := []jen.Code{
-		jen.List(jen.Id("c"), jen.Id("_"), jen.Err()).Op(":=").Id("srv").Dot("CreateChannel").Call(jen.Lit(rtName)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-		jen.Id("c").Dot("SetPersistent").Call(jen.True()),
+	var fields fieldList
+	fields.add("Pattern", jen.Id(name+"Pattern"))
+	if len(ch.Params) > 0 {
+		var params []jen.Code
+		for _, p := range ch.Params {
+			var d fieldList
+			d.add("Name", jen.Lit(p.Name))
+			if p.Pattern != "" {
+				d.add("Pattern", rawLit(p.Pattern))
+			}
+			if p.MinLength > 0 {
+				d.add("MinLength", jen.Lit(p.MinLength))
+			}
+			if p.MaxLength > 0 {
+				d.add("MaxLength", jen.Lit(p.MaxLength))
+			}
+			if len(p.Enum) > 0 {
+				d.add("Enum", jen.Index().String().Values(lits(p.Enum)...))
+			}
+			params = append(params, d.code())
+		}
+		fields.add("Params", jen.Index().Qual(RuntimePath, "Param").Values(params...))
+	}
+	if r := ruleCode(ch.Subscribe); r != nil {
+		fields.add("Subscribe", r)
+	}
+	if r := ruleCode(ch.Publish); r != nil {
+		fields.add("Publish", r)
+	}
+	if sch := ch.Published(); sch != nil && sch.JSON != nil {
+		constName := lowerFirst(name) + "Schema"
+		f.Commentf("%s is the JSON Schema of what is published on %s.", constName, ch.Pattern)
+		f.Const().Id(constName).Op("=").Add(rawLit(string(sch.JSON)))
+		f.Line()
+		fields.add("Schema", jen.Id(constName))
+	}
+	if len(ch.Filters) > 0 {
+		var items []jen.Code
+		for _, flt := range ch.Filters {
+			if flt.Custom {
+				items = append(items, jen.Qual(RuntimePath, "DataFilterFunc").Call(jen.Id("h").Dot("Filter"+goName(flt.Name))))
+				continue
+			}
+			items = append(items, jen.Qual(filterPath, "Must").Call(jen.Qual(filterPath, "New").Call(filterSpec(flt))))
+		}
+		fields.add("Filters", jen.Index().Qual(RuntimePath, "DataFilter").Custom(multiLine, items...))
 	}
 	if ch.Lazy {
-		body = append(body, jen.Id("c").Dot("SetLazy").Call(jen.True()))
+		fields.add("Lazy", jen.True())
 		if ch.LazyTimeout != "" {
 			d, err := time.ParseDuration(ch.LazyTimeout)
 			if err != nil {
-				return fmt.Errorf("%s: lazy timeout %q: %w", ch.Pos, ch.LazyTimeout, err)
+				return nil, fmt.Errorf("%s: lazy timeout %q: %w", ch.Pos, ch.LazyTimeout, err)
 			}
-			body = append(body, jen.Id("c").Dot("SetLazyTimeout").Call(durationCode(d)))
+			fields.add("LazyTimeout", durationCode(d))
 		}
 	}
 	if ch.Local {
-		body = append(body, jen.Id("c").Dot("SetNodeLocal").Call(jen.True()))
+		fields.add("Local", jen.True())
 	}
-
-	// The rules.
-	if ch.Kind != schema.Service {
-		grant := jen.Return(jen.Qual(RuntimePath, "Grant").Call())
-		deny := jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("denied_by_rule")))
-		decide := func(rule schema.Rule) jen.Code {
-			switch cond := g.allowed(ch, rule); {
-			case cond == nil:
-				return grant.Clone()
-			case len(*cond) == 0:
-				return deny.Clone()
-			default:
-				return jen.If(cond).Block(grant.Clone()).Line().Add(deny.Clone())
-			}
-		}
-		usesCh := hasSelf(ch.Subscribe) || hasSelf(ch.Publish)
-		authBody := []jen.Code{}
-		if len(ch.Params) > 0 {
-			var check []jen.Code
-			if usesCh {
-				// A rule allows the channel's own user: the parameters
-				// are needed for every operation.
-				authBody = append(authBody, jen.Var().Id("ch").Id(name))
-				check = []jen.Code{
-					jen.Var().Err().Error(),
-					jen.List(jen.Id("ch"), jen.Err()).Op("=").Id("Parse" + name).Call(jen.Id("channel")),
-					jen.If(jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
-					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel")))),
-				}
-			} else {
-				check = []jen.Code{
-					jen.If(jen.Op("!").Id(matchName(name)).Call(jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Ignore").Call())),
-					jen.Comment("The parameters are checked when a client creates the channel:"),
-					jen.Comment("once it exists, its shape is enough."),
-					jen.If(jen.Id("op").Op("==").Qual(RuntimePath, "OpCreate")).Block(
-						jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Id("channel")), jen.Err().Op("!=").Nil()).Block(
-							jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("invalid_channel"))))),
-				}
-			}
-			authBody = append(authBody,
-				jen.Comment("A wildcard subscription has no parameters to check."),
-				jen.If(jen.Op("!").Qual(bayeuxPath, "IsWild").Call(jen.Id("channel"))).Block(check...))
-		}
-		authBody = append(authBody, jen.Switch(jen.Id("op")).Block(
-			jen.Case(jen.Qual(RuntimePath, "OpSubscribe")).Block(decide(ch.Subscribe)),
-			jen.Case(jen.Qual(RuntimePath, "OpPublish")).Block(decide(ch.Publish)),
-		), jen.Return(jen.Qual(RuntimePath, "Grant").Call()))
-		body = append(body, jen.Id("c").Dot("AddAuthorizer").Call(jen.Qual(RuntimePath, "AuthorizerFunc").Call(
-			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("op").Qual(RuntimePath, "Operation"), jen.Id("channel").String(),
-				jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Qual(RuntimePath, "Decision").Block(authBody...))))
-	}
-
-	// The schema, compiled once, checks what clients publish before it is
-	// decoded (and before the handler and the filters see it).
-	sch := ch.Message
-	if ch.Kind == schema.Service {
-		sch = ch.Request
-	}
-	validated := sch != nil && sch.JSON != nil
-	// A handled broadcast channel checks the schema in its typed listener,
-	// which parses the channel name once for both.
-	typedListener := handled(ch) && ch.Kind != schema.Service
-	if validated {
-		constName := lowerFirst(name) + "Schema"
-		f.Commentf("%s is the JSON Schema of what clients publish on %s.", constName, ch.Pattern)
-		lit := jen.Lit(string(sch.JSON))
-		if !strings.Contains(string(sch.JSON), "`") {
-			lit = jen.Id("`" + string(sch.JSON) + "`") // a raw string reads as the schema
-		}
-		f.Const().Id(constName).Op("=").Add(lit)
-		f.Line()
-		body = append(body,
-			jen.List(jen.Id("sch"), jen.Err()).Op(":=").Qual(validatePath, "Compile").Call(jen.Index().Byte().Call(jen.Id(constName))),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("schema: %w"), jen.Err()))))
-	}
-	if validated && !typedListener {
-		vbody := []jen.Code{
-			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.Nil()).Comment("the server's own publishes are typed already")),
-		}
-		if len(ch.Params) > 0 {
-			vbody = append(vbody, jen.If(jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Id("m").Dot("Channel")),
-				jen.Qual("errors", "Is").Call(jen.Err(), jen.Id("errOtherChannel"))).Block(jen.Return(jen.Nil())))
-		}
-		vbody = append(vbody,
-			jen.If(jen.Id("vs").Op(":=").Id("sch").Dot("ValidateJSON").Call(jen.Id("m").Dot("Data")), jen.Len(jen.Id("vs")).Op(">").Lit(0)).Block(
-				jen.Return(jen.Qual(validatePath, "Error").Call(jen.Id("vs")))),
-			jen.Return(jen.Nil()))
-		body = append(body, jen.Id("c").Dot("AddListener").Call(
-			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(vbody...)))
-	}
-
-	// The filters, in the declared order.
-	if chain := g.filterChain(ch); chain != nil {
-		body = append(body, jen.Id("c").Dot("AddFilter").Call(chain))
-	}
-
-	// The handler.
 	if handled(ch) {
-		if ch.Kind == schema.Service {
-			req := messageTypeName(ch, ch.Request, "request")
-			rep := jen.Any()
-			zero := jen.Nil()
-			if ch.Reply != nil {
-				rep = jen.Id(messageTypeName(ch, ch.Reply, "reply"))
-				zero = jen.Id("zero")
-			}
-			args := []jen.Code{jen.Id("ctx"), jen.Id("s")}
-			var fbody []jen.Code
-			if len(ch.Params) > 0 {
-				// The remote call serves the wildcard channel; its parameters
-				// come from the channel the call was made on.
-				if ch.Reply != nil {
-					fbody = append(fbody, jen.Var().Id("zero").Add(rep.Clone()))
-				}
-				fbody = append(fbody,
-					jen.List(jen.Id("ch"), jen.Err()).Op(":=").Id("Parse"+name).Call(jen.Qual(RuntimePath, "CallChannel").Call(jen.Id("ctx"))),
-					jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(zero, jen.Op("&").Qual(RuntimePath, "CallError").Values(jen.Dict{jen.Id("Data"): jen.Err().Dot("Error").Call()}))))
-				args = append(args, jen.Id("ch"))
-			}
-			args = append(args, jen.Op("&").Id("req"))
-			call := jen.Id("h").Dot(handlerName(ch)).Call(args...)
-			if ch.Reply != nil {
-				fbody = append(fbody, jen.Return(call))
-			} else {
-				fbody = append(fbody, jen.Return(jen.Nil(), call))
-			}
-			body = append(body, jen.Return(jen.Qual(RuntimePath, "HandleCall").Call(jen.Id("srv"), jen.Lit(rtName),
-				jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("req").Id(req)).Params(rep, jen.Error()).Block(fbody...))))
-			f.Func().Id("register"+name).Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(body...)
-			f.Line()
+		fields.add("Handler", g.handler(ch))
+	}
+	return fields.code(), nil
+}
+
+// fieldList is the fields of a composite literal, in the order added.
+type fieldList []jen.Code
+
+func (l *fieldList) add(name string, value jen.Code) { *l = append(*l, jen.Id(name).Op(":").Add(value)) }
+
+// code returns the literal's braces and fields, one field a line.
+func (l fieldList) code() jen.Code { return jen.Custom(multiLine, l...) }
+
+// multiLine lays a composite literal out one element a line.
+var multiLine = jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}
+
+// handler returns the runtime.Handler of a handled channel: the call of
+// its Handlers method with the decoded message and the parsed channel.
+func (g *goGen) handler(ch *schema.Channel) jen.Code {
+	name := channelName(ch)
+	ctxSess := []jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("channel").String()}
+	args := []jen.Code{jen.Id("ctx"), jen.Id("s")}
+	if len(ch.Params) > 0 {
+		args = append(args, jen.Id("ch"))
+	}
+	// The runtime checked the name's parameters before the handler runs:
+	// the parser cannot fail but for a bug.
+	parse := func(fail jen.Code) []jen.Code {
+		if len(ch.Params) == 0 {
 			return nil
 		}
-		msg := messageTypeName(ch, ch.Message, "message")
-		lbody := []jen.Code{
-			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.Nil()).Comment("the server's own publishes are typed already")),
-		}
-		lbody = append(lbody, parse(ch, "m.Channel",
-			func() jen.Code { return jen.Return(jen.Nil()) },
-			func() jen.Code {
-				return jen.Return(jen.Qual(bayeuxPath, "NewError").Call(jen.Lit(400), jen.Lit("invalid_channel")))
-			})...)
-		args := []jen.Code{jen.Id("ctx"), jen.Id("s")}
-		if len(ch.Params) > 0 {
-			args = append(args, jen.Id("ch"))
-		}
-		args = append(args, jen.Id("msg"))
-		// The schema check, the typed decode, and the re-encode when the
-		// handler changed the message.
-		schArg := jen.Nil()
-		if validated {
-			schArg = jen.Id("sch")
-		}
-		body = append(body, jen.Id("msgs").Op(":=").Qual(RuntimePath, "NewTypedData").Types(jen.Id(msg)).Call(schArg, jen.Lit(msg)))
-		lbody = append(lbody, jen.Return(jen.Id("msgs").Dot("Dispatch").Call(jen.Id("m"),
-			jen.Func().Params(jen.Id("msg").Op("*").Id(msg)).Error().Block(
-				jen.Return(jen.Id("h").Dot(handlerName(ch)).Call(args...))))))
-		body = append(body, jen.Id("c").Dot("AddListener").Call(
-			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(lbody...)))
-	}
-	body = append(body, jen.Return(jen.Nil()))
-	f.Func().Id("register"+name).Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(body...)
-	f.Line()
-	return nil
-}
-
-func hasSelf(r schema.Rule) bool {
-	for _, a := range r.Allow {
-		if a.Kind == schema.AllowSelf {
-			return true
+		return []jen.Code{
+			jen.List(jen.Id("ch"), jen.Err()).Op(":=").Id("Parse" + name).Call(jen.Id("channel")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(fail),
 		}
 	}
-	return false
+	if ch.Kind == schema.Service {
+		req := messageTypeName(ch, ch.Request, "request")
+		rep := jen.Any()
+		zero := jen.Nil()
+		var body []jen.Code
+		if ch.Reply != nil {
+			rep = jen.Id(messageTypeName(ch, ch.Reply, "reply"))
+			zero = jen.Id("zero")
+			if len(ch.Params) > 0 {
+				body = append(body, jen.Var().Id("zero").Add(rep.Clone()))
+			}
+		}
+		body = append(body, parse(jen.Return(zero, jen.Op("&").Qual(RuntimePath, "CallError").Values(jen.Dict{jen.Id("Data"): jen.Err().Dot("Error").Call()})))...)
+		call := jen.Id("h").Dot(handlerName(ch)).Call(append(args, jen.Id("req"))...)
+		if ch.Reply != nil {
+			body = append(body, jen.Return(call))
+		} else {
+			body = append(body, jen.Return(jen.Nil(), call))
+		}
+		return jen.Qual(RuntimePath, "OnCall").Call(jen.Func().Params(append(ctxSess, jen.Id("req").Op("*").Id(req))...).Params(rep, jen.Error()).Block(body...))
+	}
+	msg := messageTypeName(ch, ch.Message, "message")
+	body := parse(jen.Return(jen.Err()))
+	body = append(body, jen.Return(jen.Id("h").Dot(handlerName(ch)).Call(append(args, jen.Id("msg"))...)))
+	return jen.Qual(RuntimePath, "OnMessage").Call(jen.Lit(msg),
+		jen.Func().Params(append(ctxSess, jen.Id("msg").Op("*").Id(msg))...).Error().Block(body...))
 }
 
-// allowed returns the condition of a rule for session s and channel ch: nil
-// when the rule allows anyone, an empty statement when it allows no client.
-func (g *goGen) allowed(ch *schema.Channel, rule schema.Rule) *jen.Statement {
-	if len(rule.Allow) == 0 {
+// ruleCode returns the runtime.Rule literal of a rule, or nil for one that
+// allows anyone.
+func ruleCode(r schema.Rule) jen.Code {
+	if len(r.Allow) == 0 {
 		return nil
 	}
-	var cond *jen.Statement
-	or := func(c *jen.Statement) {
-		if cond == nil {
-			cond = c
-		} else {
-			cond = cond.Op("||").Add(c)
-		}
-	}
-	for _, a := range rule.Allow {
+	var items []jen.Code
+	for _, a := range r.Allow {
 		switch a.Kind {
 		case schema.AllowAnyone:
 			return nil
 		case schema.AllowAuthenticated:
-			or(jen.Id("s").Dot("UserID").Call().Op("!=").Lit(""))
+			items = append(items, jen.Qual(RuntimePath, "Authenticated").Call())
 		case schema.AllowRole:
-			or(jen.Id("s").Dot("HasRole").Call(jen.Lit(a.Role)))
+			items = append(items, jen.Qual(RuntimePath, "Role").Call(jen.Lit(a.Role)))
 		case schema.AllowSelf:
-			or(jen.Parens(jen.Id("s").Dot("UserID").Call().Op("!=").Lit("").Op("&&").Id("ch").Dot(goName(a.Param)).Op("==").Id("s").Dot("UserID").Call()))
+			items = append(items, jen.Qual(RuntimePath, "Self").Call(jen.Lit(a.Param)))
 		case schema.AllowServer:
-			// Only the server: no client session is allowed.
+			items = append(items, jen.Qual(RuntimePath, "ServerOnly").Call())
 		}
 	}
-	if cond == nil {
-		return &jen.Statement{}
-	}
-	return cond
+	return jen.Qual(RuntimePath, "Rule").Values(items...)
 }
 
-// filterChain returns the expression of a channel's filter chain, or nil.
-func (g *goGen) filterChain(ch *schema.Channel) *jen.Statement {
-	if len(ch.Filters) == 0 {
-		return nil
+// filterSpec returns the filter.Spec literal of a built-in filter.
+func filterSpec(flt schema.Filter) jen.Code {
+	d := []jen.Code{jen.Id("Name").Op(":").Lit(flt.Name)}
+	if len(flt.Paths) > 0 {
+		d = append(d, jen.Id("Paths").Op(":").Index().String().Values(lits(flt.Paths)...))
 	}
-	var items []jen.Code
-	paths := func(ps []string) []jen.Code {
-		out := make([]jen.Code, len(ps))
-		for i, p := range ps {
-			out[i] = jen.Lit(p)
-		}
-		return out
+	if flt.Name == "max-length" {
+		d = append(d, jen.Id("Max").Op(":").Lit(flt.Max))
 	}
-	for _, flt := range ch.Filters {
-		var ctor *jen.Statement
-		switch flt.Name {
-		case "trim":
-			ctor = jen.Qual(filterPath, "Trim").Call(paths(flt.Paths)...)
-		case "no-markup":
-			ctor = jen.Qual(filterPath, "NoMarkup").Call(paths(flt.Paths)...)
-		case "no-scripts":
-			ctor = jen.Qual(filterPath, "NoScripts").Call(paths(flt.Paths)...)
-		case "max-length":
-			ctor = jen.Qual(filterPath, "MaxLength").Call(append([]jen.Code{jen.Lit(flt.Max)}, paths(flt.Paths)...)...)
-		case "regex-replace":
-			ctor = jen.Qual(filterPath, "RegexReplace").Call(append([]jen.Code{jen.Lit(flt.Pattern), jen.Lit(flt.Replacement)}, paths(flt.Paths)...)...)
-		case "regex-abort":
-			ctor = jen.Qual(filterPath, "RegexAbort").Call(append([]jen.Code{jen.Lit(flt.Pattern), jen.Lit(flt.Reason)}, paths(flt.Paths)...)...)
-		}
-		if flt.Custom {
-			items = append(items, jen.Qual(RuntimePath, "DataFilterFunc").Call(jen.Id("h").Dot("Filter"+goName(flt.Name))))
-			continue
-		}
-		if ctor == nil {
-			panic(fmt.Sprintf("generator: unknown filter %q (the loader should have refused it)", flt.Name))
-		}
-		items = append(items, jen.Qual(filterPath, "Must").Call(ctor))
+	if flt.Pattern != "" {
+		d = append(d, jen.Id("Pattern").Op(":").Add(rawLit(flt.Pattern)))
 	}
-	return jen.Qual(filterPath, "Chain").Call(items...)
+	if flt.Replacement != "" {
+		d = append(d, jen.Id("Replacement").Op(":").Lit(flt.Replacement))
+	}
+	if flt.Reason != "" {
+		d = append(d, jen.Id("Reason").Op(":").Lit(flt.Reason))
+	}
+	return jen.Qual(filterPath, "Spec").Values(d...)
+}
+
+// rawLit returns s as a raw string literal when it reads better so (a
+// regular expression, a schema), else as an interpreted one.
+func rawLit(s string) jen.Code {
+	if strings.ContainsAny(s, "`\r") || !strings.ContainsAny(s, `\"`) {
+		return jen.Lit(s)
+	}
+	return jen.Id("`" + s + "`")
+}
+
+func lits(ss []string) []jen.Code {
+	out := make([]jen.Code, len(ss))
+	for i, s := range ss {
+		out[i] = jen.Lit(s)
+	}
+	return out
 }
 
 // typedSend emits the typed Publish and Deliver functions of a concrete
@@ -380,50 +300,6 @@ func (g *goGen) policy(f *jen.File) {
 	f.Comment("CanHandshake runs the application's authenticator.")
 	f.Func().Params(jen.Id("p").Id("policy")).Id("CanHandshake").Params(jen.Id("ctx").Qual("context", "Context"),
 		jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Error().Block(check...)
-}
-
-// guard emits registerGuard: an authorizer on "/**" that refuses clients
-// the channels the spec does not declare ("403:channel_not_declared:…"),
-// as `cometgen serve --spec` does, and grants the declared ones, whose own
-// authorizers (the rules) may still deny.
-func (g *goGen) guard(f *jen.File) {
-	var checks []jen.Code
-	for _, ch := range g.spec.Channels {
-		rt, _ := runtimeName(ch)
-		switch {
-		case len(ch.Params) > 0:
-			checks = append(checks,
-				jen.If(jen.Id(matchName(channelName(ch))).Call(jen.Id("channel"))).Block(jen.Return(jen.True())))
-			if _, shared := runtimeName(ch); ch.Kind == schema.Broadcast && !shared {
-				checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(rt)).Block(jen.Return(jen.True())))
-			}
-		case isWild(ch.Pattern):
-			checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(ch.Pattern).Op("||").Qual(bayeuxPath, "Match").Call(jen.Lit(ch.Pattern), jen.Id("channel"))).Block(jen.Return(jen.True())))
-		default:
-			checks = append(checks, jen.If(jen.Id("channel").Op("==").Lit(ch.Pattern)).Block(jen.Return(jen.True())))
-		}
-	}
-	checks = append(checks, jen.Return(jen.False()))
-	f.Comment("declared reports whether channel is a channel of the spec, or the runtime")
-	f.Comment("wildcard channel of one (a subscription to every room).")
-	f.Func().Id("declared").Params(jen.Id("channel").String()).Bool().Block(checks...)
-	f.Line()
-	f.Comment("registerGuard refuses clients the channels the spec does not declare.")
-	f.Func().Id("registerGuard").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server")).Error().Block(
-		jen.List(jen.Id("c"), jen.Id("_"), jen.Err()).Op(":=").Id("srv").Dot("CreateChannel").Call(jen.Lit("/**")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-		jen.Id("c").Dot("SetPersistent").Call(jen.True()),
-		jen.Id("c").Dot("AddAuthorizer").Call(jen.Qual(RuntimePath, "AuthorizerFunc").Call(
-			jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("op").Qual(RuntimePath, "Operation"), jen.Id("channel").String(),
-				jen.Id("s").Op("*").Qual(RuntimePath, "ServerSession"), jen.Id("m").Op("*").Qual(bayeuxPath, "Message")).Qual(RuntimePath, "Decision").Block(
-				// A declared channel is granted here; its own authorizer may
-				// still deny (a deny always wins).
-				jen.If(jen.Id("declared").Call(jen.Id("channel"))).Block(jen.Return(jen.Qual(RuntimePath, "Grant").Call())),
-				jen.Return(jen.Qual(RuntimePath, "Deny").Call(jen.Lit("channel_not_declared"))),
-			))),
-		jen.Return(jen.Nil()),
-	)
-	f.Line()
 }
 
 // durationCode writes d as Go: 2 * time.Second, 150 * time.Millisecond.

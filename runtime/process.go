@@ -491,7 +491,8 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 			return asBayeuxError(err, 403, denied())
 		}
 	}
-	granted, asked := false, false
+	// A contract grants what it allows: it judged the operation before.
+	granted, asked := s.contract.Load() != nil, false
 	for _, c := range route {
 		for _, a := range c.conf.Load().authorizers {
 			asked = true
@@ -560,6 +561,12 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 			}
 			continue
 		}
+		if cc := s.contract.Load(); cc != nil {
+			if err := s.judgeSubscribe(cc, sess, name); err != nil {
+				s.stats.denied.Add(1)
+				return fail(err)
+			}
+		}
 		if hs.policy != nil || s.hasAuthorizers.Load() {
 			var buf [8]*Channel
 			route := s.channels.route(buf[:0], name)
@@ -569,12 +576,6 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				}
 			}
 			if err := s.authorize(hc, hs, OpSubscribe, sess, name, m, route); err != nil {
-				return fail(err)
-			}
-		}
-		if cc := s.contract.Load(); cc != nil {
-			if err := s.judgeSubscribe(cc, sess, name); err != nil {
-				s.stats.denied.Add(1)
 				return fail(err)
 			}
 		}

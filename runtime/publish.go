@@ -60,6 +60,21 @@ func (s *Server) dispatch(hc *hookContext, hs *hookSet, from *ServerSession, m *
 func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession, m *bayeux.Message, secure bool) (int, *bayeux.Error) {
 	var buf [8]*Channel
 	route := s.channels.route(buf[:0], m.Channel)
+	// The contract first (which template owns the name, and may from
+	// publish there), then the application's policy and authorizers.
+	var t *template
+	cc := s.contract.Load()
+	if cc != nil {
+		judged := from
+		if !secure {
+			judged = nil // the server's own code: no rule applies
+		}
+		var err *bayeux.Error
+		if t, err = s.judgePublish(cc, route, judged, m); err != nil {
+			s.stats.denied.Add(1)
+			return 0, err
+		}
+	}
 	if secure && (hs.policy != nil || s.hasAuthorizers.Load()) {
 		if len(route) == 0 || route[0].name != m.Channel {
 			if err := s.authorize(hc, hs, OpCreate, from, m.Channel, m, route); err != nil {
@@ -70,23 +85,12 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			return 0, err
 		}
 	}
-	var t *template
 	checked := false // the data was checked against t's schema
-	if cc := s.contract.Load(); cc != nil {
-		judged := from
-		if !secure {
-			judged = nil // the server's own code: no rule applies
-		}
+	if t != nil {
 		var err *bayeux.Error
-		if t, err = s.judgePublish(cc, route, judged, m); err != nil {
+		if checked, err = s.applyTemplate(hc, t, route, from, m); err != nil {
 			s.stats.denied.Add(1)
 			return 0, err
-		}
-		if t != nil {
-			if checked, err = s.applyTemplate(hc, t, route, from, m); err != nil {
-				s.stats.denied.Add(1)
-				return 0, err
-			}
 		}
 	}
 

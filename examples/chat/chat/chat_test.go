@@ -125,12 +125,12 @@ func TestPublishRejected(t *testing.T) {
 				{"no text", "/chat/lobby", map[string]any{"user": "alice"}, "400:(root) required missing properties 'text':invalid_message"},
 				{"text not a string", "/chat/lobby", map[string]any{"text": 42}, "400:/text type got number; want string:invalid_message"},
 				{"data not an object", "/chat/lobby", "hello", "400:(root) type got string; want object:invalid_message"},
-				{"invalid room", "/chat/Lobby", Message{Text: "hi"}, "403:invalid_channel:create_denied"},
-				{"room too deep", "/chat/lobby/corner", Message{Text: "hi"}, "403:channel_not_declared:create_denied"},
+				{"invalid room", "/chat/Lobby", Message{Text: "hi"}, `400:room "Lobby" does not match its pattern:invalid_channel`},
+				{"room too deep", "/chat/lobby/corner", Message{Text: "hi"}, "403:channel_not_declared:publish_denied"},
 				{"member list", "/members/lobby", MembersEvent{Room: "lobby", Members: []string{"mallory"}}, "403:denied_by_rule:publish_denied"},
 				{"notices", channels.SystemNoticePattern, Notice{Text: "free pizza"}, "403:denied_by_rule:publish_denied"},
 				{"private inbox", channels.PrivateInboxPattern, PrivateMessage{From: "bob", To: "alice", Text: "hi"}, "403:denied_by_rule:publish_denied"},
-				{"other channel", "/elsewhere", "x", "403:channel_not_declared:create_denied"},
+				{"other channel", "/elsewhere", "x", "403:channel_not_declared:publish_denied"},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -162,12 +162,12 @@ func TestSubscribeRefused(t *testing.T) {
 		channel, want string
 	}{
 		{"/chat/*", "403:wildcard_not_allowed:subscribe_denied"},
-		{"/chat/**", "403:wildcard_not_allowed:subscribe_denied"},
+		{"/chat/**", "403:channel_not_declared:subscribe_denied"},
 		{"/**", "403:channel_not_declared:subscribe_denied"},
-		{"/chat/no way", "403:invalid_channel:create_denied"},
-		{"/members/" + strings.Repeat("r", 33), "403:invalid_channel:create_denied"},
-		{"/chat/lobby/corner", "403:channel_not_declared:create_denied"},
-		{"/private/other", "403:channel_not_declared:create_denied"},
+		{"/chat/no way", `400:room "no way" does not match its pattern:invalid_channel`},
+		{"/members/" + strings.Repeat("r", 33), `400:room "` + strings.Repeat("r", 33) + `" does not match its pattern:invalid_channel`},
+		{"/chat/lobby/corner", "403:channel_not_declared:subscribe_denied"},
+		{"/private/other", "403:channel_not_declared:subscribe_denied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.channel, func(t *testing.T) {

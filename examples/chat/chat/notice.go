@@ -11,8 +11,14 @@ import (
 // lazy), starts the periodic notice when Options.NoticeEvery asks for one,
 // and publishes the shutdown notice when the server starts shutting down.
 func (c *Chat) installNotices() {
-	if ch := c.srv.Channel(channels.SystemNoticePattern); ch != nil {
-		ch.SetLazyTimeout(c.opts.NoticeLazyTimeout)
+	if c.opts.NoticeLazyTimeout > 0 {
+		// The contract makes the channel lazy within the server's maximum;
+		// the runtime channel's own setting is shorter.
+		if ch, _, err := c.srv.CreateChannel(channels.SystemNoticePattern); err == nil {
+			ch.SetPersistent(true)
+			ch.SetLazy(true)
+			ch.SetLazyTimeout(c.opts.NoticeLazyTimeout)
+		}
 	}
 	c.srv.OnShutdown(func() {
 		c.stopOnce.Do(func() {

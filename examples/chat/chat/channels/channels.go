@@ -35,20 +35,6 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-// matchChatRoom reports whether name has the shape of /chat/{room}, as
-// bayeux.MatchTemplate(ChatRoomPattern, name) does, without splitting it.
-func matchChatRoom(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "chat/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
-}
-
 var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9_-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
@@ -84,20 +70,6 @@ type MembersRoom struct {
 // Name returns the channel's name, such as /members/{room} with its parameters filled in.
 func (c MembersRoom) Name() string {
 	return "/members/" + c.Room
-}
-
-// matchMembersRoom reports whether name has the shape of /members/{room}, as
-// bayeux.MatchTemplate(MembersRoomPattern, name) does, without splitting it.
-func matchMembersRoom(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "members/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
 }
 
 var membersRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9_-]{1,32}$")

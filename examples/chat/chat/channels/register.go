@@ -10,7 +10,6 @@ import (
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/filter"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -19,97 +18,105 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
+// Handshakes are authenticated by h.Authenticate.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerChatRoom(srv, h); err != nil {
-		return fmt.Errorf("register /chat/{room}: %w", err)
-	}
-	if err := registerMembersRoom(srv, h); err != nil {
-		return fmt.Errorf("register /members/{room}: %w", err)
-	}
-	if err := registerPrivateInbox(srv, h); err != nil {
-		return fmt.Errorf("register /private/inbox: %w", err)
-	}
-	if err := registerSystemNotice(srv, h); err != nil {
-		return fmt.Errorf("register /system/notice: %w", err)
-	}
-	if err := registerServiceMembers(srv, h); err != nil {
-		return fmt.Errorf("register /service/members: %w", err)
-	}
-	if err := registerServicePrivate(srv, h); err != nil {
-		return fmt.Errorf("register /service/private: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	srv.SetSecurityPolicy(policy{h: h})
 	return nil
 }
 
-// chatRoomSchema is the JSON Schema of what clients publish on /chat/{room}.
+// chatRoomSchema is the JSON Schema of what is published on /chat/{room}.
 const chatRoomSchema = `{"description":"A message of a room. The server sets user to the sender's login.","type":"object","required":["text"],"properties":{"user":{"type":"string","description":"the sender's login, set by the server"},"text":{"type":"string","minLength":1,"maxLength":500}}}`
 
-func registerChatRoom(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/chat/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			if !matchChatRoom(channel) {
-				return runtime.Ignore()
-			}
-			// The parameters are checked when a client creates the channel:
-			// once it exists, its shape is enough.
-			if op == runtime.OpCreate {
-				if _, err := ParseChatRoom(channel); err != nil {
-					return runtime.Deny("invalid_channel")
+// membersRoomSchema is the JSON Schema of what is published on /members/{room}.
+const membersRoomSchema = `{"type":"object","required":["room","members"],"properties":{"room":{"type":"string"},"members":{"type":"array","items":{"type":"string"}}}}`
+
+// privateInboxSchema is the JSON Schema of what is published on /private/inbox.
+const privateInboxSchema = `{"type":"object","required":["from","to","text"],"properties":{"from":{"type":"string"},"to":{"type":"string"},"text":{"type":"string"}}}`
+
+// systemNoticeSchema is the JSON Schema of what is published on /system/notice.
+const systemNoticeSchema = `{"type":"object","required":["text","time"],"properties":{"text":{"type":"string"},"time":{"type":"string","format":"date-time"}}}`
+
+// serviceMembersSchema is the JSON Schema of what is published on /service/members.
+const serviceMembersSchema = `{"type":"object","required":["room"],"properties":{"room":{"type":"string"}}}`
+
+// servicePrivateSchema is the JSON Schema of what is published on /service/private.
+const servicePrivateSchema = `{"type":"object","required":["to","text"],"properties":{"to":{"type":"string"},"text":{"type":"string"}}}`
+
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: ChatRoomPattern,
+			Params: []runtime.Param{{
+				Name:    "room",
+				Pattern: "^[a-z0-9_-]{1,32}$",
+			}},
+			Subscribe: runtime.Rule{runtime.Authenticated()},
+			Publish:   runtime.Rule{runtime.Authenticated()},
+			Schema:    chatRoomSchema,
+			Filters: []runtime.DataFilter{
+				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
+				filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
+			},
+			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+				ch, err := ParseChatRoom(channel)
+				if err != nil {
+					return err
 				}
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			if s.UserID() != "" {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		case runtime.OpPublish:
-			if s.UserID() != "" {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(chatRoomSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddFilter(filter.Chain(filter.Must(filter.Trim("text")), filter.Must(filter.NoMarkup("text"))))
-	msgs := runtime.NewTypedData[ChatMessage](sch, "ChatMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		ch, err := ParseChatRoom(m.Channel)
-		if errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if err != nil {
-			return bayeux.NewError(400, "invalid_channel")
-		}
-		return msgs.Dispatch(m, func(msg *ChatMessage) error {
-			return h.OnChatRoom(ctx, s, ch, msg)
-		})
-	})
-	return nil
+				return h.OnChatRoom(ctx, s, ch, msg)
+			}),
+		},
+		{
+			Pattern: MembersRoomPattern,
+			Params: []runtime.Param{{
+				Name:    "room",
+				Pattern: "^[a-z0-9_-]{1,32}$",
+			}},
+			Subscribe: runtime.Rule{runtime.Authenticated()},
+			Publish:   runtime.Rule{runtime.ServerOnly()},
+			Schema:    membersRoomSchema,
+		},
+		{
+			Pattern:   PrivateInboxPattern,
+			Subscribe: runtime.Rule{runtime.Authenticated()},
+			Publish:   runtime.Rule{runtime.ServerOnly()},
+			Schema:    privateInboxSchema,
+		},
+		{
+			Pattern:   SystemNoticePattern,
+			Subscribe: runtime.Rule{runtime.Authenticated()},
+			Publish:   runtime.Rule{runtime.ServerOnly()},
+			Schema:    systemNoticeSchema,
+			Lazy:      true,
+		},
+		{
+			Pattern: ServiceMembersPattern,
+			Publish: runtime.Rule{runtime.Authenticated()},
+			Schema:  serviceMembersSchema,
+			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+				return h.ServiceMembers(ctx, s, req)
+			}),
+		},
+		{
+			Pattern: ServicePrivatePattern,
+			Publish: runtime.Rule{runtime.Authenticated()},
+			Schema:  servicePrivateSchema,
+			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServicePrivateRequest) (ServicePrivateReply, error) {
+				return h.ServicePrivate(ctx, s, req)
+			}),
+		},
+	}}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many
@@ -123,59 +130,6 @@ func DeliverChatRoom(ctx context.Context, s *runtime.ServerSession, ch ChatRoom,
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
-// membersRoomSchema is the JSON Schema of what clients publish on /members/{room}.
-const membersRoomSchema = `{"type":"object","required":["room","members"],"properties":{"room":{"type":"string"},"members":{"type":"array","items":{"type":"string"}}}}`
-
-func registerMembersRoom(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/members/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			if !matchMembersRoom(channel) {
-				return runtime.Ignore()
-			}
-			// The parameters are checked when a client creates the channel:
-			// once it exists, its shape is enough.
-			if op == runtime.OpCreate {
-				if _, err := ParseMembersRoom(channel); err != nil {
-					return runtime.Deny("invalid_channel")
-				}
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			if s.UserID() != "" {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		case runtime.OpPublish:
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(membersRoomSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if _, err := ParseMembersRoom(m.Channel); errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return nil
-}
-
 // PublishMembersRoom publishes msg on /members/{room} from the server and returns how many
 // sessions it was queued for.
 func PublishMembersRoom(srv *runtime.Server, ch MembersRoom, msg *MembersRoomMessage) (int, error) {
@@ -185,43 +139,6 @@ func PublishMembersRoom(srv *runtime.Server, ch MembersRoom, msg *MembersRoomMes
 // DeliverMembersRoom sends msg to session s alone on /members/{room}.
 func DeliverMembersRoom(ctx context.Context, s *runtime.ServerSession, ch MembersRoom, msg *MembersRoomMessage) error {
 	return s.Deliver(ctx, ch.Name(), msg)
-}
-
-// privateInboxSchema is the JSON Schema of what clients publish on /private/inbox.
-const privateInboxSchema = `{"type":"object","required":["from","to","text"],"properties":{"from":{"type":"string"},"to":{"type":"string"},"text":{"type":"string"}}}`
-
-func registerPrivateInbox(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/private/inbox")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			if s.UserID() != "" {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		case runtime.OpPublish:
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(privateInboxSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return nil
 }
 
 // PublishPrivateInbox publishes msg on /private/inbox from the server and returns how many
@@ -235,44 +152,6 @@ func DeliverPrivateInbox(ctx context.Context, s *runtime.ServerSession, msg *Pri
 	return s.Deliver(ctx, PrivateInboxPattern, msg)
 }
 
-// systemNoticeSchema is the JSON Schema of what clients publish on /system/notice.
-const systemNoticeSchema = `{"type":"object","required":["text","time"],"properties":{"text":{"type":"string"},"time":{"type":"string","format":"date-time"}}}`
-
-func registerSystemNotice(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/system/notice")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.SetLazy(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			if s.UserID() != "" {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		case runtime.OpPublish:
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(systemNoticeSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return nil
-}
-
 // PublishSystemNotice publishes msg on /system/notice from the server and returns how many
 // sessions it was queued for.
 func PublishSystemNotice(srv *runtime.Server, msg *SystemNoticeMessage) (int, error) {
@@ -282,106 +161,6 @@ func PublishSystemNotice(srv *runtime.Server, msg *SystemNoticeMessage) (int, er
 // DeliverSystemNotice sends msg to session s alone on /system/notice.
 func DeliverSystemNotice(ctx context.Context, s *runtime.ServerSession, msg *SystemNoticeMessage) error {
 	return s.Deliver(ctx, SystemNoticePattern, msg)
-}
-
-// serviceMembersSchema is the JSON Schema of what clients publish on /service/members.
-const serviceMembersSchema = `{"type":"object","required":["room"],"properties":{"room":{"type":"string"}}}`
-
-func registerServiceMembers(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/service/members")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	sch, err := validate.Compile([]byte(serviceMembersSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return runtime.HandleCall(srv, "/service/members", func(ctx context.Context, s *runtime.ServerSession, req ServiceMembersRequest) (ServiceMembersReply, error) {
-		return h.ServiceMembers(ctx, s, &req)
-	})
-}
-
-// servicePrivateSchema is the JSON Schema of what clients publish on /service/private.
-const servicePrivateSchema = `{"type":"object","required":["to","text"],"properties":{"to":{"type":"string"},"text":{"type":"string"}}}`
-
-func registerServicePrivate(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/service/private")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	sch, err := validate.Compile([]byte(servicePrivateSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return runtime.HandleCall(srv, "/service/private", func(ctx context.Context, s *runtime.ServerSession, req ServicePrivateRequest) (ServicePrivateReply, error) {
-		return h.ServicePrivate(ctx, s, &req)
-	})
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if matchChatRoom(channel) {
-		return true
-	}
-	if channel == "/chat/*" {
-		return true
-	}
-	if matchMembersRoom(channel) {
-		return true
-	}
-	if channel == "/members/*" {
-		return true
-	}
-	if channel == "/private/inbox" {
-		return true
-	}
-	if channel == "/system/notice" {
-		return true
-	}
-	if channel == "/service/members" {
-		return true
-	}
-	if channel == "/service/private" {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }
 
 // policy authenticates handshakes with Handlers.Authenticate.

@@ -34,20 +34,6 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-// matchChatRoom reports whether name has the shape of /chat/{room}, as
-// bayeux.MatchTemplate(ChatRoomPattern, name) does, without splitting it.
-func matchChatRoom(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "chat/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
-}
-
 var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked

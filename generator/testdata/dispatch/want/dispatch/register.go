@@ -4,12 +4,9 @@ package dispatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -18,74 +15,43 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerChatRoom(srv, h); err != nil {
-		return fmt.Errorf("register /chat/{room}: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	return nil
 }
 
-// chatRoomSchema is the JSON Schema of what clients publish on /chat/{room}.
+// chatRoomSchema is the JSON Schema of what is published on /chat/{room}.
 const chatRoomSchema = `{"type":"object","required":["user","text","room"],"additionalProperties":false,"properties":{"user":{"type":"string","minLength":1,"maxLength":32},"text":{"type":"string","minLength":1,"maxLength":500},"room":{"type":"string","pattern":"^[a-z0-9-]{1,32}$"},"sent":{"type":"string","format":"date-time"}}}`
 
-func registerChatRoom(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/chat/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			if !matchChatRoom(channel) {
-				return runtime.Ignore()
-			}
-			// The parameters are checked when a client creates the channel:
-			// once it exists, its shape is enough.
-			if op == runtime.OpCreate {
-				if _, err := ParseChatRoom(channel); err != nil {
-					return runtime.Deny("invalid_channel")
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: ChatRoomPattern,
+			Params: []runtime.Param{{
+				Name:    "room",
+				Pattern: "^[a-z0-9-]{1,32}$",
+			}},
+			Schema: chatRoomSchema,
+			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+				ch, err := ParseChatRoom(channel)
+				if err != nil {
+					return err
 				}
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(chatRoomSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[ChatMessage](sch, "ChatMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		ch, err := ParseChatRoom(m.Channel)
-		if errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if err != nil {
-			return bayeux.NewError(400, "invalid_channel")
-		}
-		return msgs.Dispatch(m, func(msg *ChatMessage) error {
-			return h.OnChatRoom(ctx, s, ch, msg)
-		})
-	})
-	return nil
+				return h.OnChatRoom(ctx, s, ch, msg)
+			}),
+		},
+	}}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many
@@ -97,32 +63,4 @@ func PublishChatRoom(srv *runtime.Server, ch ChatRoom, msg *ChatMessage) (int, e
 // DeliverChatRoom sends msg to session s alone on /chat/{room}.
 func DeliverChatRoom(ctx context.Context, s *runtime.ServerSession, ch ChatRoom, msg *ChatMessage) error {
 	return s.Deliver(ctx, ch.Name(), msg)
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if matchChatRoom(channel) {
-		return true
-	}
-	if channel == "/chat/*" {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }

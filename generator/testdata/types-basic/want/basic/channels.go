@@ -34,20 +34,6 @@ func (c ProfileID) Name() string {
 	return "/profile/" + c.ID
 }
 
-// matchProfileID reports whether name has the shape of /profile/{id}, as
-// bayeux.MatchTemplate(ProfileIDPattern, name) does, without splitting it.
-func matchProfileID(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "profile/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
-}
-
 // ParseProfileID returns the parameters of a concrete /profile/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseProfileID(name string) (ProfileID, error) {

@@ -4,12 +4,9 @@ package basic
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -18,83 +15,73 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerProfileID(srv, h); err != nil {
-		return fmt.Errorf("register /profile/{id}: %w", err)
-	}
-	if err := registerPalette(srv, h); err != nil {
-		return fmt.Errorf("register /palette: %w", err)
-	}
-	if err := registerPlaces(srv, h); err != nil {
-		return fmt.Errorf("register /places: %w", err)
-	}
-	if err := registerServiceLookup(srv, h); err != nil {
-		return fmt.Errorf("register /service/lookup: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	return nil
 }
 
-// profileIDSchema is the JSON Schema of what clients publish on /profile/{id}.
+// profileIDSchema is the JSON Schema of what is published on /profile/{id}.
 const profileIDSchema = `{"description":"A user's profile.\nEvery field kind the generator maps.","type":"object","required":["id","name","age","score","active","created","tags","address","type","2fa"],"properties":{"id":{"type":"string","description":"the user's id"},"name":{"type":"string","maxLength":64},"age":{"type":"integer","minimum":0},"score":{"type":"number"},"active":{"type":"boolean"},"created":{"type":"string","format":"date-time"},"updated":{"type":"string","format":"date-time"},"nickname":{"type":"string"},"height":{"type":"number"},"verified":{"type":"boolean"},"type":{"type":"string","description":"a Go keyword as a property name"},"2fa":{"type":"boolean","description":"a property starting with a digit"},"tags":{"type":"array","items":{"type":"string"}},"scores":{"type":"array","items":{"type":"integer"}},"labels":{"type":"object","additionalProperties":{"type":"string"}},"address":{"type":"object","description":"where the user lives","required":["city"],"properties":{"city":{"type":"string"},"zip":{"type":"string"},"geo":{"type":"object","properties":{"lat":{"type":"number"},"lon":{"type":"number"}}}}},"contacts":{"type":"array","items":{"type":"object","required":["kind","value"],"properties":{"kind":{"enum":["email","phone"]},"value":{"type":"string"}}}},"favorite":{"enum":["red","green","dark-blue"]},"mood":{"type":"string","enum":["happy","sad"]},"middleName":{"type":["string","null"]},"nickname2":{"type":"string","nullable":true},"power":{"enum":["on","off",null],"description":"a nullable enum"},"counters":{"type":"object","additionalProperties":{"type":"integer"}},"meta":{"type":"object"},"child":{"$ref":"#/$defs/Child"},"home":{"description":"an inlined copy of the named schema Place","allOf":[{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}]},"visited":{"type":"array","items":{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}}},"$defs":{"Child":{"type":"object","properties":{"name":{"type":"string"},"child":{"$ref":"#/$defs/Child"}}}}}`
 
-func registerProfileID(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/profile/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			if !matchProfileID(channel) {
-				return runtime.Ignore()
-			}
-			// The parameters are checked when a client creates the channel:
-			// once it exists, its shape is enough.
-			if op == runtime.OpCreate {
-				if _, err := ParseProfileID(channel); err != nil {
-					return runtime.Deny("invalid_channel")
+// paletteSchema is the JSON Schema of what is published on /palette.
+const paletteSchema = `{"description":"A color of the palette.","enum":["red","green","dark-blue"]}`
+
+// placesSchema is the JSON Schema of what is published on /places.
+const placesSchema = `{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}`
+
+// serviceLookupSchema is the JSON Schema of what is published on /service/lookup.
+const serviceLookupSchema = `{"type":"object","required":["id"],"properties":{"id":{"type":"string"}}}`
+
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: ProfileIDPattern,
+			Params: []runtime.Param{{
+				Name:      "id",
+				MinLength: 1,
+			}},
+			Schema: profileIDSchema,
+			Handler: runtime.OnMessage("Profile", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Profile) error {
+				ch, err := ParseProfileID(channel)
+				if err != nil {
+					return err
 				}
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(profileIDSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[Profile](sch, "Profile")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		ch, err := ParseProfileID(m.Channel)
-		if errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if err != nil {
-			return bayeux.NewError(400, "invalid_channel")
-		}
-		return msgs.Dispatch(m, func(msg *Profile) error {
-			return h.OnProfileID(ctx, s, ch, msg)
-		})
-	})
-	return nil
+				return h.OnProfileID(ctx, s, ch, msg)
+			}),
+		},
+		{
+			Pattern: PalettePattern,
+			Schema:  paletteSchema,
+			Handler: runtime.OnMessage("Color", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Color) error {
+				return h.OnPalette(ctx, s, msg)
+			}),
+		},
+		{
+			Pattern: PlacesPattern,
+			Schema:  placesSchema,
+			Handler: runtime.OnMessage("PlacesMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *PlacesMessage) error {
+				return h.OnPlaces(ctx, s, msg)
+			}),
+		},
+		{
+			Pattern: ServiceLookupPattern,
+			Schema:  serviceLookupSchema,
+			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLookupRequest) (ServiceLookupReply, error) {
+				return h.ServiceLookup(ctx, s, req)
+			}),
+		},
+	}}
 }
 
 // PublishProfileID publishes msg on /profile/{id} from the server and returns how many
@@ -108,40 +95,6 @@ func DeliverProfileID(ctx context.Context, s *runtime.ServerSession, ch ProfileI
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
-// paletteSchema is the JSON Schema of what clients publish on /palette.
-const paletteSchema = `{"description":"A color of the palette.","enum":["red","green","dark-blue"]}`
-
-func registerPalette(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/palette")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(paletteSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[Color](sch, "Color")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		return msgs.Dispatch(m, func(msg *Color) error {
-			return h.OnPalette(ctx, s, msg)
-		})
-	})
-	return nil
-}
-
 // PublishPalette publishes msg on /palette from the server and returns how many
 // sessions it was queued for.
 func PublishPalette(srv *runtime.Server, msg *Color) (int, error) {
@@ -153,40 +106,6 @@ func DeliverPalette(ctx context.Context, s *runtime.ServerSession, msg *Color) e
 	return s.Deliver(ctx, PalettePattern, msg)
 }
 
-// placesSchema is the JSON Schema of what clients publish on /places.
-const placesSchema = `{"type":"object","required":["name"],"properties":{"name":{"type":"string"},"rating":{"enum":["good","bad"]}}}`
-
-func registerPlaces(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/places")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(placesSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[PlacesMessage](sch, "PlacesMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		return msgs.Dispatch(m, func(msg *PlacesMessage) error {
-			return h.OnPlaces(ctx, s, msg)
-		})
-	})
-	return nil
-}
-
 // PublishPlaces publishes msg on /places from the server and returns how many
 // sessions it was queued for.
 func PublishPlaces(srv *runtime.Server, msg *PlacesMessage) (int, error) {
@@ -196,68 +115,4 @@ func PublishPlaces(srv *runtime.Server, msg *PlacesMessage) (int, error) {
 // DeliverPlaces sends msg to session s alone on /places.
 func DeliverPlaces(ctx context.Context, s *runtime.ServerSession, msg *PlacesMessage) error {
 	return s.Deliver(ctx, PlacesPattern, msg)
-}
-
-// serviceLookupSchema is the JSON Schema of what clients publish on /service/lookup.
-const serviceLookupSchema = `{"type":"object","required":["id"],"properties":{"id":{"type":"string"}}}`
-
-func registerServiceLookup(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/service/lookup")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	sch, err := validate.Compile([]byte(serviceLookupSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return runtime.HandleCall(srv, "/service/lookup", func(ctx context.Context, s *runtime.ServerSession, req ServiceLookupRequest) (ServiceLookupReply, error) {
-		return h.ServiceLookup(ctx, s, &req)
-	})
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if matchProfileID(channel) {
-		return true
-	}
-	if channel == "/profile/*" {
-		return true
-	}
-	if channel == "/palette" {
-		return true
-	}
-	if channel == "/places" {
-		return true
-	}
-	if channel == "/service/lookup" {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -17,54 +15,35 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerLooseThings(srv, h); err != nil {
-		return fmt.Errorf("register /loose/things: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	return nil
 }
 
-// looseThingsSchema is the JSON Schema of what clients publish on /loose/things.
+// looseThingsSchema is the JSON Schema of what is published on /loose/things.
 const looseThingsSchema = `{"description":"Constructs the mapping cannot express fall back to json.RawMessage.","type":"object","properties":{"anything":{},"either":{"type":["string","integer"]},"untagged":{"oneOf":[{"type":"string"},{"type":"integer"}]},"combined":{"allOf":[{"type":"object","properties":{"a":{"type":"string"}}},{"type":"object","properties":{"b":{"type":"string"}}}]},"mixedEnum":{"enum":[1,"two"]},"tuple":{"type":"array","prefixItems":[{"type":"string"},{"type":"integer"}]},"patterned":{"type":"object","patternProperties":{"^x-":{"type":"string"}}},"both":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"integer"}},"branchExtra":{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"}},"additionalProperties":{"type":"string"}},{"type":"object","properties":{"kind":{"const":"b"}}}]},"nothing":{"type":"null"},"untyped":{"description":"no type at all","minLength":1},"list":{"type":"array"},"levels":{"enum":[1,2,3],"type":"integer"}}}`
 
-func registerLooseThings(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/loose/things")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(looseThingsSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[Loose](sch, "Loose")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		return msgs.Dispatch(m, func(msg *Loose) error {
-			return h.OnLooseThings(ctx, s, msg)
-		})
-	})
-	return nil
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: LooseThingsPattern,
+			Schema:  looseThingsSchema,
+			Handler: runtime.OnMessage("Loose", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Loose) error {
+				return h.OnLooseThings(ctx, s, msg)
+			}),
+		},
+	}}
 }
 
 // PublishLooseThings publishes msg on /loose/things from the server and returns how many
@@ -76,29 +55,4 @@ func PublishLooseThings(srv *runtime.Server, msg *Loose) (int, error) {
 // DeliverLooseThings sends msg to session s alone on /loose/things.
 func DeliverLooseThings(ctx context.Context, s *runtime.ServerSession, msg *Loose) error {
 	return s.Deliver(ctx, LooseThingsPattern, msg)
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if channel == "/loose/things" {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }

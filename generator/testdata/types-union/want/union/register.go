@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -17,54 +15,35 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerDraw(srv, h); err != nil {
-		return fmt.Errorf("register /draw: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	return nil
 }
 
-// drawSchema is the JSON Schema of what clients publish on /draw.
+// drawSchema is the JSON Schema of what is published on /draw.
 const drawSchema = `{"type":"object","required":["shape"],"properties":{"shape":{"$ref":"#/$defs/Content"},"extra":{"$ref":"#/$defs/Content"},"layers":{"type":"array","items":{"anyOf":[{"type":"object","properties":{"type":{"const":"text"},"text":{"type":"string"}}},{"type":"object","properties":{"type":{"const":"image"},"url":{"type":"string"}}}]}}},"$defs":{"Content":{"oneOf":[{"type":"object","required":["kind"],"properties":{"kind":{"const":"text"},"text":{"type":"string"}}},{"type":"object","required":["kind"],"properties":{"kind":{"const":"link"},"href":{"type":"string"}}}]}}}`
 
-func registerDraw(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/draw")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(drawSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[DrawMessage](sch, "DrawMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		return msgs.Dispatch(m, func(msg *DrawMessage) error {
-			return h.OnDraw(ctx, s, msg)
-		})
-	})
-	return nil
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: DrawPattern,
+			Schema:  drawSchema,
+			Handler: runtime.OnMessage("DrawMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DrawMessage) error {
+				return h.OnDraw(ctx, s, msg)
+			}),
+		},
+	}}
 }
 
 // PublishDraw publishes msg on /draw from the server and returns how many
@@ -76,29 +55,4 @@ func PublishDraw(srv *runtime.Server, msg *DrawMessage) (int, error) {
 // DeliverDraw sends msg to session s alone on /draw.
 func DeliverDraw(ctx context.Context, s *runtime.ServerSession, msg *DrawMessage) error {
 	return s.Deliver(ctx, DrawPattern, msg)
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if channel == "/draw" {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }

@@ -36,20 +36,6 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-// matchChatRoom reports whether name has the shape of /chat/{room}, as
-// bayeux.MatchTemplate(ChatRoomPattern, name) does, without splitting it.
-func matchChatRoom(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "chat/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
-}
-
 var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
@@ -84,25 +70,6 @@ type UserIDInbox struct {
 // Name returns the channel's name, such as /user/{id}/inbox with its parameters filled in.
 func (c UserIDInbox) Name() string {
 	return "/user/" + c.ID + "/inbox"
-}
-
-// matchUserIDInbox reports whether name has the shape of /user/{id}/inbox, as
-// bayeux.MatchTemplate(UserIDInboxPattern, name) does, without splitting it.
-func matchUserIDInbox(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "user/")
-	if !ok {
-		return false
-	}
-	i := strings.IndexByte(rest, '/')
-	if i <= 0 {
-		return false
-	}
-	rest = rest[i+1:]
-	if rest != "inbox" {
-		return false
-	}
-	return true
 }
 
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
@@ -153,20 +120,6 @@ type ServiceHistoryRoom struct {
 // Name returns the channel's name, such as /service/history/{room} with its parameters filled in.
 func (c ServiceHistoryRoom) Name() string {
 	return "/service/history/" + c.Room
-}
-
-// matchServiceHistoryRoom reports whether name has the shape of /service/history/{room}, as
-// bayeux.MatchTemplate(ServiceHistoryRoomPattern, name) does, without splitting it.
-func matchServiceHistoryRoom(name string) bool {
-	rest := strings.TrimPrefix(name, "/")
-	rest, ok := strings.CutPrefix(rest, "service/history/")
-	if !ok {
-		return false
-	}
-	if rest == "" || strings.IndexByte(rest, '/') >= 0 {
-		return false
-	}
-	return true
 }
 
 var serviceHistoryRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")

@@ -4,13 +4,11 @@ package channels
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -19,90 +17,101 @@ import (
 // code with the cometgen that matches your runtime.
 const _ = runtime.IsAtLeastVersion0_1_0
 
-// Register installs h on srv with everything the spec declares: for every
-// channel its schema check, its subscribe and publish rules (as authorizers),
-// its data filters and its handler, which receives messages decoded into their
-// types; for every remote call its typed handler; the handshake
-// authentication; and a guard that refuses the channels the spec does not
-// declare.
+// Register installs on srv the contract of the spec (Contract) with h's
+// handlers: the server then enforces, for every channel, its parameters,
+// rules, schema, filters and settings, refuses the channels the spec does not
+// declare, and hands what clients publish and call to h, decoded.
+// Handshakes are authenticated by h.Authenticate.
 func Register(srv *runtime.Server, h Handlers) error {
-	if err := registerChatRoom(srv, h); err != nil {
-		return fmt.Errorf("register /chat/{room}: %w", err)
-	}
-	if err := registerUserIDInbox(srv, h); err != nil {
-		return fmt.Errorf("register /user/{id}/inbox: %w", err)
-	}
-	if err := registerSystemNotice(srv, h); err != nil {
-		return fmt.Errorf("register /system/notice: %w", err)
-	}
-	if err := registerServiceMembers(srv, h); err != nil {
-		return fmt.Errorf("register /service/members: %w", err)
-	}
-	if err := registerServiceHistoryRoom(srv, h); err != nil {
-		return fmt.Errorf("register /service/history/{room}: %w", err)
-	}
-	if err := registerGuard(srv); err != nil {
-		return fmt.Errorf("register the guard of undeclared channels: %w", err)
+	if err := srv.SetContract(Contract(h)); err != nil {
+		return fmt.Errorf("register: %w", err)
 	}
 	srv.SetSecurityPolicy(policy{h: h})
 	return nil
 }
 
-// chatRoomSchema is the JSON Schema of what clients publish on /chat/{room}.
+// chatRoomSchema is the JSON Schema of what is published on /chat/{room}.
 const chatRoomSchema = `{"type":"object","required":["user","text"],"properties":{"user":{"type":"string","maxLength":32},"text":{"type":"string","minLength":1,"maxLength":500}}}`
 
-func registerChatRoom(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/chat/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			if !matchChatRoom(channel) {
-				return runtime.Ignore()
-			}
-			// The parameters are checked when a client creates the channel:
-			// once it exists, its shape is enough.
-			if op == runtime.OpCreate {
-				if _, err := ParseChatRoom(channel); err != nil {
-					return runtime.Deny("invalid_channel")
+// userIDInboxSchema is the JSON Schema of what is published on /user/{id}/inbox.
+const userIDInboxSchema = `{"type":"object","required":["note"],"properties":{"note":{"type":"string"}}}`
+
+// systemNoticeSchema is the JSON Schema of what is published on /system/notice.
+const systemNoticeSchema = `{"type":"string"}`
+
+// serviceMembersSchema is the JSON Schema of what is published on /service/members.
+const serviceMembersSchema = `{"type":"object","properties":{"room":{"type":"string"}}}`
+
+// serviceHistoryRoomSchema is the JSON Schema of what is published on /service/history/{room}.
+const serviceHistoryRoomSchema = `{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100}}}`
+
+// Contract returns the channels of the spec as the runtime enforces them:
+// for each, its parameters' checks, who may subscribe and publish, the JSON
+// Schema of what is published, its data filters, its lazy and local settings,
+// and the handler of h that receives what clients publish. `cometgen serve
+// --spec` builds the same contract from the spec.
+func Contract(h Handlers) *runtime.Contract {
+	return &runtime.Contract{Templates: []runtime.Template{
+		{
+			Pattern: ChatRoomPattern,
+			Params: []runtime.Param{{
+				Name:    "room",
+				Pattern: "^[a-z0-9-]{1,32}$",
+			}},
+			Publish: runtime.Rule{runtime.Role("member")},
+			Schema:  chatRoomSchema,
+			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+				ch, err := ParseChatRoom(channel)
+				if err != nil {
+					return err
 				}
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			if s.HasRole("member") {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(chatRoomSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[ChatMessage](sch, "ChatMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		ch, err := ParseChatRoom(m.Channel)
-		if errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if err != nil {
-			return bayeux.NewError(400, "invalid_channel")
-		}
-		return msgs.Dispatch(m, func(msg *ChatMessage) error {
-			return h.OnChatRoom(ctx, s, ch, msg)
-		})
-	})
-	return nil
+				return h.OnChatRoom(ctx, s, ch, msg)
+			}),
+		},
+		{
+			Pattern: UserIDInboxPattern,
+			Params: []runtime.Param{{
+				Name:      "id",
+				MinLength: 1,
+				MaxLength: 32,
+			}},
+			Subscribe: runtime.Rule{runtime.Self("id")},
+			Publish:   runtime.Rule{runtime.ServerOnly()},
+			Schema:    userIDInboxSchema,
+		},
+		{
+			Pattern:     SystemNoticePattern,
+			Schema:      systemNoticeSchema,
+			Lazy:        true,
+			LazyTimeout: 2 * time.Second,
+			Handler: runtime.OnMessage("SystemNoticeMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *SystemNoticeMessage) error {
+				return h.OnSystemNotice(ctx, s, msg)
+			}),
+		},
+		{
+			Pattern: ServiceMembersPattern,
+			Schema:  serviceMembersSchema,
+			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+				return h.ServiceMembers(ctx, s, req)
+			}),
+		},
+		{
+			Pattern: ServiceHistoryRoomPattern,
+			Params: []runtime.Param{{
+				Name:    "room",
+				Pattern: "^[a-z0-9-]{1,32}$",
+			}},
+			Schema: serviceHistoryRoomSchema,
+			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
+				var zero ServiceHistoryRoomReply
+				ch, err := ParseServiceHistoryRoom(channel)
+				if err != nil {
+					return zero, &runtime.CallError{Data: err.Error()}
+				}
+				return h.ServiceHistoryRoom(ctx, s, ch, req)
+			}),
+		},
+	}}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many
@@ -116,58 +125,6 @@ func DeliverChatRoom(ctx context.Context, s *runtime.ServerSession, ch ChatRoom,
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
-// userIDInboxSchema is the JSON Schema of what clients publish on /user/{id}/inbox.
-const userIDInboxSchema = `{"type":"object","required":["note"],"properties":{"note":{"type":"string"}}}`
-
-func registerUserIDInbox(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/user/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		var ch UserIDInbox
-		// A wildcard subscription has no parameters to check.
-		if !bayeux.IsWild(channel) {
-			var err error
-			ch, err = ParseUserIDInbox(channel)
-			if errors.Is(err, errOtherChannel) {
-				return runtime.Ignore()
-			}
-			if err != nil {
-				return runtime.Deny("invalid_channel")
-			}
-		}
-		switch op {
-		case runtime.OpSubscribe:
-			if s.UserID() != "" && ch.ID == s.UserID() {
-				return runtime.Grant()
-			}
-			return runtime.Deny("denied_by_rule")
-		case runtime.OpPublish:
-			return runtime.Deny("denied_by_rule")
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(userIDInboxSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if _, err := ParseUserIDInbox(m.Channel); errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return nil
-}
-
 // PublishUserIDInbox publishes msg on /user/{id}/inbox from the server and returns how many
 // sessions it was queued for.
 func PublishUserIDInbox(srv *runtime.Server, ch UserIDInbox, msg *UserIDInboxMessage) (int, error) {
@@ -179,42 +136,6 @@ func DeliverUserIDInbox(ctx context.Context, s *runtime.ServerSession, ch UserID
 	return s.Deliver(ctx, ch.Name(), msg)
 }
 
-// systemNoticeSchema is the JSON Schema of what clients publish on /system/notice.
-const systemNoticeSchema = `{"type":"string"}`
-
-func registerSystemNotice(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/system/notice")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.SetLazy(true)
-	c.SetLazyTimeout(2 * time.Second)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		switch op {
-		case runtime.OpSubscribe:
-			return runtime.Grant()
-		case runtime.OpPublish:
-			return runtime.Grant()
-		}
-		return runtime.Grant()
-	}))
-	sch, err := validate.Compile([]byte(systemNoticeSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	msgs := runtime.NewTypedData[SystemNoticeMessage](sch, "SystemNoticeMessage")
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		return msgs.Dispatch(m, func(msg *SystemNoticeMessage) error {
-			return h.OnSystemNotice(ctx, s, msg)
-		})
-	})
-	return nil
-}
-
 // PublishSystemNotice publishes msg on /system/notice from the server and returns how many
 // sessions it was queued for.
 func PublishSystemNotice(srv *runtime.Server, msg *SystemNoticeMessage) (int, error) {
@@ -224,108 +145,6 @@ func PublishSystemNotice(srv *runtime.Server, msg *SystemNoticeMessage) (int, er
 // DeliverSystemNotice sends msg to session s alone on /system/notice.
 func DeliverSystemNotice(ctx context.Context, s *runtime.ServerSession, msg *SystemNoticeMessage) error {
 	return s.Deliver(ctx, SystemNoticePattern, msg)
-}
-
-// serviceMembersSchema is the JSON Schema of what clients publish on /service/members.
-const serviceMembersSchema = `{"type":"object","properties":{"room":{"type":"string"}}}`
-
-func registerServiceMembers(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/service/members")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	sch, err := validate.Compile([]byte(serviceMembersSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return runtime.HandleCall(srv, "/service/members", func(ctx context.Context, s *runtime.ServerSession, req ServiceMembersRequest) (ServiceMembersReply, error) {
-		return h.ServiceMembers(ctx, s, &req)
-	})
-}
-
-// serviceHistoryRoomSchema is the JSON Schema of what clients publish on /service/history/{room}.
-const serviceHistoryRoomSchema = `{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100}}}`
-
-func registerServiceHistoryRoom(srv *runtime.Server, h Handlers) error {
-	c, _, err := srv.CreateChannel("/service/history/*")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	sch, err := validate.Compile([]byte(serviceHistoryRoomSchema))
-	if err != nil {
-		return fmt.Errorf("schema: %w", err)
-	}
-	c.AddListener(func(ctx context.Context, s *runtime.ServerSession, m *bayeux.Message) error {
-		if s == nil {
-			return nil // the server's own publishes are typed already
-		}
-		if _, err := ParseServiceHistoryRoom(m.Channel); errors.Is(err, errOtherChannel) {
-			return nil
-		}
-		if vs := sch.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
-		}
-		return nil
-	})
-	return runtime.HandleCall(srv, "/service/history/*", func(ctx context.Context, s *runtime.ServerSession, req ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
-		var zero ServiceHistoryRoomReply
-		ch, err := ParseServiceHistoryRoom(runtime.CallChannel(ctx))
-		if err != nil {
-			return zero, &runtime.CallError{Data: err.Error()}
-		}
-		return h.ServiceHistoryRoom(ctx, s, ch, &req)
-	})
-}
-
-// declared reports whether channel is a channel of the spec, or the runtime
-// wildcard channel of one (a subscription to every room).
-func declared(channel string) bool {
-	if matchChatRoom(channel) {
-		return true
-	}
-	if channel == "/chat/*" {
-		return true
-	}
-	if matchUserIDInbox(channel) {
-		return true
-	}
-	if channel == "/system/notice" {
-		return true
-	}
-	if channel == "/service/members" {
-		return true
-	}
-	if matchServiceHistoryRoom(channel) {
-		return true
-	}
-	return false
-}
-
-// registerGuard refuses clients the channels the spec does not declare.
-func registerGuard(srv *runtime.Server) error {
-	c, _, err := srv.CreateChannel("/**")
-	if err != nil {
-		return err
-	}
-	c.SetPersistent(true)
-	c.AddAuthorizer(runtime.AuthorizerFunc(func(ctx context.Context, op runtime.Operation, channel string, s *runtime.ServerSession, m *bayeux.Message) runtime.Decision {
-		if declared(channel) {
-			return runtime.Grant()
-		}
-		return runtime.Deny("channel_not_declared")
-	}))
-	return nil
 }
 
 // policy authenticates handshakes with Handlers.Authenticate.
