@@ -133,7 +133,9 @@ func (g *goGen) template(f *jen.File, ch *schema.Channel) (jen.Code, error) {
 // fieldList is the fields of a composite literal, in the order added.
 type fieldList []jen.Code
 
-func (l *fieldList) add(name string, value jen.Code) { *l = append(*l, jen.Id(name).Op(":").Add(value)) }
+func (l *fieldList) add(name string, value jen.Code) {
+	*l = append(*l, jen.Id(name).Op(":").Add(value))
+}
 
 // code returns the literal's braces and fields, one field a line.
 func (l fieldList) code() jen.Code { return jen.Custom(multiLine, l...) }
