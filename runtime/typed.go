@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -82,10 +83,19 @@ func (d *TypedData[T]) dispatch(m *bayeux.Message, checked bool, handle func(*T)
 		// The value, the targets of its pointers and the bytes of its
 		// strings, in one allocation.
 		v = (*T)(d.plan.fill(unsafe.Pointer(&pristine), &held, seen, strs))
-	} else {
+	}
+	var decoded []byte // the slow path's value as encoded before the handler
+	if !direct {
 		v = new(T)
 		if err := json.Unmarshal(m.Data, v); err != nil {
 			return bayeux.NewError(400, "invalid_message", "data is not a "+d.name)
+		}
+		// The data may hold what T cannot (a property T has no field
+		// for): it is delivered as published unless the handler changes
+		// the value, which this encoding tells.
+		var err error
+		if decoded, err = json.Marshal(v); err != nil {
+			return fmt.Errorf("encode the %s decoded: %w", d.name, err)
 		}
 	}
 	if err := handle(v); err != nil {
@@ -97,6 +107,9 @@ func (d *TypedData[T]) dispatch(m *bayeux.Message, checked bool, handle func(*T)
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode the %s the handler changed: %w", d.name, err)
+	}
+	if !direct && bytes.Equal(data, decoded) {
+		return nil // unchanged: deliver the data as published
 	}
 	m.Data = data
 	return nil

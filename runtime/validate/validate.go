@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -262,6 +263,16 @@ var comparisons = []struct {
 	{"exclusiveMinimum", "must be > %s but found %s", "more than %s"},
 }
 
+// number writes a bound as a person would: an integer as one (100000000,
+// not the validator's 1e+08), any other number as the validator wrote it.
+func number(s string) string {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<53 {
+		return s
+	}
+	return strconv.FormatInt(int64(f), 10)
+}
+
 // violationMessage returns "keyword: message" for a leaf error.
 func violationMessage(e *jsonschema.ValidationError) string {
 	keyword := ""
@@ -284,8 +295,15 @@ func violationMessage(e *jsonschema.ValidationError) string {
 		}
 		var want, got string
 		if n, _ := fmt.Sscanf(strings.ReplaceAll(msg, ",", ""), c.format, &want, &got); n == 2 {
-			return keyword + ": got " + got + ", want " + fmt.Sprintf(c.want, want)
+			return keyword + ": got " + number(got) + ", want " + fmt.Sprintf(c.want, number(want))
 		}
+	}
+	if names, ok := strings.CutSuffix(msg, " not allowed"); ok && keyword == "additionalProperties" {
+		// The validator lists them in the order of a map: sorted, the
+		// same message for the same data every time.
+		list := strings.Split(names, ", ")
+		slices.Sort(list)
+		msg = strings.Join(list, ", ") + " not allowed"
 	}
 	if keyword == "" {
 		return msg
