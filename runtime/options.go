@@ -36,6 +36,36 @@ type Options struct {
 	// MaxSessions caps the sessions alive at once. Default 100,000. A
 	// handshake beyond it fails with 503::too_many_sessions and retry advice.
 	MaxSessions int
+	// MaxMessagesPerRequest caps the messages of one request body (long-
+	// polling, callback-polling) or websocket message. Default 1,000; the
+	// CometD clients send a handful per request. A request with more is
+	// refused before any of it is processed: HTTP 413, or websocket close
+	// 1009, with the error 413::too_many_messages.
+	MaxMessagesPerRequest int
+	// MaxSubscriptionsPerSession caps the channels one session may be
+	// subscribed to at once. Default 1,000. A /meta/subscribe beyond it
+	// fails with 403::too_many_subscriptions (the subscriptions it did
+	// make before the cap stay).
+	MaxSubscriptionsPerSession int
+	// MaxChannels caps the channels the server holds at once (those with
+	// subscribers, and those the application created or configured).
+	// Default 100,000. A client's subscribe that would create a channel
+	// beyond it fails with 503::too_many_channels; the application's own
+	// Server.CreateChannel is not capped.
+	MaxChannels int
+	// MaxSessionsPerClient caps the sessions of one client address (the
+	// remote IP of the request, see ClientAddress) alive at once, so one
+	// client cannot take all of MaxSessions. Default 1,000; negative: no
+	// cap. A handshake beyond it fails with 503::too_many_sessions_per_client
+	// and retry advice. Behind a reverse proxy every client has the proxy's
+	// address unless ClientAddress reads the proxy's header.
+	MaxSessionsPerClient int
+	// ClientAddress returns the address a request is counted under for
+	// MaxSessionsPerClient. Default: the host part of r.RemoteAddr. Behind
+	// a trusted reverse proxy, return the client address the proxy sets
+	// (for example the last entry of X-Forwarded-For that the proxy
+	// appended); never trust such a header from the internet.
+	ClientAddress func(r *http.Request) string
 
 	// Transports lists the allowed connection types, in the server's order of
 	// preference. Default: websocket, long-polling, callback-polling.
@@ -119,6 +149,10 @@ const (
 	DefaultMaxMessageSize         = 1 << 20
 	DefaultMaxQueue               = 10_000
 	DefaultMaxSessions            = 100_000
+	DefaultMaxMessagesPerRequest  = 1000
+	DefaultMaxSubscriptions       = 1000
+	DefaultMaxChannels            = 100_000
+	DefaultMaxSessionsPerClient   = 1000
 	DefaultMaxSessionsPerBrowser  = 1
 	DefaultMultiSessionInterval   = 2 * time.Second
 	DefaultBrowserCookieName      = "BAYEUX_BROWSER"
@@ -131,6 +165,13 @@ const (
 	DefaultMaxReplay              = 10_000
 	DefaultReplayBuffer           = 4096
 )
+
+// positive sets *p to def unless it is positive.
+func positive[T int | int64](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
+}
 
 // withDefaults returns a copy of o with every zero field set to its default.
 func (o Options) withDefaults() Options {
@@ -149,17 +190,16 @@ func (o Options) withDefaults() Options {
 	if o.Interval < 0 {
 		o.Interval = 0
 	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if o.MaxQueue <= 0 {
-		o.MaxQueue = DefaultMaxQueue
-	}
-	if o.MaxSessions <= 0 {
-		o.MaxSessions = DefaultMaxSessions
-	}
-	if o.MaxReplay <= 0 {
-		o.MaxReplay = DefaultMaxReplay
+	positive(&o.MaxMessageSize, DefaultMaxMessageSize)
+	positive(&o.MaxQueue, DefaultMaxQueue)
+	positive(&o.MaxSessions, DefaultMaxSessions)
+	positive(&o.MaxMessagesPerRequest, DefaultMaxMessagesPerRequest)
+	positive(&o.MaxSubscriptionsPerSession, DefaultMaxSubscriptions)
+	positive(&o.MaxChannels, DefaultMaxChannels)
+	positive(&o.MaxReplay, DefaultMaxReplay)
+	positive(&o.JSONPCallbackMaxLength, DefaultJSONPCallbackMaxLength)
+	if o.MaxSessionsPerClient == 0 {
+		o.MaxSessionsPerClient = DefaultMaxSessionsPerClient
 	}
 	switch {
 	case o.ReplayBuffer == 0:
@@ -175,9 +215,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DuplicateConnectStatus == 0 {
 		o.DuplicateConnectStatus = DefaultDuplicateConnectStatus
-	}
-	if o.JSONPCallbackMaxLength <= 0 {
-		o.JSONPCallbackMaxLength = DefaultJSONPCallbackMaxLength
 	}
 	if len(o.Transports) == 0 {
 		o.Transports = []string{bayeux.TransportWebSocket, bayeux.TransportLongPolling, bayeux.TransportCallbackPolling}

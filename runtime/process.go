@@ -55,6 +55,7 @@ var (
 	errTransportRefused  = bayeux.NewError(405, "transport_not_allowed")
 	errUnsubscribeFailed = bayeux.NewError(400, "channel_missing")
 	errInternal          = bayeux.NewError(500, "server_error")
+	errInvalidUTF8       = bayeux.NewError(400, "invalid_utf8")
 )
 
 // hookContext is the context hooks run with while one batch is processed:
@@ -99,7 +100,9 @@ func RequestFromContext(ctx context.Context) *http.Request {
 }
 
 // process handles a batch of messages in order and returns the replies.
-func (s *Server) process(o *origin, msgs []bayeux.Message) result {
+// The messages listed in invalid (increasing indexes) hold invalid UTF-8:
+// they are refused with 400::invalid_utf8 and go no further.
+func (s *Server) process(o *origin, msgs []bayeux.Message, invalid []int) result {
 	var res result
 	s.stats.messagesIn.Add(int64(len(msgs)))
 	if len(msgs) > 1 {
@@ -119,6 +122,12 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 	defer hc.done()
 	hs := s.hooks.load()
 	for i := range msgs {
+		if len(invalid) > 0 && invalid[0] == i {
+			invalid = invalid[1:]
+			s.stats.badRequests.Add(1)
+			res.replies = append(res.replies, encodeReply(msgs[i].Channel, msgs[i].ID, errInvalidUTF8))
+			continue
+		}
 		s.processOne(o, &hc, hs, &msgs[i], len(msgs) == 1, &res)
 	}
 	for _, pr := range res.resumes {

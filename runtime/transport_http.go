@@ -126,22 +126,43 @@ func putBodyBuffer(b *bytes.Buffer) {
 // and keeps a small cache of channel names.
 var decoders = sync.Pool{New: func() any { return bayeux.NewDecoder() }}
 
-// decodeMessages parses a request body: a JSON array of messages or a single
-// message object. The messages' raw fields alias body.
-func decodeMessages(body []byte) ([]bayeux.Message, error) {
+// decodeMessages parses a request body: a JSON array of at most max
+// messages (0: any number) or a single message object. The messages' raw
+// fields alias body. invalid lists, in increasing order, the messages
+// holding invalid UTF-8, which must be refused and never passed on.
+func decodeMessages(body []byte, max int) (msgs []bayeux.Message, invalid []int, err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, errEmptyBatch
+		return nil, nil, errEmptyBatch
 	}
 	d := decoders.Get().(*bayeux.Decoder)
-	msgs, err := d.Decode(body)
+	d.MaxMessages = max
+	msgs, err = d.Decode(body)
 	decoders.Put(d)
-	if err != nil {
-		return nil, fmt.Errorf("bayeux: malformed message: %w", err)
+	var bad *bayeux.InvalidUTF8Error
+	switch {
+	case errors.As(err, &bad):
+		return msgs, bad.Messages, nil
+	case errors.Is(err, bayeux.ErrTooManyMessages):
+		return nil, nil, errTooManyMessages
+	case err != nil:
+		return nil, nil, fmt.Errorf("bayeux: malformed message: %w", err)
+	case len(msgs) == 0:
+		return nil, nil, errEmptyBatch
 	}
-	if len(msgs) == 0 {
-		return nil, errEmptyBatch
+	return msgs, nil, nil
+}
+
+// errTooManyMessages is returned for a request holding more than
+// Options.MaxMessagesPerRequest messages.
+var errTooManyMessages = bayeux.NewError(413, "too_many_messages")
+
+// refuseDecode answers an HTTP request whose body decodeMessages refused.
+func (s *Server) refuseDecode(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooManyMessages) {
+		s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: %v: a request may hold at most %d messages", err, s.opts.MaxMessagesPerRequest)
+		return
 	}
-	return msgs, nil
+	s.badRequest(w, http.StatusBadRequest, "%v", err)
 }
 
 func (s *Server) browserID(w http.ResponseWriter, r *http.Request, msgs []bayeux.Message) string {
@@ -187,14 +208,14 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 			body = joinMessageParams(form["message"])
 		}
 	}
-	msgs, err := decodeMessages(body)
+	msgs, invalid, err := decodeMessages(body, s.opts.MaxMessagesPerRequest)
 	if err != nil {
-		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		s.refuseDecode(w, err)
 		return
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
 		h := w.Header()
 		h["Content-Type"] = contentTypeJSON
 		h["Content-Length"] = contentLength(len(body))
@@ -222,14 +243,14 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: message larger than %d bytes", s.opts.MaxMessageSize)
 		return
 	}
-	msgs, err := decodeMessages(body)
+	msgs, invalid, err := decodeMessages(body, s.opts.MaxMessagesPerRequest)
 	if err != nil {
-		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		s.refuseDecode(w, err)
 		return
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
 		h := w.Header()
 		h.Set("Content-Type", "text/javascript;charset=UTF-8")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -290,13 +311,13 @@ func joinMessageParams(params []string) []byte {
 	return append(b, ']')
 }
 
-// respondHTTP processes msgs, holds a lone /meta/connect as the protocol
+// respondHTTP processes msgs (refusing those listed in invalid), holds a lone /meta/connect as the protocol
 // asks, and writes one response: the handshake reply, then the messages
 // queued for the session (only on a /meta/connect, so that delivery order is
 // the queue's order), then the other replies. write must not keep the body
 // it is given: its memory is reused.
-func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, write func([]byte)) {
-	res := s.process(o, msgs)
+func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write func([]byte)) {
+	res := s.process(o, msgs, invalid)
 	var queue [][]byte
 	var connectReply []byte
 	if pc := res.connect; pc != nil {

@@ -1,0 +1,187 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// readRawFrame reads the next websocket frame as bytes.
+func (c *wsClient) readRawFrame(timeout time.Duration) ([]byte, error) {
+	c.c.SetReadDeadline(time.Now().Add(timeout))
+	_, b, err := c.c.ReadMessage()
+	return b, err
+}
+
+// TestInvalidUTF8Refused publishes a batch holding a message with invalid
+// UTF-8 over each transport: that message alone is refused with
+// 400::invalid_utf8, the other is delivered, and subscribers (websocket and
+// long-polling) see only valid UTF-8 and stay connected.
+func TestInvalidUTF8Refused(t *testing.T) {
+	// The publisher's batch: a poisoned publish, then a good one.
+	batch := `[{"channel":"/room/a","id":"1","clientId":"%s","data":{"text":"bad ` + "\xff\xfe" + `"}},` +
+		`{"channel":"/room/a","id":"2","clientId":"%s","data":{"text":"good ` + "\u00e9" + `"}}]`
+	publishers := map[string]func(t *testing.T, base string) []msg{
+		"websocket": func(t *testing.T, base string) []msg {
+			p := dialWS(t, base)
+			p.handshake()
+			body := strings.ReplaceAll(batch, "%s", p.clientID)
+			if err := p.c.WriteMessage(websocket.TextMessage, []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+			return p.read(5 * time.Second)
+		},
+		"long-polling": func(t *testing.T, base string) []msg {
+			p := newLP(t, base)
+			p.start()
+			status, out := p.post("", []byte(strings.ReplaceAll(batch, "%s", p.clientID)))
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, out)
+			}
+			return decodeReplies(t, out)
+		},
+		"callback-polling": func(t *testing.T, base string) []msg {
+			p := newLP(t, base)
+			p.start()
+			q := url.Values{"jsonp": {"cb"}, "message": {strings.ReplaceAll(batch, "%s", p.clientID)}}
+			resp, err := p.http.Get(base + "?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			out, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || !utf8.Valid(out) {
+				t.Fatalf("status %d: %q", resp.StatusCode, out)
+			}
+			s, ok := strings.CutPrefix(string(out), "cb(")
+			if s, ok = strings.CutSuffix(s, ");"); !ok {
+				t.Fatalf("response %q", out)
+			}
+			return decodeReplies(t, []byte(s))
+		},
+	}
+	for name, publish := range publishers {
+		t.Run(name, func(t *testing.T) {
+			_, base := newTestServer(t, Options{Timeout: 200 * time.Millisecond})
+			wsSub := dialWS(t, base)
+			wsSub.handshake()
+			wsSub.write(msg{"channel": "/meta/subscribe", "subscription": "/room/a"})
+			wsSub.readUntil(5*time.Second, isReplyTo("2"))
+			lpSub := newLP(t, base).start()
+			lpSub.subscribe("/room/a")
+
+			replies := publish(t, base)
+			byID := map[any]msg{}
+			for _, r := range replies {
+				byID[r["id"]] = r
+			}
+			if r := byID["1"]; r == nil || r["successful"] != false || r["error"] != "400::invalid_utf8" {
+				t.Errorf("reply to the poisoned publish: %v (all: %v)", r, replies)
+			}
+			if r := byID["2"]; r == nil || r["successful"] != true {
+				t.Errorf("reply to the good publish: %v", r)
+			}
+
+			// The websocket subscriber gets the good event in valid UTF-8,
+			// and nothing else.
+			frame, err := wsSub.readRawFrame(5 * time.Second)
+			if err != nil {
+				t.Fatalf("websocket subscriber: %v", err)
+			}
+			if !utf8.Valid(frame) {
+				t.Fatalf("websocket subscriber got invalid UTF-8: %q", frame)
+			}
+			var evs []msg
+			if err := json.Unmarshal(frame, &evs); err != nil || len(evs) != 1 || evs[0]["data"].(map[string]any)["text"] != "good é" {
+				t.Fatalf("websocket subscriber got %s", frame)
+			}
+			// The long-polling subscriber too.
+			status, out := lpSub.post("", []byte(`[{"channel":"/meta/connect","connectionType":"long-polling","clientId":"`+lpSub.clientID+`"}]`))
+			if status != http.StatusOK || !utf8.Valid(out) {
+				t.Fatalf("long-polling subscriber: status %d, %q", status, out)
+			}
+			if evs := events(decodeReplies(t, out)); len(evs) != 1 {
+				t.Fatalf("long-polling subscriber got %s", out)
+			}
+			// The websocket subscriber is still connected and served.
+			pub := newLP(t, base).start()
+			if r := pub.publish("/room/a", "after"); r["successful"] != true {
+				t.Fatalf("publish after: %v", r)
+			}
+			if ev, _ := wsSub.readUntil(5*time.Second, func(m msg) bool { return m["data"] != nil }); ev["data"] != "after" {
+				t.Fatalf("websocket subscriber after: %v", ev)
+			}
+		})
+	}
+}
+
+// TestInvalidUTF8FromTheApplication: Server.Publish refuses raw JSON that
+// is not UTF-8, as it refuses raw JSON that is not JSON.
+func TestInvalidUTF8FromTheApplication(t *testing.T) {
+	srv, _ := newTestServer(t, Options{})
+	if _, err := srv.Publish("/a", json.RawMessage("\"\xff\"")); err == nil {
+		t.Error("Server.Publish accepted invalid UTF-8")
+	}
+}
+
+// TestMaxMessagesPerRequest: a request of more messages than
+// MaxMessagesPerRequest is refused as a whole, before any is processed,
+// with 413::too_many_messages; one of exactly that many is served.
+func TestMaxMessagesPerRequest(t *testing.T) {
+	srv, base := newTestServer(t, Options{})
+	// 1 MiB of {} messages: ~350,000 of them.
+	body := []byte("[" + strings.Repeat("{},", (1<<20)/3-1) + "{}]")
+	before := srv.Stats().MessagesIn
+	t.Run("long-polling", func(t *testing.T) {
+		c := newLP(t, base)
+		status, out := c.post("", body)
+		if status != http.StatusRequestEntityTooLarge || !strings.Contains(string(out), "413::too_many_messages") {
+			t.Fatalf("status %d: %.200s", status, out)
+		}
+	})
+	t.Run("callback-polling", func(t *testing.T) {
+		c := newLP(t, base)
+		small := "[" + strings.Repeat("{},", DefaultMaxMessagesPerRequest) + "{}]"
+		resp, err := c.http.Get(base + "?" + url.Values{"jsonp": {"cb"}, "message": {small}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(out), "413::too_many_messages") {
+			t.Fatalf("status %d: %.200s", resp.StatusCode, out)
+		}
+	})
+	t.Run("websocket", func(t *testing.T) {
+		c := dialWS(t, base)
+		if err := c.c.WriteMessage(websocket.TextMessage, body); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.readRawFrame(5 * time.Second)
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig || !strings.Contains(ce.Text, "413::too_many_messages") {
+			t.Fatalf("read: %v", err)
+		}
+	})
+	if n := srv.Stats().MessagesIn - before; n != 0 {
+		t.Errorf("%d messages were processed", n)
+	}
+	t.Run("at the cap", func(t *testing.T) {
+		c := newLP(t, base).start()
+		var batch []msg
+		for range DefaultMaxMessagesPerRequest {
+			batch = append(batch, msg{"channel": "/a", "data": 1})
+		}
+		if replies := c.send(batch...); len(replies) != DefaultMaxMessagesPerRequest {
+			t.Fatalf("%d replies", len(replies))
+		}
+	})
+}
