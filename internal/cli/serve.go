@@ -179,7 +179,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
-		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, f.nats.url)
+		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, natsbroker.RedactURL(f.nats.url))
 		if f.nats.history > 0 {
 			fmt.Fprintf(cmd.OutOrStdout(), "cometgen: keeping %v of history for resuming clients\n", f.nats.history)
 		}
