@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -182,6 +183,89 @@ func TestMaxMessagesPerRequest(t *testing.T) {
 		}
 		if replies := c.send(batch...); len(replies) != DefaultMaxMessagesPerRequest {
 			t.Fatalf("%d replies", len(replies))
+		}
+	})
+}
+
+// TestHandshakeChecksVersionAndTransports: Bayeux fails a handshake whose
+// version the server does not speak, or whose connection types have none
+// in common with the server's, telling the server's types and advising
+// reconnect "none"; fields the client leaves out are not held against it.
+func TestHandshakeChecksVersionAndTransports(t *testing.T) {
+	_, base := newTestServer(t, Options{Transports: []string{"websocket", "long-polling"}})
+	tests := []struct {
+		name  string
+		hs    msg
+		error string // "": successful
+	}{
+		{"1.0", msg{"version": "1.0", "supportedConnectionTypes": []string{"long-polling"}}, ""},
+		{"1", msg{"version": "1", "supportedConnectionTypes": []string{"long-polling"}}, ""},
+		{"1.1 and many types", msg{"version": "1.1", "supportedConnectionTypes": []string{"iframe", "callback-polling", "websocket"}}, ""},
+		{"no version, no types", msg{}, ""},
+		{"2.0", msg{"version": "2.0", "supportedConnectionTypes": []string{"long-polling"}}, "400::version_unsupported"},
+		{"0.9", msg{"version": "0.9", "supportedConnectionTypes": []string{"long-polling"}}, "400::version_unsupported"},
+		{"no common type", msg{"version": "1.0", "supportedConnectionTypes": []string{"callback-polling", "flash"}}, "405::no_transport"},
+		{"empty types", msg{"version": "1.0", "supportedConnectionTypes": []string{}}, "405::no_transport"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.hs["channel"] = "/meta/handshake"
+			r := newLP(t, base).send(tt.hs)[0]
+			if tt.error == "" {
+				if r["successful"] != true {
+					t.Fatalf("handshake refused: %v", r)
+				}
+				return
+			}
+			adv, _ := r["advice"].(map[string]any)
+			types, _ := r["supportedConnectionTypes"].([]any)
+			if r["successful"] != false || r["error"] != tt.error || adv["reconnect"] != "none" ||
+				len(types) != 2 || types[0] != "websocket" || r["version"] != "1.0" || r["clientId"] != nil {
+				t.Fatalf("handshake reply %v, want error %s with the server's types and reconnect none", r, tt.error)
+			}
+		})
+	}
+}
+
+// TestBrowserCookieAttributes: BAYEUX_BROWSER is HttpOnly and
+// SameSite=Lax, and Secure over TLS or with BrowserCookieSecure.
+func TestBrowserCookieAttributes(t *testing.T) {
+	handshake := `[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`
+	cookie := func(t *testing.T, c *http.Client, url string) *http.Cookie {
+		t.Helper()
+		resp, err := c.Post(url, "application/json", strings.NewReader(handshake))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == DefaultBrowserCookieName {
+				return ck
+			}
+		}
+		t.Fatalf("no %s cookie in %v", DefaultBrowserCookieName, resp.Header)
+		return nil
+	}
+	t.Run("http", func(t *testing.T) {
+		_, base := newTestServer(t, Options{})
+		ck := cookie(t, http.DefaultClient, base)
+		if ck.SameSite != http.SameSiteLaxMode || ck.Secure || !ck.HttpOnly {
+			t.Errorf("cookie %v: want HttpOnly, SameSite=Lax, not Secure", ck)
+		}
+	})
+	t.Run("https", func(t *testing.T) {
+		srv := New(Options{Logger: discardLogger()})
+		hs := httptest.NewTLSServer(srv)
+		t.Cleanup(func() { srv.Shutdown(t.Context()); hs.Close() })
+		ck := cookie(t, hs.Client(), hs.URL)
+		if ck.SameSite != http.SameSiteLaxMode || !ck.Secure || !ck.HttpOnly {
+			t.Errorf("cookie %v: want HttpOnly, SameSite=Lax, Secure", ck)
+		}
+	})
+	t.Run("behind a TLS proxy", func(t *testing.T) {
+		_, base := newTestServer(t, Options{BrowserCookieSecure: true})
+		if ck := cookie(t, http.DefaultClient, base); !ck.Secure {
+			t.Errorf("cookie %v: want Secure", ck)
 		}
 	})
 }

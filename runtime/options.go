@@ -81,8 +81,13 @@ type Options struct {
 	// sessions instead: their connect fails with reconnect "none".
 	MultiSessionInterval time.Duration
 	// BrowserCookieName names the cookie that identifies a browser. Default
-	// "BAYEUX_BROWSER".
+	// "BAYEUX_BROWSER". The cookie is HttpOnly and SameSite=Lax, and Secure
+	// when the handshake came over TLS.
 	BrowserCookieName string
+	// BrowserCookieSecure marks the browser cookie Secure on every request,
+	// for a server behind a reverse proxy that terminates TLS (the server
+	// itself then sees plain HTTP). Default false: Secure over TLS only.
+	BrowserCookieSecure bool
 
 	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
 	// use this server cross-origin, with credentials, over long-polling and

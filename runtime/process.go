@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -56,6 +57,12 @@ var (
 	errUnsubscribeFailed = bayeux.NewError(400, "channel_missing")
 	errInternal          = bayeux.NewError(500, "server_error")
 	errInvalidUTF8       = bayeux.NewError(400, "invalid_utf8")
+	// errVersionUnsupported: the handshake's version has another major
+	// number than bayeux.Version.
+	errVersionUnsupported = bayeux.NewError(400, "version_unsupported")
+	// errNoTransport: the handshake lists no connection type the server
+	// allows (the message of the CometD Java client in that case).
+	errNoTransport = bayeux.NewError(405, "no_transport")
 )
 
 // hookContext is the context hooks run with while one batch is processed:
@@ -318,6 +325,16 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if !s.transportAllowed(o.transport) {
 		return fail(errTransportRefused, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
+	// Bayeux: a client whose version's major number is not the server's,
+	// or which lists no connection type the server allows, cannot talk to
+	// it. A field the client left out is not held against it (CometD reads
+	// neither).
+	if !versionSpoken(m.Version) {
+		return fail(errVersionUnsupported, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+	}
+	if m.SupportedConnectionTypes != nil && !slices.ContainsFunc(m.SupportedConnectionTypes, s.transportAllowed) {
+		return fail(errNoTransport, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+	}
 	retryLater := &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(s.opts.MultiSessionInterval.Milliseconds())}
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
@@ -381,6 +398,18 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		f(sess, m)
 	}
 	return s.finish(hc, hs, sess, reply)
+}
+
+// versionSpoken reports whether a client's Bayeux version (absent, or
+// "1", "1.0", "1.x") has the major number of the version the server
+// speaks.
+func versionSpoken(v string) bool {
+	if v == "" {
+		return true
+	}
+	major, _, _ := strings.Cut(v, ".")
+	want, _, _ := strings.Cut(bayeux.Version, ".")
+	return major == want
 }
 
 // advice is the server's standing advice.

@@ -171,7 +171,15 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request, msgs []bayeux
 	}
 	if len(msgs) == 1 && bayeux.Normalize(msgs[0].Channel) == bayeux.MetaHandshake {
 		id := newSessionID()[:16]
-		http.SetCookie(w, &http.Cookie{Name: s.opts.BrowserCookieName, Value: id, Path: "/", HttpOnly: true})
+		http.SetCookie(w, &http.Cookie{
+			Name: s.opts.BrowserCookieName, Value: id, Path: "/", HttpOnly: true,
+			// The cookie only tells the long polls of one browser apart
+			// (the session's credential is its clientId); it has no
+			// business in cross-site requests, nor on plain HTTP once
+			// the page came over TLS.
+			SameSite: http.SameSiteLaxMode,
+			Secure:   r.TLS != nil || s.opts.BrowserCookieSecure,
+		})
 		return id
 	}
 	return ""
