@@ -269,3 +269,47 @@ func TestBrowserCookieAttributes(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxSubscriptionsPerSession: a session's subscribe beyond the cap
+// fails with 403::too_many_subscriptions; subscribing again to a channel
+// it has is not one more, and an unsubscribe makes room.
+func TestMaxSubscriptionsPerSession(t *testing.T) {
+	_, base := newTestServer(t, Options{MaxSubscriptionsPerSession: 3})
+	c := newLP(t, base).start()
+	sub := func(s any) msg { return c.send(msg{"channel": "/meta/subscribe", "subscription": s})[0] }
+	c.subscribe("/a", "/b", "/c/*")
+	for _, s := range []any{"/d", []string{"/e", "/f"}} {
+		if r := sub(s); r["successful"] != false || r["error"] != "403::too_many_subscriptions" {
+			t.Errorf("subscribe %v beyond the cap: %v", s, r)
+		}
+	}
+	if r := sub("/a"); r["successful"] != true {
+		t.Errorf("subscribe again to /a: %v", r)
+	}
+	if r := sub("/service/x"); r["successful"] != true {
+		t.Errorf("subscribe to a service channel (records nothing): %v", r)
+	}
+	c.send(msg{"channel": "/meta/unsubscribe", "subscription": "/a"})
+	if r := sub("/d"); r["successful"] != true {
+		t.Errorf("subscribe after an unsubscribe: %v", r)
+	}
+}
+
+// TestMaxChannels: a client's subscribe that would create a channel beyond
+// the server's cap fails with 503::too_many_channels; existing channels
+// can still be joined, and a channel that goes away makes room.
+func TestMaxChannels(t *testing.T) {
+	srv, base := newTestServer(t, Options{MaxChannels: 2})
+	a := newLP(t, base).start()
+	a.subscribe("/a", "/b")
+	b := newLP(t, base).start()
+	if r := b.send(msg{"channel": "/meta/subscribe", "subscription": "/c"})[0]; r["successful"] != false || r["error"] != "503::too_many_channels" {
+		t.Errorf("subscribe creating a third channel: %v", r)
+	}
+	b.subscribe("/a")
+	if n := srv.Stats().Channels; n != 2 {
+		t.Errorf("Stats().Channels = %d, want 2", n)
+	}
+	a.send(msg{"channel": "/meta/unsubscribe", "subscription": "/b"})
+	b.subscribe("/c")
+}

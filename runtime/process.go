@@ -63,6 +63,12 @@ var (
 	// errNoTransport: the handshake lists no connection type the server
 	// allows (the message of the CometD Java client in that case).
 	errNoTransport = bayeux.NewError(405, "no_transport")
+	// errTooManySubscriptions: a subscribe beyond
+	// Options.MaxSubscriptionsPerSession.
+	errTooManySubscriptions = bayeux.NewError(403, "too_many_subscriptions")
+	// errTooManyChannels: a subscribe that would create a channel beyond
+	// Options.MaxChannels.
+	errTooManyChannels = bayeux.NewError(503, "too_many_channels")
 )
 
 // hookContext is the context hooks run with while one batch is processed:
@@ -610,6 +616,13 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
+		pending := 0
+		if resume != nil {
+			pending = len(resume.channels)
+		}
+		if err := s.subscriptionRoom(sess, name, pending); err != nil {
+			return fail(err)
+		}
 		if resume != nil {
 			if !slices.Contains(resume.channels, name) {
 				resume.channels = append(resume.channels, name)
@@ -632,6 +645,30 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 		reply.Ext = map[string]any{extResume: joinedAt}
 	}
 	return reply
+}
+
+// subscriptionRoom returns nil when sess may subscribe to name: it is
+// subscribed already, or it has fewer than MaxSubscriptionsPerSession
+// subscriptions (pending more to come in its batch) and the channel exists
+// or the server holds fewer than MaxChannels.
+func (s *Server) subscriptionRoom(sess *ServerSession, name string, pending int) *bayeux.Error {
+	c := s.channels.get(name)
+	sess.mu.Lock()
+	_, already := sess.subs[c]
+	n := len(sess.subs) + pending
+	sess.mu.Unlock()
+	switch {
+	case c != nil && already:
+		return nil
+	case n >= s.opts.MaxSubscriptionsPerSession:
+		s.stats.denied.Add(1)
+		return errTooManySubscriptions
+	case c == nil && s.channels.n.Load() >= int64(s.opts.MaxChannels):
+		s.stats.denied.Add(1)
+		s.log.Warn("bayeux subscribe refused: too many channels", "max", s.opts.MaxChannels)
+		return errTooManyChannels
+	}
+	return nil
 }
 
 func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Error {
