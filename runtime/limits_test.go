@@ -313,3 +313,89 @@ func TestMaxChannels(t *testing.T) {
 	a.send(msg{"channel": "/meta/unsubscribe", "subscription": "/b"})
 	b.subscribe("/c")
 }
+
+// TestMaxSessionsPerClient: one client address cannot hold more than
+// MaxSessionsPerClient sessions; others still can, and a session that ends
+// makes room.
+func TestMaxSessionsPerClient(t *testing.T) {
+	handshake := func(t *testing.T, base, forwardedFor string) msg {
+		t.Helper()
+		req, _ := newPost(base, []byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`))
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return decodeReplies(t, out)[0]
+	}
+	refused := func(r msg) bool {
+		adv, _ := r["advice"].(map[string]any)
+		return r["successful"] == false && r["error"] == "503::too_many_sessions_per_client" && adv["reconnect"] == "retry"
+	}
+	t.Run("loopback not counted by default", func(t *testing.T) {
+		_, base := newTestServer(t, Options{MaxSessionsPerClient: 2})
+		for range 3 {
+			if r := handshake(t, base, ""); r["successful"] != true {
+				t.Fatalf("handshake from loopback: %v", r)
+			}
+		}
+	})
+	t.Run("remote address", func(t *testing.T) {
+		srv, base := newTestServer(t, Options{MaxSessionsPerClient: 2, ClientAddress: RemoteIP})
+		first := handshake(t, base, "")
+		handshake(t, base, "")
+		if r := handshake(t, base, "1.2.3.4"); !refused(r) {
+			t.Fatalf("third handshake from one address (header not trusted): %v", r)
+		}
+		c := newLP(t, base)
+		c.clientID = first["clientId"].(string)
+		c.send(msg{"channel": "/meta/disconnect"})
+		if r := handshake(t, base, ""); r["successful"] != true {
+			t.Fatalf("handshake after a disconnect: %v", r)
+		}
+		if n := srv.Stats().Sessions; n != 2 {
+			t.Errorf("Stats().Sessions = %d, want 2", n)
+		}
+	})
+	t.Run("behind a proxy", func(t *testing.T) {
+		_, base := newTestServer(t, Options{MaxSessionsPerClient: 2, ClientAddress: ForwardedClientIP("X-Forwarded-For")})
+		handshake(t, base, "9.9.9.9, 1.2.3.4")
+		handshake(t, base, "1.2.3.4")
+		if r := handshake(t, base, "1.2.3.4"); !refused(r) {
+			t.Fatalf("third handshake of 1.2.3.4: %v", r)
+		}
+		if r := handshake(t, base, "5.6.7.8"); r["successful"] != true {
+			t.Fatalf("handshake of another client: %v", r)
+		}
+	})
+}
+
+func TestClientIP(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1:5000", "192.0.2.1"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		if got := clientIP(tt.in); got != tt.want {
+			t.Errorf("clientIP(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// The default counts public peers only.
+	for addr, counted := range map[string]bool{
+		"203.0.113.7:1": true, "[2001:db8::1]:1": true,
+		"127.0.0.1:1": false, "10.1.2.3:1": false, "192.168.0.9:1": false, "[::1]:1": false, "[fd00::1]:1": false, "[fe80::1]:1": false,
+	} {
+		if got := publicRemoteIP(&http.Request{RemoteAddr: addr}); (got != "") != counted {
+			t.Errorf("publicRemoteIP(%s) = %q, counted %v", addr, got, counted)
+		}
+	}
+}

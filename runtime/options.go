@@ -53,18 +53,19 @@ type Options struct {
 	// beyond it fails with 503::too_many_channels; the application's own
 	// Server.CreateChannel is not capped.
 	MaxChannels int
-	// MaxSessionsPerClient caps the sessions of one client address (the
-	// remote IP of the request, see ClientAddress) alive at once, so one
-	// client cannot take all of MaxSessions. Default 1,000; negative: no
-	// cap. A handshake beyond it fails with 503::too_many_sessions_per_client
-	// and retry advice. Behind a reverse proxy every client has the proxy's
-	// address unless ClientAddress reads the proxy's header.
+	// MaxSessionsPerClient caps the sessions of one client address (see
+	// ClientAddress) alive at once, so one client cannot take all of
+	// MaxSessions. Default 1,000; negative: no cap. A handshake beyond it
+	// fails with 503::too_many_sessions_per_client and retry advice.
 	MaxSessionsPerClient int
 	// ClientAddress returns the address a request is counted under for
-	// MaxSessionsPerClient. Default: the host part of r.RemoteAddr. Behind
-	// a trusted reverse proxy, return the client address the proxy sets
-	// (for example the last entry of X-Forwarded-For that the proxy
-	// appended); never trust such a header from the internet.
+	// MaxSessionsPerClient; "" is not counted. Default: RemoteIP, the IP
+	// address of the connection's peer (for IPv6, its /64 network), except
+	// that loopback, private and link-local peers are not counted: they
+	// are a reverse proxy or load balancer in front of the server, whose
+	// address every client would share. Behind a trusted reverse proxy,
+	// use ForwardedClientIP with the header the proxy sets; never trust
+	// such a header from the internet.
 	ClientAddress func(r *http.Request) string
 
 	// Transports lists the allowed connection types, in the server's order of
@@ -205,6 +206,9 @@ func (o Options) withDefaults() Options {
 	positive(&o.JSONPCallbackMaxLength, DefaultJSONPCallbackMaxLength)
 	if o.MaxSessionsPerClient == 0 {
 		o.MaxSessionsPerClient = DefaultMaxSessionsPerClient
+	}
+	if o.ClientAddress == nil {
+		o.ClientAddress = publicRemoteIP
 	}
 	switch {
 	case o.ReplayBuffer == 0:

@@ -47,16 +47,19 @@ type pendingConnect struct {
 }
 
 var (
-	errDataMissing       = bayeux.NewError(400, "data_missing")
-	errCreateDenied      = bayeux.NewError(403, "create_denied", "denied_by_security_policy")
-	errSubscribeDenied   = bayeux.NewError(403, "subscribe_denied", "denied_by_security_policy")
-	errHandshakeBatched  = bayeux.NewError(400, "handshake_not_alone")
-	errTooManySessions   = bayeux.NewError(503, "too_many_sessions")
-	errShuttingDown      = bayeux.NewError(503, "server_shutting_down")
-	errTransportRefused  = bayeux.NewError(405, "transport_not_allowed")
-	errUnsubscribeFailed = bayeux.NewError(400, "channel_missing")
-	errInternal          = bayeux.NewError(500, "server_error")
-	errInvalidUTF8       = bayeux.NewError(400, "invalid_utf8")
+	errDataMissing      = bayeux.NewError(400, "data_missing")
+	errCreateDenied     = bayeux.NewError(403, "create_denied", "denied_by_security_policy")
+	errSubscribeDenied  = bayeux.NewError(403, "subscribe_denied", "denied_by_security_policy")
+	errHandshakeBatched = bayeux.NewError(400, "handshake_not_alone")
+	errTooManySessions  = bayeux.NewError(503, "too_many_sessions")
+	// errTooManyClientSessions: a handshake beyond
+	// Options.MaxSessionsPerClient.
+	errTooManyClientSessions = bayeux.NewError(503, "too_many_sessions_per_client")
+	errShuttingDown          = bayeux.NewError(503, "server_shutting_down")
+	errTransportRefused      = bayeux.NewError(405, "transport_not_allowed")
+	errUnsubscribeFailed     = bayeux.NewError(400, "channel_missing")
+	errInternal              = bayeux.NewError(500, "server_error")
+	errInvalidUTF8           = bayeux.NewError(400, "invalid_utf8")
 	// errVersionUnsupported: the handshake's version has another major
 	// number than bayeux.Version.
 	errVersionUnsupported = bayeux.NewError(400, "version_unsupported")
@@ -370,6 +373,16 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		s.nsessions.Add(-1)
 		s.log.Warn("bayeux handshake refused: too many sessions", "max", s.opts.MaxSessions)
 		return fail(errTooManySessions, retryLater)
+	}
+	if o.req != nil {
+		addr := s.opts.ClientAddress(o.req)
+		if !s.clients.acquire(addr, s.opts.MaxSessionsPerClient) {
+			s.nsessions.Add(-1)
+			s.stats.denied.Add(1)
+			s.log.Warn("bayeux handshake refused: too many sessions of one client", "client", addr, "max", s.opts.MaxSessionsPerClient)
+			return fail(errTooManyClientSessions, retryLater)
+		}
+		sess.clientAddr = addr
 	}
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
 	s.sessions.put(sess)
