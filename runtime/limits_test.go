@@ -399,3 +399,49 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackPollingOrigins: callback-polling (JSONP), which any page can
+// load with a script element and read, serves only the pages whose origin
+// the other transports allow.
+func TestCallbackPollingOrigins(t *testing.T) {
+	tests := []struct {
+		name    string
+		allowed []string
+		header  map[string]string
+		ok      bool
+	}{
+		{"no browser headers (curl, Node)", nil, nil, true},
+		{"same-origin referer", nil, map[string]string{"Referer": "http://HOST/app/page.html"}, true},
+		{"same-origin by Sec-Fetch-Site", nil, map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
+		{"cross-site referer", nil, map[string]string{"Referer": "https://evil.example/x.html", "Sec-Fetch-Site": "cross-site"}, false},
+		{"cross-site origin", nil, map[string]string{"Origin": "https://evil.example"}, false},
+		{"cross-site without a referer", nil, map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
+		{"same-site without a referer", nil, map[string]string{"Sec-Fetch-Site": "same-site"}, false},
+		{"null origin, cross-site", nil, map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site"}, false},
+		{"allowed origin", []string{"https://app.example"}, map[string]string{"Referer": "https://app.example/chat", "Sec-Fetch-Site": "cross-site"}, true},
+		{"other origin with some allowed", []string{"https://app.example"}, map[string]string{"Referer": "https://evil.example/", "Sec-Fetch-Site": "cross-site"}, false},
+		{"any origin allowed", []string{"*"}, map[string]string{"Referer": "https://evil.example/", "Sec-Fetch-Site": "cross-site"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, base := newTestServer(t, Options{AllowedOrigins: tt.allowed})
+			hs := `[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["callback-polling"]}]`
+			req, _ := http.NewRequest(http.MethodGet, base+"?"+url.Values{"jsonp": {"cb"}, "message": {hs}}.Encode(), nil)
+			for k, v := range tt.header {
+				req.Header.Set(k, strings.ReplaceAll(v, "HOST", req.URL.Host))
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served := resp.StatusCode == http.StatusOK && strings.HasPrefix(string(out), "cb(") && strings.Contains(string(out), `"successful":true`)
+			refused := resp.StatusCode == http.StatusForbidden && strings.Contains(string(out), "403::origin_not_allowed") &&
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript")
+			if tt.ok && !served || !tt.ok && !refused {
+				t.Fatalf("status %d, %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), out)
+			}
+		})
+	}
+}

@@ -71,15 +71,48 @@ func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkWebSocketOrigin accepts requests without an Origin (non-browser
-// clients), same-origin requests, and the configured origins.
-func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || s.originAllowed(origin) {
+// originMayUse reports whether pages of origin (scheme://host[:port]) may
+// use the server: the server's own origin, or a configured one.
+func (s *Server) originMayUse(origin string, r *http.Request) bool {
+	if s.originAllowed(origin) {
 		return true
 	}
 	i := strings.Index(origin, "://")
 	return i >= 0 && strings.EqualFold(origin[i+3:], r.Host)
+}
+
+// checkWebSocketOrigin accepts requests without an Origin (non-browser
+// clients), same-origin requests, and the configured origins.
+func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	return origin == "" || s.originMayUse(origin, r)
+}
+
+// checkJSONPOrigin decides whether a callback-polling request may be
+// served. A script element of any site can load it and read the answer,
+// so the origin of the page asking must be the server's own or an allowed
+// one, as for websocket and long-polling; a browser tells it in Origin or
+// Referer, and Sec-Fetch-Site says whether the request is same-origin. A
+// browser's cross-site request that hides its origin (a page with
+// Referrer-Policy no-referrer) is refused; a request without any of these
+// headers is not a browser's (curl, Node) and is served. It returns the
+// origin it found, for the refusal.
+func (s *Server) checkJSONPOrigin(r *http.Request) (string, bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		origin = ""
+		if u, err := url.Parse(r.Header.Get("Referer")); err == nil && u.Scheme != "" && u.Host != "" {
+			origin = u.Scheme + "://" + u.Host
+		}
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); {
+	case site == "same-origin" || site == "none": // "none": the user opened the URL
+		return origin, true
+	case origin != "":
+		return origin, s.originMayUse(origin, r)
+	default:
+		return "an unknown origin", site == ""
+	}
 }
 
 // errEmptyBatch is returned for a request that holds no message.
@@ -151,6 +184,10 @@ func decodeMessages(body []byte, max int) (msgs []bayeux.Message, invalid []int,
 	}
 	return msgs, nil, nil
 }
+
+// errOriginNotAllowed refuses a callback-polling request from a page whose
+// origin is neither the server's nor an allowed one.
+var errOriginNotAllowed = bayeux.NewError(403, "origin_not_allowed")
 
 // errTooManyMessages is returned for a request holding more than
 // Options.MaxMessagesPerRequest messages.
@@ -244,6 +281,10 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.transportAllowed(bayeux.TransportCallbackPolling) {
 		s.badRequest(w, http.StatusBadRequest, "bayeux: transport %s not allowed", bayeux.TransportCallbackPolling)
+		return
+	}
+	if origin, ok := s.checkJSONPOrigin(r); !ok {
+		s.badRequest(w, http.StatusForbidden, "bayeux: %v: callback-polling from %s is not allowed", errOriginNotAllowed, origin)
 		return
 	}
 	body := joinMessageParams(q["message"])
