@@ -41,11 +41,11 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				msgs, err := decodeMessages(body)
+				msgs, _, err := decodeMessages(body, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
-				srv.process(o, msgs)
+				srv.process(o, msgs, nil)
 				if i++; i%256 == 0 {
 					for _, s := range sessions {
 						s.returnQueue(s.takeQueue())

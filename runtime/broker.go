@@ -147,10 +147,12 @@ func decodeRemote(event []byte) (*bayeux.Message, error) {
 	if trimmed := bytes.TrimLeft(event, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, errors.New("runtime: remote event: not a JSON object")
 	}
-	msgs, err := decodeMessages(event)
+	msgs, invalid, err := decodeMessages(event, 1)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("runtime: remote event: %w", err)
+	case invalid != nil:
+		return nil, errors.New("runtime: remote event: invalid UTF-8")
 	case len(msgs) != 1:
 		return nil, fmt.Errorf("runtime: remote event: %d messages, want 1", len(msgs))
 	case !bayeux.ValidChannel(msgs[0].Channel) || msgs[0].Data == nil:

@@ -25,11 +25,11 @@ func BenchSubscribers(b *testing.B, srv *Server, n int, channel string) (publish
 // BenchPublish processes one encoded request body as a websocket batch; it
 // fails when a reply is unsuccessful.
 func BenchPublish(srv *Server, body []byte) error {
-	msgs, err := decodeMessages(body)
+	msgs, _, err := decodeMessages(body, 0)
 	if err != nil {
 		return err
 	}
-	for _, r := range srv.process(&origin{transport: "websocket"}, msgs).replies {
+	for _, r := range srv.process(&origin{transport: "websocket"}, msgs, nil).replies {
 		if bytes.Contains(r, []byte(`"successful":false`)) {
 			return errors.New("publish refused: " + string(r))
 		}

@@ -22,11 +22,11 @@ func FuzzProcess(f *testing.F) {
 	srv := New(Options{Logger: discardLogger()})
 	defer srv.Shutdown(f.Context())
 	f.Fuzz(func(t *testing.T, body []byte) {
-		msgs, err := decodeMessages(body)
+		msgs, invalid, err := decodeMessages(body, srv.opts.MaxMessagesPerRequest)
 		if err != nil {
 			return
 		}
-		res := srv.process(&origin{transport: "long-polling"}, msgs)
+		res := srv.process(&origin{transport: "long-polling"}, msgs, invalid)
 		n := len(res.replies)
 		if res.handshake != nil {
 			n++

@@ -36,6 +36,37 @@ type Options struct {
 	// MaxSessions caps the sessions alive at once. Default 100,000. A
 	// handshake beyond it fails with 503::too_many_sessions and retry advice.
 	MaxSessions int
+	// MaxMessagesPerRequest caps the messages of one request body (long-
+	// polling, callback-polling) or websocket message. Default 1,000; the
+	// CometD clients send a handful per request. A request with more is
+	// refused before any of it is processed: HTTP 413, or websocket close
+	// 1009, with the error 413::too_many_messages.
+	MaxMessagesPerRequest int
+	// MaxSubscriptionsPerSession caps the channels one session may be
+	// subscribed to at once. Default 1,000. A /meta/subscribe beyond it
+	// fails with 403::too_many_subscriptions (the subscriptions it did
+	// make before the cap stay).
+	MaxSubscriptionsPerSession int
+	// MaxChannels caps the channels the server holds at once (those with
+	// subscribers, and those the application created or configured).
+	// Default 100,000. A client's subscribe that would create a channel
+	// beyond it fails with 503::too_many_channels; the application's own
+	// Server.CreateChannel is not capped.
+	MaxChannels int
+	// MaxSessionsPerClient caps the sessions of one client address (see
+	// ClientAddress) alive at once, so one client cannot take all of
+	// MaxSessions. Default 1,000; negative: no cap. A handshake beyond it
+	// fails with 503::too_many_sessions_per_client and retry advice.
+	MaxSessionsPerClient int
+	// ClientAddress returns the address a request is counted under for
+	// MaxSessionsPerClient; "" is not counted. Default: RemoteIP, the IP
+	// address of the connection's peer (for IPv6, its /64 network), except
+	// that loopback, private and link-local peers are not counted: they
+	// are a reverse proxy or load balancer in front of the server, whose
+	// address every client would share. Behind a trusted reverse proxy,
+	// use ForwardedClientIP with the header the proxy sets; never trust
+	// such a header from the internet.
+	ClientAddress func(r *http.Request) string
 
 	// Transports lists the allowed connection types, in the server's order of
 	// preference. Default: websocket, long-polling, callback-polling.
@@ -51,8 +82,13 @@ type Options struct {
 	// sessions instead: their connect fails with reconnect "none".
 	MultiSessionInterval time.Duration
 	// BrowserCookieName names the cookie that identifies a browser. Default
-	// "BAYEUX_BROWSER".
+	// "BAYEUX_BROWSER". The cookie is HttpOnly and SameSite=Lax, and Secure
+	// when the handshake came over TLS.
 	BrowserCookieName string
+	// BrowserCookieSecure marks the browser cookie Secure on every request,
+	// for a server behind a reverse proxy that terminates TLS (the server
+	// itself then sees plain HTTP). Default false: Secure over TLS only.
+	BrowserCookieSecure bool
 
 	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages may
 	// use this server cross-origin, with credentials, over long-polling and
@@ -119,6 +155,10 @@ const (
 	DefaultMaxMessageSize         = 1 << 20
 	DefaultMaxQueue               = 10_000
 	DefaultMaxSessions            = 100_000
+	DefaultMaxMessagesPerRequest  = 1000
+	DefaultMaxSubscriptions       = 1000
+	DefaultMaxChannels            = 100_000
+	DefaultMaxSessionsPerClient   = 1000
 	DefaultMaxSessionsPerBrowser  = 1
 	DefaultMultiSessionInterval   = 2 * time.Second
 	DefaultBrowserCookieName      = "BAYEUX_BROWSER"
@@ -131,6 +171,13 @@ const (
 	DefaultMaxReplay              = 10_000
 	DefaultReplayBuffer           = 4096
 )
+
+// positive sets *p to def unless it is positive.
+func positive[T int | int64](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
+}
 
 // withDefaults returns a copy of o with every zero field set to its default.
 func (o Options) withDefaults() Options {
@@ -149,17 +196,19 @@ func (o Options) withDefaults() Options {
 	if o.Interval < 0 {
 		o.Interval = 0
 	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessageSize
+	positive(&o.MaxMessageSize, DefaultMaxMessageSize)
+	positive(&o.MaxQueue, DefaultMaxQueue)
+	positive(&o.MaxSessions, DefaultMaxSessions)
+	positive(&o.MaxMessagesPerRequest, DefaultMaxMessagesPerRequest)
+	positive(&o.MaxSubscriptionsPerSession, DefaultMaxSubscriptions)
+	positive(&o.MaxChannels, DefaultMaxChannels)
+	positive(&o.MaxReplay, DefaultMaxReplay)
+	positive(&o.JSONPCallbackMaxLength, DefaultJSONPCallbackMaxLength)
+	if o.MaxSessionsPerClient == 0 {
+		o.MaxSessionsPerClient = DefaultMaxSessionsPerClient
 	}
-	if o.MaxQueue <= 0 {
-		o.MaxQueue = DefaultMaxQueue
-	}
-	if o.MaxSessions <= 0 {
-		o.MaxSessions = DefaultMaxSessions
-	}
-	if o.MaxReplay <= 0 {
-		o.MaxReplay = DefaultMaxReplay
+	if o.ClientAddress == nil {
+		o.ClientAddress = publicRemoteIP
 	}
 	switch {
 	case o.ReplayBuffer == 0:
@@ -175,9 +224,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DuplicateConnectStatus == 0 {
 		o.DuplicateConnectStatus = DefaultDuplicateConnectStatus
-	}
-	if o.JSONPCallbackMaxLength <= 0 {
-		o.JSONPCallbackMaxLength = DefaultJSONPCallbackMaxLength
 	}
 	if len(o.Transports) == 0 {
 		o.Transports = []string{bayeux.TransportWebSocket, bayeux.TransportLongPolling, bayeux.TransportCallbackPolling}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -46,15 +47,31 @@ type pendingConnect struct {
 }
 
 var (
-	errDataMissing       = bayeux.NewError(400, "data_missing")
-	errCreateDenied      = bayeux.NewError(403, "create_denied", "denied_by_security_policy")
-	errSubscribeDenied   = bayeux.NewError(403, "subscribe_denied", "denied_by_security_policy")
-	errHandshakeBatched  = bayeux.NewError(400, "handshake_not_alone")
-	errTooManySessions   = bayeux.NewError(503, "too_many_sessions")
-	errShuttingDown      = bayeux.NewError(503, "server_shutting_down")
-	errTransportRefused  = bayeux.NewError(405, "transport_not_allowed")
-	errUnsubscribeFailed = bayeux.NewError(400, "channel_missing")
-	errInternal          = bayeux.NewError(500, "server_error")
+	errDataMissing      = bayeux.NewError(400, "data_missing")
+	errCreateDenied     = bayeux.NewError(403, "create_denied", "denied_by_security_policy")
+	errSubscribeDenied  = bayeux.NewError(403, "subscribe_denied", "denied_by_security_policy")
+	errHandshakeBatched = bayeux.NewError(400, "handshake_not_alone")
+	errTooManySessions  = bayeux.NewError(503, "too_many_sessions")
+	// errTooManyClientSessions: a handshake beyond
+	// Options.MaxSessionsPerClient.
+	errTooManyClientSessions = bayeux.NewError(503, "too_many_sessions_per_client")
+	errShuttingDown          = bayeux.NewError(503, "server_shutting_down")
+	errTransportRefused      = bayeux.NewError(405, "transport_not_allowed")
+	errUnsubscribeFailed     = bayeux.NewError(400, "channel_missing")
+	errInternal              = bayeux.NewError(500, "server_error")
+	errInvalidUTF8           = bayeux.NewError(400, "invalid_utf8")
+	// errVersionUnsupported: the handshake's version has another major
+	// number than bayeux.Version.
+	errVersionUnsupported = bayeux.NewError(400, "version_unsupported")
+	// errNoTransport: the handshake lists no connection type the server
+	// allows (the message of the CometD Java client in that case).
+	errNoTransport = bayeux.NewError(405, "no_transport")
+	// errTooManySubscriptions: a subscribe beyond
+	// Options.MaxSubscriptionsPerSession.
+	errTooManySubscriptions = bayeux.NewError(403, "too_many_subscriptions")
+	// errTooManyChannels: a subscribe that would create a channel beyond
+	// Options.MaxChannels.
+	errTooManyChannels = bayeux.NewError(503, "too_many_channels")
 )
 
 // hookContext is the context hooks run with while one batch is processed:
@@ -99,7 +116,9 @@ func RequestFromContext(ctx context.Context) *http.Request {
 }
 
 // process handles a batch of messages in order and returns the replies.
-func (s *Server) process(o *origin, msgs []bayeux.Message) result {
+// The messages listed in invalid (increasing indexes) hold invalid UTF-8:
+// they are refused with 400::invalid_utf8 and go no further.
+func (s *Server) process(o *origin, msgs []bayeux.Message, invalid []int) result {
 	var res result
 	s.stats.messagesIn.Add(int64(len(msgs)))
 	if len(msgs) > 1 {
@@ -119,6 +138,12 @@ func (s *Server) process(o *origin, msgs []bayeux.Message) result {
 	defer hc.done()
 	hs := s.hooks.load()
 	for i := range msgs {
+		if len(invalid) > 0 && invalid[0] == i {
+			invalid = invalid[1:]
+			s.stats.badRequests.Add(1)
+			res.replies = append(res.replies, encodeReply(msgs[i].Channel, msgs[i].ID, errInvalidUTF8))
+			continue
+		}
 		s.processOne(o, &hc, hs, &msgs[i], len(msgs) == 1, &res)
 	}
 	for _, pr := range res.resumes {
@@ -309,6 +334,16 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if !s.transportAllowed(o.transport) {
 		return fail(errTransportRefused, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
+	// Bayeux: a client whose version's major number is not the server's,
+	// or which lists no connection type the server allows, cannot talk to
+	// it. A field the client left out is not held against it (CometD reads
+	// neither).
+	if !versionSpoken(m.Version) {
+		return fail(errVersionUnsupported, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+	}
+	if m.SupportedConnectionTypes != nil && !slices.ContainsFunc(m.SupportedConnectionTypes, s.transportAllowed) {
+		return fail(errNoTransport, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
+	}
 	retryLater := &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(s.opts.MultiSessionInterval.Milliseconds())}
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
@@ -338,6 +373,16 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		s.nsessions.Add(-1)
 		s.log.Warn("bayeux handshake refused: too many sessions", "max", s.opts.MaxSessions)
 		return fail(errTooManySessions, retryLater)
+	}
+	if o.req != nil {
+		addr := s.opts.ClientAddress(o.req)
+		if !s.clients.acquire(addr, s.opts.MaxSessionsPerClient) {
+			s.nsessions.Add(-1)
+			s.stats.denied.Add(1)
+			s.log.Warn("bayeux handshake refused: too many sessions of one client", "client", addr, "max", s.opts.MaxSessionsPerClient)
+			return fail(errTooManyClientSessions, retryLater)
+		}
+		sess.clientAddr = addr
 	}
 	sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
 	s.sessions.put(sess)
@@ -372,6 +417,18 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		f(sess, m)
 	}
 	return s.finish(hc, hs, sess, reply)
+}
+
+// versionSpoken reports whether a client's Bayeux version (absent, or
+// "1", "1.0", "1.x") has the major number of the version the server
+// speaks.
+func versionSpoken(v string) bool {
+	if v == "" {
+		return true
+	}
+	major, _, _ := strings.Cut(v, ".")
+	want, _, _ := strings.Cut(bayeux.Version, ".")
+	return major == want
 }
 
 // advice is the server's standing advice.
@@ -579,6 +636,13 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 				return fail(err)
 			}
 		}
+		pending := 0
+		if resume != nil {
+			pending = len(resume.channels)
+		}
+		if err := s.subscriptionRoom(sess, name, pending); err != nil {
+			return fail(err)
+		}
 		if resume != nil {
 			if !slices.Contains(resume.channels, name) {
 				resume.channels = append(resume.channels, name)
@@ -601,6 +665,30 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 		reply.Ext = map[string]any{extResume: joinedAt}
 	}
 	return reply
+}
+
+// subscriptionRoom returns nil when sess may subscribe to name: it is
+// subscribed already, or it has fewer than MaxSubscriptionsPerSession
+// subscriptions (pending more to come in its batch) and the channel exists
+// or the server holds fewer than MaxChannels.
+func (s *Server) subscriptionRoom(sess *ServerSession, name string, pending int) *bayeux.Error {
+	c := s.channels.get(name)
+	sess.mu.Lock()
+	_, already := sess.subs[c]
+	n := len(sess.subs) + pending
+	sess.mu.Unlock()
+	switch {
+	case c != nil && already:
+		return nil
+	case n >= s.opts.MaxSubscriptionsPerSession:
+		s.stats.denied.Add(1)
+		return errTooManySubscriptions
+	case c == nil && s.channels.n.Load() >= int64(s.opts.MaxChannels):
+		s.stats.denied.Add(1)
+		s.log.Warn("bayeux subscribe refused: too many channels", "max", s.opts.MaxChannels)
+		return errTooManyChannels
+	}
+	return nil
 }
 
 func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Error {

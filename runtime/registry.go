@@ -3,6 +3,7 @@ package runtime
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -10,7 +11,8 @@ import (
 // channelRegistry maps channel names to the channels the server knows.
 type channelRegistry struct {
 	srv *Server
-	m   sync.Map // string -> *Channel
+	m   sync.Map     // string -> *Channel
+	n   atomic.Int64 // channels in m
 }
 
 func (r *channelRegistry) get(name string) *Channel {
@@ -36,6 +38,7 @@ func (r *channelRegistry) getOrCreate(name string, init ...func(*Channel)) (*Cha
 	if loaded {
 		return v.(*Channel), false
 	}
+	r.n.Add(1)
 	r.srv.stats.channelsCreated.Add(1)
 	r.srv.hooks.channelAdded(c)
 	return c, true
@@ -47,7 +50,11 @@ func (r *channelRegistry) removeLocked(c *Channel) bool {
 		return false
 	}
 	c.dead = true
-	return r.m.CompareAndDelete(c.name, c)
+	if !r.m.CompareAndDelete(c.name, c) {
+		return false
+	}
+	r.n.Add(-1)
+	return true
 }
 
 // subscribe adds s to the subscribers of name and records the channel on the
@@ -147,11 +154,7 @@ func (r *channelRegistry) sweep() {
 }
 
 // count returns the number of channels.
-func (r *channelRegistry) count() int {
-	n := 0
-	r.m.Range(func(any, any) bool { n++; return true })
-	return n
-}
+func (r *channelRegistry) count() int { return int(r.n.Load()) }
 
 // routeNames appends to dst the names whose channels see a message on name:
 // name itself, then the wildcard channels matching it from the most

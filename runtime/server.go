@@ -27,7 +27,8 @@ type Server struct {
 	sessions *sessionTable
 	channels channelRegistry
 	hooks    serverHooks
-	browsers browserTable
+	browsers countTable // held long polls per browser
+	clients  countTable // sessions per client address
 	upgrader websocket.Upgrader
 	stats    counters
 
@@ -51,7 +52,8 @@ func New(opts Options) *Server {
 		opts:     opts,
 		log:      opts.Logger,
 		sessions: newSessionTable(),
-		browsers: browserTable{held: make(map[string]int)},
+		browsers: countTable{held: make(map[string]int)},
+		clients:  countTable{held: make(map[string]int)},
 		closing:  make(chan struct{}),
 	}
 	s.channels.srv = s
@@ -224,6 +226,7 @@ func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 
 	if s.sessions.delete(sess) {
 		s.nsessions.Add(-1)
+		s.clients.release(sess.clientAddr, s.opts.MaxSessionsPerClient)
 	}
 	for c := range subs {
 		s.channels.drop(c, sess)
@@ -263,14 +266,15 @@ func (s *Server) sweep() {
 	}
 }
 
-// browserTable counts the held long polls of each browser, for the
-// multiple-clients advice.
-type browserTable struct {
+// countTable counts what each key holds against a limit: the held long
+// polls of each browser (the multiple-clients advice), the sessions of each
+// client address (MaxSessionsPerClient).
+type countTable struct {
 	mu   sync.Mutex
 	held map[string]int
 }
 
-func (b *browserTable) acquire(id string, limit int) bool {
+func (b *countTable) acquire(id string, limit int) bool {
 	if id == "" || limit < 0 {
 		return true
 	}
@@ -283,7 +287,7 @@ func (b *browserTable) acquire(id string, limit int) bool {
 	return true
 }
 
-func (b *browserTable) release(id string, limit int) {
+func (b *countTable) release(id string, limit int) {
 	if id == "" || limit < 0 {
 		return
 	}

@@ -66,6 +66,9 @@ type ServerSession struct {
 
 	id        string
 	browserID string
+	// clientAddr is the client address the session counts against
+	// MaxSessionsPerClient ("" for none).
+	clientAddr string
 	// gone is closed when the session is removed.
 	gone chan struct{}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -170,8 +171,8 @@ func (s *ServerSession) deliver(ctx context.Context, m *bayeux.Message, lazy tim
 func toRaw(data any) (json.RawMessage, error) {
 	switch d := data.(type) {
 	case json.RawMessage:
-		if !json.Valid(d) {
-			return nil, errors.New("data is not valid JSON")
+		if !json.Valid(d) || !utf8.Valid(d) {
+			return nil, errors.New("data is not valid JSON in UTF-8")
 		}
 		return d, nil
 	case []byte:

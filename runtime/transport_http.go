@@ -71,15 +71,48 @@ func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkWebSocketOrigin accepts requests without an Origin (non-browser
-// clients), same-origin requests, and the configured origins.
-func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || s.originAllowed(origin) {
+// originMayUse reports whether pages of origin (scheme://host[:port]) may
+// use the server: the server's own origin, or a configured one.
+func (s *Server) originMayUse(origin string, r *http.Request) bool {
+	if s.originAllowed(origin) {
 		return true
 	}
 	i := strings.Index(origin, "://")
 	return i >= 0 && strings.EqualFold(origin[i+3:], r.Host)
+}
+
+// checkWebSocketOrigin accepts requests without an Origin (non-browser
+// clients), same-origin requests, and the configured origins.
+func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	return origin == "" || s.originMayUse(origin, r)
+}
+
+// checkJSONPOrigin decides whether a callback-polling request may be
+// served. A script element of any site can load it and read the answer,
+// so the origin of the page asking must be the server's own or an allowed
+// one, as for websocket and long-polling; a browser tells it in Origin or
+// Referer, and Sec-Fetch-Site says whether the request is same-origin. A
+// browser's cross-site request that hides its origin (a page with
+// Referrer-Policy no-referrer) is refused; a request without any of these
+// headers is not a browser's (curl, Node) and is served. It returns the
+// origin it found, for the refusal.
+func (s *Server) checkJSONPOrigin(r *http.Request) (string, bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		origin = ""
+		if u, err := url.Parse(r.Header.Get("Referer")); err == nil && u.Scheme != "" && u.Host != "" {
+			origin = u.Scheme + "://" + u.Host
+		}
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); {
+	case site == "same-origin" || site == "none": // "none": the user opened the URL
+		return origin, true
+	case origin != "":
+		return origin, s.originMayUse(origin, r)
+	default:
+		return "an unknown origin", site == ""
+	}
 }
 
 // errEmptyBatch is returned for a request that holds no message.
@@ -126,22 +159,47 @@ func putBodyBuffer(b *bytes.Buffer) {
 // and keeps a small cache of channel names.
 var decoders = sync.Pool{New: func() any { return bayeux.NewDecoder() }}
 
-// decodeMessages parses a request body: a JSON array of messages or a single
-// message object. The messages' raw fields alias body.
-func decodeMessages(body []byte) ([]bayeux.Message, error) {
+// decodeMessages parses a request body: a JSON array of at most max
+// messages (0: any number) or a single message object. The messages' raw
+// fields alias body. invalid lists, in increasing order, the messages
+// holding invalid UTF-8, which must be refused and never passed on.
+func decodeMessages(body []byte, max int) (msgs []bayeux.Message, invalid []int, err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, errEmptyBatch
+		return nil, nil, errEmptyBatch
 	}
 	d := decoders.Get().(*bayeux.Decoder)
-	msgs, err := d.Decode(body)
+	d.MaxMessages = max
+	msgs, err = d.Decode(body)
 	decoders.Put(d)
-	if err != nil {
-		return nil, fmt.Errorf("bayeux: malformed message: %w", err)
+	var bad *bayeux.InvalidUTF8Error
+	switch {
+	case errors.As(err, &bad):
+		return msgs, bad.Messages, nil
+	case errors.Is(err, bayeux.ErrTooManyMessages):
+		return nil, nil, errTooManyMessages
+	case err != nil:
+		return nil, nil, fmt.Errorf("bayeux: malformed message: %w", err)
+	case len(msgs) == 0:
+		return nil, nil, errEmptyBatch
 	}
-	if len(msgs) == 0 {
-		return nil, errEmptyBatch
+	return msgs, nil, nil
+}
+
+// errOriginNotAllowed refuses a callback-polling request from a page whose
+// origin is neither the server's nor an allowed one.
+var errOriginNotAllowed = bayeux.NewError(403, "origin_not_allowed")
+
+// errTooManyMessages is returned for a request holding more than
+// Options.MaxMessagesPerRequest messages.
+var errTooManyMessages = bayeux.NewError(413, "too_many_messages")
+
+// refuseDecode answers an HTTP request whose body decodeMessages refused.
+func (s *Server) refuseDecode(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooManyMessages) {
+		s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: %v: a request may hold at most %d messages", err, s.opts.MaxMessagesPerRequest)
+		return
 	}
-	return msgs, nil
+	s.badRequest(w, http.StatusBadRequest, "%v", err)
 }
 
 func (s *Server) browserID(w http.ResponseWriter, r *http.Request, msgs []bayeux.Message) string {
@@ -150,7 +208,15 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request, msgs []bayeux
 	}
 	if len(msgs) == 1 && bayeux.Normalize(msgs[0].Channel) == bayeux.MetaHandshake {
 		id := newSessionID()[:16]
-		http.SetCookie(w, &http.Cookie{Name: s.opts.BrowserCookieName, Value: id, Path: "/", HttpOnly: true})
+		http.SetCookie(w, &http.Cookie{
+			Name: s.opts.BrowserCookieName, Value: id, Path: "/", HttpOnly: true,
+			// The cookie only tells the long polls of one browser apart
+			// (the session's credential is its clientId); it has no
+			// business in cross-site requests, nor on plain HTTP once
+			// the page came over TLS.
+			SameSite: http.SameSiteLaxMode,
+			Secure:   r.TLS != nil || s.opts.BrowserCookieSecure,
+		})
 		return id
 	}
 	return ""
@@ -187,14 +253,14 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 			body = joinMessageParams(form["message"])
 		}
 	}
-	msgs, err := decodeMessages(body)
+	msgs, invalid, err := decodeMessages(body, s.opts.MaxMessagesPerRequest)
 	if err != nil {
-		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		s.refuseDecode(w, err)
 		return
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
 		h := w.Header()
 		h["Content-Type"] = contentTypeJSON
 		h["Content-Length"] = contentLength(len(body))
@@ -217,19 +283,23 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusBadRequest, "bayeux: transport %s not allowed", bayeux.TransportCallbackPolling)
 		return
 	}
+	if origin, ok := s.checkJSONPOrigin(r); !ok {
+		s.badRequest(w, http.StatusForbidden, "bayeux: %v: callback-polling from %s is not allowed", errOriginNotAllowed, origin)
+		return
+	}
 	body := joinMessageParams(q["message"])
 	if int64(len(body)) > s.opts.MaxMessageSize {
 		s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: message larger than %d bytes", s.opts.MaxMessageSize)
 		return
 	}
-	msgs, err := decodeMessages(body)
+	msgs, invalid, err := decodeMessages(body, s.opts.MaxMessagesPerRequest)
 	if err != nil {
-		s.badRequest(w, http.StatusBadRequest, "%v", err)
+		s.refuseDecode(w, err)
 		return
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
 		h := w.Header()
 		h.Set("Content-Type", "text/javascript;charset=UTF-8")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -290,13 +360,13 @@ func joinMessageParams(params []string) []byte {
 	return append(b, ']')
 }
 
-// respondHTTP processes msgs, holds a lone /meta/connect as the protocol
+// respondHTTP processes msgs (refusing those listed in invalid), holds a lone /meta/connect as the protocol
 // asks, and writes one response: the handshake reply, then the messages
 // queued for the session (only on a /meta/connect, so that delivery order is
 // the queue's order), then the other replies. write must not keep the body
 // it is given: its memory is reused.
-func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, write func([]byte)) {
-	res := s.process(o, msgs)
+func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write func([]byte)) {
+	res := s.process(o, msgs, invalid)
 	var queue [][]byte
 	var connectReply []byte
 	if pc := res.connect; pc != nil {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,18 +105,21 @@ func (wc *wsConn) readLoop() {
 			return
 		}
 		s.stats.bytesIn.Add(int64(len(data)))
-		msgs, err := decodeMessages(data)
+		msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
 		if errors.Is(err, errEmptyBatch) {
 			continue // Faye clients send [] as a keep-alive
 		}
 		if err != nil {
 			s.stats.badRequests.Add(1)
-			reason := err.Error()
+			code, reason := websocket.CloseInvalidFramePayloadData, err.Error()
+			if errors.Is(err, errTooManyMessages) {
+				code = websocket.CloseMessageTooBig
+			}
 			if len(reason) > 120 {
-				reason = reason[:120]
+				reason = strings.ToValidUTF8(reason[:120], "")
 			}
 			_ = wc.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, reason),
+				websocket.FormatCloseMessage(code, reason),
 				time.Now().Add(time.Second))
 			return
 		}
@@ -123,7 +127,7 @@ func (wc *wsConn) readLoop() {
 		wc.mu.Lock()
 		wc.inBatch = true
 		wc.mu.Unlock()
-		wc.enqueue(s.process(o, msgs))
+		wc.enqueue(s.process(o, msgs, invalid))
 	}
 }
 

@@ -306,13 +306,27 @@ func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 // unless -no-jetstream) inside the test process, on a free loopback port,
 // and sets VAR to its URL; it stops when the script ends.
 func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "-no-jetstream" {
-		ts.Fatalf("usage: nats-embedded VAR [-no-jetstream]")
+	// nats-embedded VAR [-no-jetstream] [-token TOKEN]: VAR is set to its
+	// URL, which carries the token when there is one.
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: nats-embedded VAR [-no-jetstream] [-token TOKEN]")
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{
+	opts := &natsserver.Options{
 		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		JetStream: len(args) == 1, StoreDir: ts.MkAbs("nats-store"),
-	})
+		JetStream: true, StoreDir: ts.MkAbs("nats-store"),
+	}
+	for rest := args[1:]; len(rest) > 0; rest = rest[1:] {
+		switch {
+		case rest[0] == "-no-jetstream":
+			opts.JetStream = false
+		case rest[0] == "-token" && len(rest) > 1:
+			opts.Authorization = rest[1]
+			rest = rest[1:]
+		default:
+			ts.Fatalf("usage: nats-embedded VAR [-no-jetstream] [-token TOKEN]")
+		}
+	}
+	ns, err := natsserver.NewServer(opts)
 	ts.Check(err)
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
@@ -320,7 +334,11 @@ func natsEmbedded(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Defer(ns.Shutdown)
 	ts.Value(natsKey{}).(*natsHolder).ns = ns
-	ts.Setenv(args[0], ns.ClientURL())
+	u := ns.ClientURL()
+	if opts.Authorization != "" {
+		u = strings.Replace(u, "://", "://"+opts.Authorization+"@", 1)
+	}
+	ts.Setenv(args[0], u)
 }
 
 // natsHolder keeps a script's embedded NATS server, for nats-stop.

@@ -19,17 +19,20 @@ import (
 )
 
 type serveFlags struct {
-	addr        string
-	path        string
-	opts        runtime.Options
-	origins     []string
-	logLevel    string
-	shutdownFor time.Duration
-	debugAddr   string
-	timesync    bool
-	timestamp   bool
-	spec        specFlags
-	nats        natsFlags
+	addr    string
+	path    string
+	opts    runtime.Options
+	origins []string
+	// clientIPHeader names the header a trusted reverse proxy puts the
+	// client's address in.
+	clientIPHeader string
+	logLevel       string
+	shutdownFor    time.Duration
+	debugAddr      string
+	timesync       bool
+	timestamp      bool
+	spec           specFlags
+	nats           natsFlags
 }
 
 // natsFlags configure clustering over NATS.
@@ -73,8 +76,14 @@ SIGINT or SIGTERM.`,
 	fl.Int64Var(&f.opts.MaxMessageSize, "max-message-size", runtime.DefaultMaxMessageSize, "largest request body or websocket message, in bytes")
 	fl.IntVar(&f.opts.MaxQueue, "max-queue", runtime.DefaultMaxQueue, "messages that may wait for one session before it is disconnected as a slow consumer")
 	fl.IntVar(&f.opts.MaxSessions, "max-sessions", runtime.DefaultMaxSessions, "sessions alive at once")
+	fl.IntVar(&f.opts.MaxSessionsPerClient, "max-sessions-per-client", runtime.DefaultMaxSessionsPerClient, "sessions of one client address alive at once (-1: no cap; loopback and private addresses are not counted unless --client-ip-header names where the proxy puts the client's)")
+	fl.StringVar(&f.clientIPHeader, "client-ip-header", "", "behind a reverse proxy: the header it appends the client's address to (X-Forwarded-For, X-Real-IP), trusted for --max-sessions-per-client; never set it without a proxy that always sets it")
+	fl.IntVar(&f.opts.MaxMessagesPerRequest, "max-messages-per-request", runtime.DefaultMaxMessagesPerRequest, "messages in one request body or websocket message (more: HTTP 413, websocket close 1009)")
+	fl.IntVar(&f.opts.MaxSubscriptionsPerSession, "max-subscriptions", runtime.DefaultMaxSubscriptions, "channels one session may be subscribed to at once")
+	fl.IntVar(&f.opts.MaxChannels, "max-channels", runtime.DefaultMaxChannels, "channels the server holds at once; a subscribe creating one more is refused")
+	fl.BoolVar(&f.opts.BrowserCookieSecure, "cookie-secure", false, "mark the BAYEUX_BROWSER cookie Secure on every request (behind a proxy that terminates TLS; it is Secure over TLS anyway)")
 	fl.StringSliceVar(&f.opts.Transports, "transports", []string{"websocket", "long-polling", "callback-polling"}, "allowed transports, in order of preference")
-	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins allowed to connect cross-origin (repeatable; * for any)")
+	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins whose pages may use the server cross-origin, over every transport, callback-polling too (repeatable; * for any)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&f.timesync, "timesync", true, "answer the CometD client's timesync extension")
 	fl.BoolVar(&f.timestamp, "timestamp", false, "stamp every outgoing message with a timestamp field")
@@ -108,6 +117,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	f.opts.AllowedOrigins = f.origins
+	if f.clientIPHeader != "" {
+		f.opts.ClientAddress = runtime.ForwardedClientIP(f.clientIPHeader)
+	}
 	f.opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	if f.nats.history != 0 && f.nats.url == "" {
 		return errors.New("--nats-history: needs --nats")
@@ -179,7 +191,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
-		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, f.nats.url)
+		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, natsbroker.RedactURL(f.nats.url))
 		if f.nats.history > 0 {
 			fmt.Fprintf(cmd.OutOrStdout(), "cometgen: keeping %v of history for resuming clients\n", f.nats.history)
 		}

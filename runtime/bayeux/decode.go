@@ -15,8 +15,29 @@ const maxDepth = 1000
 // maxInterned bounds the channel-name cache of one decoder.
 const maxInterned = 4096
 
-// errSyntax is wrapped by every decoding error.
+// errSyntax is wrapped by every decoding error of the JSON grammar.
 var errSyntax = errors.New("invalid JSON")
+
+// ErrTooManyMessages is wrapped by the error of Decode for a frame holding
+// more messages than Decoder.MaxMessages.
+var ErrTooManyMessages = errors.New("too many messages")
+
+// InvalidUTF8Error is the error of Decode for a frame that is valid JSON
+// but for strings holding invalid UTF-8. Decode returns the frame's
+// messages with it, so that a server can refuse those messages alone and
+// process the others; their raw fields still hold the invalid bytes.
+// JSON text must be UTF-8 (RFC 8259), and a websocket peer closes the
+// connection on a text frame that is not, so such bytes must never be
+// passed on.
+type InvalidUTF8Error struct {
+	// Messages are the indexes, in the slice Decode returned, of the
+	// messages holding invalid UTF-8, in increasing order.
+	Messages []int
+}
+
+func (e *InvalidUTF8Error) Error() string {
+	return fmt.Sprintf("decode messages: invalid UTF-8 in %d of the messages (the first: message %d)", len(e.Messages), e.Messages[0])
+}
 
 // Decoder turns a frame (a JSON array of Bayeux messages, or a single message
 // object) into []Message with few allocations: the raw fields (data,
@@ -25,6 +46,12 @@ var errSyntax = errors.New("invalid JSON")
 // It validates the whole frame against the JSON grammar. A Decoder is not
 // safe for concurrent use; each transport connection owns one.
 type Decoder struct {
+	// MaxMessages, when positive, bounds the messages of one frame: Decode
+	// fails with an error wrapping ErrTooManyMessages as soon as it meets
+	// the first message beyond it, before decoding it, so a frame of many
+	// small messages costs no more than MaxMessages of them.
+	MaxMessages int
+
 	names map[string]string
 	avg   float64 // bytes per message in recent frames
 }
@@ -32,8 +59,10 @@ type Decoder struct {
 // NewDecoder returns a Decoder with an empty channel-name cache.
 func NewDecoder() *Decoder { return &Decoder{names: make(map[string]string)} }
 
-// Decode parses frame: a JSON array of messages or a single message object. The returned messages alias frame, so the caller must
-// not modify frame afterwards.
+// Decode parses frame: a JSON array of messages or a single message
+// object. The returned messages alias frame, so the caller must not modify
+// frame afterwards. A frame whose only fault is invalid UTF-8 in strings
+// gives its messages and an *InvalidUTF8Error.
 func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 	s := scanner{b: frame}
 	s.ws()
@@ -41,11 +70,15 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 		return nil, fmt.Errorf("decode messages: %w: empty input", errSyntax)
 	}
 	var msgs []Message
+	var bad []int // messages holding invalid UTF-8
 	switch s.b[s.i] {
 	case '{':
 		msgs = make([]Message, 1)
 		if err := d.message(&s, &msgs[0]); err != nil {
 			return nil, fmt.Errorf("decode messages: %w", err)
+		}
+		if s.badUTF8 {
+			bad = append(bad, 0)
 		}
 	case '[':
 		s.i++
@@ -60,9 +93,16 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 			if s.peek() != '{' {
 				return nil, fmt.Errorf("decode messages: %w: want a message object at offset %d", errSyntax, s.i)
 			}
+			if d.MaxMessages > 0 && len(msgs) == d.MaxMessages {
+				return nil, fmt.Errorf("decode messages: %w: more than %d in one request", ErrTooManyMessages, d.MaxMessages)
+			}
 			msgs = append(msgs, Message{})
+			s.badUTF8 = false
 			if err := d.message(&s, &msgs[len(msgs)-1]); err != nil {
 				return nil, fmt.Errorf("decode messages: %w", err)
+			}
+			if s.badUTF8 {
+				bad = append(bad, len(msgs)-1)
 			}
 			s.ws()
 			c := s.peek()
@@ -82,6 +122,9 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 		return nil, fmt.Errorf("decode messages: %w: trailing data at offset %d", errSyntax, s.i)
 	}
 	d.learn(len(frame), len(msgs))
+	if bad != nil {
+		return msgs, &InvalidUTF8Error{Messages: bad}
+	}
 	return msgs, nil
 }
 
@@ -91,7 +134,11 @@ func (d *Decoder) capHint(n int) int {
 	if d.avg <= 0 {
 		d.avg = 128
 	}
-	return int(float64(n)/d.avg*1.1) + 1
+	h := int(float64(n)/d.avg*1.1) + 1
+	if d.MaxMessages > 0 && h > d.MaxMessages {
+		h = d.MaxMessages
+	}
+	return h
 }
 
 // learn updates the average message size with a decoded frame.
@@ -283,6 +330,10 @@ func (d *Decoder) stringValue(s *scanner, intern bool) (string, error) {
 type scanner struct {
 	b []byte
 	i int
+	// badUTF8 is set when a string scanned holds invalid UTF-8; the
+	// scanner carries on, so that the caller can tell which message it
+	// was in.
+	badUTF8 bool
 }
 
 func (s *scanner) peek() byte {
@@ -388,10 +439,15 @@ func (s *scanner) str() (raw []byte, esc bool, err error) {
 	if n := bytes.IndexByte(s.b[start:], '"'); n >= 0 {
 		seg := s.b[start : start+n]
 		if bytes.IndexByte(seg, '\\') < 0 {
+			var all byte // the bytes ORed: is any not ASCII?
 			for _, c := range seg {
 				if c < 0x20 {
 					return nil, false, fmt.Errorf("%w: control character in string at offset %d", errSyntax, start)
 				}
+				all |= c
+			}
+			if all >= utf8.RuneSelf && !utf8.Valid(seg) {
+				s.badUTF8 = true
 			}
 			s.i = start + n + 1
 			return seg, false, nil
@@ -401,6 +457,9 @@ func (s *scanner) str() (raw []byte, esc bool, err error) {
 		switch c := s.b[i]; {
 		case c == '"':
 			s.i = i + 1
+			if !utf8.Valid(s.b[start:i]) { // escapes are ASCII
+				s.badUTF8 = true
+			}
 			return s.b[start:i], esc, nil
 		case c == '\\':
 			esc = true

@@ -2,8 +2,12 @@ package bayeux
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // stdDecode is the reference: encoding/json into []Message, accepting
@@ -61,6 +65,15 @@ func checkDecode(t *testing.T, in []byte) {
 	t.Helper()
 	want, wantErr := stdDecode(in)
 	got, err := NewDecoder().Decode(in)
+	var bad *InvalidUTF8Error
+	if errors.As(err, &bad) {
+		// encoding/json replaces invalid UTF-8; the decoder reports it
+		// and returns the messages all the same.
+		if utf8.Valid(in) {
+			t.Fatalf("decode(%q): %v, but the input is valid UTF-8", in, err)
+		}
+		err = nil
+	}
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("decode(%q): error %v, encoding/json: %v", in, err, wantErr)
 	}
@@ -105,6 +118,68 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkDecode(t, in)
 	})
+}
+
+func TestDecodeInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		bad  []int // nil: no error
+	}{
+		{"valid", `[{"channel":"/a","data":"été \u00e9"}]`, nil},
+		{"in data", `[{"channel":"/a","data":"ok"},{"channel":"/a","data":{"t":"x` + "\xff\xfe" + `"}}]`, []int{1}},
+		{"in an escaped string", `[{"channel":"/a","data":"\n` + "\xc3" + `"}]`, []int{0}},
+		{"in a key", `{"channel":"/a","data":{"` + "\xed\xa0\x80" + `":1}}`, []int{0}},
+		{"in subscription", `[{"channel":"/meta/subscribe","subscription":"/a` + "\xff" + `"},{"channel":"/b","data":1},{"channel":"/c","data":"` + "\x80" + `"}]`, []int{0, 2}},
+		{"truncated sequence", `[{"channel":"/a","data":"` + "\xe2\x82" + `"}]`, []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.in)
+			msgs, err := NewDecoder().Decode(in)
+			var bad *InvalidUTF8Error
+			switch {
+			case tt.bad == nil && err != nil:
+				t.Fatalf("Decode: %v", err)
+			case tt.bad == nil:
+				return
+			case !errors.As(err, &bad):
+				t.Fatalf("Decode: error %v, want an *InvalidUTF8Error", err)
+			case !slices.Equal(bad.Messages, tt.bad):
+				t.Fatalf("invalid messages %v, want %v", bad.Messages, tt.bad)
+			case len(msgs) != strings.Count(tt.in, `"channel"`):
+				t.Fatalf("%d messages returned", len(msgs))
+			}
+		})
+	}
+}
+
+func TestDecodeMaxMessages(t *testing.T) {
+	frame := []byte("[" + strings.Repeat("{},", 99) + "{}]")
+	tests := []struct {
+		max  int
+		fail bool
+	}{{0, false}, {100, false}, {99, true}, {1, true}}
+	for _, tt := range tests {
+		d := NewDecoder()
+		d.MaxMessages = tt.max
+		msgs, err := d.Decode(frame)
+		if tt.fail != errors.Is(err, ErrTooManyMessages) || !tt.fail && len(msgs) != 100 {
+			t.Errorf("MaxMessages %d: %d messages, error %v", tt.max, len(msgs), err)
+		}
+	}
+	// A refused frame costs at most MaxMessages messages.
+	big := []byte("[" + strings.Repeat("{},", 300_000) + "{}]")
+	d := NewDecoder()
+	d.MaxMessages = 1000
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := d.Decode(big); !errors.Is(err, ErrTooManyMessages) {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 10 {
+		t.Errorf("refusing a frame of 300,001 messages takes %v allocations", allocs)
+	}
 }
 
 func TestDecodeInterns(t *testing.T) {

@@ -209,12 +209,18 @@ type lpTransport struct {
 // that carried it.
 type lpItem struct {
 	body    []byte // a JSON array
+	n       int    // messages in body
 	timeout time.Duration
 	done    func(error)
 }
 
-// maxCoalesced bounds the body of a POST made of queued batches.
-const maxCoalesced = 256 << 10
+// maxCoalesced bounds the body of a POST made of queued batches, and
+// maxCoalescedMessages its messages: well under the messages a server
+// takes in one request (cometgen's default: 1,000).
+const (
+	maxCoalesced         = 256 << 10
+	maxCoalescedMessages = 500
+)
 
 func newLPTransport(c *Client) *lpTransport {
 	t := &lpTransport{c: c, url: strings.TrimSuffix(c.url, "/")}
@@ -251,7 +257,7 @@ func (t *lpTransport) send(ctx context.Context, body []byte, suffix string, time
 		return t.post(ctx, body, suffix, timeout)
 	}
 	res := make(chan error, 1)
-	t.enqueue(lpItem{body: body, timeout: timeout, done: func(err error) { res <- err }})
+	t.enqueue(lpItem{body: body, n: max(1, len(calls)), timeout: timeout, done: func(err error) { res <- err }})
 	select {
 	case err := <-res:
 		return err
@@ -262,7 +268,7 @@ func (t *lpTransport) send(ctx context.Context, body []byte, suffix string, time
 
 func (t *lpTransport) sendAsync(body []byte, timeout time.Duration, calls []*call, done func(error)) {
 	t.c.register(calls, 0, 0)
-	t.enqueue(lpItem{body: body, timeout: timeout, done: done})
+	t.enqueue(lpItem{body: body, n: max(1, len(calls)), timeout: timeout, done: done})
 }
 
 func (t *lpTransport) enqueue(it lpItem) {
@@ -277,13 +283,15 @@ func (t *lpTransport) enqueue(it lpItem) {
 }
 
 // drain sends the queue, one POST at a time, each carrying every batch
-// queued so far (up to maxCoalesced bytes), until the queue is empty.
+// queued so far (up to maxCoalesced bytes and maxCoalescedMessages
+// messages), until the queue is empty.
 func (t *lpTransport) drain() {
 	for {
 		t.qmu.Lock()
-		n, size := 0, 0
-		for n < len(t.queue) && (n == 0 || size+len(t.queue[n].body) <= maxCoalesced) {
+		n, size, msgs := 0, 0, 0
+		for n < len(t.queue) && (n == 0 || size+len(t.queue[n].body) <= maxCoalesced && msgs+t.queue[n].n <= maxCoalescedMessages) {
 			size += len(t.queue[n].body)
+			msgs += t.queue[n].n
 			n++
 		}
 		if n == 0 {

@@ -254,7 +254,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 			b.unhealthy(fmt.Errorf("natsbroker: disconnected from NATS: %w", err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info("natsbroker: reconnected to NATS", "url", nc.ConnectedUrlRedacted())
+			b.log.Info("natsbroker: reconnected to NATS", "url", RedactURL(nc.ConnectedUrl()))
 			b.heartbeat()
 			n := b.node.Load()
 			if n == nil {
@@ -297,7 +297,7 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 	}
 	nc, err := nats.Connect(o.URL, append(opts, o.NATSOptions...)...)
 	if err != nil {
-		return nil, fmt.Errorf("natsbroker: connect to %s: %w", o.URL, err)
+		return nil, fmt.Errorf("natsbroker: connect to %s: %w", RedactURL(o.URL), err)
 	}
 	if err := ctx.Err(); err != nil {
 		nc.Close()
