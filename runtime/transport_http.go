@@ -309,7 +309,7 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 			return
 		}
 		var recycle bool
-		queue, pc.batch, recycle = pc.sess.takeForConnect()
+		queue, pc.batch, recycle = pc.sess.takeForConnect(nil)
 		connectReply = s.connectReply(pc)
 		defer func() {
 			if recycle {

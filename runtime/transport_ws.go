@@ -77,18 +77,44 @@ func (wc *wsConn) signal() {
 	}
 }
 
-// bind makes sess the session whose messages this connection delivers.
+// bind makes sess the session whose messages this connection delivers: the
+// connection a client used last owns its session's queue. The websocket
+// that owned it before stops delivering it (a half-open one would
+// otherwise go on taking messages the client never reads).
 func (wc *wsConn) bind(sess *ServerSession) {
 	wc.mu.Lock()
-	changed := wc.sess != sess
+	prev := wc.sess
 	wc.sess = sess
 	wc.mu.Unlock()
-	if changed {
-		sess.mu.Lock()
-		sess.ws = wc
-		sess.mu.Unlock()
-		wc.signal()
+	if prev == sess {
+		return
 	}
+	if prev != nil {
+		prev.mu.Lock()
+		if prev.ws == wc {
+			prev.ws = nil
+		}
+		prev.mu.Unlock()
+	}
+	sess.mu.Lock()
+	old := sess.ws
+	sess.ws = wc
+	sess.mu.Unlock()
+	if old != nil && old != wc {
+		old.unbind(sess)
+	}
+	wc.signal()
+}
+
+// unbind stops the connection from delivering sess, which another
+// connection took.
+func (wc *wsConn) unbind(sess *ServerSession) {
+	wc.mu.Lock()
+	if wc.sess == sess {
+		wc.sess = nil
+	}
+	wc.mu.Unlock()
+	wc.signal()
 }
 
 func (wc *wsConn) readLoop() {
@@ -220,10 +246,11 @@ func (wc *wsConn) writeLoop() {
 			}
 			timeout = timer.C
 		}
-		shutdown := false
+		shutdown, woken := false, false
 		select {
 		case <-wc.wake:
 		case <-sessWake:
+			woken = true
 		case <-timeout:
 			armed = nil
 		case <-wc.closed:
@@ -232,7 +259,7 @@ func (wc *wsConn) writeLoop() {
 			shutdown = true
 			closing = nil // seen; do not spin on the closed channel
 		}
-		if err := wc.flush(shutdown); err != nil {
+		if err := wc.flush(shutdown, woken); err != nil {
 			wc.c.Close() // the reader fails and cleans up
 			return
 		}
@@ -247,8 +274,11 @@ func (wc *wsConn) writeLoop() {
 }
 
 // flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due.
-func (wc *wsConn) flush(shutdown bool) error {
+// messages and the held connect's reply when it is due. woken says that the
+// session's wake-up started it: when another connection took the session
+// meanwhile, the wake-up is passed on to it. Queued messages that could not
+// be written are put back in the session's queue (see requeue).
+func (wc *wsConn) flush(shutdown, woken bool) error {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
@@ -269,17 +299,24 @@ func (wc *wsConn) flush(shutdown bool) error {
 	}
 	wc.mu.Unlock()
 
-	var queue [][]byte
+	var queue, requeue [][]byte
 	switch {
 	case acked && done != nil:
 		var recycle bool
-		queue, done.batch, recycle = done.sess.takeForConnect()
+		queue, done.batch, recycle = done.sess.takeForConnect(wc)
 		if recycle {
 			defer done.sess.returnQueue(queue)
 		}
+		// Unacknowledged, the messages are sent again with the next
+		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		queue = sess.takeQueue()
+		var owned bool
+		queue, owned = sess.takeQueue(wc)
+		if !owned && woken {
+			sess.signal() // for the connection that owns the session now
+		}
 		defer sess.returnQueue(queue)
+		requeue = queue
 	}
 	var connectReply []byte
 	if done != nil {
@@ -289,7 +326,18 @@ func (wc *wsConn) flush(shutdown bool) error {
 	if len(out) == 0 && len(queue) == 0 && connectReply == nil {
 		return nil
 	}
-	wc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+	err := wc.write(now, out, queue, connectReply)
+	if err != nil && len(requeue) > 0 {
+		// The frame did not go out whole, so the client has none of it.
+		sess.requeue(requeue)
+	}
+	return err
+}
+
+// write writes one frame: the replies out, the queued messages and the
+// connect reply, in that order.
+func (wc *wsConn) write(now time.Time, out, queue [][]byte, connectReply []byte) error {
+	wc.c.SetWriteDeadline(now.Add(wc.srv.opts.WriteTimeout))
 	w, err := wc.c.NextWriter(websocket.TextMessage)
 	if err != nil {
 		return err
