@@ -120,7 +120,14 @@ func (wc *wsConn) unbind(sess *ServerSession) {
 func (wc *wsConn) readLoop() {
 	s := wc.srv
 	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
+	// Any frame, a pong included, shows the client is there; a websocket
+	// silent for longer than a ping interval and its timeout is closed.
+	silence := s.opts.PingInterval + s.opts.PingTimeout
+	wc.c.SetPongHandler(func(string) error {
+		return wc.c.SetReadDeadline(time.Now().Add(silence))
+	})
 	for {
+		wc.c.SetReadDeadline(time.Now().Add(silence))
 		_, data, err := wc.c.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
@@ -228,8 +235,15 @@ func (wc *wsConn) writeLoop() {
 	s := wc.srv
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	ping := time.NewTicker(s.opts.PingInterval)
+	defer ping.Stop()
 	var armed *pendingConnect
 	closing := s.closing
+	var forced <-chan struct{}
+	// draining is set once the server shuts down: every held connect is
+	// answered at once, and the connection closes when the session has
+	// nothing left to receive (see drained).
+	draining := false
 	for {
 		wc.mu.Lock()
 		sess, pending, due := wc.sess, wc.pending, wc.due
@@ -246,31 +260,77 @@ func (wc *wsConn) writeLoop() {
 			}
 			timeout = timer.C
 		}
-		shutdown, woken := false, false
+		woken := false
 		select {
 		case <-wc.wake:
 		case <-sessWake:
 			woken = true
 		case <-timeout:
 			armed = nil
+		case <-ping.C:
+			// The client's pong, like any frame, moves the reader's
+			// deadline on: a silent connection is closed by its reader.
+			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
+				wc.c.Close() // the reader fails and cleans up
+				return
+			}
+			continue
 		case <-wc.closed:
 			return
 		case <-closing:
-			shutdown = true
-			closing = nil // seen; do not spin on the closed channel
+			draining, closing, forced = true, nil, s.forced
+		case <-forced:
+			wc.goAway()
+			return
 		}
-		if err := wc.flush(shutdown, woken); err != nil {
+		answered, err := wc.flush(draining, woken)
+		if err != nil {
 			wc.c.Close() // the reader fails and cleans up
 			return
 		}
-		if shutdown {
-			_ = wc.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
-				time.Now().Add(time.Second))
-			wc.c.Close()
+		if draining && wc.drained(answered) {
+			wc.goAway()
 			return
 		}
 	}
+}
+
+// drained reports, while the server shuts down, whether the connection's
+// session has received everything queued for it: a session with the ack
+// extension receives messages only with connect replies, so the connection
+// stays open for the client's next connect while some wait (bounded by the
+// context given to Shutdown). answered says that a connect reply has just
+// gone out.
+func (wc *wsConn) drained(answered bool) bool {
+	wc.mu.Lock()
+	sess := wc.sess
+	wc.mu.Unlock()
+	if sess == nil {
+		return true
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.removed || sess.ws != wc || sess.ack == nil || len(sess.queue) == 0
+}
+
+// goAway closes the connection with "going away" (1001) as the server
+// shuts down. It waits a moment (WriteTimeout, at most a second) for the
+// client's close frame first: closing
+// a socket with unread input resets it, and a reset may discard what the
+// client had not read yet, such as the last messages.
+func (wc *wsConn) goAway() {
+	s := wc.srv
+	_ = wc.c.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+		time.Now().Add(s.opts.WriteTimeout))
+	t := time.NewTimer(min(s.opts.WriteTimeout, time.Second))
+	select {
+	case <-wc.closed:
+	case <-t.C:
+	case <-s.forced:
+	}
+	t.Stop()
+	wc.c.Close()
 }
 
 // flush writes, in one frame, the pending replies, the session's queued
@@ -278,13 +338,13 @@ func (wc *wsConn) writeLoop() {
 // session's wake-up started it: when another connection took the session
 // meanwhile, the wake-up is passed on to it. Queued messages that could not
 // be written are put back in the session's queue (see requeue).
-func (wc *wsConn) flush(shutdown, woken bool) error {
+func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
 	if wc.inBatch && !shutdown {
 		wc.mu.Unlock()
-		return nil // the reader signals when the batch is done
+		return false, nil // the reader signals when the batch is done
 	}
 	out := wc.out
 	wc.out = nil
@@ -324,14 +384,14 @@ func (wc *wsConn) flush(shutdown, woken bool) error {
 		defer s.endHold(done.sess)
 	}
 	if len(out) == 0 && len(queue) == 0 && connectReply == nil {
-		return nil
+		return false, nil
 	}
-	err := wc.write(now, out, queue, connectReply)
+	err = wc.write(now, out, queue, connectReply)
 	if err != nil && len(requeue) > 0 {
 		// The frame did not go out whole, so the client has none of it.
 		sess.requeue(requeue)
 	}
-	return err
+	return err == nil && connectReply != nil, err
 }
 
 // write writes one frame: the replies out, the queued messages and the
