@@ -46,17 +46,22 @@ func (s *ServerSession) acknowledge(m *bayeux.Message) bool {
 }
 
 // takeForConnect returns the messages that go out with a /meta/connect
-// reply and, for an ack session, the batch number the reply carries (0
-// otherwise). Messages of an ack session stay pending until acknowledged,
+// reply on the connection by (nil for a long poll; see takeQueue: nothing
+// when another connection delivers the session's messages) and, for an ack
+// session, the batch number the reply carries (0 otherwise). Messages of an ack session stay pending until acknowledged,
 // so the caller must not recycle the slice (recycle is false).
-func (s *ServerSession) takeForConnect() (msgs [][]byte, batch int64, recycle bool) {
+func (s *ServerSession) takeForConnect(by *wsConn) (msgs [][]byte, batch int64, recycle bool) {
 	s.mu.Lock()
 	a := s.ack
 	s.mu.Unlock()
 	if a == nil {
-		return s.takeQueue(), 0, true
+		q, _ := s.takeQueue(by)
+		return q, 0, true
 	}
-	q := s.takeQueue()
+	q, owned := s.takeQueue(by)
+	if !owned {
+		return nil, 0, false // another connection delivers the session's messages
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ack == nil {

@@ -48,7 +48,8 @@ func BenchmarkFanOut(b *testing.B) {
 				srv.process(o, msgs, nil)
 				if i++; i%256 == 0 {
 					for _, s := range sessions {
-						s.returnQueue(s.takeQueue())
+						q, _ := s.takeQueue(nil)
+						s.returnQueue(q)
 					}
 				}
 			}
@@ -75,7 +76,8 @@ func BenchmarkFanOutWildcards(b *testing.B) {
 		srv.fanOut(hc, srv.channels.route(nil, m.Channel), nil, m, nil, nil, true, 0)
 		if i++; i%256 == 0 {
 			for _, s := range sessions {
-				s.returnQueue(s.takeQueue())
+				q, _ := s.takeQueue(nil)
+				s.returnQueue(q)
 			}
 		}
 	}

@@ -14,7 +14,7 @@ func BenchSubscribers(b *testing.B, srv *Server, n int, channel string) (publish
 	return sessions[0].id, func() int {
 		held := 0
 		for _, s := range sessions {
-			q := s.takeQueue()
+			q, _ := s.takeQueue(nil)
 			held += len(q)
 			s.returnQueue(q)
 		}

@@ -211,7 +211,7 @@ func (l *LocalSession) dispatch(sess *ServerSession, wake, stop, done chan struc
 		case <-sess.gone:
 			return
 		}
-		q := sess.takeQueue()
+		q, _ := sess.takeQueue(nil)
 		for _, raw := range q {
 			msgs, err := dec.Decode(raw)
 			if err != nil || len(msgs) != 1 {

@@ -105,6 +105,23 @@ type Options struct {
 	JSONPCallbackMaxLength int
 	// WriteTimeout bounds each websocket write. Default 10s.
 	WriteTimeout time.Duration
+	// PingInterval is how often the server pings each websocket. Default
+	// 30s. A websocket from which nothing (a message, a pong) arrives for
+	// PingInterval+PingTimeout is closed: a CometD client's websocket is
+	// legitimately quiet while its /meta/connect is held, and its pongs keep
+	// it open.
+	PingInterval time.Duration
+	// PingTimeout is how long past PingInterval the server waits for a
+	// websocket's next frame. Default 15s.
+	PingTimeout time.Duration
+	// BodyReadTimeout bounds the reading of a long-polling request's body,
+	// from the moment its handler starts: a client that sends a body slowly
+	// is cut off (http.ResponseController sets the connection's read
+	// deadline, and clears it once the body is read, so a held
+	// /meta/connect is not cut off). Default 10s. The http.Server's own
+	// ReadTimeout must stay 0 (it would end held long polls); its
+	// ReadHeaderTimeout bounds the headers.
+	BodyReadTimeout time.Duration
 	// SweepPeriod is how often expired sessions are removed. Default 1s.
 	SweepPeriod time.Duration
 
@@ -165,6 +182,9 @@ const (
 	DefaultDuplicateConnectStatus = http.StatusInternalServerError
 	DefaultJSONPCallbackMaxLength = 64
 	DefaultWriteTimeout           = 10 * time.Second
+	DefaultPingInterval           = 30 * time.Second
+	DefaultPingTimeout            = 15 * time.Second
+	DefaultBodyReadTimeout        = 10 * time.Second
 	DefaultSweepPeriod            = time.Second
 	DefaultHookTimeout            = 5 * time.Second
 	DefaultMaxLazyTimeout         = 5 * time.Second
@@ -190,6 +210,9 @@ func (o Options) withDefaults() Options {
 	set(&o.MaxInterval, DefaultMaxInterval)
 	set(&o.MultiSessionInterval, DefaultMultiSessionInterval)
 	set(&o.WriteTimeout, DefaultWriteTimeout)
+	set(&o.PingInterval, DefaultPingInterval)
+	set(&o.PingTimeout, DefaultPingTimeout)
+	set(&o.BodyReadTimeout, DefaultBodyReadTimeout)
 	set(&o.SweepPeriod, DefaultSweepPeriod)
 	set(&o.HookTimeout, DefaultHookTimeout)
 	set(&o.MaxLazyTimeout, DefaultMaxLazyTimeout)

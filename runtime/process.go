@@ -194,6 +194,9 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 	var reply *bayeux.Message
 	switch name {
 	case bayeux.MetaConnect:
+		if o.ws == nil {
+			sess.detachWebSocket() // long polls deliver the session's messages now
+		}
 		if res.connect != nil { // two connects in one batch: answer the first now
 			res.replies = append(res.replies, s.connectReply(res.connect))
 		}

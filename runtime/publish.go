@@ -58,6 +58,11 @@ func (s *Server) dispatch(hc *hookContext, hs *hookSet, from *ServerSession, m *
 }
 
 func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession, m *bayeux.Message, secure bool) (int, *bayeux.Error) {
+	if m.Ext != nil {
+		// A position is the history's to give (Node.DeliverAt): one a
+		// publisher wrote would make resuming clients skip what follows.
+		delete(m.Ext, extResume)
+	}
 	var buf [8]*Channel
 	route := s.channels.route(buf[:0], m.Channel)
 	// The contract first (which template owns the name, and may from

@@ -36,6 +36,8 @@ type Server struct {
 	hasAuthorizers atomic.Bool
 	closing        chan struct{}
 	closeOnce      sync.Once
+	forced         chan struct{} // closed when Shutdown's context ends first
+	forceOnce      sync.Once
 	sweeper        sync.WaitGroup
 	wsConns        sync.Map // *wsConn -> struct{}
 
@@ -55,6 +57,7 @@ func New(opts Options) *Server {
 		browsers: countTable{held: make(map[string]int)},
 		clients:  countTable{held: make(map[string]int)},
 		closing:  make(chan struct{}),
+		forced:   make(chan struct{}),
 	}
 	s.channels.srv = s
 	s.upgrader = websocket.Upgrader{
@@ -84,8 +87,14 @@ func (s *Server) Options() Options { return s.opts }
 // Shutdown stops the server: it refuses new handshakes, answers every held
 // /meta/connect at once with advice to reconnect (so clients move to another
 // server, or back to this one once it restarts), closes websockets with
-// "going away", and stops the sweeper. It returns when all of that is done
-// or ctx ends. The http.Server serving s should be shut down afterwards.
+// "going away", and stops the sweeper. Before a websocket closes, its
+// session receives every message queued for it, so a message acknowledged
+// to its publisher before Shutdown began reaches every websocket
+// subscriber; a session with the ack extension, which receives messages
+// only with connect replies, is given its client's next connect to receive
+// them. It returns when all of that is done or ctx ends; then the
+// websockets still open are closed. The http.Server serving s should be
+// shut down afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		for _, f := range s.hooks.load().shutdown {
@@ -115,6 +124,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		s.forceOnce.Do(func() { close(s.forced) })
 		return ctx.Err()
 	}
 }

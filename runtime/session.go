@@ -221,14 +221,23 @@ func (s *ServerSession) notify() {
 	s.signal()
 }
 
-// takeQueue removes and returns everything queued. The caller gives the
-// slice back with returnQueue when it has written it.
-func (s *ServerSession) takeQueue() [][]byte {
+// takeQueue removes and returns everything queued, when the connection by
+// (nil for a long poll or a local session) delivers the session's messages:
+// one websocket at most owns a session's queue, the one the client used
+// last, so a session moved to a new websocket is not drained by its old one
+// as well. owned is false when by does not own the queue; nothing is taken
+// then. The caller gives the slice back with returnQueue when it has
+// written it.
+func (s *ServerSession) takeQueue(by *wsConn) (q [][]byte, owned bool) {
 	s.mu.Lock()
-	q := s.queue
+	if s.ws != by {
+		s.mu.Unlock()
+		return nil, false
+	}
+	q = s.queue
 	if len(q) == 0 {
 		s.mu.Unlock()
-		return nil
+		return nil, true
 	}
 	s.queue = s.spare[:0]
 	s.spare = nil
@@ -238,7 +247,38 @@ func (s *ServerSession) takeQueue() [][]byte {
 		s.lazyTimer = nil
 	}
 	s.mu.Unlock()
-	return q
+	return q, true
+}
+
+// requeue puts back, ahead of anything queued since, the messages a
+// connection took with takeQueue but could not write, and wakes whoever
+// delivers the session's messages now.
+func (s *ServerSession) requeue(q [][]byte) {
+	if len(q) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		return
+	}
+	all := make([][]byte, 0, len(q)+len(s.queue))
+	s.queue = append(append(all, q...), s.queue...)
+	s.urgent = true
+	s.mu.Unlock()
+	s.notify()
+}
+
+// detachWebSocket makes long polls deliver the session's messages: the
+// websocket that delivered them, if any, stops.
+func (s *ServerSession) detachWebSocket() {
+	s.mu.Lock()
+	old := s.ws
+	s.ws = nil
+	s.mu.Unlock()
+	if old != nil {
+		old.unbind(s)
+	}
 }
 
 // returnQueue recycles a slice taken by takeQueue.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,13 +234,25 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > 0 && r.ContentLength <= s.opts.MaxMessageSize {
 		buf.Grow(int(r.ContentLength) + 1) // +1: ReadFrom wants room to see EOF
 	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
+	// The body must arrive within BodyReadTimeout; the deadline is lifted
+	// once it has, so that the connection may hold a /meta/connect.
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout)) == nil
+	_, err := buf.ReadFrom(r.Body)
+	if deadline && err == nil { // after an error the connection is not reused
+		rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			s.badRequest(w, http.StatusRequestEntityTooLarge, "bayeux: request body larger than %d bytes", s.opts.MaxMessageSize)
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			s.badRequest(w, http.StatusRequestTimeout, "bayeux: request body not read within %v", s.opts.BodyReadTimeout)
+		default:
+			s.badRequest(w, http.StatusBadRequest, "bayeux: read request: %v", err)
 		}
-		s.badRequest(w, http.StatusBadRequest, "bayeux: read request: %v", err)
 		return
 	}
 	// The messages alias body; everything that outlives the request
@@ -379,7 +392,7 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 			return
 		}
 		var recycle bool
-		queue, pc.batch, recycle = pc.sess.takeForConnect()
+		queue, pc.batch, recycle = pc.sess.takeForConnect(nil)
 		connectReply = s.connectReply(pc)
 		defer func() {
 			if recycle {

@@ -78,24 +78,57 @@ func (wc *wsConn) signal() {
 	}
 }
 
-// bind makes sess the session whose messages this connection delivers.
+// bind makes sess the session whose messages this connection delivers: the
+// connection a client used last owns its session's queue. The websocket
+// that owned it before stops delivering it (a half-open one would
+// otherwise go on taking messages the client never reads).
 func (wc *wsConn) bind(sess *ServerSession) {
 	wc.mu.Lock()
-	changed := wc.sess != sess
+	prev := wc.sess
 	wc.sess = sess
 	wc.mu.Unlock()
-	if changed {
-		sess.mu.Lock()
-		sess.ws = wc
-		sess.mu.Unlock()
-		wc.signal()
+	if prev == sess {
+		return
 	}
+	if prev != nil {
+		prev.mu.Lock()
+		if prev.ws == wc {
+			prev.ws = nil
+		}
+		prev.mu.Unlock()
+	}
+	sess.mu.Lock()
+	old := sess.ws
+	sess.ws = wc
+	sess.mu.Unlock()
+	if old != nil && old != wc {
+		old.unbind(sess)
+	}
+	wc.signal()
+}
+
+// unbind stops the connection from delivering sess, which another
+// connection took.
+func (wc *wsConn) unbind(sess *ServerSession) {
+	wc.mu.Lock()
+	if wc.sess == sess {
+		wc.sess = nil
+	}
+	wc.mu.Unlock()
+	wc.signal()
 }
 
 func (wc *wsConn) readLoop() {
 	s := wc.srv
 	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
+	// Any frame, a pong included, shows the client is there; a websocket
+	// silent for longer than a ping interval and its timeout is closed.
+	silence := s.opts.PingInterval + s.opts.PingTimeout
+	wc.c.SetPongHandler(func(string) error {
+		return wc.c.SetReadDeadline(time.Now().Add(silence))
+	})
 	for {
+		wc.c.SetReadDeadline(time.Now().Add(silence))
 		_, data, err := wc.c.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
@@ -206,8 +239,15 @@ func (wc *wsConn) writeLoop() {
 	s := wc.srv
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	ping := time.NewTicker(s.opts.PingInterval)
+	defer ping.Stop()
 	var armed *pendingConnect
 	closing := s.closing
+	var forced <-chan struct{}
+	// draining is set once the server shuts down: every held connect is
+	// answered at once, and the connection closes when the session has
+	// nothing left to receive (see drained).
+	draining := false
 	for {
 		wc.mu.Lock()
 		sess, pending, due := wc.sess, wc.pending, wc.due
@@ -224,41 +264,91 @@ func (wc *wsConn) writeLoop() {
 			}
 			timeout = timer.C
 		}
-		shutdown := false
+		woken := false
 		select {
 		case <-wc.wake:
 		case <-sessWake:
+			woken = true
 		case <-timeout:
 			armed = nil
+		case <-ping.C:
+			// The client's pong, like any frame, moves the reader's
+			// deadline on: a silent connection is closed by its reader.
+			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
+				wc.c.Close() // the reader fails and cleans up
+				return
+			}
+			continue
 		case <-wc.closed:
 			return
 		case <-closing:
-			shutdown = true
-			closing = nil // seen; do not spin on the closed channel
+			draining, closing, forced = true, nil, s.forced
+		case <-forced:
+			wc.goAway()
+			return
 		}
-		if err := wc.flush(shutdown); err != nil {
+		answered, err := wc.flush(draining, woken)
+		if err != nil {
 			wc.c.Close() // the reader fails and cleans up
 			return
 		}
-		if shutdown {
-			_ = wc.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
-				time.Now().Add(time.Second))
-			wc.c.Close()
+		if draining && wc.drained(answered) {
+			wc.goAway()
 			return
 		}
 	}
 }
 
+// drained reports, while the server shuts down, whether the connection's
+// session has received everything queued for it: a session with the ack
+// extension receives messages only with connect replies, so the connection
+// stays open for the client's next connect while some wait (bounded by the
+// context given to Shutdown). answered says that a connect reply has just
+// gone out.
+func (wc *wsConn) drained(answered bool) bool {
+	wc.mu.Lock()
+	sess := wc.sess
+	wc.mu.Unlock()
+	if sess == nil {
+		return true
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.removed || sess.ws != wc || sess.ack == nil || len(sess.queue) == 0
+}
+
+// goAway closes the connection with "going away" (1001) as the server
+// shuts down. It waits a moment (WriteTimeout, at most a second) for the
+// client's close frame first: closing
+// a socket with unread input resets it, and a reset may discard what the
+// client had not read yet, such as the last messages.
+func (wc *wsConn) goAway() {
+	s := wc.srv
+	_ = wc.c.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+		time.Now().Add(s.opts.WriteTimeout))
+	t := time.NewTimer(min(s.opts.WriteTimeout, time.Second))
+	select {
+	case <-wc.closed:
+	case <-t.C:
+	case <-s.forced:
+	}
+	t.Stop()
+	wc.c.Close()
+}
+
 // flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due.
-func (wc *wsConn) flush(shutdown bool) error {
+// messages and the held connect's reply when it is due. woken says that the
+// session's wake-up started it: when another connection took the session
+// meanwhile, the wake-up is passed on to it. Queued messages that could not
+// be written are put back in the session's queue (see requeue).
+func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
 	if wc.inBatch && !shutdown {
 		wc.mu.Unlock()
-		return nil // the reader signals when the batch is done
+		return false, nil // the reader signals when the batch is done
 	}
 	out := wc.out
 	wc.out = nil
@@ -273,17 +363,24 @@ func (wc *wsConn) flush(shutdown bool) error {
 	}
 	wc.mu.Unlock()
 
-	var queue [][]byte
+	var queue, requeue [][]byte
 	switch {
 	case acked && done != nil:
 		var recycle bool
-		queue, done.batch, recycle = done.sess.takeForConnect()
+		queue, done.batch, recycle = done.sess.takeForConnect(wc)
 		if recycle {
 			defer done.sess.returnQueue(queue)
 		}
+		// Unacknowledged, the messages are sent again with the next
+		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		queue = sess.takeQueue()
+		var owned bool
+		queue, owned = sess.takeQueue(wc)
+		if !owned && woken {
+			sess.signal() // for the connection that owns the session now
+		}
 		defer sess.returnQueue(queue)
+		requeue = queue
 	}
 	var connectReply []byte
 	if done != nil {
@@ -291,9 +388,20 @@ func (wc *wsConn) flush(shutdown bool) error {
 		defer s.endHold(done.sess)
 	}
 	if len(out) == 0 && len(queue) == 0 && connectReply == nil {
-		return nil
+		return false, nil
 	}
-	wc.c.SetWriteDeadline(now.Add(s.opts.WriteTimeout))
+	err = wc.write(now, out, queue, connectReply)
+	if err != nil && len(requeue) > 0 {
+		// The frame did not go out whole, so the client has none of it.
+		sess.requeue(requeue)
+	}
+	return err == nil && connectReply != nil, err
+}
+
+// write writes one frame: the replies out, the queued messages and the
+// connect reply, in that order.
+func (wc *wsConn) write(now time.Time, out, queue [][]byte, connectReply []byte) error {
+	wc.c.SetWriteDeadline(now.Add(wc.srv.opts.WriteTimeout))
 	w, err := wc.c.NextWriter(websocket.TextMessage)
 	if err != nil {
 		return err

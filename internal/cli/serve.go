@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime"
@@ -33,6 +35,16 @@ type serveFlags struct {
 	timestamp      bool
 	spec           specFlags
 	nats           natsFlags
+	conn           connFlags
+}
+
+// connFlags bound connections: their number, their reads, their idleness,
+// and their encryption.
+type connFlags struct {
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	maxConnections    int
+	tlsCert, tlsKey   string
 }
 
 // natsFlags configure clustering over NATS.
@@ -95,6 +107,14 @@ SIGINT or SIGTERM.`,
 	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
 	fl.DurationVar(&f.nats.history, "nats-history", 0, "keep the cluster's broadcasts this long in a NATS JetStream stream, so that clients with the resume extension lose nothing when their node dies (needs --nats and JetStream; default 0: off)")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
+	fl.DurationVar(&f.conn.readHeaderTimeout, "read-header-timeout", runtime.DefaultReadHeaderTimeout, "how long a client may take to send a request's headers")
+	fl.DurationVar(&f.opts.BodyReadTimeout, "body-read-timeout", runtime.DefaultBodyReadTimeout, "how long a client may take to send a long-polling request's body (held connects are not cut off)")
+	fl.DurationVar(&f.conn.idleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long a kept-alive connection may wait for its next request")
+	fl.DurationVar(&f.opts.PingInterval, "ping-interval", runtime.DefaultPingInterval, "how often each websocket is pinged")
+	fl.DurationVar(&f.opts.PingTimeout, "ping-timeout", runtime.DefaultPingTimeout, "how long past --ping-interval a websocket may stay silent before it is closed")
+	fl.IntVar(&f.conn.maxConnections, "max-connections", runtime.DefaultMaxConnections(), "connections open at once; more are refused (0: no limit; the default is nine tenths of the open-file limit)")
+	fl.StringVar(&f.conn.tlsCert, "tls-cert", "", "serve HTTPS and secure websockets with this PEM certificate (chain) file; needs --tls-key")
+	fl.StringVar(&f.conn.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	return cmd
 }
 
@@ -110,6 +130,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		}
 	}
 	if err := f.spec.check(); err != nil {
+		return err
+	}
+	tlsConfig, err := f.conn.tls()
+	if err != nil {
 		return err
 	}
 	var level slog.Level
@@ -132,12 +156,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		f.opts.Broker = b // closed by bayeux.Shutdown
 	}
 
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := f.conn.listen(f.addr, f.opts.Logger)
 	if err != nil {
 		if f.opts.Broker != nil {
 			f.opts.Broker.Close()
 		}
-		return fmt.Errorf("listen on %s: %w", f.addr, err)
+		return err
 	}
 	bayeux := runtime.New(f.opts)
 	if err := bayeux.Healthy(); errors.Is(err, natsbroker.ErrNoJetStream) {
@@ -174,7 +198,20 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout: it would end held long polls. The body's read is
+	// bounded by the Bayeux server (--body-read-timeout), websockets by
+	// pings (--ping-interval, --ping-timeout).
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: f.conn.readHeaderTimeout,
+		IdleTimeout:       f.conn.idleTimeout,
+		TLSConfig:         tlsConfig,
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
@@ -189,7 +226,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		go func() { errc <- ds.Serve(dln) }()
 		defer ds.Close()
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at http://%s%s\n", ln.Addr(), f.path)
+	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at %s://%s%s\n", scheme, ln.Addr(), f.path)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
 		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, natsbroker.RedactURL(f.nats.url))
 		if f.nats.history > 0 {
@@ -221,6 +258,41 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		hs.Close()
 	}
 	return nil
+}
+
+// tls returns the TLS configuration of --tls-cert and --tls-key, or nil
+// without them.
+func (c *connFlags) tls() (*tls.Config, error) {
+	if c.tlsCert == "" && c.tlsKey == "" {
+		return nil, nil
+	}
+	if c.tlsCert == "" || c.tlsKey == "" {
+		return nil, errors.New("--tls-cert and --tls-key: give both, or neither")
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+	}
+	// HTTP/2 and HTTP/1.1, as http.Server.ListenAndServeTLS offers.
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
+// listen listens on addr, with at most --max-connections connections open
+// at once; refusals are logged, at 1, 2, 4, 8… of them.
+func (c *connFlags) listen(addr string, log *slog.Logger) (net.Listener, error) {
+	if c.maxConnections < 0 {
+		return nil, fmt.Errorf("--max-connections %d: must not be negative", c.maxConnections)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	var refused atomic.Int64
+	return runtime.LimitListener(ln, c.maxConnections, func(from net.Addr) {
+		if n := refused.Add(1); n&(n-1) == 0 {
+			log.Warn("connection refused: --max-connections reached", "max", c.maxConnections, "from", from, "refused", n)
+		}
+	}), nil
 }
 
 // debugHandler serves net/http/pprof and the Bayeux server's counters.
