@@ -41,7 +41,7 @@ var tsReserved = []string{
 	"Ajv2020", "BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError",
 	"ClientOptions", "CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
 	"Live", "ParamRule", "Publishable", "ReplyError", "ResumeError", "ServiceChannel", "Subscribable", "Subscription",
-	"ValidationError", "addFormats", "createClient",
+	"ValidationError", "WildcardChannel", "addFormats", "createClient", "matchesWildcard",
 }
 
 // DefaultTSOut is where the typed client goes when the spec names no
@@ -159,8 +159,17 @@ func (g *tsGen) channel(ch *schema.Channel) *tsChannel {
 		tc.checkMsg = "check" + tc.message
 	}
 	tc.subscribe = !serverOnly(ch.Subscribe)
-	tc.publish = !serverOnly(ch.Publish) && !wild
+	tc.publish = !serverOnly(ch.Publish)
 	switch {
+	case wild && tc.subscribe && tc.publish:
+		tc.kind = "wildcard"
+	case wild:
+		// Clients publish on the channels a wildcard matches, not on it.
+		tc.publish = false
+		if !tc.subscribe {
+			return nil
+		}
+		tc.kind = "subscribable"
 	case tc.subscribe && tc.publish:
 		tc.kind = "broadcast"
 	case tc.subscribe:
@@ -246,6 +255,8 @@ func (tc *tsChannel) chanType() string {
 		return "BroadcastChannel<" + tc.message + ">"
 	case "subscribable":
 		return "Subscribable<" + tc.message + ">"
+	case "wildcard":
+		return "WildcardChannel<" + tc.message + ">"
 	}
 	return "Publishable<" + tc.message + ">"
 }
@@ -366,8 +377,10 @@ func (tc *tsChannel) doc() []string {
 	}
 	lines := []string{first}
 	switch {
+	case tc.kind == "wildcard":
+		lines = append(lines, "A wildcard channel: clients subscribe to it, and publish on the channels it matches with publishOn.")
 	case tc.kind == "subscribable" && isWild(ch.Pattern):
-		lines = append(lines, "A wildcard channel: clients subscribe to it, they publish on the channels it matches.")
+		lines = append(lines, "A wildcard channel: clients subscribe to it; only the server publishes on the channels it matches.")
 	case tc.kind == "subscribable":
 		lines = append(lines, "Only the server publishes on it.")
 	case tc.kind == "publishable":

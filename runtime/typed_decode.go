@@ -314,8 +314,12 @@ func (p *flatPlan) alloc(n int) (unsafe.Pointer, []byte) {
 		}
 	}
 	base := reflect.New(b.typ).UnsafePointer()
-	if b.room < n {
+	switch {
+	case b.room < n:
 		return base, make([]byte, n)
+	case b.room == 0:
+		// No room: its address would be past the end of the block.
+		return base, nil
 	}
 	return base, unsafe.Slice((*byte)(unsafe.Add(base, p.text)), b.room)
 }

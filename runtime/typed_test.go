@@ -479,3 +479,19 @@ func FuzzTypedDataFlatSchema(f *testing.F) {
 		checkTypedSchema[typedFlat](t, schema, data)
 	})
 }
+
+// TestTypedDataWithoutStringBytes: a value whose strings are all empty
+// gets the block with no room for them, without an address past its end
+// (go test -race checks pointers).
+func TestTypedDataWithoutStringBytes(t *testing.T) {
+	for _, data := range []string{`{"user":"","text":""}`, `{"user":""}`} {
+		var seen typedChat
+		_, got, err := dispatchAs(t, nil, data, func(v *typedChat) { seen = *v })
+		if err != nil || string(got) != data {
+			t.Errorf("%s: delivers %s, %v", data, got, err)
+		}
+		if seen.User != "" || seen.Text != "" {
+			t.Errorf("%s: the handler sees %+v", data, seen)
+		}
+	}
+}

@@ -96,6 +96,18 @@ function param(channel: string, name: string, value: string, rule: ParamRule): s
   return value;
 }
 
+// matchesWildcard reports whether the concrete channel is one the wildcard
+// channel ("/news/*": one more segment, "/news/**": one or more) matches.
+function matchesWildcard(wildcard: string, channel: string): boolean {
+  const deep = wildcard.endsWith("/**");
+  const prefix = wildcard.slice(0, wildcard.length - (deep ? 2 : 1));
+  if (!channel.startsWith(prefix) || channel.length === prefix.length || channel.includes("*")) {
+    return false;
+  }
+  const rest = channel.slice(prefix.length);
+  return rest.split("/").every((s) => s !== "") && (deep || !rest.includes("/"));
+}
+
 /** failureOf says why a reply failed. */
 function failureOf(reply: Message): string {
   if (typeof reply.error === "string" && reply.error !== "") {
@@ -382,6 +394,17 @@ class Link {
 
   publishable<T>(name: string, check?: Check): Publishable<T> {
     return { name, publish: (data) => this.publish(name, check, data) };
+  }
+
+  wildcard<T>(name: string, check?: Check): WildcardChannel<T> {
+    return {
+      name,
+      subscribe: (handler) => this.subscribe(name, check, handler),
+      publishOn: (channel, data) =>
+        matchesWildcard(name, channel)
+          ? this.publish(channel, check, data)
+          : Promise.reject(new Error(`${channel} is not a channel of ${name}`)),
+    };
   }
 
   service<Req, Reply>(

@@ -22,3 +22,8 @@ func (Accept) OnLinkLinkParam(ctx context.Context, s *runtime.ServerSession, ch 
 func (Accept) OnRoomDefault(ctx context.Context, s *runtime.ServerSession, ch RoomDefault, msg *RoomDefaultMessage) error {
 	return nil
 }
+
+// OnTickerAny accepts.
+func (Accept) OnTickerAny(ctx context.Context, s *runtime.ServerSession, msg *TickerAnyMessage) error {
+	return nil
+}

@@ -100,3 +100,9 @@ func ParseRoomDefault(name string) (RoomDefault, error) {
 	c.Default = segs[1]
 	return c, nil
 }
+
+// TickerAnyPattern is the channel /ticker/*.
+const TickerAnyPattern = "/ticker/*"
+
+// QuotesAllPattern is the channel /quotes/**.
+const QuotesAllPattern = "/quotes/**"

@@ -28,6 +28,10 @@ type Handlers interface {
 	// it is delivered. It may change msg; an error refuses the message (a
 	// *bayeux.Error reaches the publisher as it is).
 	OnRoomDefault(ctx context.Context, s *runtime.ServerSession, ch RoomDefault, msg *RoomDefaultMessage) error
+	// OnTickerAny sees every message a client publishes on /ticker/*, decoded, before
+	// it is delivered. It may change msg; an error refuses the message (a
+	// *bayeux.Error reaches the publisher as it is).
+	OnTickerAny(ctx context.Context, s *runtime.ServerSession, msg *TickerAnyMessage) error
 }
 
 // UnimplementedHandlers refuses everything. Embed it in a Handlers
@@ -42,4 +46,9 @@ func (UnimplementedHandlers) OnLinkLinkParam(ctx context.Context, s *runtime.Ser
 // OnRoomDefault refuses the operation: it is not implemented.
 func (UnimplementedHandlers) OnRoomDefault(ctx context.Context, s *runtime.ServerSession, ch RoomDefault, msg *RoomDefaultMessage) error {
 	return bayeux.NewError(501, "not_implemented", "OnRoomDefault")
+}
+
+// OnTickerAny refuses the operation: it is not implemented.
+func (UnimplementedHandlers) OnTickerAny(ctx context.Context, s *runtime.ServerSession, msg *TickerAnyMessage) error {
+	return bayeux.NewError(501, "not_implemented", "OnTickerAny")
 }

@@ -32,6 +32,12 @@ const linkLinkParamSchema = `{"type":"string"}`
 // roomDefaultSchema is the JSON Schema of what is published on /room/{default}.
 const roomDefaultSchema = `{"type":"object","properties":{"big":{"enum":[1e+21,2,0.5]},"maps":{"type":"array","items":{"type":"object","additionalProperties":{"type":["string","null"]}}},"twice":{"oneOf":[{"type":["string","number"]},{"type":["string","number"]}]},"event":{"type":"object","required":["id","kind"],"properties":{"id":{"type":"string"},"kind":{"enum":["created","deleted"]}},"oneOf":[{"properties":{"kind":{"const":"created"}}},{"properties":{"kind":{"const":"deleted"}}}]}}}`
 
+// tickerAnySchema is the JSON Schema of what is published on /ticker/*.
+const tickerAnySchema = `{"type":"object","required":["price"],"properties":{"price":{"type":"number"}}}`
+
+// quotesAllSchema is the JSON Schema of what is published on /quotes/**.
+const quotesAllSchema = `{"type":"string"}`
+
 // Contract returns the channels of the spec as the runtime enforces them:
 // for each, its parameters' checks, who may subscribe and publish, the JSON
 // Schema of what is published, its data filters, its lazy and local settings,
@@ -71,6 +77,18 @@ func Contract(h Handlers) *runtime.Contract {
 				}
 				return h.OnRoomDefault(ctx, s, ch, msg)
 			}),
+		},
+		{
+			Pattern: TickerAnyPattern,
+			Schema:  tickerAnySchema,
+			Handler: runtime.OnMessage("TickerAnyMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *TickerAnyMessage) error {
+				return h.OnTickerAny(ctx, s, msg)
+			}),
+		},
+		{
+			Pattern: QuotesAllPattern,
+			Publish: runtime.Rule{runtime.ServerOnly()},
+			Schema:  quotesAllSchema,
 		},
 	}}
 }

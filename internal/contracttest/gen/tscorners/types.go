@@ -31,3 +31,12 @@ type RoomDefaultMessage struct {
 	// It is kept as JSON: oneOf with other keywords beside it.
 	Event json.RawMessage `json:"event,omitempty"`
 }
+
+// TickerAnyMessage is the message of the channel /ticker/*.
+type TickerAnyMessage struct {
+	// Price is the property "price".
+	Price float64 `json:"price"`
+}
+
+// QuotesAllMessage is the message of the channel /quotes/**.
+type QuotesAllMessage string

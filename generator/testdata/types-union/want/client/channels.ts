@@ -190,6 +190,20 @@ export interface Publishable<T> {
 /** A BroadcastChannel is subscribed to and published on. */
 export interface BroadcastChannel<T> extends Subscribable<T>, Publishable<T> {}
 
+/**
+ * A WildcardChannel ("/news/*", "/news/**") is subscribed to as a whole and
+ * published on through the concrete channels it matches.
+ */
+export interface WildcardChannel<T> extends Subscribable<T> {
+  /**
+   * publishOn sends data on channel, one of the channels the wildcard
+   * matches ("/news/sports" for "/news/*"). It rejects with a ReplyError
+   * when the server refuses the message, and with an Error, before
+   * sending, when channel is not one the wildcard matches.
+   */
+  publishOn(channel: string, data: T): Promise<Message>;
+}
+
 /** A ServiceChannel serves remote calls: a request of type Req, a reply of type Reply. */
 export interface ServiceChannel<Req, Reply> {
   /** The channel's name. */
@@ -300,6 +314,18 @@ function param(channel: string, name: string, value: string, rule: ParamRule): s
     fail(`is not one of ${rule.values.join(", ")}`);
   }
   return value;
+}
+
+// matchesWildcard reports whether the concrete channel is one the wildcard
+// channel ("/news/*": one more segment, "/news/**": one or more) matches.
+function matchesWildcard(wildcard: string, channel: string): boolean {
+  const deep = wildcard.endsWith("/**");
+  const prefix = wildcard.slice(0, wildcard.length - (deep ? 2 : 1));
+  if (!channel.startsWith(prefix) || channel.length === prefix.length || channel.includes("*")) {
+    return false;
+  }
+  const rest = channel.slice(prefix.length);
+  return rest.split("/").every((s) => s !== "") && (deep || !rest.includes("/"));
 }
 
 /** failureOf says why a reply failed. */
@@ -588,6 +614,17 @@ class Link {
 
   publishable<T>(name: string, check?: Check): Publishable<T> {
     return { name, publish: (data) => this.publish(name, check, data) };
+  }
+
+  wildcard<T>(name: string, check?: Check): WildcardChannel<T> {
+    return {
+      name,
+      subscribe: (handler) => this.subscribe(name, check, handler),
+      publishOn: (channel, data) =>
+        matchesWildcard(name, channel)
+          ? this.publish(channel, check, data)
+          : Promise.reject(new Error(`${channel} is not a channel of ${name}`)),
+    };
   }
 
   service<Req, Reply>(
