@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/cometgen/cometgen/schema"
@@ -263,5 +264,29 @@ func TestShapes(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go test of the generated shapes: %v\n%s", err, out)
+	}
+}
+
+// TestDescriptionIsNoHeading: a short description that does not end a
+// sentence stays a paragraph of the doc comment; gofmt would read it as a
+// heading ("# ISO 4217 code").
+func TestDescriptionIsNoHeading(t *testing.T) {
+	src := "cometgen: 1\nname: money\nschemas:\n  Price:\n    description: ISO 4217 code\n    type: object\n    properties: {currency: {type: string}}\nchannels:\n  /price: {message: Price}\n"
+	spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(spec, Options{})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	var types []byte
+	for _, p := range files.Paths() {
+		if strings.HasSuffix(p, "types.go") {
+			types = files[p]
+		}
+	}
+	if bytes.Contains(types, []byte("# ISO")) || !bytes.Contains(types, []byte("// ISO 4217 code.\n")) {
+		t.Errorf("types.go does not keep the description as a sentence:\n%s", types)
 	}
 }

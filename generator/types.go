@@ -346,12 +346,23 @@ func (t *typeGen) top(s *schema.Schema, name, what, origin string) error {
 	return nil
 }
 
+// sentence returns a description as a paragraph of a doc comment: trimmed,
+// and ending as a sentence does, so that gofmt never reads a short one
+// ("ISO 4217 code") as a heading ("# ISO 4217 code").
+func sentence(d string) string {
+	d = strings.TrimSpace(d)
+	if d == "" || strings.ContainsAny(d[len(d)-1:], ".!?:;)]\"'`") {
+		return d
+	}
+	return d + "."
+}
+
 // typeDoc returns the doc comment of a declared type.
 func (t *typeGen) typeDoc(name, origin string, n *node) []jen.Code {
 	out := []jen.Code{jen.Comment(fmt.Sprintf("%s is %s.", name, origin))}
 	if d := n.text("description"); d != "" {
 		out = append(out, jen.Comment(""))
-		for _, l := range strings.Split(strings.TrimSpace(d), "\n") {
+		for _, l := range strings.Split(sentence(d), "\n") {
 			out = append(out, jen.Comment(l))
 		}
 	}
@@ -685,7 +696,7 @@ func (t *typeGen) object(n *node, c ctx, origin string, named bool) (goType, err
 		}
 		field := jen.Comment(doc)
 		if d != "" {
-			for _, l := range strings.Split(d, "\n") {
+			for _, l := range strings.Split(sentence(d), "\n") {
 				field.Line().Comment(l)
 			}
 		}

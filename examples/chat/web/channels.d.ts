@@ -198,6 +198,20 @@ export interface Publishable<T> {
 /** A BroadcastChannel is subscribed to and published on. */
 export interface BroadcastChannel<T> extends Subscribable<T>, Publishable<T> {}
 
+/**
+ * A WildcardChannel ("/news/*", "/news/**") is subscribed to as a whole and
+ * published on through the concrete channels it matches.
+ */
+export interface WildcardChannel<T> extends Subscribable<T> {
+  /**
+   * publishOn sends data on channel, one of the channels the wildcard
+   * matches ("/news/sports" for "/news/*"). It rejects with a ReplyError
+   * when the server refuses the message, and with an Error, before
+   * sending, when channel is not one the wildcard matches.
+   */
+  publishOn(channel: string, data: T): Promise<Message>;
+}
+
 /** A ServiceChannel serves remote calls: a request of type Req, a reply of type Reply. */
 export interface ServiceChannel<Req, Reply> {
   /** The channel's name. */

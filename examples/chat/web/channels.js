@@ -126,6 +126,18 @@ function param(channel, name, value, rule) {
   return value;
 }
 
+// matchesWildcard reports whether the concrete channel is one the wildcard
+// channel ("/news/*": one more segment, "/news/**": one or more) matches.
+function matchesWildcard(wildcard, channel) {
+  const deep = wildcard.endsWith("/**");
+  const prefix = wildcard.slice(0, wildcard.length - (deep ? 2 : 1));
+  if (!channel.startsWith(prefix) || channel.length === prefix.length || channel.includes("*")) {
+    return false;
+  }
+  const rest = channel.slice(prefix.length);
+  return rest.split("/").every((s) => s !== "") && (deep || !rest.includes("/"));
+}
+
 /** failureOf says why a reply failed. */
 function failureOf(reply) {
   if (typeof reply.error === "string" && reply.error !== "") {
@@ -395,6 +407,17 @@ class Link {
 
   publishable(name, check) {
     return { name, publish: (data) => this.publish(name, check, data) };
+  }
+
+  wildcard(name, check) {
+    return {
+      name,
+      subscribe: (handler) => this.subscribe(name, check, handler),
+      publishOn: (channel, data) =>
+        matchesWildcard(name, channel)
+          ? this.publish(channel, check, data)
+          : Promise.reject(new Error(`${channel} is not a channel of ${name}`)),
+    };
   }
 
   service(name, checkRequest, checkReply) {

@@ -135,7 +135,7 @@ type Profile struct {
 
 // ProfileAddress is the property address of Profile.
 //
-// where the user lives
+// where the user lives.
 type ProfileAddress struct {
 	// City is the property "city".
 	City string `json:"city"`
@@ -231,7 +231,7 @@ func (v ProfileMood) Valid() bool {
 
 // ProfilePower is the property power of Profile.
 //
-// a nullable enum
+// a nullable enum.
 //
 // Its values are "on", "off".
 type ProfilePower string
@@ -263,7 +263,7 @@ type ProfileChild struct {
 
 // Settings is the schema Settings of the spec.
 //
-// declared properties plus a map of the others
+// declared properties plus a map of the others.
 type Settings struct {
 	// Theme is the property "theme".
 	Theme string `json:"theme"`
