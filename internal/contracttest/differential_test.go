@@ -36,6 +36,24 @@ func TestSameDecisions(t *testing.T) {
 			if len(gw) < 10 {
 				t.Fatalf("the scenario of %s made %d steps: it tests nothing", name, len(gw))
 			}
+			// Every channel a client may publish on is published on with
+			// success at least once, so deliveries are compared too.
+			for _, ch := range spec.Channels {
+				valid, _, ok := names(ch)
+				if !ok || strings.HasSuffix(ch.Pattern, "*") || len(ch.Publish.Allow) == 1 && ch.Publish.Allow[0].Kind == schema.AllowServer {
+					continue
+				}
+				accepted := false
+				for _, line := range gw {
+					if strings.Contains(line, " on "+valid+": ok") && !strings.HasPrefix(line, "server ") {
+						accepted = true
+						break
+					}
+				}
+				if !accepted {
+					t.Errorf("no client's publish on %s (%s) was accepted: give the channel an example", valid, ch.Pattern)
+				}
+			}
 			for i := 0; i < max(len(gw), len(gen)); i++ {
 				var a, b string
 				if i < len(gw) {
@@ -67,6 +85,21 @@ type identityOf struct {
 	roles []string
 }
 
+// samples are valid messages of the channels of the specs (by the spec's
+// name) that have no example of their own and none of the generic
+// candidates fits, so that every channel sees accepted publishes too.
+var samples = map[string][]string{
+	"auction":  {`{"price":100}`, `{"amount":5,"currency":"EUR"}`},
+	"bench":    {`{"seq":1,"pub":0,"ts":1764000000000}`},
+	"chat":     {`{"room":"lobby"}`, `{"to":"bob","text":"psst"}`},
+	"chatv2":   {`{"room":"lobby"}`},
+	"dispatch": {`{"user":"ann","text":"hello","room":"bob","sent":"2026-11-25T13:00:00Z"}`},
+	"basic": {`"red"`, `{"name":"home","rating":"good"}`, `{"id":"bob"}`,
+		`{"id":"bob","name":"Bob","age":7,"score":1.5,"active":true,"created":"2026-11-25T13:00:00Z","tags":["a"],` +
+			`"address":{"city":"Lyon"},"type":"user","2fa":false,"extra":{"kept":true}}`},
+	"union": {`{"shape":{"kind":"text","text":"hi"}}`},
+}
+
 // sampleUser is the user whose id the parameters' sample value is, so that
 // {self: param} rules allow it and no one else.
 const sampleUser = "bob"
@@ -74,8 +107,11 @@ const sampleUser = "bob"
 func newScenario(spec *schema.Spec) *scenario {
 	sc := &scenario{data: map[string][]json.RawMessage{}}
 	sc.users = []identityOf{{}, {user: sampleUser}, {user: "carol", roles: spec.Auth.Roles}}
-	generic := []string{`{}`, `"text"`, `42`, `[]`, `null`, `{"text":" <b>x</b> "}`, `{"text":"a much longer line of text"}`,
-		`{"user":"bob","text":"hi"}`, `{"q":"?"}`, `{"n":1}`}
+	for _, r := range spec.Auth.Roles {
+		sc.users = append(sc.users, identityOf{user: "only-" + r, roles: []string{r}})
+	}
+	generic := append(samples[spec.Name], `{}`, `"text"`, `42`, `[]`, `null`, `{"text":" <b>x</b> "}`, `{"text":"a much longer line of text"}`,
+		`{"user":"bob","text":"hi"}`, `{"q":"?"}`, `{"n":1}`)
 	add := func(list *[]string, s string) {
 		if !slices.Contains(*list, s) {
 			*list = append(*list, s)
