@@ -18,7 +18,9 @@ import (
 // even a pong, is closed after PingInterval+PingTimeout; one whose client
 // answers the pings stays open while its /meta/connect is held.
 func TestSilentWebSocketClosed(t *testing.T) {
-	_, base := newTestServer(t, Options{Timeout: 30 * time.Second, PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	// The timeout leaves the reading client a second to answer each ping,
+	// however busy the machine.
+	_, base := newTestServer(t, Options{Timeout: 30 * time.Second, PingInterval: 100 * time.Millisecond, PingTimeout: time.Second})
 
 	silent := dialWS(t, base)
 	silent.handshake()
@@ -43,7 +45,7 @@ func TestSilentWebSocketClosed(t *testing.T) {
 		}
 	}()
 
-	time.Sleep(time.Second) // five ping intervals
+	time.Sleep(2500 * time.Millisecond) // past PingInterval+PingTimeout, twice
 	silent.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		_, _, err := silent.c.ReadMessage()
