@@ -14,6 +14,8 @@ import (
 	"github.com/cometgen/cometgen/generator"
 	"github.com/cometgen/cometgen/interop/servetest"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestTSClientResume runs test-tsresume/ (node:test): the typed client of
@@ -23,6 +25,10 @@ import (
 // while the subscriber has no node, then sends it to b: the client
 // handshakes there, subscribes again on its own and is replayed what it
 // missed (the resume extension), so it gets every message once, in order.
+// Then the history starts again (its stream is deleted, and a new node
+// creates it again): a client that resumes with a position of the old
+// stream is told of a gap (ResumeError) and gets the new stream's
+// messages, though their positions are at or below its old one.
 func TestTSClientResume(t *testing.T) {
 	node := requireTypeScript(t)
 	ns, err := natsserver.NewServer(&natsserver.Options{
@@ -43,13 +49,24 @@ func TestTSClientResume(t *testing.T) {
 	for _, transport := range transports {
 		t.Run(transport, func(t *testing.T) {
 			// A cluster of its own per transport: a is stopped.
-			args := []string{"--nats", ns.ClientURL(), "--nats-cluster", "resume-" + strings.ReplaceAll(transport, "-", "_"), "--nats-history", "1m"}
+			cluster := "resume-" + strings.ReplaceAll(transport, "-", "_")
+			args := []string{"--nats", ns.ClientURL(), "--nats-cluster", cluster, "--nats-history", "1m"}
 			a := servetest.Start(t, bin, append(args, "--node-id", "a")...)
 			b := servetest.Start(t, bin, append(args, "--node-id", "b")...)
 			lb := newSwitchingProxy(t, a.URL)
 			control := map[string]func(){
 				"/control/stop-a": func() { lb.down.Store(true); a.Stop() },
 				"/control/to-b":   func() { lb.point(b.URL); lb.down.Store(false) },
+				// The history starts again: b stops, the stream is deleted,
+				// and c, which creates it again, takes b's clients.
+				"/control/reset": func() {
+					lb.down.Store(true)
+					b.Stop()
+					deleteStream(t, ns.ClientURL(), cluster+"-history")
+					c := servetest.Start(t, bin, append(args, "--node-id", "c")...)
+					lb.point(c.URL)
+					lb.down.Store(false)
+				},
 			}
 			for path, f := range control {
 				lb.mux.HandleFunc("POST "+path, func(w http.ResponseWriter, _ *http.Request) { f(); w.WriteHeader(http.StatusNoContent) })
@@ -59,6 +76,23 @@ func TestTSClientResume(t *testing.T) {
 				"COMETGEN_CONTROL="+lb.url,
 				"COMETGEN_TS_CLIENT="+filepath.Join(jsDir, "channels.js"))
 		})
+	}
+}
+
+// deleteStream deletes the JetStream stream name of the NATS server at url.
+func deleteStream(t *testing.T, url, name string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("connect to NATS: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		err = js.DeleteStream(t.Context(), name)
+	}
+	if err != nil {
+		t.Errorf("delete stream %s: %v", name, err)
 	}
 }
 

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 )
 
@@ -175,10 +177,16 @@ func (b *memoryBroker) Close() error {
 // and a client can resume on another node where it stopped (see
 // HistoryBroker). Each node delivers on a goroutine of its own, so a
 // publish returns before the subscribers, even on the publisher's node,
-// have the message.
+// have the message. Each such cluster's history has a name of its own, a
+// random epoch (see Node.Begin): a client that kept a position of another
+// cluster's history (the process started again) is told of a gap when it
+// resumes on this one, and is replayed this one from its start.
 func NewMemoryClusterWithHistory(size int) *MemoryCluster {
 	c := NewMemoryCluster()
-	c.hist = &memoryHistory{evs: newRing[memoryEvent](max(size, 1))}
+	c.hist = &memoryHistory{
+		epoch: "m" + strconv.FormatUint(rand.Uint64(), 36),
+		evs:   newRing[memoryEvent](max(size, 1)),
+	}
 	return c
 }
 
@@ -186,6 +194,7 @@ func NewMemoryClusterWithHistory(size int) *MemoryCluster {
 // order serialises appends with their hand-over to the nodes, so that
 // every node gets them in position order; mu guards last and evs.
 type memoryHistory struct {
+	epoch string // the history's name, for Node.Begin
 	order sync.Mutex
 	mu    sync.Mutex
 	last  uint64            // position of the newest event
@@ -223,7 +232,7 @@ func (b *memoryHistoryBroker) Start(n *Node) error {
 	h.mu.Lock()
 	last := h.last
 	h.mu.Unlock()
-	n.Begin(last)
+	n.Begin(h.epoch, last)
 	if err := b.memoryBroker.Start(n); err != nil {
 		return err
 	}

@@ -82,17 +82,38 @@ func (n *Node) DeliverAt(pos uint64, event []byte, exclude string) error {
 	return nil
 }
 
-// Begin tells the node that the events of the history up to position pos
-// came before it joined: its broker delivers only those after pos, and a
-// resuming client gets those it missed before pos replayed. A broker with a
-// history calls it once, in Start, before the first DeliverAt.
-func (n *Node) Begin(pos uint64) {
+// Begin tells the node which history it delivers and that the events of
+// it up to position pos came before it joined: its broker delivers only
+// those after pos, and a resuming client gets those it missed before pos
+// replayed. stream names the history: it changes when the history starts
+// again from nothing (its positions with it), such as a JetStream stream
+// deleted and created again, so that a client holding a position of
+// another history is not taken for one that lags ("" when the broker
+// cannot tell; positions are then trusted as they are). The handshake
+// reply tells it to resuming clients (ext.resumeStream), who send it back
+// with their position. A broker with a history calls Begin once, in
+// Start, before the first DeliverAt.
+func (n *Node) Begin(stream string, pos uint64) {
 	s := n.srv
 	s.hist.mu.Lock()
 	defer s.hist.mu.Unlock()
+	s.hist.stream.Store(&stream)
 	if pos > s.hist.last.Load() {
 		s.hist.last.Store(pos)
 	}
+}
+
+// extResumeStream is the field of a handshake reply that names the
+// history whose positions the session's broadcasts carry.
+const extResumeStream = "resumeStream"
+
+// streamName returns the name of the history the node delivers (Node.Begin),
+// or "" before it began or when its broker does not name it.
+func (h *history) streamName() string {
+	if p := h.stream.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Position returns the position, in a HistoryBroker's history, of the last
@@ -116,7 +137,8 @@ func (s *Server) historyBroker() HistoryBroker { return s.hist.broker }
 type history struct {
 	broker HistoryBroker // nil without a broker that keeps a history
 	mu     sync.Mutex
-	last   atomic.Uint64 // position of the last event delivered (written under mu)
+	last   atomic.Uint64          // position of the last event delivered (written under mu)
+	stream atomic.Pointer[string] // the history's name (Node.Begin)
 	// ring holds the last Options.ReplayBuffer events delivered (guarded
 	// by mu): a resume that needs nothing older is replayed from memory,
 	// without asking the broker, so that many clients resuming at once
@@ -175,29 +197,53 @@ func recent(r *ring[ringEvent], after, upto uint64) (evs []ringEvent, ok bool) {
 	return evs, true
 }
 
+// resumePoint is where a subscribe's ext.resume says the client resumes:
+// after position after of history stream ("" when the client did not say;
+// the position is then taken as one of the node's history), leaving out
+// the messages of its previous session, when named, on channels that do
+// not broadcast to their publisher.
+type resumePoint struct {
+	after    uint64
+	previous string
+	stream   string
+}
+
 // resumeAfter reads a subscribe's ext.resume: the position the client
 // resumes after (the last one it received), as a number, or as
-// {"position": n, "session": "<the client's previous clientId>"}, whose
-// own messages on channels that do not broadcast to their publisher are
-// then left out of the replay. asked is false without ext.resume.
-func resumeAfter(m *bayeux.Message) (after uint64, previous string, asked bool, err *bayeux.Error) {
+// {"position": n, "session": "<the client's previous clientId>",
+// "stream": "<the history of the position>"}, session and stream optional.
+// asked is false without ext.resume.
+func resumeAfter(m *bayeux.Message) (at resumePoint, asked bool, err *bayeux.Error) {
 	v, present := m.Ext[extResume]
 	if !present {
-		return 0, "", false, nil
+		return resumePoint{}, false, nil
 	}
 	if obj, ok := v.(map[string]any); ok {
 		v = obj["position"]
-		if sid, ok := obj["session"]; ok {
-			if previous, ok = sid.(string); !ok {
-				return 0, "", false, errResumeInvalid
-			}
+		var okSession, okStream bool
+		at.previous, okSession = optionalString(obj, "session")
+		at.stream, okStream = optionalString(obj, "stream")
+		if !okSession || !okStream {
+			return resumePoint{}, false, errResumeInvalid
 		}
 	}
 	f, isNum := v.(float64)
 	if !isNum || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
-		return 0, "", false, errResumeInvalid
+		return resumePoint{}, false, errResumeInvalid
 	}
-	return uint64(f), previous, true, nil
+	at.after = uint64(f)
+	return at, true, nil
+}
+
+// optionalString returns obj's field name, which must be a string when
+// present ("" when absent); ok is false when it is not a string.
+func optionalString(obj map[string]any, name string) (v string, ok bool) {
+	f, present := obj[name]
+	if !present {
+		return "", true
+	}
+	v, ok = f.(string)
+	return v, ok
 }
 
 // pendingResume is the resuming subscribes of one session in one batch:
@@ -207,18 +253,27 @@ type pendingResume struct {
 	sess     *ServerSession
 	after    uint64
 	previous string // the client's previous session id, or ""
+	// foreign: the client's position was of another history (a stream
+	// that was reset since): the client has seen none of this one, which
+	// is replayed from its start, and the resume is incomplete.
+	foreign  bool
 	channels []string
 }
 
-// resumeGroup returns the batch's resuming subscribes of sess after
-// position after, adding an empty group if there is none.
-func (r *result) resumeGroup(sess *ServerSession, after uint64, previous string) *pendingResume {
+// resumeGroup returns the batch's resuming subscribes of sess from at,
+// adding an empty group if there is none. A position of a history other
+// than the node's is one before all of the node's.
+func (r *result) resumeGroup(sess *ServerSession, at resumePoint, stream string) *pendingResume {
+	pr := pendingResume{sess: sess, after: at.after, previous: at.previous}
+	if at.stream != "" && stream != "" && at.stream != stream {
+		pr.after, pr.foreign = 0, true
+	}
 	for i := range r.resumes {
-		if pr := &r.resumes[i]; pr.sess == sess && pr.after == after && pr.previous == previous {
-			return pr
+		if g := &r.resumes[i]; g.sess == sess && g.after == pr.after && g.previous == pr.previous && g.foreign == pr.foreign {
+			return g
 		}
 	}
-	r.resumes = append(r.resumes, pendingResume{sess: sess, after: after, previous: previous})
+	r.resumes = append(r.resumes, pr)
 	return &r.resumes[len(r.resumes)-1]
 }
 
@@ -245,7 +300,7 @@ func (s *Server) finishResume(hc *hookContext, pr pendingResume) {
 	if len(pr.channels) == 0 {
 		return
 	}
-	complete := s.resume(hc, pr)
+	complete := s.resume(hc, pr) && !pr.foreign
 	if !complete {
 		s.stats.resumeGaps.Add(1)
 	}

@@ -200,6 +200,64 @@ func TestResumeProtocol(t *testing.T) {
 	}
 }
 
+// TestResumeStream: the handshake reply names the node's history
+// (ext.resumeStream), the same on every node of a cluster, another in
+// another cluster. A resuming subscribe that gives the stream of its
+// position is replayed as before when it is the node's; when it is
+// another's (a history reset since), the node replays its own history
+// from its start and the next connect's reply says the resume was
+// incomplete. The older forms (a bare number, no stream) are still read.
+func TestResumeStream(t *testing.T) {
+	srvs, urls := newHistoryCluster(t, 2, 100)
+	_, otherURLs := newHistoryCluster(t, 1, 100)
+	streamOf := func(url string) any {
+		c := newLP(t, url)
+		r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}, "ext": msg{"resume": true}})
+		return r[0]["ext"].(map[string]any)["resumeStream"]
+	}
+	stream, _ := streamOf(urls[0]).(string)
+	if stream == "" || streamOf(urls[1]) != stream {
+		t.Fatalf("handshake replies name streams %v and %v: want one, not empty", streamOf(urls[0]), streamOf(urls[1]))
+	}
+	if other := streamOf(otherURLs[0]); other == stream {
+		t.Fatalf("two clusters name the same stream %v", other)
+	}
+
+	// Positions 1..4: /chat/a has 1 and 3 (data 1, 3).
+	publishAndWait(t, srvs, urls, "/chat/a", "/other", "/chat/a", "/other")
+	c := resumingClient(t, urls[0])
+	if r := c.send(resumeSub("/chat/a", msg{"position": 1, "stream": 7})); r[0]["error"] != "400::resume_invalid" {
+		t.Errorf("a stream that is not a string: %v, want 400::resume_invalid", r[0])
+	}
+	tests := []struct {
+		name     string
+		at       any
+		want     []any
+		complete bool
+	}{
+		{"this history", msg{"position": 1, "stream": stream}, []any{3.0}, true},
+		{"no stream", msg{"position": 1}, []any{3.0}, true},
+		{"a bare number", 1, []any{3.0}, true},
+		{"a reset history, a position past the node's", msg{"position": 90, "stream": "gone"}, []any{1.0, 3.0}, false},
+		{"a reset history, a position before the node's", msg{"position": 2, "stream": "gone"}, []any{1.0, 3.0}, false},
+	}
+	for _, tt := range tests {
+		c := resumingClient(t, urls[0])
+		c.send(resumeSub("/chat/a", tt.at))
+		got := c.connect(true)
+		var data []any
+		for _, e := range events(got) {
+			data = append(data, e["data"])
+		}
+		if !slices.Equal(data, tt.want) {
+			t.Errorf("%s: replayed %v, want %v", tt.name, data, tt.want)
+		}
+		if cr := reply(t, got, "/meta/connect"); cr["ext"].(map[string]any)["resume"] != tt.complete {
+			t.Errorf("%s: connect after the resume: %v, want ext.resume %v", tt.name, cr, tt.complete)
+		}
+	}
+}
+
 // TestResumeLimitedByQueue: a replay stops before it would fill the
 // session's queue (keeping a tenth of MaxQueue for live messages), and the
 // next connect's reply says the resume was incomplete; the session lives.

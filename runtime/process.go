@@ -408,6 +408,9 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	}
 	if resumeAsked {
 		setExt(reply, extResume, true)
+		if stream := s.hist.streamName(); stream != "" {
+			setExt(reply, extResumeStream, stream)
+		}
 	}
 	reply.ClientID = sess.id
 	reply.Successful = bayeux.Bool(true)
@@ -593,12 +596,12 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	joinedAt := uint64(0)
 	joined := false
 	if subscribe && s.historyBroker() != nil {
-		after, previous, asked, berr := resumeAfter(m)
+		at, asked, berr := resumeAfter(m)
 		if berr != nil {
 			return fail(berr)
 		}
 		if asked {
-			resume = res.resumeGroup(sess, after, previous)
+			resume = res.resumeGroup(sess, at, s.hist.streamName())
 		}
 	}
 	for _, raw := range names {

@@ -85,3 +85,40 @@ test(`over ${transport}: the subscriber moves to another node and misses nothing
         await Promise.allSettled([subscriber.disconnect(), quietClient.disconnect(), publisher.disconnect()]);
     }
 });
+
+// Runs after the test above, which leaves the balancer on node b.
+test(`over ${transport}: the history starts again and the client is told of a gap`, {timeout: 90000}, async () => {
+    const sub = new Client(transport, {backoffIncrement: 50, maxBackoff: 300});
+    const pub = new Client(transport, {backoffIncrement: 50, maxBackoff: 300});
+    const errors = [];
+    const pubStates = [];
+    const subscriber = chat.createClient(sub.cometd, {onError: (e) => errors.push(e)});
+    const publisher = chat.createClient(pub.cometd, {onError: (e) => errors.push(e)});
+    publisher.onConnectionState((s) => pubStates.push(s));
+    try {
+        await subscriber.handshake({token: "sub"});
+        await publisher.handshake({token: "pub"});
+        const room = `r${uid()}`;
+        const got = [];
+        await subscriber.channels.chatRoom(room).subscribe((data) => got.push(Number(data.text)));
+        const publish = async (from, to) => {
+            for (let n = from; n <= to; n++) {
+                await publisher.channels.chatRoom(room).publish({text: String(n)});
+            }
+        };
+        await publish(1, 10);
+        await eventually(() => got.length === 10, "messages 1..10 on node b");
+        // b stops, the stream is deleted, node c creates it again: its
+        // positions start again from 1, below the subscriber's.
+        await control("reset");
+        await eventually(() => pubStates.at(-1) === "connected" && pubStates.includes("reconnecting"), "the publisher on node c");
+        await publish(11, 20);
+        await eventually(() => got.includes(20), "messages 11..20 on node c");
+        assert.deepEqual(got, Array.from({length: 20}, (_, i) => i + 1), "every message once, in order");
+        await eventually(() => errors.length > 0, "the gap told");
+        assert.equal(errors.length, 1, `one error: ${errors}`);
+        assert.equal(errors[0].name, "ResumeError");
+    } finally {
+        await Promise.allSettled([subscriber.disconnect(), publisher.disconnect()]);
+    }
+});

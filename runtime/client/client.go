@@ -72,11 +72,15 @@ type Client struct {
 
 	// rmu guards position, the last ext.resume position received (or the
 	// position the first subscribe joined at: positioned says there is
-	// one, 0 being a position), and gaps, the resumes the server said
-	// were incomplete.
+	// one, 0 being a position), posStream, the history the position is
+	// of, stream, the history of the current session's positions (the
+	// handshake reply's ext.resumeStream; "" when the server did not say),
+	// and gaps, the resumes the server said were incomplete.
 	rmu        sync.Mutex
 	position   uint64
 	positioned bool
+	posStream  string
+	stream     string
 	gaps       int64
 
 	cur atomic.Pointer[run] // the current run, read on the receive path
@@ -328,6 +332,10 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	c.clientID = reply.ClientID
 	c.ackOn, c.ackBatch = c.asksAck() && reply.Ext["ack"] == true, 0
 	c.resumeOn = c.o.resume && reply.Ext["resume"] == true
+	stream, _ := reply.Ext["resumeStream"].(string)
+	c.rmu.Lock()
+	c.stream = stream
+	c.rmu.Unlock()
 	return reply.ClientID, nil
 }
 
@@ -384,10 +392,20 @@ func positionOf(m *bayeux.Message) (pos uint64, ok bool) {
 	return uint64(f), true
 }
 
+// foreignLocked reports whether the position is of another history than
+// the session's: the history was reset (its positions started again)
+// since the client received it. c.rmu is held.
+func (c *Client) foreignLocked() bool {
+	return c.positioned && c.posStream != "" && c.stream != "" && c.posStream != c.stream
+}
+
 // fresh drops, with WithResume, the events at or before the last position
 // received: a replay that overlaps what the client got from its old
 // session. It records the newest position, and before any the position
-// the first successful subscribe joined at.
+// the first successful subscribe joined at. A position of another history
+// than the session's (a reset one) says nothing about this one: the first
+// event received, or a successful subscribe's reply (the start of this
+// history, 0: nothing of it was received yet), replaces it.
 func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
 	if !c.o.resume {
 		return msgs
@@ -400,15 +418,23 @@ func (c *Client) fresh(msgs []bayeux.Message) []bayeux.Message {
 		pos, stamped := positionOf(m)
 		repeat := false
 		switch {
-		case !stamped:
 		case isReplyShaped(m):
-			if m.Channel == bayeux.MetaSubscribe && !c.positioned && m.Successful != nil && *m.Successful {
-				c.position, c.positioned = pos, true
+			if m.Channel != bayeux.MetaSubscribe || m.Successful == nil || !*m.Successful {
+				break
 			}
+			switch {
+			case c.foreignLocked():
+				c.position, c.posStream = 0, c.stream
+			case stamped && !c.positioned:
+				c.position, c.positioned, c.posStream = pos, true, c.stream
+			}
+		case !stamped:
+		case c.foreignLocked():
+			c.position, c.posStream = pos, c.stream
 		case c.positioned && pos <= c.position:
 			repeat = true
 		default:
-			c.position, c.positioned = max(c.position, pos), true
+			c.position, c.positioned, c.posStream = max(c.position, pos), true, c.stream
 		}
 		switch {
 		case repeat && out == nil:
@@ -479,7 +505,7 @@ func (c *Client) Disconnect(ctx context.Context) error {
 	c.subs.Store(&empty)
 	c.smu.Unlock()
 	c.rmu.Lock()
-	c.position, c.positioned = 0, false // nothing to resume: the subscriptions are forgotten
+	c.position, c.positioned, c.posStream = 0, false, "" // nothing to resume: the subscriptions are forgotten
 	c.rmu.Unlock()
 	notify()
 	if err != nil {

@@ -307,3 +307,65 @@ func TestResumeWithNothingReceived(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeAfterHistoryReset: a client holds a position of a history that
+// is gone (the cluster started again with a new one, a new epoch) and
+// resumes on a node of the new history, whose positions start again from
+// 1. It is told of a gap (what the old history had after its position is
+// lost to it), it is replayed what the new history holds on its channels,
+// and it gets the new history's later events, though their positions are
+// at or below its old one; a later move on the new history is complete.
+func TestResumeAfterHistoryReset(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		old := historyCluster(t, 1, 1000, runtime.Options{})[0]
+		lb := newBalancer(t, old)
+		sub := connectClient(t, lb.url, append(transportOptions(tr), client.WithResume())...)
+		got := subscribeSeqs(t, sub, "/chat/room")
+		pub := connectClient(t, serve(t, old), client.WithTransport(bayeux.TransportLongPolling))
+		publishSeqs(t, pub, "/chat/room", 1, 10)
+		got.waitLast(t, 10)
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_ = old.Shutdown(ctx)
+
+		nodes := historyCluster(t, 2, 1000, runtime.Options{}) // a new history: positions from 1 again
+		a, b := nodes[0], nodes[1]
+		pub2 := connectClient(t, serve(t, b), client.WithTransport(bayeux.TransportLongPolling))
+		publishSeqs(t, pub2, "/chat/room", 11, 13) // positions 1..3: missed, and replayed
+		lb.cur.Store(a)
+		got.waitLast(t, 13)
+		publishSeqs(t, pub2, "/chat/room", 14, 20) // positions 4..10: at or below the old position
+		got.waitLast(t, 20)
+		if g, want := got.got(), seqRange(1, 20); !slices.Equal(g, want) {
+			t.Errorf("got %v, want %v", g, want)
+		}
+		if n := gapsSoon(sub); n != 1 {
+			t.Errorf("client ResumeGaps = %d, want 1", n)
+		}
+		if n := a.Stats().ResumeGaps; n != 1 {
+			t.Errorf("server Stats().ResumeGaps = %d, want 1", n)
+		}
+
+		// Moving again, within the new history: nothing lost, no gap.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), waitFor)
+		defer cancel2()
+		_ = a.Shutdown(ctx2)
+		publishSeqs(t, pub2, "/chat/room", 21, 25)
+		lb.cur.Store(b)
+		got.waitLast(t, 25)
+		if g, want := got.got(), seqRange(1, 25); !slices.Equal(g, want) {
+			t.Errorf("after a second move: got %v, want %v", g, want)
+		}
+		if n := sub.ResumeGaps(); n != 1 {
+			t.Errorf("client ResumeGaps = %d after a move within one history, want still 1", n)
+		}
+	})
+}
+
+func seqRange(first, last int) []int {
+	var s []int
+	for i := first; i <= last; i++ {
+		s = append(s, i)
+	}
+	return s
+}

@@ -187,12 +187,21 @@ func (c *Client) resubscribe(ctx context.Context, id string) error {
 	c.mu.Lock()
 	resume, previous := c.resumeOn, c.previousID
 	c.mu.Unlock()
-	after, positioned := c.Position()
+	c.rmu.Lock()
+	after, positioned, stream := c.position, c.positioned, c.posStream
+	c.rmu.Unlock()
 	msgs := make([]*bayeux.Message, len(channels))
 	for i, ch := range channels {
 		msgs[i] = subscribeMessage(bayeux.MetaSubscribe, id, ch)
 		if resume && positioned {
-			msgs[i].Ext = map[string]any{"resume": map[string]any{"position": after, "session": previous}}
+			// The history of the position, when the server named it: a
+			// server on another (a reset one) replays its own from the
+			// start and tells of a gap.
+			at := map[string]any{"position": after, "session": previous}
+			if stream != "" {
+				at["stream"] = stream
+			}
+			msgs[i].Ext = map[string]any{"resume": at}
 		}
 	}
 	replies, err := c.exchange(ctx, msgs, c.o.maxNetworkDelay)

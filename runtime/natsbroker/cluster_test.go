@@ -983,3 +983,66 @@ func TestHistoryStreamDeleted(t *testing.T) {
 		t.Error("healthy again with its history gone")
 	}
 }
+
+// TestResumeAfterStreamRecreated: the history stream is deleted and
+// created again (its positions start from 1 again) while a client that
+// holds a position of the old stream has no node. It resumes on a node of
+// the new stream: it is told of a gap, it is replayed what the new stream
+// holds on its channel, and it gets the later events, though their
+// positions are at or below its old one.
+func TestResumeAfterStreamRecreated(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	a := startNode(t, "a", ns.ClientURL(), withHistory)
+	lb := newBalancer(t, a)
+	sub := newClient(t, lb.url(), "", nil, client.WithResume())
+	rec := subscribe(t, sub, "/chat/room")
+	publish := func(n *node, first, last int) {
+		t.Helper()
+		for i := first; i <= last; i++ {
+			if _, err := n.srv.Publish("/chat/room", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := func(last int) []string {
+		var w []string
+		for i := 1; i <= last; i++ {
+			w = append(w, fmt.Sprint("/chat/room ", i))
+		}
+		return w
+	}
+	publish(a, 1, 10)
+	waitFor(t, 5*time.Second, "events 1..10", func() bool { return len(rec.got()) == 10 })
+	a.stop()
+	js, err := jetstream.New(natsConn(t, ns.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), "cometgen-history"); err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, "b", ns.ClientURL(), withHistory) // creates the stream again
+	publish(b, 11, 13)                                  // positions 1..3
+	lb.point(b)
+	waitFor(t, 10*time.Second, "events 11..13 replayed", func() bool { return len(rec.got()) >= 13 })
+	publish(b, 14, 20) // positions 4..10
+	waitFor(t, 5*time.Second, "events 14..20", func() bool { return len(rec.got()) >= 20 })
+	if got := rec.got(); !slices.Equal(got, want(20)) {
+		t.Errorf("got %v, want %v", got, want(20))
+	}
+	waitFor(t, 5*time.Second, "the gap told", func() bool { return sub.ResumeGaps() == 1 })
+	if n := b.srv.Stats().ResumeGaps; n != 1 {
+		t.Errorf("server Stats().ResumeGaps = %d, want 1", n)
+	}
+}
+
+// natsConn connects to NATS at url for the test's own requests.
+func natsConn(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}

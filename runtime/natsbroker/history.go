@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/nats-io/nats.go"
@@ -19,6 +21,16 @@ type histStream struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	cc     jetstream.ConsumeContext
+	// created is when JetStream created the stream: a stream deleted and
+	// created again, whose positions start again, has another.
+	created time.Time
+}
+
+// streamID names a history stream for runtime.Node.Begin: its creation
+// time, which tells a stream deleted and created again (its sequence
+// numbers start again from 1) from the one before.
+func streamID(created time.Time) string {
+	return "j" + strconv.FormatInt(created.UnixNano(), 36)
 }
 
 func (h *histStream) stop() { h.cc.Stop() }
@@ -60,7 +72,7 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 	// A node that starts (or starts its history late) begins after the
 	// stream's end; events before it are replayed to resuming clients.
 	last := max(info.State.LastSeq, n.Position())
-	n.Begin(last)
+	n.Begin(streamID(info.Created), last)
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   last + 1,
@@ -68,7 +80,7 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: history consumer: %w", err)
 	}
-	h := &histStream{js: js, stream: st}
+	h := &histStream{js: js, stream: st, created: info.Created}
 	h.cc, err = cons.Consume(func(m jetstream.Msg) { b.onHistory(n, m) },
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !b.closed.Load() {
@@ -232,7 +244,7 @@ func (b *Broker) checkHistory(n *runtime.Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), min(b.o.RequestTimeout, b.o.Heartbeat))
 	defer cancel()
 	info, err := h.stream.Info(ctx)
-	if broken := historyBroken(b.historyStream(), pos, info, err); broken != nil {
+	if broken := historyBroken(b.historyStream(), h.created, pos, info, err); broken != nil {
 		b.histBroken.Store(&broken)
 		b.log.Error("natsbroker: history lost", "err", broken)
 		b.unhealthy(broken)
@@ -240,15 +252,19 @@ func (b *Broker) checkHistory(n *runtime.Node) {
 }
 
 // historyBroken judges the stream's info (or the error reading it) against
-// the node's position: an error when the stream is gone or ends before
-// what the node delivered; nil otherwise, including when NATS did not
-// answer (the connection's handlers deal with that).
-func historyBroken(stream string, pos uint64, info *jetstream.StreamInfo, err error) error {
+// the node's position and the creation time of the stream the node began
+// on: an error when the stream is gone, was created again (even if it
+// has grown past the node's position since) or ends before what the node
+// delivered; nil otherwise, including when NATS did not answer (the
+// connection's handlers deal with that).
+func historyBroken(stream string, created time.Time, pos uint64, info *jetstream.StreamInfo, err error) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return fmt.Errorf("natsbroker: history stream %s was deleted while this node ran: restart the nodes", stream)
 	case err != nil:
 		return nil
+	case !info.Created.Equal(created):
+		return fmt.Errorf("natsbroker: history stream %s was created again while this node ran (at %v, the node began on one of %v): restart the nodes", stream, info.Created, created)
 	case info.State.LastSeq < pos:
 		return fmt.Errorf("natsbroker: history stream %s was reset while this node ran (it ends at %d, this node delivered %d): restart the nodes", stream, info.State.LastSeq, pos)
 	}

@@ -135,9 +135,12 @@ func TestHeartbeatInParts(t *testing.T) {
 }
 
 func TestHistoryBroken(t *testing.T) {
+	created := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 	info := func(last uint64) *jetstream.StreamInfo {
-		return &jetstream.StreamInfo{State: jetstream.StreamState{LastSeq: last}}
+		return &jetstream.StreamInfo{Created: created, State: jetstream.StreamState{LastSeq: last}}
 	}
+	recreated := info(15)
+	recreated.Created = created.Add(time.Second)
 	tests := []struct {
 		name string
 		pos  uint64
@@ -150,10 +153,11 @@ func TestHistoryBroken(t *testing.T) {
 		{"empty stream, nothing delivered", 0, info(0), nil, ""},
 		{"reset", 10, info(3), nil, "was reset while this node ran (it ends at 3, this node delivered 10)"},
 		{"deleted", 10, nil, jetstream.ErrStreamNotFound, "was deleted while this node ran"},
+		{"created again, past the node's position", 10, recreated, nil, "was created again while this node ran"},
 		{"no answer", 10, nil, context.DeadlineExceeded, ""},
 	}
 	for _, tt := range tests {
-		err := historyBroken("c-history", tt.pos, tt.info, tt.err)
+		err := historyBroken("c-history", created, tt.pos, tt.info, tt.err)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v, want nil", tt.name, err)
