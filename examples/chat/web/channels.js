@@ -162,6 +162,12 @@ class Link {
    * subscription when none was (the resume extension); -1: none.
    */
   #position = -1;
+  /**
+   * The history the position is of, and the history of this session's
+   * positions (the handshake reply's ext.resumeStream); "": not named.
+   */
+  #positionStream = "";
+  #stream = "";
   /** This session's id, and the one before it, which a resume continues. */
   #clientId = "";
   #previousId = "";
@@ -205,8 +211,11 @@ class Link {
    * Messages at or before the newest position received are repeats (a
    * replay overlapping what the old session delivered) and are dropped. A
    * subscribe's reply tells the position it joined at, which a client that
-   * has received nothing yet resumes from. A connect reply saying a replay
-   * was incomplete goes to onError.
+   * has received nothing yet resumes from. A position of another history
+   * than the session's (one reset since) says nothing about this one: the
+   * next message, or a subscribe's reply (this history's start, 0),
+   * replaces it. A connect reply saying a replay was incomplete goes to
+   * onError.
    */
   #incoming(message) {
     const resume = message.ext?.resume;
@@ -215,11 +224,20 @@ class Link {
         if (message.successful === true) {
           this.#previousId = this.#clientId;
           this.#clientId = message.clientId ?? "";
+          const stream = message.ext?.resumeStream;
+          this.#stream = typeof stream === "string" ? stream : "";
         }
         break;
       case "/meta/subscribe":
-        if (message.successful === true && typeof resume === "number" && this.#position < 0) {
+        if (message.successful !== true) {
+          break;
+        }
+        if (this.#foreign()) {
+          this.#position = 0; // nothing of this session's history received yet
+          this.#positionStream = this.#stream;
+        } else if (typeof resume === "number" && this.#position < 0) {
           this.#position = resume;
+          this.#positionStream = this.#stream;
         }
         break;
       case "/meta/connect":
@@ -233,13 +251,24 @@ class Link {
           message.data !== undefined &&
           message.successful === undefined
         ) {
-          if (resume <= this.#position) {
+          if (resume <= this.#position && !this.#foreign()) {
             return null;
           }
           this.#position = resume;
+          this.#positionStream = this.#stream;
         }
     }
     return message;
+  }
+
+  /** Whether the position is of another history than this session's. */
+  #foreign() {
+    return (
+      this.#position >= 0 &&
+      this.#positionStream !== "" &&
+      this.#stream !== "" &&
+      this.#positionStream !== this.#stream
+    );
   }
 
   /**
@@ -247,12 +276,22 @@ class Link {
    * its node died) the CometD client has forgotten the subscriptions: they
    * are made again, in one batch, each asking for what came after the
    * newest position received (replayed in one pass, in order, without the
-   * old session's own messages where they were left out).
+   * old session's own messages where they were left out), in the history
+   * it names (a server on another replays its own from the start, and
+   * tells of a gap).
    */
   #resubscribe() {
     const props =
       this.#position >= 0
-        ? { ext: { resume: { position: this.#position, session: this.#previousId } } }
+        ? {
+            ext: {
+              resume: {
+                position: this.#position,
+                session: this.#previousId,
+                stream: this.#positionStream,
+              },
+            },
+          }
         : {};
     this.cometd.batch(() => {
       for (const live of this.#live) {
@@ -303,6 +342,7 @@ class Link {
   disconnect() {
     this.#live.clear();
     this.#position = -1;
+    this.#positionStream = "";
     this.#clientId = "";
     return new Promise((resolve) => {
       this.cometd.disconnect(() => resolve());
