@@ -145,17 +145,9 @@ func TestLocalChannel(t *testing.T) {
 	}{{"true", true}, {"false", false}}
 	for _, tt := range tests {
 		src := "cometgen: 1\nname: s\nchannels:\n  /cursor/{table}:\n    params: {table: {}}\n    message: {type: object}\n    local: " + tt.local + "\n"
-		spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		files, err := Generate(spec, Options{})
-		if err != nil {
-			t.Fatalf("Generate: %v", err)
-		}
 		var all []byte
-		for _, p := range files.Paths() {
-			all = append(all, files[p]...)
+		for _, b := range generateSource(t, src) {
+			all = append(all, b...)
 		}
 		if got := regexp.MustCompile(`\bLocal:\s+true,`).Match(all); got != tt.want {
 			t.Errorf("local: %s: Local: true emitted = %v, want %v", tt.local, got, tt.want)
@@ -272,6 +264,20 @@ func TestShapes(t *testing.T) {
 // heading ("# ISO 4217 code").
 func TestDescriptionIsNoHeading(t *testing.T) {
 	src := "cometgen: 1\nname: money\nschemas:\n  Price:\n    description: ISO 4217 code\n    type: object\n    properties: {currency: {type: string}}\nchannels:\n  /price: {message: Price}\n"
+	var types []byte
+	for p, b := range generateSource(t, src) {
+		if strings.HasSuffix(p, "types.go") {
+			types = b
+		}
+	}
+	if bytes.Contains(types, []byte("# ISO")) || !bytes.Contains(types, []byte("// ISO 4217 code.\n")) {
+		t.Errorf("types.go does not keep the description as a sentence:\n%s", types)
+	}
+}
+
+// generateSource returns what the generator writes for the spec src.
+func generateSource(t *testing.T, src string) Files {
+	t.Helper()
 	spec, err := schema.Parse("s.yaml", []byte(src), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -280,13 +286,5 @@ func TestDescriptionIsNoHeading(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	var types []byte
-	for _, p := range files.Paths() {
-		if strings.HasSuffix(p, "types.go") {
-			types = files[p]
-		}
-	}
-	if bytes.Contains(types, []byte("# ISO")) || !bytes.Contains(types, []byte("// ISO 4217 code.\n")) {
-		t.Errorf("types.go does not keep the description as a sentence:\n%s", types)
-	}
+	return files
 }

@@ -62,16 +62,7 @@ func BenchmarkContractTemplates(b *testing.B) {
 				if got := drain(); got != subs {
 					b.Fatalf("the message reached %d of %d subscribers", got, subs)
 				}
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if err := runtime.BenchPublish(srv, body); err != nil {
-						b.Fatal(err)
-					}
-					if i++; i%256 == 0 {
-						drain()
-					}
-				}
+				publishLoop(b, srv, body, drain)
 			})
 		}
 	}
