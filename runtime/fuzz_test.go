@@ -1,7 +1,18 @@
 package runtime
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // FuzzProcess feeds arbitrary request bodies through parsing and message
@@ -41,4 +52,283 @@ func FuzzProcess(f *testing.F) {
 			srv.connectReply(res.connect)
 		}
 	})
+}
+
+// fuzzClientID is replaced, in a fuzzed request, by the clientId of a
+// session the fuzz target handshook, so that the fuzzer reaches past the
+// session lookup.
+const fuzzClientID = "CLIENTID"
+
+// fuzzSeeds are request bodies of real clients (the CometD JavaScript
+// client, Faye, the Go client), and hostile ones, for the transport fuzz
+// targets.
+var fuzzSeeds = []string{
+	// The CometD JavaScript client, long-polling then websocket.
+	`[{"id":"1","version":"1.0","minimumVersion":"1.0","channel":"/meta/handshake","supportedConnectionTypes":["websocket","long-polling","callback-polling"],"advice":{"timeout":60000,"interval":0}}]`,
+	`[{"id":"2","channel":"/meta/connect","connectionType":"long-polling","advice":{"timeout":0},"clientId":"CLIENTID"}]`,
+	`[{"id":"3","channel":"/meta/subscribe","subscription":"/chat/demo","clientId":"CLIENTID"},{"id":"4","channel":"/chat/demo","data":{"user":"alice","chat":"hi \u2028 ☃ 👋"},"clientId":"CLIENTID"}]`,
+	`[{"id":"5","channel":"/meta/connect","connectionType":"websocket","clientId":"CLIENTID"}]`,
+	`[{"id":"6","channel":"/meta/unsubscribe","subscription":"/chat/demo","clientId":"CLIENTID"},{"id":"7","channel":"/meta/disconnect","clientId":"CLIENTID"}]`,
+	// The ack extension, timesync, and a remote call.
+	`[{"id":"1","version":"1.0","channel":"/meta/handshake","supportedConnectionTypes":["websocket","long-polling"],"ext":{"ack":true,"timesync":{"tc":1700000000000,"l":0,"o":0}}}]`,
+	`[{"id":"2","channel":"/meta/connect","connectionType":"long-polling","advice":{"timeout":0},"clientId":"CLIENTID","ext":{"ack":-1}}]`,
+	`[{"id":"8","channel":"/service/echo","data":{"text":"x"},"clientId":"CLIENTID"}]`,
+	// Faye: a keep-alive, a single message object, wildcard subscriptions.
+	`[]`,
+	`{"channel":"/meta/subscribe","clientId":"CLIENTID","subscription":["/a/*","/b/**"],"id":"9"}`,
+	`[{"channel":"/a/b","clientId":"CLIENTID","data":1,"id":"10","ext":{"resume":{"position":"5"}}}]`,
+	// Hostile: invalid UTF-8, a lone surrogate, deep nesting, huge numbers,
+	// odd ids and fields, a batched handshake.
+	"[{\"channel\":\"/a\",\"clientId\":\"CLIENTID\",\"data\":\"\xff\xfe\"}]",
+	"[{\"channel\":\"/a\xc3\",\"clientId\":\"CLIENTID\",\"data\":1}]",
+	"[{\"channel\":\"/meta/subscribe\",\"clientId\":\"CLIENTID\",\"subscription\":\"/a\xed\xa0\x80\"}]",
+	`[{"channel":"/a","clientId":"CLIENTID","data":"\ud800"}]`,
+	`[{"channel":"/a","clientId":"CLIENTID","data":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}]`,
+	`[{"channel":"/a","clientId":"CLIENTID","data":` + strings.Repeat(`{"a":`, 1100) + "1" + strings.Repeat("}", 1100) + `}]`,
+	`[{"channel":"/a","clientId":"CLIENTID","id":1e400,"data":123456789012345678901234567890e300}]`,
+	`[{"channel":"/a","clientId":"CLIENTID","id":-0.5},{"channel":"/a","clientId":"CLIENTID","id":{}}]`,
+	`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]},{"channel":"/a","data":1}]`,
+	`[{"channel":"/meta/handshake","version":"2.0","supportedConnectionTypes":["carrier-pigeon"]}]`,
+	`[{"CHANNEL":"/Meta/Connect","clientid":"CLIENTID","connectionType":"long-polling"}]`,
+	`[{"channel":"/meta/connect","clientId":"CLIENTID"},{"channel":"/meta/connect","clientId":"CLIENTID"}]`,
+	`[{"channel":"/**","clientId":"CLIENTID","data":1},{"channel":"/a/*","clientId":"CLIENTID","data":2},{"channel":"//","clientId":"CLIENTID"}]`,
+	`[{"channel":"/a","clientId":"CLIENTID","data":"` + "\u2028\u2029" + `"}]`,
+	`[{}]`, `[null]`, `[{"channel":`, "\x00", ``,
+}
+
+// panicWatch is a slog.Handler that keeps the server's reports of the
+// panics it recovered from (a message's processing, a local session's
+// handler): a fuzz target must fail on them as on any other panic.
+type panicWatch struct {
+	mu     sync.Mutex
+	panics []string
+}
+
+func (p *panicWatch) Enabled(context.Context, slog.Level) bool { return true }
+
+func (p *panicWatch) Handle(_ context.Context, r slog.Record) error {
+	if !strings.Contains(r.Message, "panic") {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	p.mu.Lock()
+	p.panics = append(p.panics, b.String())
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *panicWatch) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p *panicWatch) WithGroup(string) slog.Handler      { return p }
+
+// check fails t with the panics reported since the last check.
+func (p *panicWatch) check(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	panics := p.panics
+	p.panics = nil
+	p.mu.Unlock()
+	for _, s := range panics {
+		t.Errorf("the server recovered from a panic: %s", s)
+	}
+}
+
+// serveFuzz calls srv.ServeHTTP and returns the response.
+func serveFuzz(srv *Server, method, target, contentType, origin string, body []byte) *http.Response {
+	r := httptest.NewRequest(http.MethodGet, "/cometd", bytes.NewReader(body))
+	r.Method = method
+	if u, err := r.URL.Parse(target); err == nil {
+		r.URL = u
+		r.RequestURI = target
+	}
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	if origin != "" {
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Referer", origin+"/page")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+	}
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	return w.Result()
+}
+
+// fuzzSession handshakes a long-polling session and returns its clientId.
+func fuzzSession(t *testing.T, srv *Server, subscription string) string {
+	t.Helper()
+	replies := fuzzPost(t, srv, `[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)
+	id, _ := replies[0]["clientId"].(string)
+	if id == "" {
+		t.Fatalf("handshake: %v", replies)
+	}
+	if subscription != "" {
+		r := fuzzPost(t, srv, `[{"channel":"/meta/subscribe","clientId":"`+id+`","subscription":"`+subscription+`"}]`)
+		if r[0]["successful"] != true {
+			t.Fatalf("subscribe: %v", r)
+		}
+	}
+	return id
+}
+
+// fuzzPost posts a well-formed body and returns the replies.
+func fuzzPost(t *testing.T, srv *Server, body string) []msg {
+	t.Helper()
+	resp := serveFuzz(srv, http.MethodPost, "/cometd", "application/json", "", []byte(body))
+	out, _ := readAll(resp)
+	var replies []msg
+	if err := json.Unmarshal(out, &replies); err != nil || len(replies) == 0 {
+		t.Fatalf("POST %s: %d %q", body, resp.StatusCode, out)
+	}
+	return replies
+}
+
+func readAll(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err := b.ReadFrom(resp.Body)
+	return b.Bytes(), err
+}
+
+// checkFrame checks that a response body or websocket frame is a JSON
+// array of message objects in valid UTF-8.
+func checkFrame(b []byte) error {
+	if !utf8.Valid(b) {
+		return fmt.Errorf("invalid UTF-8 in %q", b)
+	}
+	var msgs []map[string]json.RawMessage
+	if err := json.Unmarshal(b, &msgs); err != nil {
+		return fmt.Errorf("not a JSON array of messages: %v: %q", err, b)
+	}
+	return nil
+}
+
+// FuzzHTTP drives the long-polling and callback-polling transports through
+// Server.ServeHTTP with a fuzzed method, Content-Type, query string and
+// body, and a cross-site Origin when it is not empty, on behalf of a
+// session that has handshaken (CLIENTID in the input
+// is its clientId). Properties: nothing panics; every answer is a JSON
+// array of messages (a JSONP call of one) in valid UTF-8, or an HTTP error
+// with a plain-text explanation; and a subscriber to every channel
+// receives nothing but valid UTF-8, so nothing invalid is relayed.
+func FuzzHTTP(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add("POST", "application/json;charset=UTF-8", "", "", []byte(s))
+	}
+	f.Add("POST", "application/x-www-form-urlencoded", "", "", []byte("message="+urlEscape(fuzzSeeds[2])))
+	f.Add("POST", "application/x-www-form-urlencoded", "", "", []byte("message=%5B%5D&message=%7B%7D&message="+urlEscape(fuzzSeeds[3])))
+	f.Add("POST", "text/plain", "", "jsonp=cb", []byte(fuzzSeeds[1]))
+	for _, s := range fuzzSeeds[:12] {
+		f.Add("GET", "", "", "jsonp=jQuery3510_17&message="+urlEscape(s), []byte(nil))
+	}
+	f.Add("GET", "", "", "jsonp=cb&message=%5B%7B%22channel%22%3A%22%2Fa%22%2C%22clientId%22%3A%22CLIENTID%22%2C%22data%22%3A%22%FF%22%7D%5D", []byte(nil))
+	f.Add("GET", "", "", "jsonp=cb&message=%5B%5D&message=%5B%7B%7D%5D&message=%7B%7D", []byte(nil))
+	f.Add("GET", "", "", "jsonp=alert(1)//&message=%5B%5D", []byte(nil))
+	f.Add("GET", "", "", "jsonp=&message=%5B%5D", []byte(nil))
+	f.Add("GET", "", "", "message=%5B%5D", []byte(nil))
+	f.Add("GET", "", "", "jsonp=cb&message=%ZZ;&&=", []byte(nil))
+	f.Add("OPTIONS", "", "https://other.example", "", []byte(nil))
+	f.Add("GET", "", "https://evil.example", "jsonp=cb&message=%5B%5D", []byte(nil))
+	f.Add("GET", "", "null", "jsonp=cb&message=%5B%5D", []byte(nil))
+	f.Add("DELETE", "", "", "", []byte(nil))
+
+	watch := &panicWatch{}
+	srv := New(Options{
+		Logger:  slog.New(watch),
+		Timeout: 10 * time.Millisecond, // a held connect costs little
+		// Sessions the fuzzer creates go soon.
+		MaxInterval: time.Second,
+	})
+	defer srv.Shutdown(context.Background())
+	f.Fuzz(func(t *testing.T, method, contentType, origin, query string, body []byte) {
+		sub := fuzzSession(t, srv, "/**")
+		actor := fuzzSession(t, srv, "")
+		body = bytes.ReplaceAll(body, []byte(fuzzClientID), []byte(actor))
+		query = strings.ReplaceAll(query, fuzzClientID, actor)
+		target := "/cometd"
+		if query != "" {
+			target += "?" + query
+		}
+		resp := serveFuzz(srv, method, target, contentType, origin, body)
+		out, err := readAll(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHTTPResponse(t, resp, out)
+
+		// The subscriber receives what the request published.
+		resp = serveFuzz(srv, http.MethodPost, "/cometd", "application/json", "",
+			[]byte(`[{"channel":"/meta/connect","connectionType":"long-polling","clientId":"`+sub+`","advice":{"timeout":0}}]`))
+		out, _ = readAll(resp)
+		if err := checkFrame(out); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("subscriber's connect: %d: %v", resp.StatusCode, err)
+		}
+		for _, id := range []string{sub, actor} {
+			serveFuzz(srv, http.MethodPost, "/cometd", "application/json", "",
+				[]byte(`[{"channel":"/meta/disconnect","clientId":"`+id+`"}]`))
+		}
+		watch.check(t)
+	})
+}
+
+// checkHTTPResponse checks the answer of a fuzzed request.
+func checkHTTPResponse(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	ct := resp.Header.Get("Content-Type")
+	switch {
+	case strings.HasPrefix(ct, "application/json"):
+		if err := checkFrame(body); err != nil {
+			t.Errorf("status %d: %v", resp.StatusCode, err)
+		}
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d with a JSON body", resp.StatusCode)
+		}
+	case strings.HasPrefix(ct, "text/javascript"):
+		// callback(JSON);
+		i := bytes.IndexByte(body, '(')
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest || i < 1 || !bytes.HasSuffix(body, []byte(");")) {
+			t.Fatalf("status %d: JSONP answer %q", resp.StatusCode, body)
+		}
+		if !validCallback(string(body[:i]), DefaultJSONPCallbackMaxLength) {
+			t.Errorf("JSONP callback %q", body[:i])
+		}
+		if err := checkFrame(body[i+1 : len(body)-2]); err != nil {
+			t.Errorf("JSONP: %v", err)
+		}
+		if bytes.Contains(body, []byte("\u2028")) || bytes.Contains(body, []byte("\u2029")) {
+			t.Errorf("JSONP answer holds a raw U+2028 or U+2029: %q", body)
+		}
+	case strings.HasPrefix(ct, "text/plain"):
+		if resp.StatusCode < 400 || resp.StatusCode > 599 {
+			t.Errorf("status %d with a plain-text body %q", resp.StatusCode, body)
+		}
+		if !utf8.Valid(body) {
+			t.Errorf("status %d: invalid UTF-8 in the error %q", resp.StatusCode, body)
+		}
+	case ct == "" && len(body) == 0:
+		// An empty answer: an OPTIONS preflight, or a long poll displaced
+		// by a newer one.
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != DefaultDuplicateConnectStatus {
+			t.Errorf("status %d with no body", resp.StatusCode)
+		}
+	default:
+		t.Errorf("status %d, Content-Type %q: %q", resp.StatusCode, ct, body)
+	}
+}
+
+func urlEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
