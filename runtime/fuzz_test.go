@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
 )
 
 // FuzzProcess feeds arbitrary request bodies through parsing and message
@@ -331,4 +335,218 @@ func urlEscape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// fuzzPeer is a websocket client of FuzzWebSocket that stays connected
+// across fuzz inputs: it keeps its session alive with /meta/connect, like
+// the CometD client, and hands what it receives to its owner.
+type fuzzPeer struct {
+	c        *websocket.Conn
+	clientID string
+	mu       sync.Mutex // serializes writes
+	events   chan float64
+	failures chan error
+}
+
+// dialFuzzPeer connects to url, handshakes and subscribes to subscription
+// ("" for none).
+func dialFuzzPeer(f *testing.F, url, subscription string) *fuzzPeer {
+	c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	resp.Body.Close()
+	f.Cleanup(func() { c.Close() })
+	p := &fuzzPeer{c: c, events: make(chan float64, 64), failures: make(chan error, 64)}
+	p.write(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["websocket"]}]`)
+	var replies []msg
+	if err := c.ReadJSON(&replies); err != nil || len(replies) != 1 || replies[0]["clientId"] == nil {
+		f.Fatalf("handshake: %v %v", replies, err)
+	}
+	p.clientID = replies[0]["clientId"].(string)
+	if subscription != "" {
+		p.write(`[{"channel":"/meta/subscribe","clientId":"` + p.clientID + `","subscription":"` + subscription + `"}]`)
+	}
+	p.connect()
+	go p.readLoop()
+	return p
+}
+
+func (p *fuzzPeer) write(frame string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := p.c.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		p.fail(err)
+	}
+}
+
+func (p *fuzzPeer) connect() {
+	p.write(`[{"channel":"/meta/connect","connectionType":"websocket","clientId":"` + p.clientID + `"}]`)
+}
+
+func (p *fuzzPeer) fail(err error) {
+	select {
+	case p.failures <- err:
+	default:
+	}
+}
+
+// readLoop checks every frame, answers each connect reply with the next
+// connect, and passes on the data of the events of /fuzz/probe.
+func (p *fuzzPeer) readLoop() {
+	for {
+		_, frame, err := p.c.ReadMessage()
+		if err != nil {
+			p.fail(fmt.Errorf("read: %w", err))
+			return
+		}
+		if err := checkFrame(frame); err != nil {
+			p.fail(err)
+			continue
+		}
+		var msgs []msg
+		json.Unmarshal(frame, &msgs)
+		for _, m := range msgs {
+			switch m["channel"] {
+			case "/meta/connect":
+				if m["successful"] != true {
+					p.fail(fmt.Errorf("connect: %v", m))
+				}
+				p.connect()
+			case "/meta/subscribe":
+				if m["successful"] != true {
+					p.fail(fmt.Errorf("subscribe: %v", m))
+				}
+			case "/fuzz/probe":
+				if n, ok := m["data"].(float64); ok {
+					p.events <- n
+				}
+			}
+		}
+	}
+}
+
+// check fails t with what went wrong since the last check.
+func (p *fuzzPeer) check(t *testing.T, who string) {
+	t.Helper()
+	for {
+		select {
+		case err := <-p.failures:
+			t.Errorf("%s: %v", who, err)
+		default:
+			return
+		}
+	}
+}
+
+// FuzzWebSocket sends fuzzed frames (the input split at NUL bytes, at most
+// eight) to a server over a real loopback websocket, after a handshake of
+// its own when asked (CLIENTID in the frames is then its clientId), and a
+// probe: a message whose reply must come. Properties: nothing panics; the
+// connection answers the probe or closes with a close frame; every frame
+// the server sends is a JSON array of messages in valid UTF-8; and other
+// sessions keep working: a subscriber to every channel receives only valid
+// frames, and receives a broadcast published after each input.
+func FuzzWebSocket(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(true, []byte(s))
+		f.Add(false, []byte(s))
+	}
+	f.Add(true, []byte(fuzzSeeds[3]+"\x00"+fuzzSeeds[2]+"\x00"+fuzzSeeds[5]+"\x00"+fuzzSeeds[4]))
+	f.Add(true, []byte(`[{"channel":"/meta/connect","connectionType":"websocket","clientId":"CLIENTID","advice":{"timeout":0}}]`+"\x00"+fuzzSeeds[3]+"\x00"+fuzzSeeds[3]))
+	f.Add(true, []byte(`[{"channel":"/a","clientId":"CLIENTID","data":"`+strings.Repeat("x", 20<<10)+`"}]`))
+	f.Add(true, []byte("["+strings.Repeat(`{"channel":"/a","clientId":"CLIENTID","data":1},`, 200)+`{}]`))
+	f.Add(false, []byte("\x00\x00\x00"))
+
+	watch := &panicWatch{}
+	srv := New(Options{
+		Logger:                slog.New(watch),
+		Timeout:               20 * time.Millisecond, // a held connect costs little
+		MaxInterval:           2 * time.Second,       // sessions the fuzzer creates go soon
+		MaxMessageSize:        16 << 10,
+		MaxMessagesPerRequest: 100,
+	})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				watch.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelError, fmt.Sprintf("panic: %v\n%s", p, debug.Stack()), 0))
+			}
+		}()
+		srv.ServeHTTP(w, r)
+	}))
+	f.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		hs.Close()
+	})
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/cometd"
+	sub := dialFuzzPeer(f, url, "/**")
+	pub := dialFuzzPeer(f, url, "")
+	var probes float64
+
+	f.Fuzz(func(t *testing.T, handshake bool, input []byte) {
+		c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		defer c.Close()
+		if handshake {
+			c.WriteMessage(websocket.TextMessage, []byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["websocket"]}]`))
+			var replies []msg
+			if err := c.ReadJSON(&replies); err != nil || len(replies) != 1 || replies[0]["clientId"] == nil {
+				t.Fatalf("handshake: %v %v", replies, err)
+			}
+			input = bytes.ReplaceAll(input, []byte(fuzzClientID), []byte(replies[0]["clientId"].(string)))
+		}
+		frames := bytes.SplitN(input, []byte{0}, 8)
+		frames = append(frames, []byte(`[{"channel":"/fuzz/x","clientId":"nobody","id":"probe"}]`))
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		for _, frame := range frames {
+			if err := c.WriteMessage(websocket.TextMessage, frame); err != nil {
+				break // closed by the server: the reads below see how
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	read:
+		for {
+			_, frame, err := c.ReadMessage()
+			var closed *websocket.CloseError
+			switch {
+			case errors.As(err, &closed):
+				break read
+			case err != nil:
+				t.Fatalf("neither an answer to the probe nor a close frame: %v", err)
+			}
+			if err := checkFrame(frame); err != nil {
+				t.Fatal(err)
+			}
+			var msgs []msg
+			json.Unmarshal(frame, &msgs)
+			for _, m := range msgs {
+				if m["id"] == "probe" {
+					break read
+				}
+			}
+		}
+		c.Close()
+
+		probes++
+		pub.write(fmt.Sprintf(`[{"channel":"/fuzz/probe","clientId":"%s","data":%v}]`, pub.clientID, probes))
+		timeout := time.After(5 * time.Second)
+	wait:
+		for {
+			select {
+			case n := <-sub.events:
+				if n == probes {
+					break wait
+				}
+			case <-timeout:
+				t.Fatal("the subscriber did not receive the broadcast published after the input")
+			}
+		}
+		sub.check(t, "subscriber")
+		pub.check(t, "publisher")
+		watch.check(t)
+	})
 }
