@@ -111,12 +111,39 @@ func sameJSON(a, b json.RawMessage) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
+// FuzzDecode checks the decoder against encoding/json (checkDecode), that
+// the messages it does not report as holding invalid UTF-8 hold none in
+// their raw fields, and that MaxMessages refuses exactly the frames with
+// more messages. The corpus in testdata/fuzz/FuzzDecode holds real
+// clients' batches and hostile frames.
 func FuzzDecode(f *testing.F) {
 	for _, in := range decodeCases {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkDecode(t, in)
+		msgs, err := NewDecoder().Decode(in)
+		var bad *InvalidUTF8Error
+		if err != nil && !errors.As(err, &bad) {
+			return
+		}
+		for i, m := range msgs {
+			if bad != nil && slices.Contains(bad.Messages, i) {
+				continue
+			}
+			for _, raw := range []json.RawMessage{m.Data, m.Subscription} {
+				if !utf8.Valid(raw) {
+					t.Fatalf("decode(%q): message %d holds invalid UTF-8 %q, not reported (%v)", in, i, raw, err)
+				}
+			}
+		}
+		const max = 3
+		d := NewDecoder()
+		d.MaxMessages = max
+		_, err = d.Decode(in)
+		if tooMany := errors.Is(err, ErrTooManyMessages); tooMany != (len(msgs) > max) {
+			t.Fatalf("decode(%q) with MaxMessages %d: %v, for %d messages", in, max, err, len(msgs))
+		}
 	})
 }
 
