@@ -32,3 +32,25 @@ fuzz:
 		fi; \
 		echo "ok   fuzz $$pkg $$name $(FUZZTIME) ($$(( $$(date +%s) - start ))s with the build)"; \
 	done
+
+## check: gofmt and go vet
+check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## interop-deps: the CometD JavaScript client and Faye, pinned by interop/package-lock.json
+interop-deps:
+	npm ci --prefix interop --no-audit --no-fund --loglevel=error
+
+## demo: the README's first command: scaffold the chat archetype into a fresh directory, build it, start it
+demo:
+	$(GO) run ./cmd/cometgen new --template chat --run "$$(mktemp -d)/chat"
+
+## serve: run an open-relay Bayeux server on 127.0.0.1:8080
+serve:
+	$(GO) run ./cmd/cometgen serve
+
+## bench: the fan-out micro-benchmarks (see docs/performance.md for the end-to-end load runs)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/
