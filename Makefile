@@ -3,11 +3,35 @@
 
 GO ?= go
 
-.PHONY: test check interop-deps serve bench demo
+.PHONY: test check fuzz interop-deps serve bench demo
 
-## test: install the interop suite's npm packages, check formatting and vet, run every test with -race
+## test: install the interop suite's npm packages, check formatting and vet, run every test with -race, then fuzz briefly
 test: interop-deps check
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+# FUZZ_TARGETS are the fuzz targets `make fuzz` runs, as package:Target.
+# Their seed corpora are in each package's testdata/fuzz/<Target>; every
+# `go test` runs the seeds, `make fuzz` mutates them.
+FUZZ_TARGETS = \
+	./runtime/bayeux:FuzzDecode \
+	./runtime:FuzzProcess \
+	./runtime:FuzzHTTP \
+	./runtime:FuzzWebSocket \
+	./schema:FuzzLoad \
+	./runtime/validate:FuzzFastPath
+
+## fuzz: run each fuzz target for FUZZTIME (default 3s; `make fuzz FUZZTIME=10m` for a long run)
+FUZZTIME ?= 3s
+fuzz:
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; start=$$(date +%s); \
+		if ! $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1; then \
+			cat $$log; echo "FAIL fuzz $$pkg $$name (a new failing input is written to $$pkg/testdata/fuzz/$$name)"; exit 1; \
+		fi; \
+		echo "ok   fuzz $$pkg $$name $(FUZZTIME) ($$(( $$(date +%s) - start ))s with the build)"; \
+	done
 
 ## check: gofmt and go vet
 check:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,16 +35,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveCallbackPolling(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		s.badRequest(w, http.StatusMethodNotAllowed, "bayeux: method %s not allowed", r.Method)
+		s.badRequest(w, http.StatusMethodNotAllowed, "bayeux: method %q not allowed", r.Method)
 	}
 }
 
+// badRequest answers with an HTTP error status and a line of plain text
+// saying why. The text is UTF-8, whatever the client's bytes it quotes.
 func (s *Server) badRequest(w http.ResponseWriter, status int, format string, args ...any) {
 	s.stats.badRequests.Add(1)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, format+"\n", args...)
+	io.WriteString(w, strings.ToValidUTF8(fmt.Sprintf(format, args...), "\uFFFD")+"\n")
 }
 
 func (s *Server) originAllowed(origin string) bool {
@@ -273,10 +276,13 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(status int, body []byte) {
 		h := w.Header()
 		h["Content-Type"] = contentTypeJSON
 		h["Content-Length"] = contentLength(len(body))
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+		}
 		w.Write(body)
 	})
 }
@@ -312,10 +318,13 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, invalid, func(body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(status int, body []byte) {
 		h := w.Header()
 		h.Set("Content-Type", "text/javascript;charset=UTF-8")
 		h.Set("X-Content-Type-Options", "nosniff")
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+		}
 		out := make([]byte, 0, len(callback)+len(body)+3)
 		out = append(out, callback...)
 		out = append(out, '(')
@@ -376,9 +385,10 @@ func joinMessageParams(params []string) []byte {
 // respondHTTP processes msgs (refusing those listed in invalid), holds a lone /meta/connect as the protocol
 // asks, and writes one response: the handshake reply, then the messages
 // queued for the session (only on a /meta/connect, so that delivery order is
-// the queue's order), then the other replies. write must not keep the body
-// it is given: its memory is reused.
-func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write func([]byte)) {
+// the queue's order), then the other replies. write sets the response's
+// headers, then its status (200, or 400 for a batch refused as a whole),
+// and writes body, which it must not keep: its memory is reused.
+func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write func(status int, body []byte)) {
 	res := s.process(o, msgs, invalid)
 	var queue [][]byte
 	var connectReply []byte
@@ -436,10 +446,11 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 	}
 	body = append(body, ']')
 	*bp = body
+	status := http.StatusOK
 	if res.rejected {
-		w.WriteHeader(http.StatusBadRequest)
+		status = http.StatusBadRequest
 	}
-	write(body)
+	write(status, body)
 }
 
 // holdHTTPConnect waits until pc should be answered: something is queued,

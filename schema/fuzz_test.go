@@ -1,7 +1,9 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +13,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary bytes to Parse: it never panics nor hangs, and
-// returns a spec or an ErrorList whose every error has a position.
+// returns a spec or an ErrorList whose every error has a position,
+// file:line:col, within the file. The seeds are the specs of
+// testdata/load and the corpus in testdata/fuzz/FuzzLoad.
 func FuzzLoad(f *testing.F) {
 	archives, _ := filepath.Glob("testdata/load/*/*.txtar")
 	for _, file := range archives {
@@ -29,9 +33,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("{"))
 	dir := f.TempDir()
+	file := filepath.Join(dir, "spec.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
-		spec, err := Parse(filepath.Join(dir, "spec.yaml"), data, dir)
+		spec, err := Parse(file, data, dir)
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("Parse took %v", took)
 		}
@@ -45,9 +50,16 @@ func FuzzLoad(f *testing.F) {
 		if !errors.As(err, &list) || len(list) == 0 {
 			t.Fatalf("error %v (%T) is not an ErrorList", err, err)
 		}
+		lines := bytes.Count(data, []byte("\n")) + 1
 		for _, e := range list {
-			if e.Pos.Line < 1 || e.Pos.Col < 1 || e.Msg == "" {
-				t.Errorf("error without a position or message: %q", e.Error())
+			if e.Pos.File == "" || e.Pos.Line < 1 || e.Pos.Col < 1 || e.Msg == "" {
+				t.Errorf("error without a file:line:col or message: %q", e.Error())
+			}
+			if e.Pos.File == file && e.Pos.Line > lines {
+				t.Errorf("error at line %d of a file of %d lines: %q", e.Pos.Line, lines, e.Error())
+			}
+			if want := fmt.Sprintf("%s:%d:%d: ", e.Pos.File, e.Pos.Line, e.Pos.Col); !strings.HasPrefix(e.Error(), want) {
+				t.Errorf("error %q does not start with %q", e.Error(), want)
 			}
 		}
 	})

@@ -495,7 +495,11 @@ func TestFastPathGenerated(t *testing.T) {
 
 // FuzzFastPath builds a schema of the subset and values from the input
 // (and one value from its JSON text): the fast path's verdict is the
-// library's, and so are the violations.
+// library's, and so are the violations. The JSON text is also checked,
+// decoded and as text, against every schema of fastTableSchemas and the
+// chat message's. The corpus in testdata/fuzz/FuzzFastPath holds deep
+// nesting, huge and tiny numbers, escapes, duplicate keys and invalid
+// UTF-8.
 func FuzzFastPath(f *testing.F) {
 	f.Add([]byte{}, `{}`)
 	f.Add([]byte{3, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, `{"a": 1}`)
@@ -504,10 +508,24 @@ func FuzzFastPath(f *testing.F) {
 	for _, v := range fastTableValues {
 		f.Add([]byte(v), v)
 	}
+	var table []*Schema
+	for _, sj := range append(fastTableSchemas, chatSchema) {
+		s := fastSchema(f, sj)
+		if s == nil || fastOf(s) == nil {
+			f.Fatalf("%s: not on the fast path", sj)
+		}
+		table = append(table, s)
+	}
 	f.Fuzz(func(t *testing.T, seed []byte, value string) {
 		var extra []any
 		if v, err := decodeData(json.RawMessage(value)); err == nil {
 			extra = append(extra, v)
+		}
+		for _, s := range table {
+			compareFastJSON(t, s, []byte(value), nil)
+			for _, v := range extra {
+				compareFast(t, s, v, nil)
+			}
 		}
 		g := &fastGen{b: seed}
 		fastRound(t, g, extra, nil)
