@@ -131,7 +131,7 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 			continue // checked by the walk
 		}
 		pname := strings.Trim(seg, "{}")
-		var p *schema.Param
+		p := &schema.Param{Name: pname}
 		for j := range ch.Params {
 			if ch.Params[j].Name == pname {
 				p = &ch.Params[j]
@@ -152,10 +152,9 @@ func (g *goGen) paramChannel(f *jen.File, ch *schema.Channel, name string) error
 // shapeWalk returns the statements that walk the concrete channel name
 // held in the variable name along the template pattern ("/user/{id}/inbox"):
 // its literal segments equal and each parameter one segment, with no more
-// segments; they run fail() for any other name. With param, they assign
-// each parameter segment i to param(i) and accept an empty one (the
-// parameter's checks judge it), as bayeux.Segments does; without, a
-// parameter segment must not be empty, as bayeux.MatchTemplate has it.
+// segments; they run fail() for any other name. They assign each
+// parameter segment i to param(i) and accept an empty one (the
+// parameter's check refuses it), as bayeux.Segments does.
 func shapeWalk(pattern string, fail func() jen.Code, param func(i int) *jen.Statement) []jen.Code {
 	segs := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
 	out := []jen.Code{jen.Id("rest").Op(":=").Qual("strings", "TrimPrefix").Call(jen.Id("name"), jen.Lit("/"))}
@@ -183,28 +182,15 @@ func shapeWalk(pattern string, fail func() jen.Code, param func(i int) *jen.Stat
 		}
 		slash := jen.Qual("strings", "IndexByte").Call(jen.Id("rest"), jen.LitRune('/'))
 		if last {
-			cond := slash.Op(">=").Lit(0)
-			if param == nil {
-				cond = jen.Id("rest").Op("==").Lit("").Op("||").Add(cond)
-			}
-			out = append(out, jen.If(cond).Block(fail()))
-			if param != nil {
-				out = append(out, param(k).Op("=").Id("rest"))
-			}
+			out = append(out, jen.If(slash.Op(">=").Lit(0)).Block(fail()), param(k).Op("=").Id("rest"))
 			continue
 		}
 		op := "="
 		if !declaredI {
 			op, declaredI = ":=", true
 		}
-		cond := jen.Id("i").Op("<").Lit(0)
-		if param == nil {
-			cond = jen.Id("i").Op("<=").Lit(0)
-		}
-		out = append(out, jen.Id("i").Op(op).Add(slash), jen.If(cond).Block(fail()))
-		if param != nil {
-			out = append(out, param(k).Op("=").Id("rest").Index(jen.Op(":").Id("i")))
-		}
+		out = append(out, jen.Id("i").Op(op).Add(slash), jen.If(jen.Id("i").Op("<").Lit(0)).Block(fail()),
+			param(k).Op("=").Id("rest").Index(jen.Op(":").Id("i")))
 		out = append(out, jen.Id("rest").Op("=").Id("rest").Index(jen.Id("i").Op("+").Lit(1).Op(":")))
 	}
 	if lit != "" {
@@ -214,39 +200,42 @@ func shapeWalk(pattern string, fail func() jen.Code, param func(i int) *jen.Stat
 	return out
 }
 
-// paramChecks returns the statements checking the parameter value v, and
-// declares the package-level regexp it needs.
+// paramChecks declares in f the runtime.ParamCheck of the parameter p of
+// the channel type typeName (the check the contract applies too) and
+// returns the statements that refuse the value v when it fails.
 func (g *goGen) paramChecks(f *jen.File, typeName string, p *schema.Param, v *jen.Statement) []jen.Code {
-	zero := jen.Id(typeName).Values()
-	fail := func(format string, args ...jen.Code) jen.Code {
-		return jen.Return(zero, jen.Qual("fmt", "Errorf").Call(append([]jen.Code{jen.Lit(format)}, args...)...))
+	check := paramVar(typeName, p.Name)
+	f.Commentf("%s checks the values of the parameter %s.", check, p.Name)
+	f.Var().Id(check).Op("=").Qual(RuntimePath, "MustCompileParam").Call(paramLit(p))
+	f.Line()
+	return []jen.Code{
+		jen.If(jen.Id("why").Op(":=").Id(check).Dot("Check").Call(v.Clone()), jen.Id("why").Op("!=").Lit("")).Block(
+			jen.Return(jen.Id(typeName).Values(), jen.Qual("errors", "New").Call(jen.Id("why")))),
 	}
-	var out []jen.Code
-	n := jen.Qual("unicode/utf8", "RuneCountInString").Call(v.Clone())
+}
+
+// paramVar is the name of the runtime.ParamCheck of a channel's parameter.
+func paramVar(typeName, param string) string {
+	return lowerFirst(typeName) + goName(param) + "Param"
+}
+
+// paramLit returns the runtime.Param literal of p.
+func paramLit(p *schema.Param) jen.Code {
+	var d fieldList
+	d.add("Name", jen.Lit(p.Name))
+	if p.Pattern != "" {
+		d.add("Pattern", rawLit(p.Pattern))
+	}
 	if p.MinLength > 0 {
-		out = append(out, jen.If(n.Clone().Op("<").Lit(p.MinLength)).Block(
-			fail(fmt.Sprintf("%s %%q is shorter than %d characters", p.Name, p.MinLength), v.Clone())))
+		d.add("MinLength", jen.Lit(p.MinLength))
 	}
 	if p.MaxLength > 0 {
-		out = append(out, jen.If(n.Clone().Op(">").Lit(p.MaxLength)).Block(
-			fail(fmt.Sprintf("%s %%q is longer than %d characters", p.Name, p.MaxLength), v.Clone())))
+		d.add("MaxLength", jen.Lit(p.MaxLength))
 	}
 	if len(p.Enum) > 0 {
-		vals := make([]jen.Code, len(p.Enum))
-		for i, e := range p.Enum {
-			vals[i] = jen.Lit(e)
-		}
-		out = append(out, jen.If(jen.Op("!").Qual("slices", "Contains").Call(jen.Index().String().Values(vals...), v.Clone())).Block(
-			fail(fmt.Sprintf("%s %%q is not one of the allowed values", p.Name), v.Clone())))
+		d.add("Enum", jen.Index().String().Values(lits(p.Enum)...))
 	}
-	if p.Pattern != "" {
-		re := lowerFirst(typeName) + goName(p.Name) + "Pattern"
-		f.Var().Id(re).Op("=").Qual(validatePath, "MustCompilePattern").Call(jen.Lit(p.Pattern))
-		f.Line()
-		out = append(out, jen.If(jen.Op("!").Id(re).Dot("MatchString").Call(v.Clone())).Block(
-			fail(fmt.Sprintf("%s %%q does not match %s", p.Name, p.Pattern), v.Clone())))
-	}
-	return out
+	return jen.Qual(RuntimePath, "Param").Add(d.code())
 }
 
 func lowerFirst(s string) string {

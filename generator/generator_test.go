@@ -234,6 +234,11 @@ func TestShapes(t *testing.T) {
 				if !errors.Is(err, errOtherChannel) {
 					t.Errorf("%s: parse %q: %v, want another channel", c.pattern, name, err)
 				}
+			case strings.Contains("|"+strings.Join(want, "|")+"|", "||"):
+				// An empty parameter: its channel's shape, refused by its check.
+				if err == nil || errors.Is(err, errOtherChannel) {
+					t.Errorf("%s: parse %q: %v, want an empty parameter refused", c.pattern, name, err)
+				}
 			case err != nil || strings.Join(params, "|") != strings.Join(want, "|"):
 				t.Errorf("%s: parse %q: %q, %v, want %q", c.pattern, name, params, err, want)
 			}

@@ -67,23 +67,10 @@ func (g *goGen) template(f *jen.File, ch *schema.Channel) (jen.Code, error) {
 	var fields fieldList
 	fields.add("Pattern", jen.Id(name+"Pattern"))
 	if len(ch.Params) > 0 {
+		// The checks the channel's parser makes (channels.go).
 		var params []jen.Code
 		for _, p := range ch.Params {
-			var d fieldList
-			d.add("Name", jen.Lit(p.Name))
-			if p.Pattern != "" {
-				d.add("Pattern", rawLit(p.Pattern))
-			}
-			if p.MinLength > 0 {
-				d.add("MinLength", jen.Lit(p.MinLength))
-			}
-			if p.MaxLength > 0 {
-				d.add("MaxLength", jen.Lit(p.MaxLength))
-			}
-			if len(p.Enum) > 0 {
-				d.add("Enum", jen.Index().String().Values(lits(p.Enum)...))
-			}
-			params = append(params, d.code())
+			params = append(params, jen.Id(paramVar(name, p.Name)).Dot("Param"))
 		}
 		fields.add("Params", jen.Index().Qual(RuntimePath, "Param").Values(params...))
 	}

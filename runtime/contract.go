@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -209,9 +208,39 @@ type template struct {
 
 // paramCheck checks the value of the parameter at segment index seg.
 type paramCheck struct {
-	Param
+	*ParamCheck
 	seg int
-	re  *regexp.Regexp
+}
+
+// A ParamCheck is a compiled Param: the one check of a channel
+// parameter's values, which the contract applies to every name and the
+// parsers of generated code (ParseChatRoom) apply to the names they parse.
+type ParamCheck struct {
+	Param
+	re *validate.Pattern
+}
+
+// CompileParam compiles p's checks.
+func CompileParam(p Param) (*ParamCheck, error) {
+	c := &ParamCheck{Param: p}
+	if p.Pattern != "" {
+		re, err := validate.CompilePattern(p.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
+		}
+		c.re = re
+	}
+	return c, nil
+}
+
+// MustCompileParam is CompileParam for a parameter known to be valid, such
+// as one of generated code; it panics otherwise.
+func MustCompileParam(p Param) *ParamCheck {
+	c, err := CompileParam(p)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // rule is a compiled Rule: nil allows anyone.
@@ -325,15 +354,11 @@ func compileTemplate(tp *Template) (*template, error) {
 		if !ok {
 			return nil, fmt.Errorf("params: %s is not a parameter of the pattern", p.Name)
 		}
-		pc := paramCheck{Param: p, seg: seg}
-		if p.Pattern != "" {
-			re, err := regexp.Compile(p.Pattern)
-			if err != nil {
-				return nil, fmt.Errorf("params: %s: %w", p.Name, err)
-			}
-			pc.re = re
+		c, err := CompileParam(p)
+		if err != nil {
+			return nil, fmt.Errorf("params: %w", err)
 		}
-		t.params = append(t.params, pc)
+		t.params = append(t.params, paramCheck{ParamCheck: c, seg: seg})
 	}
 	var err error
 	if t.sub, err = compileRule(tp.Subscribe, params); err != nil {
@@ -522,8 +547,9 @@ func segment(name string, i int) string {
 	return rest
 }
 
-// check returns why value is not a valid value of the parameter, or "".
-func (p *paramCheck) check(value string) string {
+// Check returns why value is not a valid value of the parameter ("room
+// \"Lobby\" does not match its pattern"), or "".
+func (p *ParamCheck) Check(value string) string {
 	n := utf8.RuneCountInString(value)
 	switch {
 	case value == "":
@@ -545,7 +571,7 @@ func (p *paramCheck) check(value string) string {
 // checkParams refuses a concrete name whose parameters t's checks refuse.
 func (t *template) checkParams(name string) *bayeux.Error {
 	for i := range t.params {
-		if why := t.params[i].check(segment(name, t.params[i].seg)); why != "" {
+		if why := t.params[i].Check(segment(name, t.params[i].seg)); why != "" {
 			return bayeux.NewError(400, "invalid_channel", bayeux.ErrorArg(why))
 		}
 	}

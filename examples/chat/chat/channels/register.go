@@ -57,11 +57,8 @@ const servicePrivateSchema = `{"type":"object","required":["to","text"],"propert
 func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
-			Pattern: ChatRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9_-]{1,32}$",
-			}},
+			Pattern:   ChatRoomPattern,
+			Params:    []runtime.Param{chatRoomRoomParam.Param},
 			Subscribe: runtime.Rule{runtime.Authenticated()},
 			Publish:   runtime.Rule{runtime.Authenticated()},
 			Schema:    chatRoomSchema,
@@ -78,11 +75,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: MembersRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9_-]{1,32}$",
-			}},
+			Pattern:   MembersRoomPattern,
+			Params:    []runtime.Param{membersRoomRoomParam.Param},
 			Subscribe: runtime.Rule{runtime.Authenticated()},
 			Publish:   runtime.Rule{runtime.ServerOnly()},
 			Schema:    membersRoomSchema,

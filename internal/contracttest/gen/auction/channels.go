@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -35,7 +33,11 @@ func (c RoomIDTalk) Name() string {
 	return "/room/" + c.ID + "/talk"
 }
 
-var roomIDTalkIDPattern = validate.MustCompilePattern("^[0-9]{1,6}$")
+// roomIDTalkIDParam checks the values of the parameter id.
+var roomIDTalkIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[0-9]{1,6}$",
+})
 
 // ParseRoomIDTalk returns the parameters of a concrete /room/{id}/talk channel name, checked
 // against the spec; it fails for any other name.
@@ -56,8 +58,8 @@ func ParseRoomIDTalk(name string) (RoomIDTalk, error) {
 		return RoomIDTalk{}, fmt.Errorf("channel %q is not a /room/{id}/talk channel: %w", name, errOtherChannel)
 	}
 	var c RoomIDTalk
-	if !roomIDTalkIDPattern.MatchString(segs[1]) {
-		return RoomIDTalk{}, fmt.Errorf("id %q does not match ^[0-9]{1,6}$", segs[1])
+	if why := roomIDTalkIDParam.Check(segs[1]); why != "" {
+		return RoomIDTalk{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -76,7 +78,11 @@ func (c RoomIDLog) Name() string {
 	return "/room/" + c.ID + "/log"
 }
 
-var roomIDLogIDPattern = validate.MustCompilePattern("^[0-9]{1,6}$")
+// roomIDLogIDParam checks the values of the parameter id.
+var roomIDLogIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[0-9]{1,6}$",
+})
 
 // ParseRoomIDLog returns the parameters of a concrete /room/{id}/log channel name, checked
 // against the spec; it fails for any other name.
@@ -97,8 +103,8 @@ func ParseRoomIDLog(name string) (RoomIDLog, error) {
 		return RoomIDLog{}, fmt.Errorf("channel %q is not a /room/{id}/log channel: %w", name, errOtherChannel)
 	}
 	var c RoomIDLog
-	if !roomIDLogIDPattern.MatchString(segs[1]) {
-		return RoomIDLog{}, fmt.Errorf("id %q does not match ^[0-9]{1,6}$", segs[1])
+	if why := roomIDLogIDParam.Check(segs[1]); why != "" {
+		return RoomIDLog{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -117,7 +123,11 @@ func (c AuctionIDLot) Name() string {
 	return "/auction/" + c.ID + "/lot"
 }
 
-var auctionIDLotIDPattern = validate.MustCompilePattern("^[a-z0-9-]{1,16}$")
+// auctionIDLotIDParam checks the values of the parameter id.
+var auctionIDLotIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[a-z0-9-]{1,16}$",
+})
 
 // ParseAuctionIDLot returns the parameters of a concrete /auction/{id}/lot channel name, checked
 // against the spec; it fails for any other name.
@@ -138,8 +148,8 @@ func ParseAuctionIDLot(name string) (AuctionIDLot, error) {
 		return AuctionIDLot{}, fmt.Errorf("channel %q is not a /auction/{id}/lot channel: %w", name, errOtherChannel)
 	}
 	var c AuctionIDLot
-	if !auctionIDLotIDPattern.MatchString(segs[1]) {
-		return AuctionIDLot{}, fmt.Errorf("id %q does not match ^[a-z0-9-]{1,16}$", segs[1])
+	if why := auctionIDLotIDParam.Check(segs[1]); why != "" {
+		return AuctionIDLot{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -158,7 +168,11 @@ func (c AuctionIDBids) Name() string {
 	return "/auction/" + c.ID + "/bids"
 }
 
-var auctionIDBidsIDPattern = validate.MustCompilePattern("^[a-z0-9-]{1,16}$")
+// auctionIDBidsIDParam checks the values of the parameter id.
+var auctionIDBidsIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[a-z0-9-]{1,16}$",
+})
 
 // ParseAuctionIDBids returns the parameters of a concrete /auction/{id}/bids channel name, checked
 // against the spec; it fails for any other name.
@@ -179,8 +193,8 @@ func ParseAuctionIDBids(name string) (AuctionIDBids, error) {
 		return AuctionIDBids{}, fmt.Errorf("channel %q is not a /auction/{id}/bids channel: %w", name, errOtherChannel)
 	}
 	var c AuctionIDBids
-	if !auctionIDBidsIDPattern.MatchString(segs[1]) {
-		return AuctionIDBids{}, fmt.Errorf("id %q does not match ^[a-z0-9-]{1,16}$", segs[1])
+	if why := auctionIDBidsIDParam.Check(segs[1]); why != "" {
+		return AuctionIDBids{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -199,7 +213,11 @@ func (c AuctionIDCursor) Name() string {
 	return "/auction/" + c.ID + "/cursor"
 }
 
-var auctionIDCursorIDPattern = validate.MustCompilePattern("^[a-z0-9-]{1,16}$")
+// auctionIDCursorIDParam checks the values of the parameter id.
+var auctionIDCursorIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[a-z0-9-]{1,16}$",
+})
 
 // ParseAuctionIDCursor returns the parameters of a concrete /auction/{id}/cursor channel name, checked
 // against the spec; it fails for any other name.
@@ -220,8 +238,8 @@ func ParseAuctionIDCursor(name string) (AuctionIDCursor, error) {
 		return AuctionIDCursor{}, fmt.Errorf("channel %q is not a /auction/{id}/cursor channel: %w", name, errOtherChannel)
 	}
 	var c AuctionIDCursor
-	if !auctionIDCursorIDPattern.MatchString(segs[1]) {
-		return AuctionIDCursor{}, fmt.Errorf("id %q does not match ^[a-z0-9-]{1,16}$", segs[1])
+	if why := auctionIDCursorIDParam.Check(segs[1]); why != "" {
+		return AuctionIDCursor{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -239,6 +257,12 @@ type UserIDInbox struct {
 func (c UserIDInbox) Name() string {
 	return "/user/" + c.ID + "/inbox"
 }
+
+// userIDInboxIDParam checks the values of the parameter id.
+var userIDInboxIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "id",
+	MaxLength: 32,
+})
 
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
 // against the spec; it fails for any other name.
@@ -259,8 +283,8 @@ func ParseUserIDInbox(name string) (UserIDInbox, error) {
 		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
-	if utf8.RuneCountInString(segs[1]) > 32 {
-		return UserIDInbox{}, fmt.Errorf("id %q is longer than 32 characters", segs[1])
+	if why := userIDInboxIDParam.Check(segs[1]); why != "" {
+		return UserIDInbox{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -291,7 +315,11 @@ func (c ServiceLotIDAsk) Name() string {
 	return "/service/lot/" + c.ID + "/ask"
 }
 
-var serviceLotIDAskIDPattern = validate.MustCompilePattern("^[a-z0-9-]{1,16}$")
+// serviceLotIDAskIDParam checks the values of the parameter id.
+var serviceLotIDAskIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "id",
+	Pattern: "^[a-z0-9-]{1,16}$",
+})
 
 // ParseServiceLotIDAsk returns the parameters of a concrete /service/lot/{id}/ask channel name, checked
 // against the spec; it fails for any other name.
@@ -312,8 +340,8 @@ func ParseServiceLotIDAsk(name string) (ServiceLotIDAsk, error) {
 		return ServiceLotIDAsk{}, fmt.Errorf("channel %q is not a /service/lot/{id}/ask channel: %w", name, errOtherChannel)
 	}
 	var c ServiceLotIDAsk
-	if !serviceLotIDAskIDPattern.MatchString(segs[2]) {
-		return ServiceLotIDAsk{}, fmt.Errorf("id %q does not match ^[a-z0-9-]{1,16}$", segs[2])
+	if why := serviceLotIDAskIDParam.Check(segs[2]); why != "" {
+		return ServiceLotIDAsk{}, errors.New(why)
 	}
 	c.ID = segs[2]
 	return c, nil

@@ -72,11 +72,8 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: RoomIDTalkPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[0-9]{1,6}$",
-			}},
-			Schema: roomIDTalkSchema,
+			Params:  []runtime.Param{roomIDTalkIDParam.Param},
+			Schema:  roomIDTalkSchema,
 			Filters: []runtime.DataFilter{
 				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
 				filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
@@ -92,11 +89,8 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: RoomIDLogPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[0-9]{1,6}$",
-			}},
-			Schema: roomIDLogSchema,
+			Params:  []runtime.Param{roomIDLogIDParam.Param},
+			Schema:  roomIDLogSchema,
 			Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
 				ch, err := ParseRoomIDLog(channel)
 				if err != nil {
@@ -107,12 +101,9 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: AuctionIDLotPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[a-z0-9-]{1,16}$",
-			}},
-			Schema: auctionIDLotSchema,
-			Lazy:   true,
+			Params:  []runtime.Param{auctionIDLotIDParam.Param},
+			Schema:  auctionIDLotSchema,
+			Lazy:    true,
 			Handler: runtime.OnMessage("AuctionIDLotMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDLotMessage) error {
 				ch, err := ParseAuctionIDLot(channel)
 				if err != nil {
@@ -123,10 +114,7 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: AuctionIDBidsPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[a-z0-9-]{1,16}$",
-			}},
+			Params:  []runtime.Param{auctionIDBidsIDParam.Param},
 			Publish: runtime.Rule{runtime.Role("bidder")},
 			Schema:  auctionIDBidsSchema,
 			Handler: runtime.OnMessage("AuctionIDBidsMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDBidsMessage) error {
@@ -139,12 +127,9 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: AuctionIDCursorPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[a-z0-9-]{1,16}$",
-			}},
-			Schema: auctionIDCursorSchema,
-			Local:  true,
+			Params:  []runtime.Param{auctionIDCursorIDParam.Param},
+			Schema:  auctionIDCursorSchema,
+			Local:   true,
 			Handler: runtime.OnMessage("AuctionIDCursorMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDCursorMessage) error {
 				ch, err := ParseAuctionIDCursor(channel)
 				if err != nil {
@@ -154,11 +139,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: UserIDInboxPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MaxLength: 32,
-			}},
+			Pattern:   UserIDInboxPattern,
+			Params:    []runtime.Param{userIDInboxIDParam.Param},
 			Subscribe: runtime.Rule{runtime.Self("id")},
 			Publish:   runtime.Rule{runtime.ServerOnly()},
 			Schema:    userIDInboxSchema,
@@ -195,11 +177,8 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: ServiceLotIDAskPattern,
-			Params: []runtime.Param{{
-				Name:    "id",
-				Pattern: "^[a-z0-9-]{1,16}$",
-			}},
-			Schema: serviceLotIDAskSchema,
+			Params:  []runtime.Param{serviceLotIDAskIDParam.Param},
+			Schema:  serviceLotIDAskSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLotIDAskRequest) (ServiceLotIDAskReply, error) {
 				var zero ServiceLotIDAskReply
 				ch, err := ParseServiceLotIDAsk(channel)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -34,7 +33,11 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
+// chatRoomRoomParam checks the values of the parameter room.
+var chatRoomRoomParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "room",
+	Pattern: "^[a-z0-9-]{1,32}$",
+})
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
@@ -50,8 +53,8 @@ func ParseChatRoom(name string) (ChatRoom, error) {
 	}
 	segs[1] = rest
 	var c ChatRoom
-	if !chatRoomRoomPattern.MatchString(segs[1]) {
-		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
+	if why := chatRoomRoomParam.Check(segs[1]); why != "" {
+		return ChatRoom{}, errors.New(why)
 	}
 	c.Room = segs[1]
 	return c, nil

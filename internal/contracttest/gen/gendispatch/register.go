@@ -38,11 +38,8 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: ChatRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9-]{1,32}$",
-			}},
-			Schema: chatRoomSchema,
+			Params:  []runtime.Param{chatRoomRoomParam.Param},
+			Schema:  chatRoomSchema,
 			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
 				ch, err := ParseChatRoom(channel)
 				if err != nil {

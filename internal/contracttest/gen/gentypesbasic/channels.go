@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
 )
@@ -34,6 +33,12 @@ func (c ProfileID) Name() string {
 	return "/profile/" + c.ID
 }
 
+// profileIDIDParam checks the values of the parameter id.
+var profileIDIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "id",
+	MinLength: 1,
+})
+
 // ParseProfileID returns the parameters of a concrete /profile/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseProfileID(name string) (ProfileID, error) {
@@ -48,8 +53,8 @@ func ParseProfileID(name string) (ProfileID, error) {
 	}
 	segs[1] = rest
 	var c ProfileID
-	if utf8.RuneCountInString(segs[1]) < 1 {
-		return ProfileID{}, fmt.Errorf("id %q is shorter than 1 characters", segs[1])
+	if why := profileIDIDParam.Check(segs[1]); why != "" {
+		return ProfileID{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil

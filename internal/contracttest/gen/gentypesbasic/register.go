@@ -47,11 +47,8 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: ProfileIDPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MinLength: 1,
-			}},
-			Schema: profileIDSchema,
+			Params:  []runtime.Param{profileIDIDParam.Param},
+			Schema:  profileIDSchema,
 			Handler: runtime.OnMessage("Profile", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Profile) error {
 				ch, err := ParseProfileID(channel)
 				if err != nil {

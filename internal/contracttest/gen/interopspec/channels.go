@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -35,7 +33,11 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
+// chatRoomRoomParam checks the values of the parameter room.
+var chatRoomRoomParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "room",
+	Pattern: "^[a-z0-9-]{1,32}$",
+})
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
@@ -51,8 +53,8 @@ func ParseChatRoom(name string) (ChatRoom, error) {
 	}
 	segs[1] = rest
 	var c ChatRoom
-	if !chatRoomRoomPattern.MatchString(segs[1]) {
-		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
+	if why := chatRoomRoomParam.Check(segs[1]); why != "" {
+		return ChatRoom{}, errors.New(why)
 	}
 	c.Room = segs[1]
 	return c, nil
@@ -70,6 +72,12 @@ type UserIDInbox struct {
 func (c UserIDInbox) Name() string {
 	return "/user/" + c.ID + "/inbox"
 }
+
+// userIDInboxIDParam checks the values of the parameter id.
+var userIDInboxIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "id",
+	MaxLength: 64,
+})
 
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
 // against the spec; it fails for any other name.
@@ -90,8 +98,8 @@ func ParseUserIDInbox(name string) (UserIDInbox, error) {
 		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
-	if utf8.RuneCountInString(segs[1]) > 64 {
-		return UserIDInbox{}, fmt.Errorf("id %q is longer than 64 characters", segs[1])
+	if why := userIDInboxIDParam.Check(segs[1]); why != "" {
+		return UserIDInbox{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil

@@ -44,10 +44,7 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: ChatRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9-]{1,32}$",
-			}},
+			Params:  []runtime.Param{chatRoomRoomParam.Param},
 			Publish: runtime.Rule{runtime.Role("member")},
 			Schema:  chatRoomSchema,
 			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
@@ -59,11 +56,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: UserIDInboxPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MaxLength: 64,
-			}},
+			Pattern:   UserIDInboxPattern,
+			Params:    []runtime.Param{userIDInboxIDParam.Param},
 			Subscribe: runtime.Rule{runtime.Self("id")},
 			Publish:   runtime.Rule{runtime.ServerOnly()},
 			Schema:    userIDInboxSchema,

@@ -5,12 +5,9 @@ package schemachat
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -37,7 +34,13 @@ func (c ChatRoom) Name() string {
 	return "/chat/" + c.Room
 }
 
-var chatRoomRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
+// chatRoomRoomParam checks the values of the parameter room.
+var chatRoomRoomParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "room",
+	Pattern:   "^[a-z0-9-]{1,32}$",
+	MinLength: 1,
+	MaxLength: 32,
+})
 
 // ParseChatRoom returns the parameters of a concrete /chat/{room} channel name, checked
 // against the spec; it fails for any other name.
@@ -53,14 +56,8 @@ func ParseChatRoom(name string) (ChatRoom, error) {
 	}
 	segs[1] = rest
 	var c ChatRoom
-	if utf8.RuneCountInString(segs[1]) < 1 {
-		return ChatRoom{}, fmt.Errorf("room %q is shorter than 1 characters", segs[1])
-	}
-	if utf8.RuneCountInString(segs[1]) > 32 {
-		return ChatRoom{}, fmt.Errorf("room %q is longer than 32 characters", segs[1])
-	}
-	if !chatRoomRoomPattern.MatchString(segs[1]) {
-		return ChatRoom{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
+	if why := chatRoomRoomParam.Check(segs[1]); why != "" {
+		return ChatRoom{}, errors.New(why)
 	}
 	c.Room = segs[1]
 	return c, nil
@@ -79,7 +76,11 @@ func (c ChatRoomTyping) Name() string {
 	return "/chat/" + c.Room + "/typing"
 }
 
-var chatRoomTypingRoomPattern = validate.MustCompilePattern("^[a-z0-9-]{1,32}$")
+// chatRoomTypingRoomParam checks the values of the parameter room.
+var chatRoomTypingRoomParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "room",
+	Pattern: "^[a-z0-9-]{1,32}$",
+})
 
 // ParseChatRoomTyping returns the parameters of a concrete /chat/{room}/typing channel name, checked
 // against the spec; it fails for any other name.
@@ -100,8 +101,8 @@ func ParseChatRoomTyping(name string) (ChatRoomTyping, error) {
 		return ChatRoomTyping{}, fmt.Errorf("channel %q is not a /chat/{room}/typing channel: %w", name, errOtherChannel)
 	}
 	var c ChatRoomTyping
-	if !chatRoomTypingRoomPattern.MatchString(segs[1]) {
-		return ChatRoomTyping{}, fmt.Errorf("room %q does not match ^[a-z0-9-]{1,32}$", segs[1])
+	if why := chatRoomTypingRoomParam.Check(segs[1]); why != "" {
+		return ChatRoomTyping{}, errors.New(why)
 	}
 	c.Room = segs[1]
 	return c, nil
@@ -122,6 +123,12 @@ func (c UserIDInbox) Name() string {
 	return "/user/" + c.ID + "/inbox"
 }
 
+// userIDInboxIDParam checks the values of the parameter id.
+var userIDInboxIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "id",
+	MaxLength: 64,
+})
+
 // ParseUserIDInbox returns the parameters of a concrete /user/{id}/inbox channel name, checked
 // against the spec; it fails for any other name.
 func ParseUserIDInbox(name string) (UserIDInbox, error) {
@@ -141,8 +148,8 @@ func ParseUserIDInbox(name string) (UserIDInbox, error) {
 		return UserIDInbox{}, fmt.Errorf("channel %q is not a /user/{id}/inbox channel: %w", name, errOtherChannel)
 	}
 	var c UserIDInbox
-	if utf8.RuneCountInString(segs[1]) > 64 {
-		return UserIDInbox{}, fmt.Errorf("id %q is longer than 64 characters", segs[1])
+	if why := userIDInboxIDParam.Check(segs[1]); why != "" {
+		return UserIDInbox{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil
@@ -167,6 +174,12 @@ func (c ServiceRoomsRoomKick) Name() string {
 	return "/service/rooms/" + c.Room + "/kick"
 }
 
+// serviceRoomsRoomKickRoomParam checks the values of the parameter room.
+var serviceRoomsRoomKickRoomParam = runtime.MustCompileParam(runtime.Param{
+	Name: "room",
+	Enum: []string{"lobby"},
+})
+
 // ParseServiceRoomsRoomKick returns the parameters of a concrete /service/rooms/{room}/kick channel name, checked
 // against the spec; it fails for any other name.
 func ParseServiceRoomsRoomKick(name string) (ServiceRoomsRoomKick, error) {
@@ -186,8 +199,8 @@ func ParseServiceRoomsRoomKick(name string) (ServiceRoomsRoomKick, error) {
 		return ServiceRoomsRoomKick{}, fmt.Errorf("channel %q is not a /service/rooms/{room}/kick channel: %w", name, errOtherChannel)
 	}
 	var c ServiceRoomsRoomKick
-	if !slices.Contains([]string{"lobby"}, segs[2]) {
-		return ServiceRoomsRoomKick{}, fmt.Errorf("room %q is not one of the allowed values", segs[2])
+	if why := serviceRoomsRoomKickRoomParam.Check(segs[2]); why != "" {
+		return ServiceRoomsRoomKick{}, errors.New(why)
 	}
 	c.Room = segs[2]
 	return c, nil

@@ -58,13 +58,8 @@ const serviceRoomsRoomKickSchema = `{"type":"object","required":["user","text"],
 func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
-			Pattern: ChatRoomPattern,
-			Params: []runtime.Param{{
-				Name:      "room",
-				Pattern:   "^[a-z0-9-]{1,32}$",
-				MinLength: 1,
-				MaxLength: 32,
-			}},
+			Pattern:   ChatRoomPattern,
+			Params:    []runtime.Param{chatRoomRoomParam.Param},
 			Subscribe: runtime.Rule{runtime.Role("member")},
 			Publish:   runtime.Rule{runtime.Role("member"), runtime.Role("moderator")},
 			Schema:    chatRoomSchema,
@@ -86,11 +81,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: ChatRoomTypingPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9-]{1,32}$",
-			}},
+			Pattern:     ChatRoomTypingPattern,
+			Params:      []runtime.Param{chatRoomTypingRoomParam.Param},
 			Subscribe:   runtime.Rule{runtime.Authenticated()},
 			Publish:     runtime.Rule{runtime.Authenticated()},
 			Schema:      chatRoomTypingSchema,
@@ -105,11 +97,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: UserIDInboxPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MaxLength: 64,
-			}},
+			Pattern:   UserIDInboxPattern,
+			Params:    []runtime.Param{userIDInboxIDParam.Param},
 			Subscribe: runtime.Rule{runtime.Self("id")},
 			Publish:   runtime.Rule{runtime.ServerOnly()},
 			Schema:    userIDInboxSchema,
@@ -130,10 +119,7 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: ServiceRoomsRoomKickPattern,
-			Params: []runtime.Param{{
-				Name: "room",
-				Enum: []string{"lobby"},
-			}},
+			Params:  []runtime.Param{serviceRoomsRoomKickRoomParam.Param},
 			Publish: runtime.Rule{runtime.Role("moderator")},
 			Schema:  serviceRoomsRoomKickSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ChatMessage) (any, error) {

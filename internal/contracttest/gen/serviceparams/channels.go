@@ -5,12 +5,9 @@ package serviceparams
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -36,6 +33,12 @@ func (c ServiceRoomIDAsk) Name() string {
 	return "/service/room/" + c.ID + "/ask"
 }
 
+// serviceRoomIDAskIDParam checks the values of the parameter id.
+var serviceRoomIDAskIDParam = runtime.MustCompileParam(runtime.Param{
+	Name: "id",
+	Enum: []string{"a", "b"},
+})
+
 // ParseServiceRoomIDAsk returns the parameters of a concrete /service/room/{id}/ask channel name, checked
 // against the spec; it fails for any other name.
 func ParseServiceRoomIDAsk(name string) (ServiceRoomIDAsk, error) {
@@ -55,8 +58,8 @@ func ParseServiceRoomIDAsk(name string) (ServiceRoomIDAsk, error) {
 		return ServiceRoomIDAsk{}, fmt.Errorf("channel %q is not a /service/room/{id}/ask channel: %w", name, errOtherChannel)
 	}
 	var c ServiceRoomIDAsk
-	if !slices.Contains([]string{"a", "b"}, segs[2]) {
-		return ServiceRoomIDAsk{}, fmt.Errorf("id %q is not one of the allowed values", segs[2])
+	if why := serviceRoomIDAskIDParam.Check(segs[2]); why != "" {
+		return ServiceRoomIDAsk{}, errors.New(why)
 	}
 	c.ID = segs[2]
 	return c, nil
@@ -75,6 +78,12 @@ func (c ServiceUserID) Name() string {
 	return "/service/user/" + c.ID
 }
 
+// serviceUserIDIDParam checks the values of the parameter id.
+var serviceUserIDIDParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "id",
+	MaxLength: 16,
+})
+
 // ParseServiceUserID returns the parameters of a concrete /service/user/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseServiceUserID(name string) (ServiceUserID, error) {
@@ -89,8 +98,8 @@ func ParseServiceUserID(name string) (ServiceUserID, error) {
 	}
 	segs[2] = rest
 	var c ServiceUserID
-	if utf8.RuneCountInString(segs[2]) > 16 {
-		return ServiceUserID{}, fmt.Errorf("id %q is longer than 16 characters", segs[2])
+	if why := serviceUserIDIDParam.Check(segs[2]); why != "" {
+		return ServiceUserID{}, errors.New(why)
 	}
 	c.ID = segs[2]
 	return c, nil
@@ -109,7 +118,11 @@ func (c ServiceOpsTask) Name() string {
 	return "/service/ops/" + c.Task
 }
 
-var serviceOpsTaskTaskPattern = validate.MustCompilePattern("^[a-z]+$")
+// serviceOpsTaskTaskParam checks the values of the parameter task.
+var serviceOpsTaskTaskParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "task",
+	Pattern: "^[a-z]+$",
+})
 
 // ParseServiceOpsTask returns the parameters of a concrete /service/ops/{task} channel name, checked
 // against the spec; it fails for any other name.
@@ -125,8 +138,8 @@ func ParseServiceOpsTask(name string) (ServiceOpsTask, error) {
 	}
 	segs[2] = rest
 	var c ServiceOpsTask
-	if !serviceOpsTaskTaskPattern.MatchString(segs[2]) {
-		return ServiceOpsTask{}, fmt.Errorf("task %q does not match ^[a-z]+$", segs[2])
+	if why := serviceOpsTaskTaskParam.Check(segs[2]); why != "" {
+		return ServiceOpsTask{}, errors.New(why)
 	}
 	c.Task = segs[2]
 	return c, nil
@@ -148,6 +161,12 @@ func (c BoardID) Name() string {
 	return "/board/" + c.ID
 }
 
+// boardIDIDParam checks the values of the parameter id.
+var boardIDIDParam = runtime.MustCompileParam(runtime.Param{
+	Name: "id",
+	Enum: []string{"x", "y"},
+})
+
 // ParseBoardID returns the parameters of a concrete /board/{id} channel name, checked
 // against the spec; it fails for any other name.
 func ParseBoardID(name string) (BoardID, error) {
@@ -162,8 +181,8 @@ func ParseBoardID(name string) (BoardID, error) {
 	}
 	segs[1] = rest
 	var c BoardID
-	if !slices.Contains([]string{"x", "y"}, segs[1]) {
-		return BoardID{}, fmt.Errorf("id %q is not one of the allowed values", segs[1])
+	if why := boardIDIDParam.Check(segs[1]); why != "" {
+		return BoardID{}, errors.New(why)
 	}
 	c.ID = segs[1]
 	return c, nil

@@ -57,10 +57,7 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: ServiceRoomIDAskPattern,
-			Params: []runtime.Param{{
-				Name: "id",
-				Enum: []string{"a", "b"},
-			}},
+			Params:  []runtime.Param{serviceRoomIDAskIDParam.Param},
 			Publish: runtime.Rule{runtime.Authenticated()},
 			Schema:  serviceRoomIDAskSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceRoomIDAskRequest) (ServiceRoomIDAskReply, error) {
@@ -74,10 +71,7 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: ServiceUserIDPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MaxLength: 16,
-			}},
+			Params:  []runtime.Param{serviceUserIDIDParam.Param},
 			Publish: runtime.Rule{runtime.Self("id")},
 			Schema:  serviceUserIDSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceUserIDRequest) (any, error) {
@@ -90,10 +84,7 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: ServiceOpsTaskPattern,
-			Params: []runtime.Param{{
-				Name:    "task",
-				Pattern: "^[a-z]+$",
-			}},
+			Params:  []runtime.Param{serviceOpsTaskTaskParam.Param},
 			Publish: runtime.Rule{runtime.Role("ops")},
 			Schema:  serviceOpsTaskSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceOpsTaskRequest) (ServiceOpsTaskReply, error) {
@@ -111,11 +102,8 @@ func Contract(h Handlers) *runtime.Contract {
 			Schema:  serviceCronSchema,
 		},
 		{
-			Pattern: BoardIDPattern,
-			Params: []runtime.Param{{
-				Name: "id",
-				Enum: []string{"x", "y"},
-			}},
+			Pattern:   BoardIDPattern,
+			Params:    []runtime.Param{boardIDIDParam.Param},
 			Subscribe: runtime.Rule{runtime.Role("ops")},
 			Schema:    boardIDSchema,
 			Handler: runtime.OnMessage("BoardIDMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardIDMessage) error {

@@ -5,9 +5,7 @@ package tscorners
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cometgen/cometgen/runtime"
 )
@@ -36,6 +34,18 @@ func (c LinkLinkParam) Name() string {
 	return "/link/" + c.Link + "/" + c.Param
 }
 
+// linkLinkParamLinkParam checks the values of the parameter link.
+var linkLinkParamLinkParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "link",
+	MinLength: 1,
+})
+
+// linkLinkParamParamParam checks the values of the parameter param.
+var linkLinkParamParamParam = runtime.MustCompileParam(runtime.Param{
+	Name:      "param",
+	MinLength: 1,
+})
+
 // ParseLinkLinkParam returns the parameters of a concrete /link/{link}/{param} channel name, checked
 // against the spec; it fails for any other name.
 func ParseLinkLinkParam(name string) (LinkLinkParam, error) {
@@ -56,12 +66,12 @@ func ParseLinkLinkParam(name string) (LinkLinkParam, error) {
 	}
 	segs[2] = rest
 	var c LinkLinkParam
-	if utf8.RuneCountInString(segs[1]) < 1 {
-		return LinkLinkParam{}, fmt.Errorf("link %q is shorter than 1 characters", segs[1])
+	if why := linkLinkParamLinkParam.Check(segs[1]); why != "" {
+		return LinkLinkParam{}, errors.New(why)
 	}
 	c.Link = segs[1]
-	if utf8.RuneCountInString(segs[2]) < 1 {
-		return LinkLinkParam{}, fmt.Errorf("param %q is shorter than 1 characters", segs[2])
+	if why := linkLinkParamParamParam.Check(segs[2]); why != "" {
+		return LinkLinkParam{}, errors.New(why)
 	}
 	c.Param = segs[2]
 	return c, nil
@@ -80,6 +90,12 @@ func (c RoomDefault) Name() string {
 	return "/room/" + c.Default
 }
 
+// roomDefaultDefaultParam checks the values of the parameter default.
+var roomDefaultDefaultParam = runtime.MustCompileParam(runtime.Param{
+	Name: "default",
+	Enum: []string{"a", "b"},
+})
+
 // ParseRoomDefault returns the parameters of a concrete /room/{default} channel name, checked
 // against the spec; it fails for any other name.
 func ParseRoomDefault(name string) (RoomDefault, error) {
@@ -94,8 +110,8 @@ func ParseRoomDefault(name string) (RoomDefault, error) {
 	}
 	segs[1] = rest
 	var c RoomDefault
-	if !slices.Contains([]string{"a", "b"}, segs[1]) {
-		return RoomDefault{}, fmt.Errorf("default %q is not one of the allowed values", segs[1])
+	if why := roomDefaultDefaultParam.Check(segs[1]); why != "" {
+		return RoomDefault{}, errors.New(why)
 	}
 	c.Default = segs[1]
 	return c, nil

@@ -47,14 +47,8 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: LinkLinkParamPattern,
-			Params: []runtime.Param{{
-				Name:      "link",
-				MinLength: 1,
-			}, {
-				Name:      "param",
-				MinLength: 1,
-			}},
-			Schema: linkLinkParamSchema,
+			Params:  []runtime.Param{linkLinkParamLinkParam.Param, linkLinkParamParamParam.Param},
+			Schema:  linkLinkParamSchema,
 			Handler: runtime.OnMessage("LinkLinkParamMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *LinkLinkParamMessage) error {
 				ch, err := ParseLinkLinkParam(channel)
 				if err != nil {
@@ -65,11 +59,8 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: RoomDefaultPattern,
-			Params: []runtime.Param{{
-				Name: "default",
-				Enum: []string{"a", "b"},
-			}},
-			Schema: roomDefaultSchema,
+			Params:  []runtime.Param{roomDefaultDefaultParam.Param},
+			Schema:  roomDefaultSchema,
 			Handler: runtime.OnMessage("RoomDefaultMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *RoomDefaultMessage) error {
 				ch, err := ParseRoomDefault(channel)
 				if err != nil {

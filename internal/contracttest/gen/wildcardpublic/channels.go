@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cometgen/cometgen/runtime"
-	"github.com/cometgen/cometgen/runtime/validate"
 )
 
 // This is a compile-time assertion that this generated file and the cometgen
@@ -43,7 +42,11 @@ func (c DeepXK) Name() string {
 	return "/deep/x/" + c.K
 }
 
-var deepXKKPattern = validate.MustCompilePattern("^[0-9]+$")
+// deepXKKParam checks the values of the parameter k.
+var deepXKKParam = runtime.MustCompileParam(runtime.Param{
+	Name:    "k",
+	Pattern: "^[0-9]+$",
+})
 
 // ParseDeepXK returns the parameters of a concrete /deep/x/{k} channel name, checked
 // against the spec; it fails for any other name.
@@ -59,8 +62,8 @@ func ParseDeepXK(name string) (DeepXK, error) {
 	}
 	segs[2] = rest
 	var c DeepXK
-	if !deepXKKPattern.MatchString(segs[2]) {
-		return DeepXK{}, fmt.Errorf("k %q does not match ^[0-9]+$", segs[2])
+	if why := deepXKKParam.Check(segs[2]); why != "" {
+		return DeepXK{}, errors.New(why)
 	}
 	c.K = segs[2]
 	return c, nil

@@ -76,11 +76,8 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: DeepXKPattern,
-			Params: []runtime.Param{{
-				Name:    "k",
-				Pattern: "^[0-9]+$",
-			}},
-			Schema: deepXKSchema,
+			Params:  []runtime.Param{deepXKKParam.Param},
+			Schema:  deepXKSchema,
 			Handler: runtime.OnMessage("DeepXKMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepXKMessage) error {
 				ch, err := ParseDeepXK(channel)
 				if err != nil {

@@ -54,10 +54,7 @@ func Contract(h Handlers) *runtime.Contract {
 	return &runtime.Contract{Templates: []runtime.Template{
 		{
 			Pattern: ChatRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9-]{1,32}$",
-			}},
+			Params:  []runtime.Param{chatRoomRoomParam.Param},
 			Publish: runtime.Rule{runtime.Role("member")},
 			Schema:  chatRoomSchema,
 			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
@@ -69,12 +66,8 @@ func Contract(h Handlers) *runtime.Contract {
 			}),
 		},
 		{
-			Pattern: UserIDInboxPattern,
-			Params: []runtime.Param{{
-				Name:      "id",
-				MinLength: 1,
-				MaxLength: 32,
-			}},
+			Pattern:   UserIDInboxPattern,
+			Params:    []runtime.Param{userIDInboxIDParam.Param},
 			Subscribe: runtime.Rule{runtime.Self("id")},
 			Publish:   runtime.Rule{runtime.ServerOnly()},
 			Schema:    userIDInboxSchema,
@@ -97,11 +90,8 @@ func Contract(h Handlers) *runtime.Contract {
 		},
 		{
 			Pattern: ServiceHistoryRoomPattern,
-			Params: []runtime.Param{{
-				Name:    "room",
-				Pattern: "^[a-z0-9-]{1,32}$",
-			}},
-			Schema: serviceHistoryRoomSchema,
+			Params:  []runtime.Param{serviceHistoryRoomRoomParam.Param},
+			Schema:  serviceHistoryRoomSchema,
 			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
 				var zero ServiceHistoryRoomReply
 				ch, err := ParseServiceHistoryRoom(channel)
