@@ -38,6 +38,7 @@ type jsonpClient struct {
 
 	mu           sync.Mutex
 	ready        bool // subscribed once
+	overlaps     int  // replayed events dropped as already received
 	gaps         int  // connects that said a resume was incomplete
 	rehandshakes int
 }
@@ -196,7 +197,10 @@ func (j *jsonpClient) connect(ctx context.Context) error {
 		}
 		if p, ok := m.Ext["resume"].(float64); ok {
 			if j.positioned && uint64(p) <= j.position {
-				continue // replayed, and already had
+				j.mu.Lock()
+				j.overlaps++ // replayed, and already had
+				j.mu.Unlock()
+				continue
 			}
 			j.position, j.positioned = uint64(p), true
 		}

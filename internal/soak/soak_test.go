@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,7 +173,11 @@ func TestSoak(t *testing.T) {
 		l, d, u, n, bad := s.check(acked)
 		lost, dup, unacked, events = lost+l, dup+d, unacked+u, events+n
 		gaps, rehs := s.counts()
-		t.Logf("%s: %d events, %d lost, %d duplicated, %d unacknowledged received, %d resume gaps, %d re-handshakes", s.name, n, l, d, u, gaps, rehs)
+		extra := ""
+		if s.overlaps != nil {
+			extra = fmt.Sprintf(", %d replayed events dropped as already received", s.overlaps())
+		}
+		t.Logf("%s: %d events, %d lost, %d duplicated, %d unacknowledged received, %d resume gaps, %d re-handshakes%s", s.name, n, l, d, u, gaps, rehs, extra)
 		for _, b := range bad[:min(len(bad), 5)] {
 			t.Errorf("%s: %s", s.name, b)
 		}
@@ -210,7 +216,39 @@ func TestSoak(t *testing.T) {
 		if m.Goroutines > base[i].Goroutines+20 {
 			t.Errorf("node %d: %d goroutines, %d at the baseline", i, m.Goroutines, base[i].Goroutines)
 		}
+		t.Logf("node %d logged: %s", i, h.logSummary(i))
 	}
+}
+
+// logSummary counts the warnings node i logged (all its processes), by
+// message.
+func (h *harness) logSummary(i int) string {
+	b, err := os.ReadFile(filepath.Join(h.dir, fmt.Sprintf("node%d.log", i)))
+	if err != nil {
+		return err.Error()
+	}
+	counts := map[string]int{}
+	for line := range strings.Lines(string(b)) {
+		msg := strings.TrimSpace(line)
+		if _, rest, ok := strings.Cut(line, " msg="); ok {
+			msg = rest
+			if q, err := strconv.QuotedPrefix(rest); err == nil {
+				msg = q
+			} else if k := strings.IndexByte(rest, ' '); k >= 0 {
+				msg = rest[:k]
+			}
+		}
+		counts[msg]++
+	}
+	if len(counts) == 0 {
+		return "nothing"
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%dx %s", counts[k], k))
+	}
+	return strings.Join(out, "; ")
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
@@ -499,6 +537,9 @@ type subscriber struct {
 	stop func()
 	// counts returns the resume gaps and re-handshakes of the client.
 	counts func() (gaps, rehandshakes int)
+	// overlaps, for the JSONP driver, counts the replayed events it
+	// dropped as already received (the Go client does the same, uncounted).
+	overlaps func() int
 
 	mu       sync.Mutex
 	got      map[string][]int // "publisher channel" → seqs in arrival order
@@ -635,6 +676,7 @@ func (h *harness) jsonpSubscriber(ctx context.Context, name string, home int) *s
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.counts = j.counts
+	s.overlaps = func() int { j.mu.Lock(); defer j.mu.Unlock(); return j.overlaps }
 	s.stop = func() { cancel(); <-done }
 	return s
 }
