@@ -24,7 +24,11 @@ const poison = "{\"poison\":\"\xff\xfe\"}"
 // 400::invalid_utf8; the subscribers must neither receive them nor lose
 // their connections over them.
 func (h *harness) invalidUTF8() {
-	for _, send := range []func(context.Context, string) (*bayeux.Message, error){publishLongPolling, publishWebSocket, publishCallbackPolling} {
+	for _, send := range []func(context.Context, string) (*bayeux.Message, error){
+		publishHTTP(bayeux.TransportLongPolling, post),
+		publishWebSocket,
+		publishHTTP(bayeux.TransportCallbackPolling, jsonpRequest),
+	} {
 		addrs := h.nodes.order(0)
 		if len(addrs) == 0 {
 			return
@@ -83,58 +87,49 @@ func post(ctx context.Context, hc *http.Client, u string, body []byte) ([]bayeux
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	status, out, err := do(hc, req)
 	if err != nil {
 		return nil, err
 	}
 	var msgs []bayeux.Message
 	if err := json.Unmarshal(out, &msgs); err != nil {
-		return nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, out)
+		return nil, fmt.Errorf("HTTP %d: %.200s", status, out)
 	}
 	return msgs, nil
 }
 
-func publishLongPolling(ctx context.Context, addr string) (*bayeux.Message, error) {
-	hc := &http.Client{Transport: &http.Transport{}}
-	defer hc.CloseIdleConnections()
-	u := "http://" + addr + "/cometd"
-	msgs, err := post(ctx, hc, u, handshakeMsg(bayeux.TransportLongPolling))
+// do sends req and returns the status and body of the response.
+func do(hc *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	id, err := handshaken(msgs)
-	if err != nil {
-		return nil, err
-	}
-	defer post(ctx, hc, u, []byte(fmt.Sprintf(`[{"channel":"/meta/disconnect","clientId":%q}]`, id)))
-	if msgs, err = post(ctx, hc, u, publishMsg(id)); err != nil {
-		return nil, err
-	}
-	return replyOn(msgs, channels[0])
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp.StatusCode, out, err
 }
 
-func publishCallbackPolling(ctx context.Context, addr string) (*bayeux.Message, error) {
-	hc := &http.Client{Transport: &http.Transport{}}
-	defer hc.CloseIdleConnections()
-	u := "http://" + addr + "/cometd"
-	msgs, err := jsonpRequest(ctx, hc, u, handshakeMsg(bayeux.TransportCallbackPolling))
-	if err != nil {
-		return nil, err
+// publishHTTP handshakes over an HTTP transport, through send (post or
+// jsonpRequest), publishes the poison and returns the publish's reply.
+func publishHTTP(transport string, send func(context.Context, *http.Client, string, []byte) ([]bayeux.Message, error)) func(context.Context, string) (*bayeux.Message, error) {
+	return func(ctx context.Context, addr string) (*bayeux.Message, error) {
+		hc := &http.Client{Transport: &http.Transport{}}
+		defer hc.CloseIdleConnections()
+		u := "http://" + addr + "/cometd"
+		msgs, err := send(ctx, hc, u, handshakeMsg(transport))
+		if err != nil {
+			return nil, err
+		}
+		id, err := handshaken(msgs)
+		if err != nil {
+			return nil, err
+		}
+		defer send(ctx, hc, u, []byte(fmt.Sprintf(`[{"channel":"/meta/disconnect","clientId":%q}]`, id)))
+		if msgs, err = send(ctx, hc, u, publishMsg(id)); err != nil {
+			return nil, err
+		}
+		return replyOn(msgs, channels[0])
 	}
-	id, err := handshaken(msgs)
-	if err != nil {
-		return nil, err
-	}
-	defer jsonpRequest(ctx, hc, u, []byte(fmt.Sprintf(`[{"channel":"/meta/disconnect","clientId":%q}]`, id)))
-	if msgs, err = jsonpRequest(ctx, hc, u, publishMsg(id)); err != nil {
-		return nil, err
-	}
-	return replyOn(msgs, channels[0])
 }
 
 // dialWS opens a raw websocket to the node at addr and handshakes on it.

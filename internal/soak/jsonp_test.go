@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -69,17 +68,12 @@ func jsonpRequest(ctx context.Context, hc *http.Client, u string, body []byte) (
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
+	status, out, err := do(hc, req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, out)
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %.200s", status, out)
 	}
 	js, ok := bytes.CutPrefix(out, []byte("cb("))
 	if ok {
