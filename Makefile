@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test check fuzz interop-deps serve bench demo
+.PHONY: test check fuzz interop-deps serve bench demo soak
 
 ## test: install the interop suite's npm packages, check formatting and vet, run every test with -race, then fuzz briefly
 test: interop-deps check
@@ -54,3 +54,8 @@ serve:
 ## bench: the fan-out micro-benchmarks (see docs/performance.md for the end-to-end load runs)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/
+
+## soak: the long fault and soak run of docs/reliability.md (SOAK=30m by default)
+SOAK ?= 30m
+soak:
+	$(GO) test -count=1 -v -run TestSoak -timeout 2h ./internal/soak -soak $(SOAK)
