@@ -242,6 +242,11 @@ func Connect(ctx context.Context, o Options) (*Broker, error) {
 		nats.NoEcho(),
 		nats.Timeout(o.ConnectTimeout),
 		nats.MaxReconnects(-1),
+		// Nothing is held while disconnected to be sent on reconnection: a
+		// publish then fails at once and its publisher is told (503),
+		// rather than being answered with an error and delivered later,
+		// after its newer messages.
+		nats.ReconnectBufSize(-1),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
 			return backoff(attempts, o.ReconnectWait, o.MaxReconnectWait)
 		}),
