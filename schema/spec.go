@@ -245,6 +245,20 @@ type Rule struct {
 	Pos   Pos
 }
 
+// ClientsAllowed reports whether the rule lets some client do the
+// operation: it is empty (anyone) or has an entry other than server.
+func (r Rule) ClientsAllowed() bool {
+	if len(r.Allow) == 0 {
+		return true
+	}
+	for _, a := range r.Allow {
+		if a.Kind != AllowServer {
+			return true
+		}
+	}
+	return false
+}
+
 // AllowKind is the kind of an Allow entry.
 type AllowKind string
 

@@ -13,6 +13,7 @@ package asyncapi
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -76,7 +77,7 @@ func Document(spec *schema.Spec, version string) ([]byte, error) {
 		set("defaultContentType", "application/json")
 	channels, operations := newObj(), newObj()
 	schemas, messages := newObj(), newObj()
-	for _, name := range sortedNames(spec.Schemas) {
+	for _, name := range slices.Sorted(maps.Keys(spec.Schemas)) {
 		schemas.set(name, payload(spec, spec.Schemas[name]))
 	}
 	secured := spec.Auth.Handshake != schema.HandshakeNone
@@ -168,7 +169,7 @@ func Document(spec *schema.Spec, version string) ([]byte, error) {
 			if ch.Reply != nil {
 				rep = addMsg(".reply", ch.Reply, nil)
 			}
-			if clients(ch.Publish) {
+			if ch.Publish.ClientsAllowed() {
 				op := newObj().set("action", "receive").set("channel", chRef).
 					set("summary", "Clients call "+ch.Pattern+"; the server replies.").
 					set("messages", []any{ref(req)})
@@ -180,7 +181,7 @@ func Document(spec *schema.Spec, version string) ([]byte, error) {
 			}
 		} else {
 			msg := addMsg(".message", ch.Message, ch.Examples)
-			if clients(ch.Publish) {
+			if ch.Publish.ClientsAllowed() {
 				op := newObj().set("action", "receive").set("channel", chRef).
 					set("summary", "Clients publish on "+ch.Pattern+".").set("messages", []any{ref(msg)})
 				withRule(op, ch.Publish, secured)
@@ -234,19 +235,6 @@ func payload(spec *schema.Spec, s *schema.Schema) json.RawMessage {
 	return append(append([]byte(`{"$id":`), id...), append([]byte{','}, s.JSON[1:]...)...)
 }
 
-// clients reports whether a publish rule lets some client publish.
-func clients(r schema.Rule) bool {
-	if len(r.Allow) == 0 {
-		return true
-	}
-	for _, a := range r.Allow {
-		if a.Kind != schema.AllowServer {
-			return true
-		}
-	}
-	return false
-}
-
 // withRule records who the rule allows, and the security an operation
 // needs when the rule asks for credentials.
 func withRule(op *obj, r schema.Rule, secured bool) {
@@ -296,15 +284,6 @@ func filter(f schema.Filter) *obj {
 		o.set("reason", f.Reason)
 	}
 	return o
-}
-
-func sortedNames(m map[string]*schema.Schema) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func lowerFirst(s string) string {

@@ -29,29 +29,38 @@ entries, parameter patterns) under x-bayeux keys.`,
   cometgen asyncapi api/cometgen.yaml -o asyncapi.json --version 2.1.0`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := defaultSpec
-			if len(args) == 1 {
-				path = args[0]
-			}
-			spec, err := schema.Load(path)
-			if err != nil {
-				return reportSpecErrors(cmd, "text", path, err)
-			}
-			doc, err := asyncapi.Document(spec, version)
-			if err != nil {
-				return fmt.Errorf("asyncapi: %w", err)
-			}
-			if out == "" {
-				_, err := cmd.OutOrStdout().Write(doc)
-				return err
-			}
-			if err := os.WriteFile(out, doc, 0o644); err != nil {
-				return fmt.Errorf("asyncapi: %w", err)
-			}
-			return nil
+			return renderSpec(cmd, args, out, "asyncapi", func(spec *schema.Spec) ([]byte, error) {
+				return asyncapi.Document(spec, version)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write the document to `FILE` instead of stdout")
 	cmd.Flags().StringVar(&version, "version", "1.0.0", "the API `version` the document's info states")
 	return cmd
+}
+
+// renderSpec loads the spec named by args (defaultSpec when none), renders
+// it and writes the result to the file out, or stdout when out is "".
+// what names the command in errors.
+func renderSpec(cmd *cobra.Command, args []string, out, what string, render func(*schema.Spec) ([]byte, error)) error {
+	path := defaultSpec
+	if len(args) == 1 {
+		path = args[0]
+	}
+	spec, err := schema.Load(path)
+	if err != nil {
+		return reportSpecErrors(cmd, "text", path, err)
+	}
+	b, err := render(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if out == "" {
+		_, err := cmd.OutOrStdout().Write(b)
+		return err
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }

@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/cometgen/cometgen/internal/contractdoc"
-	"github.com/cometgen/cometgen/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -26,26 +22,7 @@ and as JSON, and the examples, with a list of the channels linking to each.`,
   cometgen docs api/cometgen.yaml > contract.html`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := defaultSpec
-			if len(args) == 1 {
-				path = args[0]
-			}
-			spec, err := schema.Load(path)
-			if err != nil {
-				return reportSpecErrors(cmd, "text", path, err)
-			}
-			page, err := contractdoc.Page(spec)
-			if err != nil {
-				return fmt.Errorf("docs: %w", err)
-			}
-			if out == "" {
-				_, err := cmd.OutOrStdout().Write(page)
-				return err
-			}
-			if err := os.WriteFile(out, page, 0o644); err != nil {
-				return fmt.Errorf("docs: %w", err)
-			}
-			return nil
+			return renderSpec(cmd, args, out, "docs", contractdoc.Page)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write the page to `FILE` instead of stdout")

@@ -11,8 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cometgen/cometgen/generator"
@@ -57,12 +57,7 @@ type field struct {
 // Page returns the HTML page of spec.
 func Page(spec *schema.Spec) ([]byte, error) {
 	v := view{Spec: spec, Roles: strings.Join(spec.Auth.Roles, ", ")}
-	names := make([]string, 0, len(spec.Schemas))
-	for n := range spec.Schemas {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(spec.Schemas)) {
 		v.Schemas = append(v.Schemas, schemaOf("schema-"+n, n, spec.Schemas[n]))
 	}
 	for _, ch := range spec.Channels {
@@ -133,12 +128,7 @@ func fields(out *[]field, s any, path string, required bool, depth int) {
 	*out = append(*out, field{Path: p, Type: typeOf(m), Required: req, Rules: rules(m), Description: desc})
 	props, _ := m["properties"].(map[string]any)
 	reqs, _ := m["required"].([]any)
-	names := make([]string, 0, len(props))
-	for n := range props {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(props)) {
 		child := n
 		if path != "" {
 			child = path + "." + n

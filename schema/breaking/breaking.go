@@ -180,14 +180,6 @@ func withoutParams(old, segs []string) bool {
 
 func isParam(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }
 
-// clientsPublish reports whether a rule lets some client publish.
-func clientsPublish(r schema.Rule) bool {
-	if len(r.Allow) == 0 {
-		return true
-	}
-	return slices.ContainsFunc(r.Allow, func(a schema.Allow) bool { return a.Kind != schema.AllowServer })
-}
-
 func (c *comparer) channel(och, nch *schema.Channel) error {
 	accept, err := acceptList(nch.Extensions, "channel "+nch.Pattern)
 	if err != nil {
@@ -196,7 +188,7 @@ func (c *comparer) channel(och, nch *schema.Channel) error {
 	c.chAccept = accept
 	rename := paramRenames(och.Pattern, nch.Pattern)
 	c.params(och, nch, rename)
-	publishers := clientsPublish(och.Publish)
+	publishers := och.Publish.ClientsAllowed()
 	if publishers {
 		c.rule(och, nch, och.Publish, nch.Publish, rename, PublishDenied, "publish")
 	}
