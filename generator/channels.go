@@ -244,3 +244,8 @@ func lowerFirst(s string) string {
 	}
 	return strings.ToLower(s[:1]) + s[1:]
 }
+
+// ChannelName returns the name the generated code gives a channel
+// (/chat/{room} → ChatRoom, or its x-go-name), for other emitters that
+// name channels the same way.
+func ChannelName(ch *schema.Channel) string { return channelName(ch) }

@@ -117,17 +117,7 @@ func tsFiles(spec *schema.Spec, specName, out string, validate bool) (Files, err
 }
 
 // serverOnly reports whether a rule lets no client do the operation.
-func serverOnly(r schema.Rule) bool {
-	if len(r.Allow) == 0 {
-		return false
-	}
-	for _, a := range r.Allow {
-		if a.Kind != schema.AllowServer {
-			return false
-		}
-	}
-	return true
-}
+func serverOnly(r schema.Rule) bool { return !r.ClientsAllowed() }
 
 // channel describes ch for the client, or returns nil when no client may
 // use it.

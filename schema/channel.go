@@ -135,6 +135,26 @@ func (l *loader) channels(e entry) []*Channel {
 	return out
 }
 
+// extensions returns the x-* entries of a mapping as JSON, or nil for
+// none. Whatever they hold is not an error of the spec.
+func (l *loader) extensions(es []entry) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	for _, e := range es {
+		if !isExt(e.name) {
+			continue
+		}
+		start := len(l.errs)
+		if j := l.convert(l.src, e.val, asData, nil); j != nil {
+			if out == nil {
+				out = map[string]json.RawMessage{}
+			}
+			out[e.name] = j.marshal()
+		}
+		l.errs = l.errs[:start] // extensions are ignored, whatever they hold
+	}
+	return out
+}
+
 // channel checks one channel.
 func (l *loader) channel(ce entry) *decl {
 	f := l.file
@@ -153,18 +173,7 @@ func (l *loader) channel(ce entry) *decl {
 		return d
 	}
 	m := l.fields(f, es, channelKeys)
-	for _, e := range es {
-		if isExt(e.name) {
-			start := len(l.errs)
-			if j := l.convert(l.src, e.val, asData, nil); j != nil {
-				if ch.Extensions == nil {
-					ch.Extensions = map[string]json.RawMessage{}
-				}
-				ch.Extensions[e.name] = j.marshal()
-			}
-			l.errs = l.errs[:start] // extensions are ignored, whatever they hold
-		}
-	}
+	ch.Extensions = l.extensions(es)
 	if e, ok := m["description"]; ok {
 		ch.Description, _ = l.str(f, e.val, "description")
 	}

@@ -572,7 +572,7 @@ const schemaURL = "file:///cometgen/schema.json"
 // a valid schema.
 func (l *loader) compile(name string, j *jnode, pos Pos) *Schema {
 	data := j.marshal()
-	s := &Schema{Name: name, JSON: json.RawMessage(data), Pos: pos}
+	s := &Schema{Name: name, JSON: json.RawMessage(data), Pos: pos, tree: j}
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	c.LoadURL = func(u string) (io.ReadCloser, error) {

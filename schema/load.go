@@ -232,6 +232,7 @@ func (l *loader) spec(root *yaml.Node) *Spec {
 	}
 	m := l.fields(f, es, topKeys)
 	s := &Spec{File: f, Auth: Auth{Handshake: HandshakeNone}, Schemas: map[string]*Schema{}}
+	s.Extensions = l.extensions(es)
 	if e, ok := m["$schema"]; ok {
 		// The JSON Schema an editor should use for this file; cometgen
 		// reads nothing else from it.

@@ -161,3 +161,35 @@ func TestGoodSpecs(t *testing.T) {
 		})
 	}
 }
+
+// TestLocate checks that Schema.Locate finds values written in the spec and
+// in a file a $ref names.
+func TestLocate(t *testing.T) {
+	dir := t.TempDir()
+	spec := "cometgen: 1\nname: x\nchannels:\n  /a:\n    message:\n      type: object\n      properties:\n        n: {$ref: n.yaml}\n"
+	if err := os.WriteFile(filepath.Join(dir, "cometgen.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "n.yaml"), []byte("type: integer\nminimum: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(filepath.Join(dir, "cometgen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Channels[0].Message
+	for _, tc := range []struct {
+		ptr, file string
+		line, col int
+	}{
+		{"", "cometgen.yaml", 6, 7},
+		{"/type", "cometgen.yaml", 6, 13},
+		{"/properties/n/minimum", "n.yaml", 2, 10},
+		{"/properties/nothing/here", "cometgen.yaml", 8, 9},
+	} {
+		p := m.Locate(tc.ptr)
+		if filepath.Base(p.File) != tc.file || p.Line != tc.line || p.Col != tc.col {
+			t.Errorf("Locate(%q) = %v, want %s:%d:%d", tc.ptr, p, tc.file, tc.line, tc.col)
+		}
+	}
+}

@@ -63,6 +63,9 @@ type Spec struct {
 	Schemas map[string]*Schema
 	// Channels are the declared channels in the order of the file.
 	Channels []*Channel
+	// Extensions holds the top-level x-* keys, which cometgen's runtime
+	// ignores and its tools (cometgen breaking) may read.
+	Extensions map[string]json.RawMessage `json:",omitempty"`
 }
 
 // GoOutput configures the Go generator.
@@ -113,6 +116,21 @@ type Schema struct {
 	Pos Pos
 
 	validator *validate.Schema // compiled once by the loader
+	tree      *jnode           // JSON with the position of every value
+}
+
+// Locate returns where the value at the JSON pointer ptr ("" for the
+// whole schema, "/properties/user/type") is written: in the spec, or in
+// the file a $ref names. When ptr leads nowhere it returns the position of
+// the deepest value on the way.
+func (s *Schema) Locate(ptr string) Pos {
+	if s == nil {
+		return Pos{}
+	}
+	if s.tree == nil {
+		return s.Pos
+	}
+	return s.tree.at(ptr).pos
 }
 
 // Validator returns the compiled schema, for code that validates with
@@ -225,6 +243,20 @@ type Param struct {
 type Rule struct {
 	Allow []Allow
 	Pos   Pos
+}
+
+// ClientsAllowed reports whether the rule lets some client do the
+// operation: it is empty (anyone) or has an entry other than server.
+func (r Rule) ClientsAllowed() bool {
+	if len(r.Allow) == 0 {
+		return true
+	}
+	for _, a := range r.Allow {
+		if a.Kind != AllowServer {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowKind is the kind of an Allow entry.
