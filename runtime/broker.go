@@ -107,8 +107,15 @@ func (s *Server) deliverRemote(m *bayeux.Message, frozen []byte, from *ServerSes
 	}
 	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
 	defer hc.done()
-	d := s.fanOut(hc, route, t, m, frozen, from, from == nil, lazy)
+	var at int64
+	if s.metrics != nil {
+		at = s.metrics.now()
+	}
+	d := s.fanOutFrom(hc, route, t, m, frozen, from, from == nil, lazy, at)
 	s.stats.deliveries.Add(int64(d))
+	if s.metrics != nil {
+		s.metrics.of(t).out.Add(float64(d))
+	}
 }
 
 // DeliverUser delivers an event from another node to the sessions of user
@@ -177,6 +184,9 @@ func (s *Server) setHealth(err error) {
 	if err == nil {
 		if s.health.Swap(nil) != nil {
 			s.log.Info("bayeux node healthy again")
+			if s.metrics != nil {
+				s.metrics.reconnections.Inc()
+			}
 		}
 		return
 	}
