@@ -37,12 +37,12 @@ type serveFlags struct {
 	shutdownFor    time.Duration
 	debugAddr      string
 	// metrics serves /metrics on the main address too.
-	metrics bool
-	timesync       bool
-	timestamp      bool
-	spec           specFlags
-	nats           natsFlags
-	conn           connFlags
+	metrics   bool
+	timesync  bool
+	timestamp bool
+	spec      specFlags
+	nats      natsFlags
+	conn      connFlags
 }
 
 // connFlags bound connections: their number, their reads, their idleness,
