@@ -107,11 +107,7 @@ func (s *Server) deliverRemote(m *bayeux.Message, frozen []byte, from *ServerSes
 	}
 	hc := &hookContext{parent: context.Background(), timeout: s.opts.HookTimeout}
 	defer hc.done()
-	var at int64
-	if s.metrics != nil {
-		at = s.metrics.now()
-	}
-	d := s.fanOutFrom(hc, route, t, m, frozen, from, from == nil, lazy, at)
+	d := s.fanOut(hc, route, t, m, frozen, from, from == nil, lazy)
 	s.stats.deliveries.Add(int64(d))
 	if s.metrics != nil {
 		s.metrics.of(t).out.Add(float64(d))

@@ -156,16 +156,21 @@ func newMetrics(s *Server, reg prometheus.Registerer) *metrics {
 		}
 	}
 	m.undeclared = m.template(LabelUndeclared)
-	for _, c := range []prometheus.Collector{
-		m.messagesIn, m.messagesOut, m.refusals, m.handshakes, m.connects,
-		m.disconnects, m.latency, m.calls, m.brokerErrors, m.reconnections,
-		m.historyLag, m.scrape,
-	} {
+	for _, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
 			s.log.Error("bayeux metrics: register", "err", err)
 		}
 	}
 	return m
+}
+
+// collectors returns every collector of m.
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.messagesIn, m.messagesOut, m.refusals, m.handshakes, m.connects,
+		m.disconnects, m.latency, m.calls, m.brokerErrors, m.reconnections,
+		m.historyLag, m.scrape,
+	}
 }
 
 // transportLocal is the transport label of local sessions.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -282,5 +284,52 @@ func TestRefusalFieldLabelsBounded(t *testing.T) {
 		if got := fresh.fieldLabel(path); got != want {
 			t.Errorf("fieldLabel(%q) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestDashboardUsesMetrics: every metric the Grafana dashboard of docs/
+// queries is one the server exports.
+func TestDashboardUsesMetrics(t *testing.T) {
+	srv := New(Options{Metrics: prometheus.NewRegistry(), Logger: discardLogger()})
+	defer srv.Shutdown(t.Context())
+	descs := make(chan *prometheus.Desc, 100)
+	go func() {
+		for _, c := range srv.metrics.collectors() {
+			c.Describe(descs)
+		}
+		close(descs)
+	}()
+	exported := map[string]bool{}
+	nameRE := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range descs {
+		exported[nameRE.FindStringSubmatch(d.String())[1]] = true
+	}
+	b, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	used := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range regexp.MustCompile(`cometgen_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				used++
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+				if !exported[base] {
+					t.Errorf("panel %q queries %s, which the server does not export", p.Title, name)
+				}
+			}
+		}
+	}
+	if used < 20 {
+		t.Errorf("the dashboard queries %d metrics", used)
 	}
 }

@@ -151,10 +151,6 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	if bayeux.KindOf(m.Channel) == bayeux.Service {
 		return 0, nil // service messages are for the server's listeners only
 	}
-	var at int64 // the publication's stamp, with metrics
-	if s.metrics != nil {
-		at = s.metrics.now()
-	}
 	if len(hs.extensions) > 0 && !s.outgoing(hc.get(), nil, m, true) {
 		return 0, nil // an extension deleted the broadcast
 	}
@@ -190,7 +186,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		}
 		s.stats.brokerOut.Add(1)
 	}
-	n := s.fanOutFrom(hc, route, t, m, frozen, from, toPublisher, lazy, at)
+	n := s.fanOut(hc, route, t, m, frozen, from, toPublisher, lazy)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
 	if tm != nil {
@@ -361,14 +357,8 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 // channel (nil: none): the sessions subscribed through a wildcard channel
 // receive m only if t's subscribe rule allows them.
 func (s *Server) fanOut(hc *hookContext, route []*Channel, t *template, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
-	return s.fanOutFrom(hc, route, t, m, frozen, from, toPublisher, lazy, 0)
-}
-
-// fanOutFrom is fanOut of a message published at the metrics' stamp at
-// (0: none).
-func (s *Server) fanOutFrom(hc *hookContext, route []*Channel, t *template, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration, at int64) int {
 	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy,
-		origin: queuedFrom{at: at, t: t, channel: m.Channel}}
+		origin: queuedFrom{t: t, channel: m.Channel}}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
 	var first []*ServerSession
@@ -427,7 +417,7 @@ type fanOut struct {
 	frozen      []byte // m encoded once, shared by every session without extensions
 	delivered   int
 	shared      int
-	origin      queuedFrom
+	origin      queuedFrom // where the copies come from (the metrics, the logs)
 }
 
 // deliver queues the message for sessions; with a gate, only for those

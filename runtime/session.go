@@ -157,11 +157,14 @@ func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
 }
 
 // queuedFrom says where a queued message comes from, for the metrics and
-// the logs: the publication's stamp and its channel.
+// the logs: its channel, and the stamp of its publication (metrics.now),
+// read on the first delivery that needs it: one that finds its session's
+// queue empty. A fan-out reads the clock at most once, and not at all when
+// every queue holds older messages.
 type queuedFrom struct {
-	at      int64     // metrics.now at publication; 0: now
 	t       *template // the channel's template, nil for none
 	channel string
+	at      int64 // 0: not read yet
 }
 
 // enqueueFrom is enqueue of a message published as from says (nil:
@@ -187,11 +190,14 @@ func (s *ServerSession) enqueueFrom(msg []byte, lazy time.Duration, from *queued
 // stamp records, for the first message of an empty queue, when it was
 // published; s.mu is held.
 func (s *ServerSession) stamp(from *queuedFrom) {
-	if from != nil && from.at != 0 {
-		s.queuedAt = from.at
-	} else {
+	if from == nil {
 		s.queuedAt = s.srv.metrics.now()
+		return
 	}
+	if from.at == 0 {
+		from.at = s.srv.metrics.now()
+	}
+	s.queuedAt = from.at
 }
 
 // enqueueSlow is enqueue for a gone session, a full queue or a lazy
