@@ -69,8 +69,7 @@ func (s *ServerSession) takeForConnect(by *wsConn) (msgs [][]byte, batch int64, 
 	}
 	if len(a.pending)+len(q) > s.srv.opts.MaxQueue {
 		// The client does not acknowledge: treat it as a slow consumer.
-		go s.srv.removeSession(s, RemovedSlowConsumer)
-		s.srv.stats.queueOverflows.Add(1)
+		go s.srv.slowConsumer(s, nil)
 		return nil, a.batch, false
 	}
 	all := make([][]byte, 0, len(a.pending)+len(q))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // benchSessions handshakes n sessions straight into srv and subscribes each
@@ -29,10 +30,25 @@ func benchSessions(b *testing.B, srv *Server, n int, channel string) []*ServerSe
 // BenchmarkFanOut measures the publish path: decode, validate, encode once,
 // and queue the same bytes for every subscriber. One op is one publish; the
 // deliveries/s metric counts queued copies.
+//
+// subscribers=100,metrics=on is subscribers=100 with Options.Metrics, for
+// what the metrics cost (docs/performance.md).
 func BenchmarkFanOut(b *testing.B) {
-	for _, subs := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
-			srv := New(Options{Logger: discardLogger(), MaxQueue: 1 << 20})
+	for _, c := range []struct {
+		subs    int
+		metrics bool
+	}{{1, false}, {100, false}, {100, true}, {1000, false}} {
+		subs := c.subs
+		name := fmt.Sprintf("subscribers=%d", subs)
+		if c.metrics {
+			name += ",metrics=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := Options{Logger: discardLogger(), MaxQueue: 1 << 20}
+			if c.metrics {
+				opts.Metrics = prometheus.NewRegistry()
+			}
+			srv := New(opts)
 			defer srv.Shutdown(b.Context())
 			sessions := benchSessions(b, srv, subs, "/bench/room")
 			pub := sessions[0]

@@ -109,6 +109,9 @@ func (s *Server) deliverRemote(m *bayeux.Message, frozen []byte, from *ServerSes
 	defer hc.done()
 	d := s.fanOut(hc, route, t, m, frozen, from, from == nil, lazy)
 	s.stats.deliveries.Add(int64(d))
+	if s.metrics != nil {
+		s.metrics.of(t).out.Add(float64(d))
+	}
 }
 
 // DeliverUser delivers an event from another node to the sessions of user
@@ -177,6 +180,9 @@ func (s *Server) setHealth(err error) {
 	if err == nil {
 		if s.health.Swap(nil) != nil {
 			s.log.Info("bayeux node healthy again")
+			if s.metrics != nil {
+				s.metrics.reconnections.Inc()
+			}
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // MemoryCluster links Servers of one process into a cluster: give each
@@ -205,6 +206,7 @@ type memoryEvent struct {
 	pos     uint64
 	event   []byte
 	exclude string
+	stored  time.Time
 }
 
 var _ HistoryBroker = (*memoryHistoryBroker)(nil)
@@ -257,7 +259,7 @@ func (b *memoryHistoryBroker) deliver() {
 				break
 			}
 			for _, e := range evs {
-				if err := b.node.DeliverAt(e.pos, e.event, e.exclude); err != nil {
+				if err := b.node.DeliverStored(e.pos, e.stored, e.event, e.exclude); err != nil {
 					b.node.Logger().Warn("bayeux: remote event dropped", "err", err)
 				}
 			}
@@ -291,7 +293,7 @@ func (b *memoryHistoryBroker) Append(_ string, event []byte, exclude string) (ui
 	defer h.order.Unlock()
 	h.mu.Lock()
 	h.last++
-	e := memoryEvent{pos: h.last, event: event, exclude: exclude}
+	e := memoryEvent{pos: h.last, event: event, exclude: exclude, stored: time.Now()}
 	h.evs.push(e)
 	h.mu.Unlock()
 	for _, n := range b.nodes() {

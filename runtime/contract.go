@@ -204,6 +204,7 @@ type template struct {
 	local    bool
 	dispatch dispatchFunc
 	call     RemoteCallFunc
+	metrics  *templateMetrics // its series, with Options.Metrics
 }
 
 // paramCheck checks the value of the parameter at segment index seg.
@@ -287,6 +288,7 @@ func (s *Server) SetContract(c *Contract) error {
 	if err != nil {
 		return err
 	}
+	s.attachMetrics(cc)
 	s.contract.Store(cc)
 	s.contractGen.Add(1)
 	return nil
@@ -651,7 +653,7 @@ func (s *Server) templateOf(cc *contract, route []*Channel, name string) (*templ
 // judgePublish applies the contract to a message published on the
 // concrete channel of m by from (nil: the server): the template's
 // parameters and publish rule. It returns the template, nil for a name
-// none owns.
+// none owns, also with the refusal.
 func (s *Server) judgePublish(cc *contract, route []*Channel, from *ServerSession, m *bayeux.Message) (*template, *bayeux.Error) {
 	t, perr := s.templateOf(cc, route, m.Channel)
 	switch {
@@ -660,9 +662,9 @@ func (s *Server) judgePublish(cc *contract, route []*Channel, from *ServerSessio
 	case t == nil:
 		return nil, errPublishUndeclared
 	case perr != nil:
-		return nil, perr
+		return t, perr
 	case !t.pub.allows(from, m.Channel):
-		return nil, errPublishRule
+		return t, errPublishRule
 	}
 	return t, nil
 }
@@ -673,19 +675,20 @@ func (s *Server) judgePublish(cc *contract, route []*Channel, from *ServerSessio
 // "/chat/{room}", or a wildcard template), with no parameter values, or
 // allowed when the contract allows undeclared channels; either way, each
 // message it matches later is delivered only if the subscribe rule of the
-// message's template allows the session (see restricted).
-func (s *Server) judgeSubscribe(cc *contract, sess *ServerSession, name string) *bayeux.Error {
+// message's template allows the session (see restricted). It returns the
+// template judging, nil for none.
+func (s *Server) judgeSubscribe(cc *contract, sess *ServerSession, name string) (*template, *bayeux.Error) {
 	if bayeux.IsWild(name) {
 		t := cc.wildForms[name]
 		switch {
 		case t == nil && cc.allowUndeclared:
-			return nil
+			return nil, nil
 		case t == nil:
-			return errSubscribeUndeclared
+			return nil, errSubscribeUndeclared
 		case !t.sub.allows(sess, ""):
-			return errSubscribeRule
+			return t, errSubscribeRule
 		}
-		return nil
+		return t, nil
 	}
 	var buf [1]*Channel
 	route := buf[:0]
@@ -695,15 +698,15 @@ func (s *Server) judgeSubscribe(cc *contract, sess *ServerSession, name string) 
 	t, perr := s.templateOf(cc, route, name)
 	switch {
 	case t == nil && cc.allowUndeclared:
-		return nil
+		return nil, nil
 	case t == nil:
-		return errSubscribeUndeclared
+		return nil, errSubscribeUndeclared
 	case perr != nil:
-		return perr
+		return t, perr
 	case !t.sub.allows(sess, name):
-		return errSubscribeRule
+		return t, errSubscribeRule
 	}
-	return nil
+	return t, nil
 }
 
 // restricted reports whether t's subscribe rule does not allow anyone: the

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -61,6 +62,13 @@ const extResume = "resume"
 // is skipped. exclude names a session that does not get the event (see
 // HistoryBroker.Append). A malformed event is refused like in Deliver.
 func (n *Node) DeliverAt(pos uint64, event []byte, exclude string) error {
+	return n.DeliverStored(pos, time.Time{}, event, exclude)
+}
+
+// DeliverStored is DeliverAt of an event the history stored at stored
+// (zero: unknown), which the node's metrics use for the history's
+// delivery lag (cometgen_history_delivery_lag_seconds).
+func (n *Node) DeliverStored(pos uint64, stored time.Time, event []byte, exclude string) error {
 	s := n.srv
 	m, err := s.remoteBroadcast(event)
 	if err != nil {
@@ -72,6 +80,9 @@ func (n *Node) DeliverAt(pos uint64, event []byte, exclude string) error {
 		return nil
 	}
 	s.hist.last.Store(pos)
+	if s.metrics != nil && !stored.IsZero() {
+		s.metrics.historyLag.Observe(max(time.Since(stored).Seconds(), 0))
+	}
 	stampPosition(m, pos)
 	s.hist.ring.push(ringEvent{pos: pos, exclude: exclude, m: m})
 	var from *ServerSession

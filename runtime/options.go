@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configures a Server. The zero value of every field selects the
@@ -161,8 +162,22 @@ type Options struct {
 	// without asking the broker. Default 4,096; negative: none.
 	ReplayBuffer int
 
-	// Logger receives the server's logs. Default: slog.Default().
+	// Logger receives the server's logs. Default: slog.Default(). A
+	// refused handshake and a refusal by a contract's rule are logged at
+	// Info (Warn for a limit), a slow consumer's disconnection at Warn,
+	// each as one record with the session, user, channel (its template)
+	// and reason as attributes; the other refusals at Debug.
 	Logger *slog.Logger
+
+	// Metrics registers the server's Prometheus metrics (cometgen_…; see
+	// docs/observability.md) on a registry of the application's, such as
+	// prometheus.DefaultRegisterer; its handler (promhttp) serves them.
+	// Channels are labelled by the contract's template that owns them,
+	// never by concrete name, so the series are bounded by the contract.
+	// Default nil: no metrics, and nothing is spent on them. Two servers
+	// on one registry need prometheus.WrapRegistererWith to tell them
+	// apart.
+	Metrics prometheus.Registerer
 }
 
 // Defaults of Options.

@@ -141,6 +141,7 @@ func (s *Server) process(o *origin, msgs []bayeux.Message, invalid []int) result
 		if len(invalid) > 0 && invalid[0] == i {
 			invalid = invalid[1:]
 			s.stats.badRequests.Add(1)
+			s.refuse(refusal{op: opOf(msgs[i].Channel), label: "", name: msgs[i].Channel, reason: reasonInvalid, err: errInvalidUTF8})
 			res.replies = append(res.replies, encodeReply(msgs[i].Channel, msgs[i].ID, errInvalidUTF8))
 			continue
 		}
@@ -163,14 +164,20 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		}
 	}()
 	name := bayeux.Normalize(m.Channel)
+	invalid := func(err *bayeux.Error) {
+		s.refuse(refusal{op: opRequest, label: "", name: name, reason: reasonInvalid, err: err})
+	}
 	switch {
 	case name == "":
+		invalid(bayeux.ErrChannelMissing)
 		res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelMissing))
 		return
 	case !bayeux.ValidChannel(name):
+		invalid(bayeux.ErrChannelInvalid)
 		res.replies = append(res.replies, encodeReply(m.Channel, m.ID, bayeux.ErrChannelInvalid))
 		return
 	case !bayeux.ValidID(m.ID):
+		invalid(bayeux.ErrMessageIDInvalid)
 		res.replies = append(res.replies, encodeReply(name, "", bayeux.ErrMessageIDInvalid))
 		return
 	}
@@ -188,6 +195,7 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		o.ws.bind(sess)
 	}
 	if err := s.incoming(hc, hs, sess, m); err != nil {
+		s.refuse(refusal{op: opOf(name), t: s.templateNamed(nil, name), name: name, reason: reasonExtension, err: err, sess: sess})
 		res.replies = append(res.replies, s.finish(hc, hs, sess, failure(m, err)))
 		return
 	}
@@ -197,13 +205,18 @@ func (s *Server) processOne(o *origin, hc *hookContext, hs *hookSet, m *bayeux.M
 		if o.ws == nil {
 			sess.detachWebSocket() // long polls deliver the session's messages now
 		}
+		if mt := s.metrics; mt != nil {
+			mt.transport(o.transport).connects.Inc()
+		}
 		if res.connect != nil { // two connects in one batch: answer the first now
 			res.replies = append(res.replies, s.connectReply(res.connect))
 		}
-		res.connect = s.connect(sess, m, alone)
+		res.connect = s.connect(sess, m, alone, o.transport)
 		return
 	case bayeux.MetaDisconnect:
-		s.removeSession(sess, RemovedDisconnect)
+		if s.removeSession(sess, RemovedDisconnect) && s.metrics != nil {
+			s.metrics.disconnects.Inc()
+		}
 		if o.ws != nil {
 			// The CometD client closes its websocket only when the
 			// held connect's reply arrives before the disconnect's.
@@ -329,7 +342,10 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		Successful:               bayeux.Bool(false),
 	}
 	sess := newSession(s, o.browserID)
+	sess.transport = o.transport
+	reason := reasonProtocol
 	fail := func(err *bayeux.Error, advice *bayeux.Advice) []byte {
+		s.refuse(refusal{op: opHandshake, label: bayeux.MetaHandshake, name: bayeux.MetaHandshake, reason: reason, err: err, sess: sess})
 		reply.Error = err.Error()
 		reply.Advice = advice
 		return s.finish(hc, hs, sess, reply)
@@ -348,15 +364,18 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		return fail(errNoTransport, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
 	retryLater := &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(s.opts.MultiSessionInterval.Milliseconds())}
+	reason = reasonUnhealthy
 	if s.isClosing() {
 		return fail(errShuttingDown, retryLater)
 	}
 	if s.opts.Broker != nil && s.Healthy() != nil {
 		return fail(errNodeUnhealthy, retryLater)
 	}
+	reason = reasonExtension
 	if err := s.incoming(hc, hs, sess, m); err != nil {
 		return fail(err, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
+	reason = reasonInvalid
 	resumeAsked := false
 	if s.historyBroker() != nil {
 		if v, ok := m.Ext[extResume]; ok {
@@ -366,15 +385,16 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 			resumeAsked = true
 		}
 	}
+	reason = reasonPolicy
 	if p := hs.policy; p != nil {
 		if err := p.CanHandshake(hc.get(), sess, m); err != nil {
 			s.stats.denied.Add(1)
 			return fail(asBayeuxError(err, 403, "handshake_denied"), &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 		}
 	}
+	reason = reasonLimit
 	if s.nsessions.Add(1) > int64(s.opts.MaxSessions) {
 		s.nsessions.Add(-1)
-		s.log.Warn("bayeux handshake refused: too many sessions", "max", s.opts.MaxSessions)
 		return fail(errTooManySessions, retryLater)
 	}
 	if o.req != nil {
@@ -382,7 +402,6 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		if !s.clients.acquire(addr, s.opts.MaxSessionsPerClient) {
 			s.nsessions.Add(-1)
 			s.stats.denied.Add(1)
-			s.log.Warn("bayeux handshake refused: too many sessions of one client", "client", addr, "max", s.opts.MaxSessionsPerClient)
 			return fail(errTooManyClientSessions, retryLater)
 		}
 		sess.clientAddr = addr
@@ -396,9 +415,13 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		// The node became unhealthy while this handshake ran: its removal
 		// of the sessions may have missed this one.
 		s.removeSession(sess, RemovedUnhealthy)
+		reason = reasonUnhealthy
 		return fail(errNodeUnhealthy, retryLater)
 	}
 	s.stats.handshakes.Add(1)
+	if mt := s.metrics; mt != nil {
+		mt.transport(o.transport).handshakes.Inc()
+	}
 	if o.ws != nil {
 		o.ws.bind(sess)
 	}
@@ -448,8 +471,9 @@ func (s *Server) advice() *bayeux.Advice {
 
 // connect registers a /meta/connect; its reply is built by connectReply
 // once the transport has held it.
-func (s *Server) connect(sess *ServerSession, m *bayeux.Message, alone bool) *pendingConnect {
+func (s *Server) connect(sess *ServerSession, m *bayeux.Message, alone bool, transport string) *pendingConnect {
 	sess.mu.Lock()
+	sess.transport = transport
 	sess.connectSeq++
 	seq := sess.connectSeq
 	first := !sess.connected
@@ -551,7 +575,9 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 		}
 		if err != nil {
 			s.stats.denied.Add(1)
-			return asBayeuxError(err, 403, denied())
+			be := asBayeuxError(err, 403, denied())
+			s.refusePolicy(op, sess, channel, m, route, be)
+			return be
 		}
 	}
 	// A contract grants what it allows: it judged the operation before.
@@ -562,7 +588,9 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 			switch d := a.Authorize(hc.get(), op, channel, sess, m); {
 			case d.kind < 0:
 				s.stats.denied.Add(1)
-				return bayeux.NewError(403, denied(), bayeux.ErrorArg(d.reason))
+				be := bayeux.NewError(403, denied(), bayeux.ErrorArg(d.reason))
+				s.refusePolicy(op, sess, channel, m, route, be)
+				return be
 			case d.kind > 0:
 				granted = true
 			}
@@ -570,7 +598,9 @@ func (s *Server) authorize(hc *hookContext, hs *hookSet, op Operation, sess *Ser
 	}
 	if asked && !granted {
 		s.stats.denied.Add(1)
-		return bayeux.NewError(403, denied(), "denied_by_not_granting")
+		be := bayeux.NewError(403, denied(), "denied_by_not_granting")
+		s.refusePolicy(op, sess, channel, m, route, be)
+		return be
 	}
 	return nil
 }
@@ -582,12 +612,18 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 		reply.Error = err.Error()
 		return reply
 	}
+	// refused is fail of a refusal the metrics and logs record.
+	refused := func(r refusal) *bayeux.Message {
+		r.op, r.sess = opSubscribe, sess
+		s.refuse(r)
+		return fail(r.err)
+	}
 	names, err := m.Subscriptions()
 	switch {
 	case err != nil:
-		return fail(bayeux.ErrSubscriptionInvalid)
+		return refused(refusal{reason: reasonInvalid, err: bayeux.ErrSubscriptionInvalid})
 	case len(names) == 0:
-		return fail(bayeux.ErrSubscriptionMissing)
+		return refused(refusal{reason: reasonInvalid, err: bayeux.ErrSubscriptionMissing})
 	}
 	// With a history: a subscribe whose ext.resume is a position resumes
 	// after it (joined once the batch is processed, after the replay); the
@@ -607,11 +643,11 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 	for _, raw := range names {
 		name := bayeux.Normalize(raw)
 		if !bayeux.ValidChannel(name) {
-			return fail(bayeux.ErrSubscriptionInvalid)
+			return refused(refusal{reason: reasonInvalid, err: bayeux.ErrSubscriptionInvalid})
 		}
 		switch bayeux.KindOf(name) {
 		case bayeux.Meta:
-			return fail(errSubscribeDenied)
+			return refused(refusal{name: name, reason: reasonPolicy, err: errSubscribeDenied})
 		case bayeux.Service:
 			continue // a no-op that succeeds, as in CometD
 		}
@@ -625,9 +661,9 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 			continue
 		}
 		if cc := s.contract.Load(); cc != nil {
-			if err := s.judgeSubscribe(cc, sess, name); err != nil {
+			if t, err := s.judgeSubscribe(cc, sess, name); err != nil {
 				s.stats.denied.Add(1)
-				return fail(err)
+				return refused(refusal{t: t, name: name, reason: reasonOf(err), err: err})
 			}
 		}
 		if hs.policy != nil || s.hasAuthorizers.Load() {
@@ -647,7 +683,7 @@ func (s *Server) changeSubscriptions(hc *hookContext, hs *hookSet, sess *ServerS
 			pending = len(resume.channels)
 		}
 		if err := s.subscriptionRoom(sess, name, pending); err != nil {
-			return fail(err)
+			return refused(refusal{t: s.templateNamed(nil, name), name: name, reason: reasonLimit, err: err})
 		}
 		if resume != nil {
 			if !slices.Contains(resume.channels, name) {
@@ -691,20 +727,47 @@ func (s *Server) subscriptionRoom(sess *ServerSession, name string, pending int)
 		return errTooManySubscriptions
 	case c == nil && s.channels.n.Load() >= int64(s.opts.MaxChannels):
 		s.stats.denied.Add(1)
-		s.log.Warn("bayeux subscribe refused: too many channels", "max", s.opts.MaxChannels)
 		return errTooManyChannels
 	}
 	return nil
 }
 
 func (s *Server) publish(hc *hookContext, hs *hookSet, sess *ServerSession, m *bayeux.Message) *bayeux.Error {
+	refused := func(reason string, err *bayeux.Error) *bayeux.Error {
+		s.refuse(refusal{op: opPublish, t: s.templateNamed(nil, m.Channel), name: m.Channel, reason: reason, err: err, sess: sess})
+		return err
+	}
 	switch {
 	case bayeux.KindOf(m.Channel) == bayeux.Meta:
-		return errCreateDenied
+		return refused(reasonPolicy, errCreateDenied)
 	case bayeux.IsWild(m.Channel):
-		return bayeux.ErrChannelInvalid
+		return refused(reasonInvalid, bayeux.ErrChannelInvalid)
 	case m.Data == nil:
-		return errDataMissing
+		return refused(reasonInvalid, errDataMissing)
 	}
 	return s.dispatch(hc, hs, sess, m, true)
+}
+
+// opOf returns the operation label of a message on channel.
+func opOf(channel string) string {
+	switch bayeux.Normalize(channel) {
+	case bayeux.MetaHandshake:
+		return opHandshake
+	case bayeux.MetaSubscribe, bayeux.MetaUnsubscribe:
+		return opSubscribe
+	}
+	if bayeux.KindOf(channel) == bayeux.Meta {
+		return opRequest
+	}
+	return opPublish
+}
+
+// refusePolicy records the refusal of op on channel by the security
+// policy or an authorizer.
+func (s *Server) refusePolicy(op Operation, sess *ServerSession, channel string, m *bayeux.Message, route []*Channel, err *bayeux.Error) {
+	label := opPublish
+	if op == OpSubscribe || op == OpCreate && m != nil && m.Channel == bayeux.MetaSubscribe {
+		label = opSubscribe
+	}
+	s.refuse(refusal{op: label, t: s.templateNamed(route, channel), name: channel, reason: reasonPolicy, err: err, sess: sess})
 }

@@ -68,6 +68,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	// The contract first (which template owns the name, and may from
 	// publish there), then the application's policy and authorizers.
 	var t *template
+	var tm *templateMetrics // t's series, with metrics
 	cc := s.contract.Load()
 	if cc != nil {
 		judged := from
@@ -75,10 +76,19 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			judged = nil // the server's own code: no rule applies
 		}
 		var err *bayeux.Error
-		if t, err = s.judgePublish(cc, route, judged, m); err != nil {
+		t, err = s.judgePublish(cc, route, judged, m)
+		if s.metrics != nil {
+			tm = s.metrics.of(t)
+			tm.in.Inc()
+		}
+		if err != nil {
 			s.stats.denied.Add(1)
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonOf(err), err: err, sess: from})
 			return 0, err
 		}
+	} else if s.metrics != nil {
+		tm = s.metrics.undeclared
+		tm.in.Inc()
 	}
 	if secure && (hs.policy != nil || s.hasAuthorizers.Load()) {
 		if len(route) == 0 || route[0].name != m.Channel {
@@ -111,7 +121,9 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		for _, l := range conf.listeners {
 			if err := l.fn(hc.get(), from, m); err != nil {
 				s.stats.denied.Add(1)
-				return 0, vetoError(err)
+				be := vetoError(err)
+				s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonHandler, err: be, sess: from})
+				return 0, be
 			}
 		}
 		filters = append(filters, conf.filters...)
@@ -124,6 +136,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	if len(filters) > 0 {
 		if err := s.filter(hc, from, m, filters); err != nil {
 			s.stats.denied.Add(1)
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonFilter, err: err, sess: from})
 			return 0, err
 		}
 	}
@@ -146,6 +159,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		// The other nodes first: if they cannot have it, no one does, and
 		// the publisher is told.
 		if s.Healthy() != nil {
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonUnhealthy, err: errNodeUnhealthy, sess: from})
 			return 0, errNodeUnhealthy
 		}
 		frozen = encodeEvent(m.Channel, m.Data, m.Ext)
@@ -158,6 +172,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 			}
 			if _, err := hb.Append(m.Channel, frozen, exclude); err != nil {
 				s.log.Warn("bayeux broker append failed", "channel", m.Channel, "err", err)
+				s.brokerPublishFailed()
 				return 0, errBrokerPublish
 			}
 			s.stats.brokerOut.Add(1)
@@ -166,6 +181,7 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 		}
 		if err := b.Publish(m.Channel, frozen); err != nil {
 			s.log.Warn("bayeux broker publish failed", "channel", m.Channel, "err", err)
+			s.brokerPublishFailed()
 			return 0, errBrokerPublish
 		}
 		s.stats.brokerOut.Add(1)
@@ -173,7 +189,17 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 	n := s.fanOut(hc, route, t, m, frozen, from, toPublisher, lazy)
 	s.stats.published.Add(1)
 	s.stats.deliveries.Add(int64(n))
+	if tm != nil {
+		tm.out.Add(float64(n))
+	}
 	return n, nil
+}
+
+// brokerPublishFailed counts a broadcast the broker did not take.
+func (s *Server) brokerPublishFailed() {
+	if s.metrics != nil {
+		s.metrics.brokerErrors.Inc()
+	}
 }
 
 // applyTemplate runs the first links of t's chain on a message published
@@ -184,12 +210,17 @@ func (s *Server) dispatchCount(hc *hookContext, hs *hookSet, from *ServerSession
 func (s *Server) applyTemplate(hc *hookContext, t *template, route []*Channel, from *ServerSession, m *bayeux.Message) (checked bool, err *bayeux.Error) {
 	if t.schema != nil && !t.handlerChecks(route, from) {
 		if vs := t.schema.ValidateJSON(m.Data); len(vs) > 0 {
-			return false, validate.Error(vs)
+			err := validate.Error(vs)
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonSchema, err: err, sess: from, violations: vs})
+			return false, err
 		}
 		checked = true
 	}
 	if len(t.filters) > 0 {
-		return checked, s.filter(hc, from, m, t.filters)
+		if err := s.filter(hc, from, m, t.filters); err != nil {
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonFilter, err: err, sess: from})
+			return checked, err
+		}
 	}
 	return checked, nil
 }
@@ -220,10 +251,19 @@ func (s *Server) handleTemplate(hc *hookContext, t *template, from *ServerSessio
 	switch {
 	case t.dispatch != nil:
 		if err := t.dispatch(hc.get(), from, m, checked); err != nil {
-			return vetoError(err)
+			be := vetoError(err)
+			r := refusal{op: opPublish, t: t, name: m.Channel, reason: reasonHandler, err: be, sess: from}
+			if se, ok := err.(*schemaError); ok {
+				r.reason, r.violations = reasonSchema, se.vs
+			}
+			s.refuse(r)
+			return be
 		}
 	case t.call != nil:
-		return s.startCall(from, m, t.call)
+		if err := s.startCall(from, m, t.call); err != nil {
+			s.refuse(refusal{op: opPublish, t: t, name: m.Channel, reason: reasonInvalid, err: err, sess: from})
+			return err
+		}
 	}
 	return nil
 }
@@ -317,7 +357,8 @@ func (s *Server) filter(hc *hookContext, from *ServerSession, m *bayeux.Message,
 // channel (nil: none): the sessions subscribed through a wildcard channel
 // receive m only if t's subscribe rule allows them.
 func (s *Server) fanOut(hc *hookContext, route []*Channel, t *template, m *bayeux.Message, frozen []byte, from *ServerSession, toPublisher bool, lazy time.Duration) int {
-	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy}
+	f := fanOut{srv: s, hc: hc, m: m, frozen: frozen, from: from, toPublisher: toPublisher, lazy: lazy,
+		origin: queuedFrom{t: t, channel: m.Channel}}
 	// Most messages match a single subscribed channel: deliver from its
 	// snapshot directly. Only when several match is a set needed.
 	var first []*ServerSession
@@ -376,6 +417,7 @@ type fanOut struct {
 	frozen      []byte // m encoded once, shared by every session without extensions
 	delivered   int
 	shared      int
+	origin      queuedFrom // where the copies come from (the metrics, the logs)
 }
 
 // deliver queues the message for sessions; with a gate, only for those
@@ -395,7 +437,7 @@ func (f *fanOut) deliver(sessions []*ServerSession, gate *template) {
 		if f.frozen == nil {
 			f.frozen = encodeEvent(f.m.Channel, f.m.Data, f.m.Ext)
 		}
-		if sess.enqueue(f.frozen, f.lazy) {
+		if sess.enqueueFrom(f.frozen, f.lazy, &f.origin) {
 			f.delivered++
 			f.shared++
 		}
@@ -410,7 +452,7 @@ func (f *fanOut) deliverOwn(sess *ServerSession) {
 	if !f.srv.outgoing(f.hc.get(), sess, &own, false) {
 		return
 	}
-	if b := encodeEvent(own.Channel, own.Data, own.Ext); sess.enqueue(b, f.lazy) {
+	if b := encodeEvent(own.Channel, own.Data, own.Ext); sess.enqueueFrom(b, f.lazy, &f.origin) {
 		f.delivered++
 		f.srv.countOut(1, len(b))
 	}

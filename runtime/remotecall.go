@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // RemoteCallFunc serves a remote call: a client's request published on a
@@ -54,7 +56,11 @@ func (s *Server) startCall(caller *ServerSession, m *bayeux.Message, f RemoteCal
 		return errCallWithoutID
 	}
 	req := &bayeux.Message{Channel: m.Channel, ID: m.ID, Data: append(json.RawMessage(nil), m.Data...)}
-	go s.serveCall(caller, req, f)
+	var calls prometheus.Observer
+	if s.metrics != nil {
+		calls = s.metrics.of(s.templateNamed(nil, m.Channel)).calls
+	}
+	go s.serveCall(caller, req, f, calls)
 	return nil
 }
 
@@ -68,7 +74,9 @@ func CallChannel(ctx context.Context) string {
 	return c
 }
 
-func (s *Server) serveCall(caller *ServerSession, req *bayeux.Message, f RemoteCallFunc) {
+// serveCall serves the remote call req of caller with f; calls, when not
+// nil, observes its duration.
+func (s *Server) serveCall(caller *ServerSession, req *bayeux.Message, f RemoteCallFunc, calls prometheus.Observer) {
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), callChannelKey{}, req.Channel), s.opts.HookTimeout)
 	defer cancel()
 	go func() {
@@ -79,7 +87,11 @@ func (s *Server) serveCall(caller *ServerSession, req *bayeux.Message, f RemoteC
 		}
 	}()
 	reply := &bayeux.Message{Channel: req.Channel, ID: req.ID, Successful: bayeux.Bool(true)}
+	start := time.Now()
 	result, err := callSafely(ctx, caller, req.Data, f)
+	if calls != nil {
+		calls.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		reply.Successful = bayeux.Bool(false)
 		var ce *CallError

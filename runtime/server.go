@@ -45,6 +45,9 @@ type Server struct {
 	health atomic.Pointer[error] // nil: healthy
 	hist   history               // with a HistoryBroker
 	contractState
+
+	metrics  *metrics // nil without Options.Metrics
+	refusals refusalLog
 }
 
 // New returns a Server configured by opts and starts its session sweeper.
@@ -60,6 +63,9 @@ func New(opts Options) *Server {
 		forced:   make(chan struct{}),
 	}
 	s.channels.srv = s
+	if opts.Metrics != nil {
+		s.metrics = newMetrics(s, opts.Metrics)
+	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 16 << 10,
@@ -219,18 +225,19 @@ func (s *Server) CreateChannel(name string, init ...func(*Channel)) (*Channel, b
 
 // removeSession ends a session: it leaves every channel, its queue is
 // dropped, and anything waiting on it (a held connect, a websocket writer)
-// is woken to tell the client.
-func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
+// is woken to tell the client. It reports whether this call ended it.
+func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) bool {
 	sess.mu.Lock()
 	if sess.removed {
 		sess.mu.Unlock()
-		return
+		return false
 	}
 	sess.removed = true
 	sess.reason = reason
 	subs := sess.subs
 	sess.subs = nil
 	sess.queue, sess.spare = nil, nil
+	sess.queuedAt = 0
 	user := sess.indexedUser
 	sess.mu.Unlock()
 
@@ -250,6 +257,29 @@ func (s *Server) removeSession(sess *ServerSession, reason RemoveReason) {
 		f(sess, reason)
 	}
 	s.log.Debug("bayeux session removed", "client", sess.id, "reason", reason.String())
+	return true
+}
+
+// slowConsumer removes sess, whose queue is full, counts it and logs it
+// with the channel of the message that found the queue full (from; nil:
+// unknown).
+func (s *Server) slowConsumer(sess *ServerSession, from *queuedFrom) {
+	user := sess.UserID()
+	if !s.removeSession(sess, RemovedSlowConsumer) {
+		return
+	}
+	s.stats.queueOverflows.Add(1)
+	channel, name := LabelUndeclared, ""
+	if from != nil {
+		if from.t != nil {
+			channel = from.t.pattern
+		}
+		name = from.channel
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "bayeux slow consumer disconnected",
+		slog.String("session", sess.id), slog.String("user", user),
+		slog.String("channel", channel), slog.String("name", name),
+		slog.String("reason", RemovedSlowConsumer.String()), slog.Int("queue", s.opts.MaxQueue))
 }
 
 // sweep removes sessions whose expiry has passed, every SweepPeriod.

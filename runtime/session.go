@@ -57,7 +57,10 @@ type ServerSession struct {
 	urgent bool
 	batch  int      // nesting depth of Batch; flushes wait until it is 0
 	queue  [][]byte // encoded messages waiting for delivery
-	srv    *Server
+	// queuedAt stamps the publication of the oldest message queued
+	// (metrics.now; 0: none, or no metrics).
+	queuedAt int64
+	srv      *Server
 	// wake has capacity 1; a send means "something changed": a message was
 	// queued, the held connect was displaced, or the session was removed.
 	wake  chan struct{}
@@ -96,6 +99,9 @@ type ServerSession struct {
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).
 	indexedUser string
+	// transport is the transport of the session's last handshake or
+	// connect (the sessions gauge).
+	transport string
 }
 
 // QueueFullAction says what happens to a message that finds its session's
@@ -147,9 +153,29 @@ func (s *ServerSession) signal() {
 // (lazy > 0) does not wake the session's connection until its deadline. It
 // reports false when the session is gone or the message was dropped.
 func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
+	return s.enqueueFrom(msg, lazy, nil)
+}
+
+// queuedFrom says where a queued message comes from, for the metrics and
+// the logs: its channel, and the stamp of its publication (metrics.now),
+// read on the first delivery that needs it: one that finds its session's
+// queue empty. A fan-out reads the clock at most once, and not at all when
+// every queue holds older messages.
+type queuedFrom struct {
+	t       *template // the channel's template, nil for none
+	channel string
+	at      int64 // 0: not read yet
+}
+
+// enqueueFrom is enqueue of a message published as from says (nil:
+// unknown).
+func (s *ServerSession) enqueueFrom(msg []byte, lazy time.Duration, from *queuedFrom) bool {
 	s.mu.Lock()
 	if s.removed || len(s.queue) >= s.srv.opts.MaxQueue || lazy > 0 {
-		return s.enqueueSlow(msg, lazy) // unlocks
+		return s.enqueueSlow(msg, lazy, from) // unlocks
+	}
+	if len(s.queue) == 0 && s.srv.metrics != nil {
+		s.stamp(from)
 	}
 	s.queue = append(s.queue, msg)
 	s.urgent = true
@@ -161,9 +187,22 @@ func (s *ServerSession) enqueue(msg []byte, lazy time.Duration) bool {
 	return true
 }
 
+// stamp records, for the first message of an empty queue, when it was
+// published; s.mu is held.
+func (s *ServerSession) stamp(from *queuedFrom) {
+	if from == nil {
+		s.queuedAt = s.srv.metrics.now()
+		return
+	}
+	if from.at == 0 {
+		from.at = s.srv.metrics.now()
+	}
+	s.queuedAt = from.at
+}
+
 // enqueueSlow is enqueue for a gone session, a full queue or a lazy
 // message; s.mu is held on entry and released on return.
-func (s *ServerSession) enqueueSlow(msg []byte, lazy time.Duration) bool {
+func (s *ServerSession) enqueueSlow(msg []byte, lazy time.Duration, from *queuedFrom) bool {
 	if s.removed {
 		s.mu.Unlock()
 		return false
@@ -178,9 +217,11 @@ func (s *ServerSession) enqueueSlow(msg []byte, lazy time.Duration) bool {
 			s.srv.stats.queueDrops.Add(1)
 			return false
 		}
-		s.srv.stats.queueOverflows.Add(1)
-		s.srv.removeSession(s, RemovedSlowConsumer)
+		s.srv.slowConsumer(s, from)
 		return false
+	}
+	if len(s.queue) == 0 && s.srv.metrics != nil {
+		s.stamp(from)
 	}
 	s.queue = append(s.queue, msg)
 	if !s.urgent && s.lazyTimer == nil {
@@ -242,11 +283,17 @@ func (s *ServerSession) takeQueue(by *wsConn) (q [][]byte, owned bool) {
 	s.queue = s.spare[:0]
 	s.spare = nil
 	s.urgent = false
+	at := s.queuedAt
+	s.queuedAt = 0
 	if s.lazyTimer != nil {
 		s.lazyTimer.Stop()
 		s.lazyTimer = nil
 	}
 	s.mu.Unlock()
+	if at != 0 {
+		// Taken to be written now: the oldest message's wait.
+		s.srv.metrics.latency.Observe(s.srv.metrics.sinceStamp(at))
+	}
 	return q, true
 }
 

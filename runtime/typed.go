@@ -49,7 +49,11 @@ func NewTypedData[T any](schema *validate.Schema, name string) *TypedData[T] {
 // with "400:data is not a <name>:invalid_message"; an error of handle is
 // returned as it is.
 func (d *TypedData[T]) Dispatch(m *bayeux.Message, handle func(*T) error) error {
-	return d.dispatch(m, false, handle)
+	err := d.dispatch(m, false, handle)
+	if se, ok := err.(*schemaError); ok {
+		return se.err
+	}
+	return err
 }
 
 // dispatch is Dispatch; checked says m's data was checked against the
@@ -76,7 +80,7 @@ func (d *TypedData[T]) dispatch(m *bayeux.Message, checked bool, handle func(*T)
 	}
 	if d.schema != nil && !valid && !checked {
 		if vs := d.schema.ValidateJSON(m.Data); len(vs) > 0 {
-			return validate.Error(vs)
+			return &schemaError{err: validate.Error(vs), vs: vs}
 		}
 	}
 	if direct {
@@ -114,3 +118,13 @@ func (d *TypedData[T]) dispatch(m *bayeux.Message, checked bool, handle func(*T)
 	m.Data = data
 	return nil
 }
+
+// schemaError is the refusal of data that breaks a schema, with the
+// violations, for the metrics and logs (see Server.refuse).
+type schemaError struct {
+	err *bayeux.Error
+	vs  []validate.Violation
+}
+
+func (e *schemaError) Error() string { return e.err.Error() }
+func (e *schemaError) Unwrap() error { return e.err }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/ext"
 	"github.com/cometgen/cometgen/runtime/natsbroker"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 )
 
@@ -29,13 +33,16 @@ type serveFlags struct {
 	// client's address in.
 	clientIPHeader string
 	logLevel       string
+	logFormat      string
 	shutdownFor    time.Duration
 	debugAddr      string
-	timesync       bool
-	timestamp      bool
-	spec           specFlags
-	nats           natsFlags
-	conn           connFlags
+	// metrics serves /metrics on the main address too.
+	metrics   bool
+	timesync  bool
+	timestamp bool
+	spec      specFlags
+	nats      natsFlags
+	conn      connFlags
 }
 
 // connFlags bound connections: their number, their reads, their idleness,
@@ -97,10 +104,12 @@ SIGINT or SIGTERM.`,
 	fl.StringSliceVar(&f.opts.Transports, "transports", []string{"websocket", "long-polling", "callback-polling"}, "allowed transports, in order of preference")
 	fl.StringSliceVar(&f.origins, "allow-origin", nil, "origins whose pages may use the server cross-origin, over every transport, callback-polling too (repeatable; * for any)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text (logfmt) or json, one record a line")
 	fl.BoolVar(&f.timesync, "timesync", true, "answer the CometD client's timesync extension")
 	fl.BoolVar(&f.timestamp, "timestamp", false, "stamp every outgoing message with a timestamp field")
 	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
-	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve pprof and the server's counters (/debug/bayeux) on this address")
+	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve Prometheus metrics (/metrics), pprof and the server's counters (/debug/bayeux) on this address")
+	fl.BoolVar(&f.metrics, "metrics", false, "serve Prometheus metrics at /metrics on --addr too (they are always on --debug-addr)")
 	f.spec.register(fl)
 	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz reports 503 while NATS is lost")
 	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
@@ -144,7 +153,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	if f.clientIPHeader != "" {
 		f.opts.ClientAddress = runtime.ForwardedClientIP(f.clientIPHeader)
 	}
-	f.opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, level)
+	if err != nil {
+		return err
+	}
+	f.opts.Logger = logger
+	var reg *prometheus.Registry
+	if f.debugAddr != "" || f.metrics {
+		reg = newRegistry()
+		f.opts.Metrics = reg
+	}
 	if f.nats.history != 0 && f.nats.url == "" {
 		return errors.New("--nats-history: needs --nats")
 	}
@@ -190,6 +208,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	}
 	mux.Handle(f.path, bayeux)
 	mux.Handle(strings.TrimSuffix(f.path, "/")+"/", bayeux)
+	if f.metrics {
+		mux.Handle("GET /metrics", metricsHandler(reg))
+	}
 	// For load balancers: 200, or 503 while a cluster node has lost NATS.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := bayeux.Healthy(); err != nil {
@@ -222,9 +243,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 			bayeux.Shutdown(context.Background()) // a cluster node says goodbye
 			return fmt.Errorf("listen on %s: %w", f.debugAddr, err)
 		}
-		ds := &http.Server{Handler: debugHandler(bayeux), ReadHeaderTimeout: 10 * time.Second}
+		ds := &http.Server{Handler: debugHandler(bayeux, reg), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ds.Serve(dln) }()
 		defer ds.Close()
+		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: debug endpoints (metrics, pprof) at http://%s/\n", dln.Addr())
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at %s://%s%s\n", scheme, ln.Addr(), f.path)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
@@ -295,9 +317,36 @@ func (c *connFlags) listen(addr string, log *slog.Logger) (net.Listener, error) 
 	}), nil
 }
 
-// debugHandler serves net/http/pprof and the Bayeux server's counters.
-func debugHandler(srv *runtime.Server) http.Handler {
+// newLogger returns the logger of --log-format and --log-level.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// newRegistry returns a Prometheus registry with the Go runtime's and the
+// process's collectors, for the Bayeux server's metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// metricsHandler serves reg's metrics in Prometheus' formats.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// debugHandler serves the metrics of reg, net/http/pprof and the Bayeux
+// server's counters.
+func debugHandler(srv *runtime.Server, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(reg))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -100,7 +100,7 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 func (b *Broker) onHistory(n *runtime.Node, m jetstream.Msg) {
 	md, err := m.Metadata()
 	if err == nil {
-		err = n.DeliverAt(md.Sequence.Stream, m.Data(), m.Headers().Get(headerExclude))
+		err = n.DeliverStored(md.Sequence.Stream, md.Timestamp, m.Data(), m.Headers().Get(headerExclude))
 	}
 	if err != nil {
 		b.drop(&nats.Msg{Subject: m.Subject(), Header: m.Headers()}, err)
