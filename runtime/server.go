@@ -61,8 +61,12 @@ func New(opts Options) *Server {
 	}
 	s.channels.srv = s
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 16 << 10,
+		// No read buffer of its own: a websocket reads through the
+		// HTTP server's, which the upgrade hands over (4 KiB).
+		WriteBufferSize: wsWriteBufferSize,
+		// A connection takes a write buffer for each frame and gives it
+		// back when the frame is written: an idle one holds none.
+		WriteBufferPool: &wsWriteBuffers,
 		CheckOrigin:     s.checkWebSocketOrigin,
 	}
 	s.sweeper.Add(1)

@@ -11,6 +11,14 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// wsWriteBufferSize is the size of a websocket write buffer: a frame
+// larger than it goes out in several writes.
+const wsWriteBufferSize = 16 << 10
+
+// wsWriteBuffers are the write buffers of every server's websockets (all
+// of one size, wsWriteBufferSize).
+var wsWriteBuffers sync.Pool
+
 // wsConn is one websocket connection. Its reader goroutine processes
 // incoming batches; its writer goroutine owns every write: replies, queued
 // messages (delivered as soon as they are queued, without waiting for a
