@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -61,11 +62,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has written the HTTP error
 	}
 	c.SetReadLimit(s.opts.MaxMessageSize)
-	wc := &wsConn{srv: s, c: c, req: r, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// The handler returns now, so that the HTTP server lets go of what it
+	// kept for the request (its goroutine, its writers). The request
+	// stays for the hooks (RequestFromContext), with a context that ends
+	// with the connection instead of with the handler.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	wc := &wsConn{srv: s, c: c, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
+	go wc.serve(cancel)
+}
+
+// serve runs the connection until it closes.
+func (wc *wsConn) serve(cancel context.CancelFunc) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -74,9 +85,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	wc.readLoop()
 	close(wc.closed)
 	<-writerDone
-	c.Close()
+	wc.c.Close()
 	wc.release()
-	s.wsConns.Delete(wc)
+	cancel()
+	wc.srv.wsConns.Delete(wc)
 }
 
 func (wc *wsConn) signal() {
