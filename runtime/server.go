@@ -105,6 +105,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			f()
 		}
 		close(s.closing)
+		s.signalWebSockets() // their writers answer held connects and drain
 		if b := s.opts.Broker; b != nil {
 			if err := b.Close(); err != nil {
 				s.log.Warn("bayeux broker close", "err", err)
@@ -128,8 +129,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.forceOnce.Do(func() { close(s.forced) })
+		s.forceOnce.Do(func() {
+			close(s.forced)
+			s.signalWebSockets() // their writers close them now
+		})
 		return ctx.Err()
+	}
+}
+
+// signalWebSockets wakes the writer of every websocket.
+func (s *Server) signalWebSockets() {
+	s.wsConns.Range(func(k, _ any) bool {
+		k.(*wsConn).signal()
+		return true
+	})
+}
+
+func (s *Server) isForced() bool {
+	select {
+	case <-s.forced:
+		return true
+	default:
+		return false
 	}
 }
 
