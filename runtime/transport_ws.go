@@ -40,6 +40,8 @@ type wsConn struct {
 	wake      chan struct{} // capacity 1: wakes the writer while it runs
 	closed    chan struct{} // closed when the reader stops
 	ping      *time.Timer   // sets pingDue and signals, every PingInterval
+	origin    *origin       // of the batches read
+	cancel    context.CancelFunc
 	pingDue   atomic.Bool
 
 	wmu     sync.Mutex
@@ -83,23 +85,37 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// stays for the hooks (RequestFromContext), with a context that ends
 	// with the connection instead of with the handler.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	wc := &wsConn{srv: s, c: c, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	wc := &wsConn{srv: s, c: c, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{}), cancel: cancel}
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
-	go wc.serve(cancel)
-}
-
-// serve runs the connection until it closes.
-func (wc *wsConn) serve(cancel context.CancelFunc) {
-	s := wc.srv
+	wc.origin = &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
+	// Any frame, a pong included, shows the client is there; a websocket
+	// silent for longer than a ping interval and its timeout is closed.
+	silence := s.opts.PingInterval + s.opts.PingTimeout
+	c.SetPongHandler(func(string) error {
+		return c.SetReadDeadline(time.Now().Add(silence))
+	})
 	wc.ping = time.AfterFunc(time.Hour, wc.pingTick)
 	wc.ping.Reset(s.opts.PingInterval)
 	if s.isClosing() {
 		wc.signal() // Shutdown may have told the connections before this one
 	}
-	wc.readLoop()
+	go wc.read()
+}
+
+// read reads and processes one batch, then hands reading on to a new
+// goroutine: a goroutine's stack grows to what processing needs and keeps
+// that size while it waits for the next message, which an idle connection
+// may do for minutes; a new goroutine waits on a small stack. When the
+// connection fails, read closes it.
+func (wc *wsConn) read() {
+	if wc.readBatch() {
+		go wc.read()
+		return
+	}
+	s := wc.srv
 	wc.wmu.Lock()
 	wc.stopped = true
 	wc.wmu.Unlock()
@@ -113,7 +129,7 @@ func (wc *wsConn) serve(cancel context.CancelFunc) {
 	wc.mu.Unlock()
 	wc.c.Close()
 	wc.release()
-	cancel()
+	wc.cancel()
 	s.wsConns.Delete(wc)
 }
 
@@ -188,15 +204,11 @@ func (wc *wsConn) unbind(sess *ServerSession) {
 	wc.signal()
 }
 
-func (wc *wsConn) readLoop() {
+// readBatch reads messages until one holds a batch, and processes it. It
+// reports false when the connection failed or must close.
+func (wc *wsConn) readBatch() bool {
 	s := wc.srv
-	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
-	// Any frame, a pong included, shows the client is there; a websocket
-	// silent for longer than a ping interval and its timeout is closed.
 	silence := s.opts.PingInterval + s.opts.PingTimeout
-	wc.c.SetPongHandler(func(string) error {
-		return wc.c.SetReadDeadline(time.Now().Add(silence))
-	})
 	for {
 		wc.c.SetReadDeadline(time.Now().Add(silence))
 		_, data, err := wc.c.ReadMessage()
@@ -205,7 +217,7 @@ func (wc *wsConn) readLoop() {
 				s.stats.badRequests.Add(1)
 				s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
 			}
-			return
+			return false
 		}
 		s.stats.bytesIn.Add(int64(len(data)))
 		msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
@@ -224,13 +236,13 @@ func (wc *wsConn) readLoop() {
 			_ = wc.c.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(code, reason),
 				time.Now().Add(time.Second))
-			return
+			return false
 		}
-		o.browserID = wc.browserID
 		wc.mu.Lock()
 		wc.inBatch = true
 		wc.mu.Unlock()
-		wc.enqueue(s.process(o, msgs, invalid))
+		wc.enqueue(s.process(wc.origin, msgs, invalid))
+		return true
 	}
 }
 
