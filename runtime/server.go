@@ -61,8 +61,9 @@ func New(opts Options) *Server {
 	}
 	s.channels.srv = s
 	s.upgrader = websocket.Upgrader{
-		// No read buffer of its own: a websocket reads through the
-		// HTTP server's, which the upgrade hands over (4 KiB).
+		// A small read buffer: a message larger than it is read into
+		// the message's own buffer without a copy through it.
+		ReadBufferSize:  wsReadBufferSize,
 		WriteBufferSize: wsWriteBufferSize,
 		// A connection takes a write buffer for each frame and gives it
 		// back when the frame is written: an idle one holds none.

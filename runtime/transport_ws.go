@@ -17,6 +17,10 @@ import (
 // larger than it goes out in several writes.
 const wsWriteBufferSize = 16 << 10
 
+// wsReadBufferSize is the size of a websocket's read buffer, which it
+// keeps while idle.
+const wsReadBufferSize = 512
+
 // wsWriteBuffers are the write buffers of every server's websockets (all
 // of one size, wsWriteBufferSize).
 var wsWriteBuffers sync.Pool
