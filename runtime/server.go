@@ -146,18 +146,14 @@ func (s *Server) signalWebSockets() {
 	})
 }
 
-func (s *Server) isForced() bool {
-	select {
-	case <-s.forced:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Server) isForced() bool { return isClosed(s.forced) }
 
-func (s *Server) isClosing() bool {
+func (s *Server) isClosing() bool { return isClosed(s.closing) }
+
+// isClosed reports whether ch is closed (it is never sent on).
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-s.closing:
+	case <-ch:
 		return true
 	default:
 		return false

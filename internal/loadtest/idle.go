@@ -182,7 +182,11 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	}
 	rep.Setup = time.Since(start)
 	cfg.Logger.Info("sessions ready", "sessions", cfg.Sessions, "took", rep.Setup, "settling", cfg.Settle)
-	if !sleep(ctx, cfg.Settle) {
+	settle := time.NewTimer(cfg.Settle)
+	select {
+	case <-settle.C:
+	case <-ctx.Done():
+		settle.Stop()
 		return nil, ctx.Err()
 	}
 	if rep.After, err = probe.read(ctx); err != nil {
@@ -252,17 +256,6 @@ func (b *bench) closeClients(clients []*client.Client) {
 		})
 	}
 	wg.Wait()
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // RaiseFileLimit raises this process's soft limit of open files to at
