@@ -25,6 +25,7 @@ func newBenchCmd() *cobra.Command {
 	var asJSON, verbose bool
 	var cpuProfile string
 	var gcPercent int
+	var idle loadtest.IdleConfig
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load-test a Bayeux server end to end",
@@ -41,13 +42,26 @@ publishers send as fast as the server acknowledges, each keeping at most
 
 The bench process runs its garbage collector with --gc-percent (GOGC, default
 400): a thousand sessions allocate briskly but keep little, and collecting
-less often leaves more CPU to the server when both share a machine.`,
+less often leaves more CPU to the server when both share a machine.
+
+With --idle N it holds N sessions instead, each handshaken, subscribed to one
+of --channels channels (--channel/0, --channel/1, ...) and with its
+/meta/connect held, and reports the server's resident memory (RSS) per
+session: measured before the sessions are set up and --settle after, from
+/proc/<pid>/status of --server-pid (a server on this machine) or from
+/debug/memory of --server-debug (cometgen serve --debug-addr, which also
+tells heap, stacks and goroutines). It raises its own limit of open files
+as far as the hard limit allows (ulimit -Hn).`,
 		Example: `  cometgen bench --url http://127.0.0.1:8080/cometd --subscribers 100 --duration 10s
-  cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json`,
+  cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json
+  cometgen bench --idle 5000 --server-debug 127.0.0.1:6060`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {
 				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
+			if cmd.Flags().Changed("idle") {
+				return runIdle(cmd, idle, cfg, asJSON)
 			}
 			if cfg.Subscribers == 0 {
 				return fmt.Errorf("bench: --subscribers must be at least 1")
@@ -110,12 +124,36 @@ less often leaves more CPU to the server when both share a machine.`,
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "publish this long before measuring")
 	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing")
 	f.BoolVar(&cfg.NetHTTP, "net-http", false, "long-polling through net/http's client instead of the leaner direct HTTP/1.1 one (https always uses net/http)")
+	f.IntVar(&cfg.SetupConcurrency, "setup-concurrency", loadtest.DefaultSetupConcurrency, "sessions set up at once")
+	f.IntVar(&idle.Sessions, "idle", 0, "hold this many idle sessions and report the server's memory per session")
+	f.IntVar(&idle.Channels, "channels", loadtest.DefaultIdleChannels, "with --idle: channels the sessions are spread over")
+	f.DurationVar(&idle.Settle, "settle", loadtest.DefaultSettle, "with --idle: wait this long after setting the sessions up before measuring")
+	f.IntVar(&idle.ServerPID, "server-pid", 0, "with --idle: the server's process id (its RSS is read from /proc)")
+	f.StringVar(&idle.DebugAddr, "server-debug", "", "with --idle: the server's debug address (cometgen serve --debug-addr)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
 	f.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "GOGC of the bench process (0: keep the environment's GOGC; -1: off)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
+}
+
+// runIdle runs bench --idle: the flags shared with the load test come from
+// cfg.
+func runIdle(cmd *cobra.Command, idle loadtest.IdleConfig, cfg loadtest.Config, asJSON bool) error {
+	idle.URL, idle.Transport, idle.NetHTTP = cfg.URL, cfg.Transport, cfg.NetHTTP
+	idle.SetupConcurrency, idle.Logger = cfg.SetupConcurrency, cfg.Logger
+	if cmd.Flags().Changed("channel") {
+		idle.Prefix = cfg.Channel
+	}
+	rep, err := loadtest.RunIdle(cmd.Context(), idle)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if asJSON {
+		return rep.WriteJSON(cmd.OutOrStdout())
+	}
+	return rep.WriteText(cmd.OutOrStdout())
 }
 
 // startCPUProfile starts profiling this process into path and returns the

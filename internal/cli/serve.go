@@ -11,10 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/cometgen/cometgen/internal/loadtest"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/ext"
 	"github.com/cometgen/cometgen/runtime/natsbroker"
@@ -355,6 +358,21 @@ func debugHandler(srv *runtime.Server, reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("/debug/bayeux", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(srv.Stats())
+	})
+	// What cometgen bench --idle reads: the process's resident memory and
+	// where the Go runtime's part of it goes.
+	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, _ *http.Request) {
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		m := loadtest.Memory{
+			HeapInuse:  int64(ms.HeapInuse),
+			StackInuse: int64(ms.StackInuse),
+			Goroutines: goruntime.NumGoroutine(),
+			Sessions:   srv.Stats().Sessions,
+		}
+		m.RSS, _ = loadtest.ProcessRSS(os.Getpid())
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(m)
 	})
 	return mux
 }

@@ -178,18 +178,7 @@ func (b *bench) closeAll() {
 			clients = append(clients, p.c)
 		}
 	}
-	sem := make(chan struct{}, max(b.cfg.SetupConcurrency, 1))
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = c.Disconnect(ctx)
-		})
-	}
-	wg.Wait()
+	b.closeClients(clients)
 }
 
 // measure runs the measured phase and builds the report.
