@@ -237,6 +237,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	debugLine := ""
 	if f.debugAddr != "" {
 		dln, err := net.Listen("tcp", f.debugAddr)
 		if err != nil {
@@ -249,9 +250,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		ds := &http.Server{Handler: debugHandler(bayeux, reg, adm), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ds.Serve(dln) }()
 		defer ds.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: debug endpoints (metrics, pprof) at http://%s/, the admin page at http://%s%s\n", dln.Addr(), dln.Addr(), admin.Path)
+		// Printed after the line with the Bayeux URL, which tools wait for.
+		debugLine = fmt.Sprintf("cometgen: debug endpoints (metrics, pprof) at http://%s/, the admin page at http://%s%s\n", dln.Addr(), dln.Addr(), admin.Path)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at %s://%s%s\n", scheme, ln.Addr(), f.path)
+	fmt.Fprint(cmd.OutOrStdout(), debugLine)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
 		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, natsbroker.RedactURL(f.nats.url))
 		if f.nats.history > 0 {
