@@ -66,8 +66,8 @@ func (s *Server) Traffic() []ChannelTraffic {
 	}
 	read := func(tm *templateMetrics) ChannelTraffic {
 		var in, out dto.Metric
-		tm.in.(interface{ Write(*dto.Metric) error }).Write(&in)
-		tm.out.(interface{ Write(*dto.Metric) error }).Write(&out)
+		tm.in.Write(&in)
+		tm.out.Write(&out)
 		return ChannelTraffic{Channel: tm.label, In: uint64(in.GetCounter().GetValue()), Out: uint64(out.GetCounter().GetValue())}
 	}
 	var list []ChannelTraffic
