@@ -176,6 +176,29 @@ func TestMetrics(t *testing.T) {
 	wantMetric(t, reg, "cometgen_sessions", map[string]string{"transport": "long-polling"}, 2)
 	wantMetric(t, reg, "cometgen_sessions", map[string]string{"transport": "websocket"}, 0)
 	wantMetric(t, reg, "cometgen_remote_call_duration_seconds", map[string]string{"channel": "/service/echo"}, 1)
+	// Traffic reads the same counters; EachSession the sessions.
+	traffic := map[string]ChannelTraffic{}
+	for _, ct := range srv.Traffic() {
+		traffic[ct.Channel] = ct
+	}
+	if got := traffic["/chat/{room}"]; got.In != 3 || got.Out != 1 {
+		t.Errorf("Traffic of /chat/{room} = %+v, want 3 in, 1 out", got)
+	}
+	if got := traffic[LabelUndeclared]; got.In != 1 {
+		t.Errorf("Traffic of the undeclared names = %+v, want 1 in", got)
+	}
+	var infos []SessionInfo
+	srv.EachSession(func(si SessionInfo) { infos = append(infos, si) })
+	subs := 0
+	for _, si := range infos {
+		if si.Transport != "long-polling" || si.ID == "" {
+			t.Errorf("session %+v", si)
+		}
+		subs += si.Subscriptions
+	}
+	if len(infos) != 2 || subs != 1 {
+		t.Errorf("EachSession: %+v, want 2 sessions and 1 subscription", infos)
+	}
 	if n, _ := metricValue(t, reg, "cometgen_connects_total", map[string]string{"transport": "long-polling"}); n < 4 {
 		t.Errorf("connects: %v, want at least 4", n)
 	}

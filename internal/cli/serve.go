@@ -19,6 +19,7 @@ import (
 
 	"github.com/cometgen/cometgen/internal/loadtest"
 	"github.com/cometgen/cometgen/runtime"
+	"github.com/cometgen/cometgen/runtime/admin"
 	"github.com/cometgen/cometgen/runtime/ext"
 	"github.com/cometgen/cometgen/runtime/natsbroker"
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,7 +112,7 @@ SIGINT or SIGTERM.`,
 	fl.BoolVar(&f.timesync, "timesync", true, "answer the CometD client's timesync extension")
 	fl.BoolVar(&f.timestamp, "timestamp", false, "stamp every outgoing message with a timestamp field")
 	fl.BoolVar(&f.opts.DisableAck, "no-ack", false, "refuse the ack extension (guaranteed delivery across reconnects)")
-	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve Prometheus metrics (/metrics), pprof and the server's counters (/debug/bayeux) on this address")
+	fl.StringVar(&f.debugAddr, "debug-addr", "", "if set, serve the admin page (/admin/), Prometheus metrics (/metrics), pprof and the server's counters (/debug/bayeux) on this private address")
 	fl.BoolVar(&f.metrics, "metrics", false, "serve Prometheus metrics at /metrics on --addr too (they are always on --debug-addr)")
 	f.spec.register(fl)
 	fl.StringVar(&f.nats.url, "nats", "", "cluster with the other servers given the same NATS URL (nats://host:4222); /healthz reports 503 while NATS is lost")
@@ -239,6 +240,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	debugLine := ""
 	if f.debugAddr != "" {
 		dln, err := net.Listen("tcp", f.debugAddr)
 		if err != nil {
@@ -246,12 +248,16 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 			bayeux.Shutdown(context.Background()) // a cluster node says goodbye
 			return fmt.Errorf("listen on %s: %w", f.debugAddr, err)
 		}
-		ds := &http.Server{Handler: debugHandler(bayeux, reg), ReadHeaderTimeout: 10 * time.Second}
+		adm := admin.New(bayeux, admin.Options{Logger: f.opts.Logger.With("server", "admin")})
+		defer adm.Close()
+		ds := &http.Server{Handler: debugHandler(bayeux, reg, adm), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ds.Serve(dln) }()
 		defer ds.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: debug endpoints (metrics, pprof) at http://%s/\n", dln.Addr())
+		// Printed after the line with the Bayeux URL, which tools wait for.
+		debugLine = fmt.Sprintf("cometgen: debug endpoints (metrics, pprof) at http://%s/, the admin page at http://%s%s\n", dln.Addr(), dln.Addr(), admin.Path)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "cometgen: serving Bayeux at %s://%s%s\n", scheme, ln.Addr(), f.path)
+	fmt.Fprint(cmd.OutOrStdout(), debugLine)
 	if b, ok := f.opts.Broker.(*natsbroker.Broker); ok {
 		fmt.Fprintf(cmd.OutOrStdout(), "cometgen: node %s of cluster %s on %s\n", b.NodeID(), f.nats.cluster, natsbroker.RedactURL(f.nats.url))
 		if f.nats.history > 0 {
@@ -345,10 +351,11 @@ func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
-// debugHandler serves the metrics of reg, net/http/pprof and the Bayeux
-// server's counters.
-func debugHandler(srv *runtime.Server, reg *prometheus.Registry) http.Handler {
+// debugHandler serves the metrics of reg, net/http/pprof, the Bayeux
+// server's counters and its admin page.
+func debugHandler(srv *runtime.Server, reg *prometheus.Registry, adm *admin.Admin) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(admin.Path, adm)
 	mux.Handle("GET /metrics", metricsHandler(reg))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -684,3 +684,24 @@ func escape(s string, esc byte, slash bool) string {
 // as this node sees it (changes reach it within a heartbeat; a dead node's
 // users stay online for at most Options.PresenceTTL).
 func (b *Broker) Online(user string) bool { return b.pres.online(user) }
+
+// Nodes returns the nodes of the cluster as this node sees them: itself,
+// and every other node heard from within Options.PresenceTTL (a node that
+// left said goodbye and is gone at once), with its number of users. Another
+// node is healthy while it is heard from at least every two heartbeats; a
+// node that lost NATS falls silent. It makes the broker a
+// runtime.NodeLister (Server.ClusterNodes, the admin page).
+func (b *Broker) Nodes() []runtime.ClusterNode {
+	now := time.Now()
+	mine, others := b.pres.view()
+	nodes := []runtime.ClusterNode{{ID: b.o.NodeID, Self: true, Users: mine, LastSeen: now, Healthy: !b.closed.Load()}}
+	for _, o := range others {
+		n := runtime.ClusterNode{ID: o.id, Users: o.users, LastSeen: o.seen, Healthy: true}
+		if silent := now.Sub(o.seen); silent > 2*b.o.Heartbeat {
+			n.Healthy = false
+			n.Problem = fmt.Sprintf("not heard from for %v (heartbeat %v; forgotten after %v)", silent.Round(100*time.Millisecond), b.o.Heartbeat, b.o.PresenceTTL)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
+}

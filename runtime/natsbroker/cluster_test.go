@@ -1073,3 +1073,42 @@ func testNothingSentLater(t *testing.T, opts ...func(*natsbroker.Options)) {
 		t.Errorf("the publish failed after %v, not at once", took)
 	}
 }
+
+// TestClusterNodes checks the cluster's nodes as Server.ClusterNodes
+// reports them (the admin page): every node, itself first, with its users;
+// a node that dies silently turns unhealthy and is then forgotten; a node
+// that shuts down is gone at once.
+func TestClusterNodes(t *testing.T) {
+	a, b, c, _ := cluster(t)
+	newClient(t, b.url, "bob", nil)
+	summary := func() string {
+		var parts []string
+		for _, n := range a.srv.ClusterNodes() {
+			parts = append(parts, fmt.Sprintf("%s self=%v users=%d healthy=%v", n.ID, n.Self, n.Users, n.Healthy))
+		}
+		return strings.Join(parts, "; ")
+	}
+	want := "a self=true users=0 healthy=true; b self=false users=1 healthy=true; c self=false users=0 healthy=true"
+	waitFor(t, 5*time.Second, "three healthy nodes, bob on b", func() bool { return summary() == want })
+
+	c.stop()
+	waitFor(t, 5*time.Second, "c gone after its goodbye", func() bool {
+		return !strings.Contains(summary(), "c self")
+	})
+
+	b.b.Conn().Close() // b dies without a goodbye
+	waitFor(t, 5*time.Second, "b unhealthy", func() bool {
+		for _, n := range a.srv.ClusterNodes() {
+			if n.ID == "b" && !n.Healthy && strings.Contains(n.Problem, "not heard from") {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "b forgotten after the TTL", func() bool { return summary() == "a self=true users=0 healthy=true" })
+	alone := runtime.New(runtime.Options{Logger: quiet()})
+	defer alone.Shutdown(context.Background())
+	if nodes := alone.ClusterNodes(); nodes != nil {
+		t.Errorf("a server without a broker lists nodes %v", nodes)
+	}
+}

@@ -1,6 +1,8 @@
 package natsbroker
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -208,4 +210,23 @@ func (p *presence) run(stop <-chan struct{}) {
 			p.emit(e.user, e.online)
 		}
 	}
+}
+
+// nodeView is what presence knows of another node.
+type nodeView struct {
+	id    string
+	users int
+	seen  time.Time
+}
+
+// view returns how many users this node has, and the other nodes heard
+// from within the TTL, by id.
+func (p *presence) view() (mine int, others []nodeView) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, n := range p.nodes {
+		others = append(others, nodeView{id: id, users: len(n.users), seen: n.seen})
+	}
+	slices.SortFunc(others, func(a, b nodeView) int { return strings.Compare(a.id, b.id) })
+	return len(p.mine), others
 }
