@@ -67,7 +67,14 @@ func (g *goGen) contractPrint(f *jen.File) {
 	p := g.print
 	var chans []jen.Code
 	for _, c := range p.Channels {
-		chans = append(chans, jen.Values(jen.Lit(c.Pattern), jen.Lit(c.Publish), jen.Lit(c.Deliver)))
+		d := jen.Dict{jen.Id("Pattern"): jen.Lit(c.Pattern)}
+		if c.Publish != "" {
+			d[jen.Id("Publish")] = jen.Lit(c.Publish)
+		}
+		if c.Deliver != "" {
+			d[jen.Id("Deliver")] = jen.Lit(c.Deliver)
+		}
+		chans = append(chans, jen.Values(d))
 	}
 	fields := fieldList{}
 	fields.add("Spec", jen.Lit(p.Spec))
