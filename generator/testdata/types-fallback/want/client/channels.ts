@@ -317,7 +317,9 @@ export class ContractError extends Error {
   readonly change: ContractChange;
 
   constructor(change: ContractChange) {
-    super(`/meta/handshake: the server's contract ${change.spec} changed in a way that breaks this client: ${change.breaking.join(", ")}`);
+    super(
+      `/meta/handshake: the server's contract ${change.spec} breaks ${change.breaking.join(", ")}`,
+    );
     this.name = "ContractError";
     this.channel = "/meta/handshake";
     this.change = change;
