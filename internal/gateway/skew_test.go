@@ -140,6 +140,23 @@ func TestSkewWithoutHistory(t *testing.T) {
 	if !told || len(change.Breaking) == 0 {
 		t.Fatalf("a change the server cannot judge: told %v %v, want told", told, change)
 	}
+	heard := make(chan client.ContractChange, 1)
+	ctx0, cancel0 := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel0()
+	c := client.New(url, client.WithTransport(bayeux.TransportLongPolling),
+		client.WithContract(breaking.Fingerprint(old).ContractExt(), func(ch client.ContractChange) { heard <- ch }))
+	if err := c.Handshake(ctx0); err != nil {
+		t.Fatal(err)
+	}
+	c.Disconnect(ctx0)
+	select {
+	case ch := <-heard:
+		if !slices.Equal(ch.Breaking, change.Breaking) {
+			t.Errorf("onChanged heard %v, ContractChanged said %v", ch.Breaking, change.Breaking)
+		}
+	case <-ctx0.Done():
+		t.Error("WithContract's onChanged was not called")
+	}
 	if _, told := handshakeAs(t, url, new); told {
 		t.Error("the server's own contract: told of a change")
 	}
@@ -150,8 +167,8 @@ func TestSkewWithoutHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain.Disconnect(ctx)
-	if st := srv.Stats(); st.SkewBreaking != 1 || st.SkewCompatible != 0 {
-		t.Errorf("SkewBreaking %d, SkewCompatible %d; want 1, 0", st.SkewBreaking, st.SkewCompatible)
+	if st := srv.Stats(); st.SkewBreaking != 2 || st.SkewCompatible != 0 {
+		t.Errorf("SkewBreaking %d, SkewCompatible %d; want 2, 0", st.SkewBreaking, st.SkewCompatible)
 	}
 }
 
