@@ -20,7 +20,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/schema"
+	"github.com/cometgen/cometgen/schema/breaking"
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/imports"
 )
@@ -47,6 +49,11 @@ type Options struct {
 	// Validate makes the client validate messages (also: the spec's
 	// ts.validate).
 	Validate bool
+	// CompatWith are older versions of the spec: the generated Contract's
+	// print lists the channel sides of theirs the breaking rules find
+	// compatible, whose clients the server then does not tell of a change
+	// (see breaking.Compatible).
+	CompatWith []*schema.Spec
 }
 
 // Files are generated files by path: slash-separated, relative to the
@@ -114,7 +121,11 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &goGen{spec: spec, pkg: pkg, header: header(specName), names: newNamer()}
+	print := breaking.Fingerprint(spec)
+	if print.Compatible, err = breaking.CompatibleWith(spec, opts.CompatWith...); err != nil {
+		return nil, fmt.Errorf("compat-with: %w", err)
+	}
+	g := &goGen{spec: spec, pkg: pkg, header: header(specName), names: newNamer(), print: print}
 	files := Files{}
 	for _, part := range []struct {
 		name string
@@ -147,7 +158,7 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		}
 		files[path.Join(out, part.name)] = src
 	}
-	client, err := tsFiles(spec, specName, tsOut, spec.TS.Validate || opts.Validate)
+	client, err := tsFiles(spec, specName, tsOut, spec.TS.Validate || opts.Validate, print)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", tsOut, err)
 	}
@@ -200,4 +211,5 @@ type goGen struct {
 	pkg    string
 	header string
 	names  *namer
+	print  *runtime.ContractPrint
 }

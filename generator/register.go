@@ -49,8 +49,10 @@ func (g *goGen) register(f *jen.File) error {
 	f.Func().Id("Contract").Params(jen.Id("h").Id("Handlers")).Op("*").Qual(RuntimePath, "Contract").Block(
 		jen.Return(jen.Op("&").Qual(RuntimePath, "Contract").Values(jen.Dict{
 			jen.Id("Templates"): jen.Index().Qual(RuntimePath, "Template").Custom(multiLine, templates...),
+			jen.Id("Print"):     jen.Id("ContractPrint").Call(),
 		})))
 	f.Line()
+	g.contractPrint(f)
 	for _, ch := range g.spec.Channels {
 		g.typedSend(f, ch)
 	}
@@ -58,6 +60,38 @@ func (g *goGen) register(f *jen.File) error {
 		g.policy(f)
 	}
 	return nil
+}
+
+// contractPrint emits ContractPrint, the print of the spec's contract.
+func (g *goGen) contractPrint(f *jen.File) {
+	p := g.print
+	var chans []jen.Code
+	for _, c := range p.Channels {
+		d := jen.Dict{jen.Id("Pattern"): jen.Lit(c.Pattern)}
+		if c.Publish != "" {
+			d[jen.Id("Publish")] = jen.Lit(c.Publish)
+		}
+		if c.Deliver != "" {
+			d[jen.Id("Deliver")] = jen.Lit(c.Deliver)
+		}
+		chans = append(chans, jen.Values(d))
+	}
+	fields := fieldList{}
+	fields.add("Spec", jen.Lit(p.Spec))
+	fields.add("Hash", jen.Lit(p.Hash))
+	fields.add("Channels", jen.Index().Qual(RuntimePath, "ChannelPrint").Custom(multiLine, chans...))
+	if len(p.Compatible) > 0 {
+		fields.add("Compatible", jen.Index().String().Custom(multiLine, lits(p.Compatible)...))
+	}
+	f.Comment("ContractPrint returns the print of the spec's contract: of each channel a")
+	f.Comment("client may use, a hash of what clients publish on it and of what they")
+	f.Comment("receive. The server judges by it the contract a client says it was built")
+	f.Comment("against; a Go client sends this one with client.WithContract. Compatible")
+	f.Comment("lists the prints of older versions (cometgen generate --compat-with) that")
+	f.Comment("the breaking rules find compatible.")
+	f.Func().Id("ContractPrint").Params().Op("*").Qual(RuntimePath, "ContractPrint").Block(
+		jen.Return(jen.Op("&").Qual(RuntimePath, "ContractPrint").Add(fields.code())))
+	f.Line()
 }
 
 // template returns the runtime.Template literal of ch, declaring the

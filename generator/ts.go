@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/schema"
 )
 
@@ -39,9 +40,9 @@ var (
 // top level; a message type must not take them.
 var tsReserved = []string{
 	"Ajv2020", "BroadcastChannel", "CallOptions", "Channels", "Check", "Client", "ClientError",
-	"ClientOptions", "CometD", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
+	"ClientOptions", "CometD", "ContractChange", "ContractError", "ConnectionState", "HandlerError", "HandshakeAuth", "Link", "Message",
 	"Live", "ParamRule", "Publishable", "ReplyError", "ResumeError", "ServiceChannel", "Subscribable", "Subscription",
-	"ValidationError", "WildcardChannel", "addFormats", "createClient", "matchesWildcard",
+	"ValidationError", "WildcardChannel", "addFormats", "contractPrint", "createClient", "matchesWildcard",
 }
 
 // DefaultTSOut is where the typed client goes when the spec names no
@@ -64,6 +65,7 @@ type tsGen struct {
 	validate bool
 	decls    []*tsDecl
 	channels []*tsChannel
+	print    *runtime.ContractPrint
 }
 
 // tsChannel is what the client offers for one channel.
@@ -82,8 +84,8 @@ type tsChannel struct {
 
 // tsFiles returns the typed client's files: out (.ts), or out (.js) and the
 // .d.ts beside it.
-func tsFiles(spec *schema.Spec, specName, out string, validate bool) (Files, error) {
-	g := &tsGen{spec: spec, header: header(specName), validate: validate}
+func tsFiles(spec *schema.Spec, specName, out string, validate bool, print *runtime.ContractPrint) (Files, error) {
+	g := &tsGen{spec: spec, header: header(specName), validate: validate, print: print}
 	names := newNamer()
 	names.lang = "TypeScript"
 	for _, r := range tsReserved {
@@ -412,9 +414,32 @@ func paramDoc(p schema.Param) string {
 	return strings.Join(parts, "; ")
 }
 
+// contractPrint writes the print of the contract the client is generated
+// from, which its handshakes carry (runtime.ContractPrint.ContractExt).
+func (g *tsGen) contractPrint(b *strings.Builder) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("/**\n * The contract this client is generated from, which its handshakes carry:\n")
+	w(" * the server says when its own has changed in a way that breaks this client\n")
+	w(" * (ClientOptions.onContractChanged). Each channel's value is the print of\n")
+	w(" * what the client publishes on it and of what it receives, dot-separated.\n */\n")
+	w("const contractPrint = {\n")
+	w("  spec: %s,\n", jsString(g.print.Spec))
+	w("  hash: %s,\n", jsString(g.print.Hash))
+	if len(g.print.Channels) == 0 {
+		w("  channels: {},\n};\n\n")
+		return
+	}
+	w("  channels: {\n")
+	for _, c := range g.print.Channels {
+		w("    %s: %s,\n", jsString(c.Pattern), jsString(c.Publish+"."+c.Deliver))
+	}
+	w("  },\n};\n\n")
+}
+
 // createClient writes the createClient function.
 func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	g.contractPrint(b)
 	ts := form == formTS
 	w("/**\n * createClient returns the typed client of %s over cometd, which the\n", g.spec.Name)
 	w(" * application configures (url, transports, extensions).\n */\n")
@@ -423,7 +448,7 @@ func (g *tsGen) createClient(b *strings.Builder, form tsForm) {
 	} else {
 		w("export function createClient(cometd, options = {}) {\n")
 	}
-	w("  const link = new Link(cometd, options);\n")
+	w("  const link = new Link(cometd, options, contractPrint);\n")
 	w("  return {\n")
 	w("    cometd,\n")
 	w("    channels: {\n")

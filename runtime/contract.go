@@ -52,6 +52,10 @@ type Contract struct {
 	// template owns, with no check. A wildcard subscription still receives
 	// only what the subscribe rule of each message's template allows.
 	AllowUndeclared bool
+	// Print is the contract's fingerprint, by which the server judges the
+	// contract a generated client says it was built against (see
+	// ContractPrint); nil: clients' contracts are not judged.
+	Print *ContractPrint
 }
 
 // A Template is one declared channel: a pattern and what applies to the
@@ -262,6 +266,7 @@ type contract struct {
 	// ("/chat/*" for "/chat/{room}", or a wildcard template's own pattern)
 	// to it.
 	wildForms map[string]*template
+	print     *compiledPrint
 }
 
 // templateNode is a node of the trie the templates' segments make: a
@@ -295,7 +300,7 @@ func (s *Server) SetContract(c *Contract) error {
 }
 
 func compileContract(c *Contract) (*contract, error) {
-	cc := &contract{root: &templateNode{}, allowUndeclared: c.AllowUndeclared, wildForms: map[string]*template{}}
+	cc := &contract{root: &templateNode{}, allowUndeclared: c.AllowUndeclared, wildForms: map[string]*template{}, print: compilePrint(c.Print)}
 	seen := map[string]bool{}
 	for i := range c.Templates {
 		t, err := compileTemplate(&c.Templates[i])

@@ -435,6 +435,7 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 			setExt(reply, extResumeStream, stream)
 		}
 	}
+	s.judgeSkew(m, reply)
 	reply.ClientID = sess.id
 	reply.Successful = bayeux.Bool(true)
 	reply.Advice = s.advice()

@@ -189,6 +189,11 @@ type Stats struct {
 	BrokerBad       int64 // messages from other nodes dropped as malformed
 	Replayed        int64 // messages replayed from a HistoryBroker's history to resuming sessions
 	ResumeGaps      int64 // batches of resuming subscribes whose replay was incomplete
+	// SkewCompatible and SkewBreaking count the handshakes of clients built
+	// against another version of the contract (Contract.Print): one the
+	// server judged compatible, one it told of channels that break.
+	SkewCompatible int64
+	SkewBreaking   int64
 }
 
 type counters struct {
@@ -198,6 +203,7 @@ type counters struct {
 	badRequests                                            atomic.Int64
 	brokerOut, brokerIn, brokerBad                         atomic.Int64
 	replayed, resumeGaps                                   atomic.Int64
+	skewCompatible, skewBreaking                           atomic.Int64
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -224,6 +230,8 @@ func (s *Server) Stats() Stats {
 		BrokerBad:       s.stats.brokerBad.Load(),
 		Replayed:        s.stats.replayed.Load(),
 		ResumeGaps:      s.stats.resumeGaps.Load(),
+		SkewCompatible:  s.stats.skewCompatible.Load(),
+		SkewBreaking:    s.stats.skewBreaking.Load(),
 	}
 }
 

@@ -38,3 +38,17 @@ export declare class ResumeError extends Error {
 
   constructor(position: number);
 }
+
+/**
+ * ContractError says that the server's contract changed in a way that
+ * breaks this client, where the default of onContractChanged cannot reload
+ * a page.
+ */
+export declare class ContractError extends Error {
+  /** The channel whose reply told of the change: /meta/handshake. */
+  readonly channel: string;
+  /** What changed. */
+  readonly change: ContractChange;
+
+  constructor(change: ContractChange);
+}

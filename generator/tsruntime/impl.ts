@@ -58,6 +58,27 @@ export class ResumeError extends Error {
   }
 }
 
+/**
+ * ContractError says that the server's contract changed in a way that
+ * breaks this client, where the default of onContractChanged cannot reload
+ * a page.
+ */
+export class ContractError extends Error {
+  /** The channel whose reply told of the change: /meta/handshake. */
+  readonly channel: string;
+  /** What changed. */
+  readonly change: ContractChange;
+
+  constructor(change: ContractChange) {
+    super(
+      `/meta/handshake: the server's contract ${change.spec} breaks ${change.breaking.join(", ")}`,
+    );
+    this.name = "ContractError";
+    this.channel = "/meta/handshake";
+    this.change = change;
+  }
+}
+
 /** A Check returns the ways data breaks a schema; none when it is valid. */
 type Check = (data: unknown) => readonly string[];
 
@@ -131,6 +152,9 @@ class Link {
   readonly cometd: CometD;
   readonly #onError: (error: ClientError) => void;
   readonly #callTimeout: number;
+  /** The contract this client was generated from, which handshakes carry. */
+  readonly #contract: object;
+  readonly #onContractChanged: (change: ContractChange) => void;
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
   #state: ConnectionState = "disconnected";
   readonly #live = new Set<Live>();
@@ -149,15 +173,18 @@ class Link {
   #clientId = "";
   #previousId = "";
 
-  constructor(cometd: CometD, options: ClientOptions) {
+  constructor(cometd: CometD, options: ClientOptions, contract: object) {
     this.cometd = cometd;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#callTimeout = options.callTimeout ?? 10000;
+    this.#contract = contract;
+    this.#onContractChanged = options.onContractChanged ?? ((change) => this.#reload(change));
     cometd.registerExtension("cometgen-resume", {
       outgoing: (message) => this.#outgoing(message),
       incoming: (message) => this.#incoming(message),
     });
     cometd.addListener("/meta/handshake", (m) => {
+      this.#contractChanged(m);
       if (!m.successful) {
         this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
       } else if (m.reestablish === true) {
@@ -176,12 +203,46 @@ class Link {
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
   }
 
-  /** A handshake asks for the resume extension. */
+  /**
+   * A handshake asks for the resume extension and says which contract the
+   * client was generated from.
+   */
   #outgoing(message: Message): Message {
     if (message.channel === "/meta/handshake") {
-      message.ext = { ...message.ext, resume: true };
+      message.ext = { ...message.ext, resume: true, contract: this.#contract };
     }
     return message;
+  }
+
+  /**
+   * A handshake's reply that names channels of the contract that break
+   * goes to onContractChanged.
+   */
+  #contractChanged(message: Message): void {
+    const c = (message.ext as { contract?: Partial<ContractChange> } | undefined)?.contract;
+    if (message.successful !== true || !Array.isArray(c?.breaking) || c.breaking.length === 0) {
+      return;
+    }
+    const change: ContractChange = {
+      breaking: c.breaking.map(String),
+      spec: String(c.spec ?? ""),
+      hash: String(c.hash ?? ""),
+    };
+    try {
+      this.#onContractChanged(change);
+    } catch (e) {
+      this.#onError(new HandlerError("/meta/handshake", e));
+    }
+  }
+
+  /** The default of onContractChanged: reload the page, if there is one. */
+  #reload(change: ContractChange): void {
+    const location = (globalThis as { location?: { reload?: () => void } }).location;
+    if (typeof location?.reload === "function") {
+      location.reload();
+    } else {
+      this.#onError(new ContractError(change));
+    }
   }
 
   /**

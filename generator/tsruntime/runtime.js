@@ -63,6 +63,27 @@ export class ResumeError extends Error {
   }
 }
 
+/**
+ * ContractError says that the server's contract changed in a way that
+ * breaks this client, where the default of onContractChanged cannot reload
+ * a page.
+ */
+export class ContractError extends Error {
+  /** The channel whose reply told of the change: /meta/handshake. */
+  channel;
+  /** What changed. */
+  change;
+
+  constructor(change) {
+    super(
+      `/meta/handshake: the server's contract ${change.spec} breaks ${change.breaking.join(", ")}`,
+    );
+    this.name = "ContractError";
+    this.channel = "/meta/handshake";
+    this.change = change;
+  }
+}
+
 /** The characters of a channel segment, as the Bayeux server accepts them. */
 const segmentChars = /^[A-Za-z0-9 !#$()+\-.@_{}~]+$/;
 
@@ -118,6 +139,9 @@ class Link {
   cometd;
   #onError;
   #callTimeout;
+  /** The contract this client was generated from, which handshakes carry. */
+  #contract;
+  #onContractChanged;
   #stateListeners = new Set();
   #state = "disconnected";
   #live = new Set();
@@ -136,15 +160,18 @@ class Link {
   #clientId = "";
   #previousId = "";
 
-  constructor(cometd, options) {
+  constructor(cometd, options, contract) {
     this.cometd = cometd;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#callTimeout = options.callTimeout ?? 10000;
+    this.#contract = contract;
+    this.#onContractChanged = options.onContractChanged ?? ((change) => this.#reload(change));
     cometd.registerExtension("cometgen-resume", {
       outgoing: (message) => this.#outgoing(message),
       incoming: (message) => this.#incoming(message),
     });
     cometd.addListener("/meta/handshake", (m) => {
+      this.#contractChanged(m);
       if (!m.successful) {
         this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
       } else if (m.reestablish === true) {
@@ -163,12 +190,46 @@ class Link {
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
   }
 
-  /** A handshake asks for the resume extension. */
+  /**
+   * A handshake asks for the resume extension and says which contract the
+   * client was generated from.
+   */
   #outgoing(message) {
     if (message.channel === "/meta/handshake") {
-      message.ext = { ...message.ext, resume: true };
+      message.ext = { ...message.ext, resume: true, contract: this.#contract };
     }
     return message;
+  }
+
+  /**
+   * A handshake's reply that names channels of the contract that break
+   * goes to onContractChanged.
+   */
+  #contractChanged(message) {
+    const c = message.ext?.contract;
+    if (message.successful !== true || !Array.isArray(c?.breaking) || c.breaking.length === 0) {
+      return;
+    }
+    const change = {
+      breaking: c.breaking.map(String),
+      spec: String(c.spec ?? ""),
+      hash: String(c.hash ?? ""),
+    };
+    try {
+      this.#onContractChanged(change);
+    } catch (e) {
+      this.#onError(new HandlerError("/meta/handshake", e));
+    }
+  }
+
+  /** The default of onContractChanged: reload the page, if there is one. */
+  #reload(change) {
+    const location = globalThis.location;
+    if (typeof location?.reload === "function") {
+      location.reload();
+    } else {
+      this.#onError(new ContractError(change));
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cometgen/cometgen/generator"
 	"github.com/cometgen/cometgen/schema"
+	"github.com/cometgen/cometgen/schema/breaking"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +19,7 @@ type generateFlags struct {
 	tsOut     string
 	js        bool
 	validate  bool
+	compat    []string
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -36,9 +38,19 @@ replaced; a hand-written file in the way stops generation. Generated files
 that the spec no longer produces are removed.
 
 With --check nothing is written: every stale, missing or orphaned file is
-named and the exit status is 1, for CI.`,
+named and the exit status is 1, for CI.
+
+The generated clients send a print of the spec in their handshakes, and
+the generated server tells a client built against another version when a
+channel it uses has changed in a way that breaks it. --compat-with names an
+older version (a file, a directory or a git revision, as breaking --against
+takes; repeatable) whose compatible changes the server then lets pass:
+without it every change is reported as breaking. Name fixed revisions (a
+release tag): the generated code depends on them, and --check needs the
+same flags.`,
 		Example: `  cometgen generate
-  cometgen generate --check api/cometgen.yaml`,
+  cometgen generate --check api/cometgen.yaml
+  cometgen generate --compat-with v1.2.0 --compat-with v1.3.0`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := "cometgen.yaml"
@@ -54,6 +66,7 @@ named and the exit status is 1, for CI.`,
 	cmd.Flags().StringVar(&f.tsOut, "ts-out", "", "output file of the typed client, relative to the spec, .ts or .js (default: the spec's ts.out, else "+generator.DefaultTSOut+")")
 	cmd.Flags().BoolVar(&f.js, "js", false, "write the client as an ES module (.js) with a .d.ts, for projects without a TypeScript build")
 	cmd.Flags().BoolVar(&f.validate, "validate", false, "make the client validate messages against their schemas (npm ajv and ajv-formats; default: the spec's ts.validate)")
+	cmd.Flags().StringArrayVar(&f.compat, "compat-with", nil, "an older version of the spec (file, directory or git revision) whose clients the server does not tell of compatible changes; repeatable")
 	return cmd
 }
 
@@ -65,7 +78,16 @@ func runGenerate(cmd *cobra.Command, f generateFlags, path string) error {
 	if ext := filepath.Ext(f.tsOut); f.tsOut != "" && ext != ".ts" && ext != ".js" {
 		return fmt.Errorf("--ts-out %s: the client's file ends in .ts (TypeScript) or .js (JavaScript and a .d.ts)", f.tsOut)
 	}
-	files, err := generator.Generate(spec, generator.Options{GoOut: f.goOut, GoPackage: f.goPackage, TSOut: f.tsOut, JS: f.js, Validate: f.validate})
+	opts := generator.Options{GoOut: f.goOut, GoPackage: f.goPackage, TSOut: f.tsOut, JS: f.js, Validate: f.validate}
+	for _, ref := range f.compat {
+		old, err := breaking.LoadOld(ref, path)
+		if err != nil {
+			return fmt.Errorf("--compat-with %s: %w", ref, err)
+		}
+		opts.CompatWith = append(opts.CompatWith, old.Spec)
+		_ = old.Close()
+	}
+	files, err := generator.Generate(spec, opts)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/cometgen/cometgen/internal/gateway"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/schema"
+	"github.com/cometgen/cometgen/schema/breaking"
 	"github.com/spf13/pflag"
 )
 
@@ -24,6 +25,7 @@ type specFlags struct {
 	jwtAudience     string
 	publishKeyEnv   string
 	publishPath     string
+	compatWith      []string
 }
 
 func (f *specFlags) register(fl *pflag.FlagSet) {
@@ -37,6 +39,7 @@ func (f *specFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.jwtAudience, "jwt-audience", "", "with --spec: required token audience (aud)")
 	fl.StringVar(&f.publishKeyEnv, "publish-key-env", "COMETGEN_PUBLISH_KEY", "with --spec: environment variable holding the key of the backend publish endpoint (unset: no endpoint)")
 	fl.StringVar(&f.publishPath, "publish-path", "/publish", "with --spec: path of the backend publish endpoint")
+	fl.StringArrayVar(&f.compatWith, "compat-with", nil, "with --spec: an older version of the spec (file, directory or git revision, as breaking --against takes) whose clients are not told of compatible changes; repeatable")
 }
 
 // install loads the spec and installs the gateway on srv, mounting the
@@ -47,6 +50,14 @@ func (f *specFlags) install(srv *runtime.Server, mux *http.ServeMux, log *slog.L
 		return err
 	}
 	opts := gateway.Options{AllowUndeclared: f.allowUndeclared}
+	for _, ref := range f.compatWith {
+		old, err := breaking.LoadOld(ref, f.spec)
+		if err != nil {
+			return fmt.Errorf("--compat-with %s: %w", ref, err)
+		}
+		opts.CompatWith = append(opts.CompatWith, old.Spec)
+		_ = old.Close()
+	}
 	auth := &gateway.JWTAuth{UserClaim: f.jwtUserClaim, RolesClaim: f.jwtRolesClaim, Issuer: f.jwtIssuer, Audience: f.jwtAudience}
 	if secret := os.Getenv(f.jwtSecretEnv); secret != "" {
 		auth.Secret = []byte(secret)
@@ -72,8 +83,8 @@ func (f *specFlags) install(srv *runtime.Server, mux *http.ServeMux, log *slog.L
 }
 
 func (f *specFlags) check() error {
-	if f.spec == "" && (f.allowUndeclared || f.jwtPublicKey != "") {
-		return fmt.Errorf("--allow-undeclared and --jwt-public-key need --spec")
+	if f.spec == "" && (f.allowUndeclared || f.jwtPublicKey != "" || len(f.compatWith) > 0) {
+		return fmt.Errorf("--allow-undeclared, --jwt-public-key and --compat-with need --spec")
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/filter"
 	"github.com/cometgen/cometgen/schema"
+	"github.com/cometgen/cometgen/schema/breaking"
 )
 
 // Options configures a gateway.
@@ -34,6 +35,10 @@ type Options struct {
 	Auth *JWTAuth
 	// Filters supplies the custom filters the spec names.
 	Filters map[string]runtime.DataFilter
+	// CompatWith are older versions of the spec: the clients generated
+	// from one of them are not told of a change where the breaking rules
+	// find it compatible (see breaking.Compatible).
+	CompatWith []*schema.Spec
 }
 
 // Gateway is a spec installed on a server.
@@ -57,6 +62,9 @@ func Install(srv *runtime.Server, spec *schema.Spec, opts Options) (*Gateway, er
 		return nil, err
 	}
 	c.AllowUndeclared = opts.AllowUndeclared
+	if c.Print.Compatible, err = breaking.CompatibleWith(spec, opts.CompatWith...); err != nil {
+		return nil, fmt.Errorf("gateway: --compat-with: %w", err)
+	}
 	if err := srv.SetContract(c); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -68,9 +76,10 @@ func Install(srv *runtime.Server, spec *schema.Spec, opts Options) (*Gateway, er
 // channel with its parameters' checks, rules, schema, filters (custom ones
 // from custom), lazy and local settings. It is what `cometgen serve
 // --spec` enforces, and what the Register function generated from the
-// same spec declares as a literal (with typed handlers added).
+// same spec declares as a literal (with typed handlers added), with the
+// spec's print (breaking.Fingerprint) to judge clients' contracts by.
 func Contract(spec *schema.Spec, custom map[string]runtime.DataFilter) (*runtime.Contract, error) {
-	c := &runtime.Contract{}
+	c := &runtime.Contract{Print: breaking.Fingerprint(spec)}
 	for _, ch := range spec.Channels {
 		t := runtime.Template{
 			Pattern:   ch.Pattern,

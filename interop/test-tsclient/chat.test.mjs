@@ -179,6 +179,11 @@ for (const transport of transports()) {
                 // Entering the room makes the server publish its member list,
                 // without the topic the later spec requires.
                 await alice.client.channels.chatRoom(r).subscribe(() => {});
+                // The server said at the handshake that its contract breaks
+                // this client: without a page to reload, onError heard it.
+                const [told] = alice.errors.splice(0, 1);
+                assert.ok(told instanceof v2.ContractError, `${told} is a ContractError`);
+                assert.deepEqual(told.change.breaking, ["/members/{room}", "/service/members"]);
                 await eventually(() => alice.errors.length > 0, "the member list's validation error");
                 const [err] = alice.errors;
                 assert.ok(err instanceof v2.ValidationError, `${err} is a ValidationError`);

@@ -69,6 +69,9 @@ type Client struct {
 	// leaves out on channels that do not broadcast to their publisher.
 	resumeOn   bool
 	previousID string
+	// contractChange is the latest handshake reply's word on a change of
+	// the server's contract that breaks the client (WithContract).
+	contractChange *ContractChange
 
 	// rmu guards position, the last ext.resume position received (or the
 	// position the first subscribe joined at: positioned says there is
@@ -290,10 +293,13 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 		Advice:                   &bayeux.Advice{Timeout: bayeux.Int(DefaultConnectTimeout.Milliseconds()), Interval: bayeux.Int(0)},
 		Ext:                      c.o.handshakeExt,
 	}
-	if c.o.ack || c.o.resume {
+	if c.o.ack || c.o.resume || c.o.contract != nil {
 		msg.Ext = maps.Clone(c.o.handshakeExt)
 		if msg.Ext == nil {
 			msg.Ext = map[string]any{}
+		}
+		if c.o.contract != nil {
+			msg.Ext["contract"] = c.o.contract
 		}
 		if c.o.ack {
 			msg.Ext["ack"] = true
@@ -336,7 +342,44 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	c.rmu.Lock()
 	c.stream = stream
 	c.rmu.Unlock()
+	if change, ok := contractChange(reply); ok && c.o.contract != nil {
+		c.contractChange = &change
+		if f := c.o.onContract; f != nil {
+			go f(change)
+		}
+	}
 	return reply.ClientID, nil
+}
+
+// contractChange reads the server's verdict on the client's contract in a
+// handshake's reply: ext.contract.breaking.
+func contractChange(reply *bayeux.Message) (ContractChange, bool) {
+	m, _ := reply.Ext["contract"].(map[string]any)
+	list, _ := m["breaking"].([]any)
+	if len(list) == 0 {
+		return ContractChange{}, false
+	}
+	var ch ContractChange
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			ch.Breaking = append(ch.Breaking, s)
+		}
+	}
+	ch.Spec, _ = m["spec"].(string)
+	ch.Hash, _ = m["hash"].(string)
+	return ch, true
+}
+
+// ContractChanged returns what the server said, at the latest handshake
+// that said it, of a change of its contract that breaks this client (see
+// WithContract); ok is false when no handshake did.
+func (c *Client) ContractChanged() (change ContractChange, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.contractChange == nil {
+		return ContractChange{}, false
+	}
+	return *c.contractChange, true
 }
 
 // asksAck reports whether the handshake asks for the ack extension: with

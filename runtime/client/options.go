@@ -39,6 +39,8 @@ type options struct {
 	header          http.Header
 	logger          *slog.Logger
 	handshakeExt    map[string]any
+	contract        map[string]any
+	onContract      func(ContractChange)
 	backoffInc      time.Duration
 	maxBackoff      time.Duration
 	maxNetworkDelay time.Duration
@@ -129,6 +131,28 @@ func WithLogger(l *slog.Logger) Option {
 // every re-handshake.
 func WithHandshakeExt(ext map[string]any) Option {
 	return func(o *options) { o.handshakeExt = ext }
+}
+
+// WithContract sends, in every handshake's ext.contract, the contract the
+// client was generated from: the ContractExt of the print the generated
+// package declares (channels.ContractPrint().ContractExt()). A server
+// whose own contract has changed in a way that breaks this client says so
+// in its reply; onChanged (nil: none) is then called, on a goroutine of
+// its own, at each such handshake, and Client.ContractChanged reports it.
+// A compatible change is not reported.
+func WithContract(contract map[string]any, onChanged func(ContractChange)) Option {
+	return func(o *options) { o.contract, o.onContract = contract, onChanged }
+}
+
+// ContractChange is a server's word that its contract has changed in a way
+// that breaks the client (see WithContract).
+type ContractChange struct {
+	// Breaking are the channels, as the client's spec writes them, that
+	// break.
+	Breaking []string
+	// Spec and Hash are the name of the server's spec and the hash of its
+	// contract.
+	Spec, Hash string
 }
 
 // WithAck asks the server for the ack extension at every handshake (as the

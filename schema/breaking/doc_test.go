@@ -68,6 +68,50 @@ An ID that names no rule is an error (exit 2). Remove the key once the clients h
 - run: go run github.com/cometgen/cometgen/cmd/cometgen@latest breaking --against .git#branch=main --format github
 ` + "```" + `
 
+## Live version skew
+
+Browser tabs stay open for days. The typed clients cometgen generates send, in every
+handshake's ` + "`ext.contract`" + `, a print of the spec they were generated from: for each channel
+a client may use, a 12-character hash of what it publishes there (the parameters, the publish
+rule, the filters that can refuse, the published schema without its descriptions and examples)
+and one of what it receives (the parameters, the subscribe rule, the delivered schema or the
+service's reply), and a hash of the whole (` + "`{spec, hash, channels: {\"/chat/{room}\": \"pub.deliver\"}}`" + `,
+about 40 bytes a channel). The server knows its own print: the generated ` + "`Contract`" + ` declares
+it (` + "`ContractPrint()`" + `), ` + "`cometgen serve --spec`" + ` computes it. The handshake always succeeds; when a
+channel the client knows is gone, or a side it uses has another print that the server does not
+know to be compatible, the reply says so:
+
+` + "```json" + `
+{"channel": "/meta/handshake", "successful": true, "ext": {"contract":
+  {"breaking": ["/chat/{room}"], "spec": "chat", "hash": "Kr74Zi6P0yF2"}}}
+` + "```" + `
+
+The TypeScript client then calls ` + "`onContractChanged({breaking, spec, hash})`" + `, whose default, in a
+browser, reloads the page (the role of CometD's reload extension, driven by the contract);
+elsewhere it hands a ` + "`ContractError`" + ` to ` + "`onError`" + `. A Go client sends the print with
+` + "`client.WithContract(channels.ContractPrint().ContractExt(), onChanged)`" + ` and reads the verdict with
+` + "`Client.ContractChanged`" + `. The server counts the handshakes it judged in
+` + "`Stats.SkewCompatible`" + ` and ` + "`Stats.SkewBreaking`" + `; a compatible difference adds nothing to the reply.
+
+A print is a hash: the server cannot tell from it alone whether the difference is one of the
+rules above. So the rules run ahead of time. ` + "`cometgen generate --compat-with REF`" + ` (and
+` + "`cometgen serve --spec … --compat-with REF`" + `; a file, a directory or a git revision, as ` + "`--against`" + `
+takes; repeatable) compares an older version with the spec, and the prints of the older
+version's channel sides that have no finding of level error join the contract as
+` + "`Compatible`" + `: clients built against that version are left alone there. A finding accepted with
+` + "`x-accept-breaking`" + ` is still breaking for the deployed clients; warnings are not. A server not
+given the version a client was built from tells it of every channel whose print differs, the
+CometD reload extension's behaviour: an unneeded reload rather than a client left broken.
+
+The trade-offs, and why this design: the client could send its schemas instead of hashes and
+let the server run the rules, but that is the whole contract in every handshake and the
+rules (this package) in every server, which the runtime does not import; the server could keep
+every older spec, but a generated server has no spec. Prints are small and compared with no
+cometgen code but the runtime; the price is that compatibility is known only for the versions
+named with ` + "`--compat-with`" + `. Name fixed revisions (release tags, ` + "`.git#tag=v1.2.0`" + `): the
+generated code depends on them, and ` + "`generate --check`" + ` must be given the same flags. A change of
+` + "`auth.handshake`" + ` to required is not judged: the old client's handshake is refused.
+
 ## Rules
 
 | rule | level | breaks | finds |

@@ -155,6 +155,28 @@ export interface ClientOptions {
   onError?: (error: ClientError) => void;
   /** The timeout of remote calls, in milliseconds. Default: 10000. */
   callTimeout?: number;
+  /**
+   * onContractChanged is called when a handshake's reply says that the
+   * server's contract changed in a way that breaks this client (it was
+   * generated from another version of the spec): the server runs newer
+   * code, and this page should load it. It is called at every such
+   * handshake. Default: in a browser, location.reload(); elsewhere,
+   * onError with a ContractError.
+   */
+  onContractChanged?: (change: ContractChange) => void;
+}
+
+/**
+ * ContractChange is the server's word that its contract changed in a way
+ * that breaks this client.
+ */
+export interface ContractChange {
+  /** The channels, as this client's spec writes them, that break. */
+  readonly breaking: readonly string[];
+  /** The name of the server's spec. */
+  readonly spec: string;
+  /** The hash of the server's contract. */
+  readonly hash: string;
 }
 
 /** CallOptions adjust one remote call. */
@@ -224,7 +246,7 @@ export interface ServiceChannel<Req, Reply> {
 }
 
 /** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError;
+export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError | ContractError;
 
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export declare class ReplyError extends Error {
@@ -265,4 +287,18 @@ export declare class ResumeError extends Error {
   readonly position: number;
 
   constructor(position: number);
+}
+
+/**
+ * ContractError says that the server's contract changed in a way that
+ * breaks this client, where the default of onContractChanged cannot reload
+ * a page.
+ */
+export declare class ContractError extends Error {
+  /** The channel whose reply told of the change: /meta/handshake. */
+  readonly channel: string;
+  /** What changed. */
+  readonly change: ContractChange;
+
+  constructor(change: ContractChange);
 }

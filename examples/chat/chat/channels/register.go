@@ -55,62 +55,107 @@ const servicePrivateSchema = `{"type":"object","required":["to","text"],"propert
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern:   ChatRoomPattern,
-			Params:    []runtime.Param{chatRoomRoomParam.Param},
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.Authenticated()},
-			Schema:    chatRoomSchema,
-			Filters: []runtime.DataFilter{
-				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
-				filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern:   ChatRoomPattern,
+				Params:    []runtime.Param{chatRoomRoomParam.Param},
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.Authenticated()},
+				Schema:    chatRoomSchema,
+				Filters: []runtime.DataFilter{
+					filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
+					filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
+				},
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
 			},
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+			{
+				Pattern:   MembersRoomPattern,
+				Params:    []runtime.Param{membersRoomRoomParam.Param},
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    membersRoomSchema,
+			},
+			{
+				Pattern:   PrivateInboxPattern,
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    privateInboxSchema,
+			},
+			{
+				Pattern:   SystemNoticePattern,
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    systemNoticeSchema,
+				Lazy:      true,
+			},
+			{
+				Pattern: ServiceMembersPattern,
+				Publish: runtime.Rule{runtime.Authenticated()},
+				Schema:  serviceMembersSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+					return h.ServiceMembers(ctx, s, req)
+				}),
+			},
+			{
+				Pattern: ServicePrivatePattern,
+				Publish: runtime.Rule{runtime.Authenticated()},
+				Schema:  servicePrivateSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServicePrivateRequest) (ServicePrivateReply, error) {
+					return h.ServicePrivate(ctx, s, req)
+				}),
+			},
 		},
-		{
-			Pattern:   MembersRoomPattern,
-			Params:    []runtime.Param{membersRoomRoomParam.Param},
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    membersRoomSchema,
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "chat",
+		Hash: "IgybIC8Rg-E2",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "Du3oViVXS5e-",
+				Pattern: "/chat/{room}",
+				Publish: "jhrC6dKhpcMM",
+			},
+			{
+				Deliver: "pcHqjXu1jDn6",
+				Pattern: "/members/{room}",
+			},
+			{
+				Deliver: "lsOcACYsVT8-",
+				Pattern: "/private/inbox",
+			},
+			{
+				Deliver: "NnSxdxzQPRlP",
+				Pattern: "/system/notice",
+			},
+			{
+				Deliver: "MsSaWyqyHd1W",
+				Pattern: "/service/members",
+				Publish: "4gy7yhTZLzZL",
+			},
+			{
+				Deliver: "IiGTugovAQhm",
+				Pattern: "/service/private",
+				Publish: "vaBZiPEjmCTO",
+			},
 		},
-		{
-			Pattern:   PrivateInboxPattern,
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    privateInboxSchema,
-		},
-		{
-			Pattern:   SystemNoticePattern,
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    systemNoticeSchema,
-			Lazy:      true,
-		},
-		{
-			Pattern: ServiceMembersPattern,
-			Publish: runtime.Rule{runtime.Authenticated()},
-			Schema:  serviceMembersSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
-				return h.ServiceMembers(ctx, s, req)
-			}),
-		},
-		{
-			Pattern: ServicePrivatePattern,
-			Publish: runtime.Rule{runtime.Authenticated()},
-			Schema:  servicePrivateSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServicePrivateRequest) (ServicePrivateReply, error) {
-				return h.ServicePrivate(ctx, s, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

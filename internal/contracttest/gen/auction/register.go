@@ -69,126 +69,193 @@ const serviceLotIDAskSchema = `{"type":"object","required":["q"],"properties":{"
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: RoomIDTalkPattern,
-			Params:  []runtime.Param{roomIDTalkIDParam.Param},
-			Schema:  roomIDTalkSchema,
-			Filters: []runtime.DataFilter{
-				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
-				filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
-				filter.Must(filter.New(filter.Spec{Name: "max-length", Paths: []string{"text"}, Max: 10})),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: RoomIDTalkPattern,
+				Params:  []runtime.Param{roomIDTalkIDParam.Param},
+				Schema:  roomIDTalkSchema,
+				Filters: []runtime.DataFilter{
+					filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
+					filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
+					filter.Must(filter.New(filter.Spec{Name: "max-length", Paths: []string{"text"}, Max: 10})),
+				},
+				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
+					ch, err := ParseRoomIDTalk(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnRoomIDTalk(ctx, s, ch, msg)
+				}),
 			},
-			Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-				ch, err := ParseRoomIDTalk(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnRoomIDTalk(ctx, s, ch, msg)
-			}),
+			{
+				Pattern: RoomIDLogPattern,
+				Params:  []runtime.Param{roomIDLogIDParam.Param},
+				Schema:  roomIDLogSchema,
+				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
+					ch, err := ParseRoomIDLog(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnRoomIDLog(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: AuctionIDLotPattern,
+				Params:  []runtime.Param{auctionIDLotIDParam.Param},
+				Schema:  auctionIDLotSchema,
+				Lazy:    true,
+				Handler: runtime.OnMessage("AuctionIDLotMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDLotMessage) error {
+					ch, err := ParseAuctionIDLot(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnAuctionIDLot(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: AuctionIDBidsPattern,
+				Params:  []runtime.Param{auctionIDBidsIDParam.Param},
+				Publish: runtime.Rule{runtime.Role("bidder")},
+				Schema:  auctionIDBidsSchema,
+				Handler: runtime.OnMessage("AuctionIDBidsMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDBidsMessage) error {
+					ch, err := ParseAuctionIDBids(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnAuctionIDBids(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: AuctionIDCursorPattern,
+				Params:  []runtime.Param{auctionIDCursorIDParam.Param},
+				Schema:  auctionIDCursorSchema,
+				Local:   true,
+				Handler: runtime.OnMessage("AuctionIDCursorMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDCursorMessage) error {
+					ch, err := ParseAuctionIDCursor(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnAuctionIDCursor(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern:   UserIDInboxPattern,
+				Params:    []runtime.Param{userIDInboxIDParam.Param},
+				Subscribe: runtime.Rule{runtime.Self("id")},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    userIDInboxSchema,
+			},
+			{
+				Pattern:   StaffNewsPattern,
+				Subscribe: runtime.Rule{runtime.Role("admin")},
+				Publish:   runtime.Rule{runtime.Role("admin")},
+				Schema:    staffNewsSchema,
+				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
+					return h.OnStaffNews(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: FeedAllPattern,
+				Publish: runtime.Rule{runtime.Authenticated()},
+				Schema:  feedAllSchema,
+				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
+					return h.OnFeedAll(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: ServiceWipePattern,
+				Publish: runtime.Rule{runtime.Role("admin")},
+				Schema:  serviceWipeSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceWipeRequest) (any, error) {
+					return nil, h.ServiceWipe(ctx, s, req)
+				}),
+			},
+			{
+				Pattern: ServiceTickPattern,
+				Publish: runtime.Rule{runtime.ServerOnly()},
+				Schema:  serviceTickSchema,
+			},
+			{
+				Pattern: ServiceLotIDAskPattern,
+				Params:  []runtime.Param{serviceLotIDAskIDParam.Param},
+				Schema:  serviceLotIDAskSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLotIDAskRequest) (ServiceLotIDAskReply, error) {
+					var zero ServiceLotIDAskReply
+					ch, err := ParseServiceLotIDAsk(channel)
+					if err != nil {
+						return zero, &runtime.CallError{Data: err.Error()}
+					}
+					return h.ServiceLotIDAsk(ctx, s, ch, req)
+				}),
+			},
 		},
-		{
-			Pattern: RoomIDLogPattern,
-			Params:  []runtime.Param{roomIDLogIDParam.Param},
-			Schema:  roomIDLogSchema,
-			Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-				ch, err := ParseRoomIDLog(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnRoomIDLog(ctx, s, ch, msg)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "auction",
+		Hash: "M3yEQDPHrI2s",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "nBajGfscgKhq",
+				Pattern: "/room/{id}/talk",
+				Publish: "WonnwsovIr2a",
+			},
+			{
+				Deliver: "jW4tx_9PxIYZ",
+				Pattern: "/room/{id}/log",
+				Publish: "2qEyg86OlTxI",
+			},
+			{
+				Deliver: "UlMekoeWAIUu",
+				Pattern: "/auction/{id}/lot",
+				Publish: "SkMnzXP6Sq-f",
+			},
+			{
+				Deliver: "JhJEwt6EdJc0",
+				Pattern: "/auction/{id}/bids",
+				Publish: "_uf9_x8OBx8d",
+			},
+			{
+				Deliver: "nlSNEpuNJo3g",
+				Pattern: "/auction/{id}/cursor",
+				Publish: "dzFRxr_o1R7F",
+			},
+			{
+				Deliver: "FB2uSj1kVoEX",
+				Pattern: "/user/{id}/inbox",
+			},
+			{
+				Deliver: "Z8ZYCOpIxTrv",
+				Pattern: "/staff/news",
+				Publish: "HWtmx4-nrfDh",
+			},
+			{
+				Deliver: "pTph570Utnxf",
+				Pattern: "/feed/**",
+				Publish: "IUBYzMlOuYPz",
+			},
+			{
+				Deliver: "p2NkKE-Si1R_",
+				Pattern: "/service/wipe",
+				Publish: "MQxkBBMqAKI6",
+			},
+			{
+				Deliver: "Bzl9jDVkv4sW",
+				Pattern: "/service/lot/{id}/ask",
+				Publish: "VIyUP0rCaKm0",
+			},
 		},
-		{
-			Pattern: AuctionIDLotPattern,
-			Params:  []runtime.Param{auctionIDLotIDParam.Param},
-			Schema:  auctionIDLotSchema,
-			Lazy:    true,
-			Handler: runtime.OnMessage("AuctionIDLotMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDLotMessage) error {
-				ch, err := ParseAuctionIDLot(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnAuctionIDLot(ctx, s, ch, msg)
-			}),
-		},
-		{
-			Pattern: AuctionIDBidsPattern,
-			Params:  []runtime.Param{auctionIDBidsIDParam.Param},
-			Publish: runtime.Rule{runtime.Role("bidder")},
-			Schema:  auctionIDBidsSchema,
-			Handler: runtime.OnMessage("AuctionIDBidsMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDBidsMessage) error {
-				ch, err := ParseAuctionIDBids(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnAuctionIDBids(ctx, s, ch, msg)
-			}),
-		},
-		{
-			Pattern: AuctionIDCursorPattern,
-			Params:  []runtime.Param{auctionIDCursorIDParam.Param},
-			Schema:  auctionIDCursorSchema,
-			Local:   true,
-			Handler: runtime.OnMessage("AuctionIDCursorMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDCursorMessage) error {
-				ch, err := ParseAuctionIDCursor(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnAuctionIDCursor(ctx, s, ch, msg)
-			}),
-		},
-		{
-			Pattern:   UserIDInboxPattern,
-			Params:    []runtime.Param{userIDInboxIDParam.Param},
-			Subscribe: runtime.Rule{runtime.Self("id")},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    userIDInboxSchema,
-		},
-		{
-			Pattern:   StaffNewsPattern,
-			Subscribe: runtime.Rule{runtime.Role("admin")},
-			Publish:   runtime.Rule{runtime.Role("admin")},
-			Schema:    staffNewsSchema,
-			Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-				return h.OnStaffNews(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: FeedAllPattern,
-			Publish: runtime.Rule{runtime.Authenticated()},
-			Schema:  feedAllSchema,
-			Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-				return h.OnFeedAll(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: ServiceWipePattern,
-			Publish: runtime.Rule{runtime.Role("admin")},
-			Schema:  serviceWipeSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceWipeRequest) (any, error) {
-				return nil, h.ServiceWipe(ctx, s, req)
-			}),
-		},
-		{
-			Pattern: ServiceTickPattern,
-			Publish: runtime.Rule{runtime.ServerOnly()},
-			Schema:  serviceTickSchema,
-		},
-		{
-			Pattern: ServiceLotIDAskPattern,
-			Params:  []runtime.Param{serviceLotIDAskIDParam.Param},
-			Schema:  serviceLotIDAskSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLotIDAskRequest) (ServiceLotIDAskReply, error) {
-				var zero ServiceLotIDAskReply
-				ch, err := ParseServiceLotIDAsk(channel)
-				if err != nil {
-					return zero, &runtime.CallError{Data: err.Error()}
-				}
-				return h.ServiceLotIDAsk(ctx, s, ch, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishRoomIDTalk publishes msg on /room/{id}/talk from the server and returns how many

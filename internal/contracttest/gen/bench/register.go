@@ -35,15 +35,38 @@ const benchLoadSchema = `{"type":"object","required":["seq","pub","ts"],"additio
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: BenchLoadPattern,
-			Schema:  benchLoadSchema,
-			Handler: runtime.OnMessage("Load", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Load) error {
-				return h.OnBenchLoad(ctx, s, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: BenchLoadPattern,
+				Schema:  benchLoadSchema,
+				Handler: runtime.OnMessage("Load", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Load) error {
+					return h.OnBenchLoad(ctx, s, msg)
+				}),
+			},
 		},
-	}}
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "bench",
+		Hash: "5-pN2X6-ku-j",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "szKPveUMTwnA",
+				Pattern: "/bench/load",
+				Publish: "T-oSB468Qwtk",
+			},
+		},
+	}
 }
 
 // PublishBenchLoad publishes msg on /bench/load from the server and returns how many

@@ -51,57 +51,99 @@ const serviceHistoryRoomSchema = `{"type":"object","properties":{"limit":{"type"
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: ChatRoomPattern,
-			Params:  []runtime.Param{chatRoomRoomParam.Param},
-			Publish: runtime.Rule{runtime.Role("member")},
-			Schema:  chatRoomSchema,
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: ChatRoomPattern,
+				Params:  []runtime.Param{chatRoomRoomParam.Param},
+				Publish: runtime.Rule{runtime.Role("member")},
+				Schema:  chatRoomSchema,
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern:   UserIDInboxPattern,
+				Params:    []runtime.Param{userIDInboxIDParam.Param},
+				Subscribe: runtime.Rule{runtime.Self("id")},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    userIDInboxSchema,
+			},
+			{
+				Pattern:     SystemNoticePattern,
+				Schema:      systemNoticeSchema,
+				Lazy:        true,
+				LazyTimeout: 2 * time.Second,
+				Handler: runtime.OnMessage("SystemNoticeMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *SystemNoticeMessage) error {
+					return h.OnSystemNotice(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: ServiceMembersPattern,
+				Schema:  serviceMembersSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+					return h.ServiceMembers(ctx, s, req)
+				}),
+			},
+			{
+				Pattern: ServiceHistoryRoomPattern,
+				Params:  []runtime.Param{serviceHistoryRoomRoomParam.Param},
+				Schema:  serviceHistoryRoomSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
+					var zero ServiceHistoryRoomReply
+					ch, err := ParseServiceHistoryRoom(channel)
+					if err != nil {
+						return zero, &runtime.CallError{Data: err.Error()}
+					}
+					return h.ServiceHistoryRoom(ctx, s, ch, req)
+				}),
+			},
 		},
-		{
-			Pattern:   UserIDInboxPattern,
-			Params:    []runtime.Param{userIDInboxIDParam.Param},
-			Subscribe: runtime.Rule{runtime.Self("id")},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    userIDInboxSchema,
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "chat",
+		Hash: "Kr74Zi6P0yF2",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "DaTF2Mrv0ABs",
+				Pattern: "/chat/{room}",
+				Publish: "PdqN5BhS2b0W",
+			},
+			{
+				Deliver: "LI9YrkP-p1ti",
+				Pattern: "/user/{id}/inbox",
+			},
+			{
+				Deliver: "ItYh7m6Pvmof",
+				Pattern: "/system/notice",
+				Publish: "zht_AMThZO9L",
+			},
+			{
+				Deliver: "MsSaWyqyHd1W",
+				Pattern: "/service/members",
+				Publish: "kpiu0ENmmjvg",
+			},
+			{
+				Deliver: "4jHEdDiP-Jrl",
+				Pattern: "/service/history/{room}",
+				Publish: "FBSV7ljk-zef",
+			},
 		},
-		{
-			Pattern:     SystemNoticePattern,
-			Schema:      systemNoticeSchema,
-			Lazy:        true,
-			LazyTimeout: 2 * time.Second,
-			Handler: runtime.OnMessage("SystemNoticeMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *SystemNoticeMessage) error {
-				return h.OnSystemNotice(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: ServiceMembersPattern,
-			Schema:  serviceMembersSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
-				return h.ServiceMembers(ctx, s, req)
-			}),
-		},
-		{
-			Pattern: ServiceHistoryRoomPattern,
-			Params:  []runtime.Param{serviceHistoryRoomRoomParam.Param},
-			Schema:  serviceHistoryRoomSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
-				var zero ServiceHistoryRoomReply
-				ch, err := ParseServiceHistoryRoom(channel)
-				if err != nil {
-					return zero, &runtime.CallError{Data: err.Error()}
-				}
-				return h.ServiceHistoryRoom(ctx, s, ch, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

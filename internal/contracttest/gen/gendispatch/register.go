@@ -35,20 +35,43 @@ const chatRoomSchema = `{"type":"object","required":["user","text","room"],"addi
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: ChatRoomPattern,
-			Params:  []runtime.Param{chatRoomRoomParam.Param},
-			Schema:  chatRoomSchema,
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: ChatRoomPattern,
+				Params:  []runtime.Param{chatRoomRoomParam.Param},
+				Schema:  chatRoomSchema,
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
+			},
 		},
-	}}
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "dispatch",
+		Hash: "ftIWCE9p7FEP",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "OhWHbr9qFi3o",
+				Pattern: "/chat/{room}",
+				Publish: "Hz3izHfdotjg",
+			},
+		},
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

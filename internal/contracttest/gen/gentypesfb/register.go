@@ -35,15 +35,38 @@ const looseThingsSchema = `{"description":"Constructs the mapping cannot express
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: LooseThingsPattern,
-			Schema:  looseThingsSchema,
-			Handler: runtime.OnMessage("Loose", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Loose) error {
-				return h.OnLooseThings(ctx, s, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: LooseThingsPattern,
+				Schema:  looseThingsSchema,
+				Handler: runtime.OnMessage("Loose", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Loose) error {
+					return h.OnLooseThings(ctx, s, msg)
+				}),
+			},
 		},
-	}}
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "fallback",
+		Hash: "wNJHtPIBPUU4",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "2yBSAqcvJDpo",
+				Pattern: "/loose/things",
+				Publish: "EEy2eoXUoi_d",
+			},
+		},
+	}
 }
 
 // PublishLooseThings publishes msg on /loose/things from the server and returns how many

@@ -35,15 +35,38 @@ const drawSchema = `{"type":"object","required":["shape"],"properties":{"shape":
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: DrawPattern,
-			Schema:  drawSchema,
-			Handler: runtime.OnMessage("DrawMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DrawMessage) error {
-				return h.OnDraw(ctx, s, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: DrawPattern,
+				Schema:  drawSchema,
+				Handler: runtime.OnMessage("DrawMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DrawMessage) error {
+					return h.OnDraw(ctx, s, msg)
+				}),
+			},
 		},
-	}}
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "union",
+		Hash: "YLiMsz38xpIv",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "GMYyp2-JCLsx",
+				Pattern: "/draw",
+				Publish: "FYm2r-dPuB6u",
+			},
+		},
+	}
 }
 
 // PublishDraw publishes msg on /draw from the server and returns how many

@@ -41,28 +41,55 @@ const userIDInboxSchema = `{"type":"object","required":["text"],"properties":{"t
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: ChatRoomPattern,
-			Params:  []runtime.Param{chatRoomRoomParam.Param},
-			Publish: runtime.Rule{runtime.Role("member")},
-			Schema:  chatRoomSchema,
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: ChatRoomPattern,
+				Params:  []runtime.Param{chatRoomRoomParam.Param},
+				Publish: runtime.Rule{runtime.Role("member")},
+				Schema:  chatRoomSchema,
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern:   UserIDInboxPattern,
+				Params:    []runtime.Param{userIDInboxIDParam.Param},
+				Subscribe: runtime.Rule{runtime.Self("id")},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    userIDInboxSchema,
+			},
 		},
-		{
-			Pattern:   UserIDInboxPattern,
-			Params:    []runtime.Param{userIDInboxIDParam.Param},
-			Subscribe: runtime.Rule{runtime.Self("id")},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    userIDInboxSchema,
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "chat",
+		Hash: "96GRAOdkdrto",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "IIDPApzbGSEK",
+				Pattern: "/chat/{room}",
+				Publish: "E_rDCuWrrgT2",
+			},
+			{
+				Deliver: "26Bw5pnlPbBz",
+				Pattern: "/user/{id}/inbox",
+			},
 		},
-	}}
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

@@ -56,81 +56,127 @@ const serviceRoomsRoomKickSchema = `{"type":"object","required":["user","text"],
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern:   ChatRoomPattern,
-			Params:    []runtime.Param{chatRoomRoomParam.Param},
-			Subscribe: runtime.Rule{runtime.Role("member")},
-			Publish:   runtime.Rule{runtime.Role("member"), runtime.Role("moderator")},
-			Schema:    chatRoomSchema,
-			Filters: []runtime.DataFilter{
-				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
-				filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
-				filter.Must(filter.New(filter.Spec{Name: "no-scripts"})),
-				filter.Must(filter.New(filter.Spec{Name: "max-length", Paths: []string{"text"}, Max: 500})),
-				filter.Must(filter.New(filter.Spec{Name: "regex-replace", Paths: []string{"text"}, Pattern: "(?i)darn", Replacement: "****"})),
-				filter.Must(filter.New(filter.Spec{Name: "regex-abort", Paths: []string{"text"}, Pattern: "https?://", Reason: "no links"})),
-				runtime.DataFilterFunc(h.FilterProfanity),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern:   ChatRoomPattern,
+				Params:    []runtime.Param{chatRoomRoomParam.Param},
+				Subscribe: runtime.Rule{runtime.Role("member")},
+				Publish:   runtime.Rule{runtime.Role("member"), runtime.Role("moderator")},
+				Schema:    chatRoomSchema,
+				Filters: []runtime.DataFilter{
+					filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"text"}})),
+					filter.Must(filter.New(filter.Spec{Name: "no-markup", Paths: []string{"text"}})),
+					filter.Must(filter.New(filter.Spec{Name: "no-scripts"})),
+					filter.Must(filter.New(filter.Spec{Name: "max-length", Paths: []string{"text"}, Max: 500})),
+					filter.Must(filter.New(filter.Spec{Name: "regex-replace", Paths: []string{"text"}, Pattern: "(?i)darn", Replacement: "****"})),
+					filter.Must(filter.New(filter.Spec{Name: "regex-abort", Paths: []string{"text"}, Pattern: "https?://", Reason: "no links"})),
+					runtime.DataFilterFunc(h.FilterProfanity),
+				},
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
 			},
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+			{
+				Pattern:     ChatRoomTypingPattern,
+				Params:      []runtime.Param{chatRoomTypingRoomParam.Param},
+				Subscribe:   runtime.Rule{runtime.Authenticated()},
+				Publish:     runtime.Rule{runtime.Authenticated()},
+				Schema:      chatRoomTypingSchema,
+				Lazy:        true,
+				LazyTimeout: 1500 * time.Millisecond,
+				Handler: runtime.OnMessage("ChatRoomTypingMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatRoomTypingMessage) error {
+					ch, err := ParseChatRoomTyping(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoomTyping(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern:   UserIDInboxPattern,
+				Params:    []runtime.Param{userIDInboxIDParam.Param},
+				Subscribe: runtime.Rule{runtime.Self("id")},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    userIDInboxSchema,
+			},
+			{
+				Pattern: NewsAllPattern,
+				Publish: runtime.Rule{runtime.ServerOnly()},
+				Schema:  newsAllSchema,
+				Lazy:    true,
+			},
+			{
+				Pattern: ServiceMembersPattern,
+				Publish: runtime.Rule{runtime.Role("member")},
+				Schema:  serviceMembersSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+					return h.ServiceMembers(ctx, s, req)
+				}),
+			},
+			{
+				Pattern: ServiceRoomsRoomKickPattern,
+				Params:  []runtime.Param{serviceRoomsRoomKickRoomParam.Param},
+				Publish: runtime.Rule{runtime.Role("moderator")},
+				Schema:  serviceRoomsRoomKickSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ChatMessage) (any, error) {
+					ch, err := ParseServiceRoomsRoomKick(channel)
+					if err != nil {
+						return nil, &runtime.CallError{Data: err.Error()}
+					}
+					return nil, h.ServiceRoomsRoomKick(ctx, s, ch, req)
+				}),
+			},
 		},
-		{
-			Pattern:     ChatRoomTypingPattern,
-			Params:      []runtime.Param{chatRoomTypingRoomParam.Param},
-			Subscribe:   runtime.Rule{runtime.Authenticated()},
-			Publish:     runtime.Rule{runtime.Authenticated()},
-			Schema:      chatRoomTypingSchema,
-			Lazy:        true,
-			LazyTimeout: 1500 * time.Millisecond,
-			Handler: runtime.OnMessage("ChatRoomTypingMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatRoomTypingMessage) error {
-				ch, err := ParseChatRoomTyping(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoomTyping(ctx, s, ch, msg)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "chat",
+		Hash: "cdv4ZsceER-T",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "EWyhw-C7tIli",
+				Pattern: "/chat/{room}",
+				Publish: "ivtVAscXarSW",
+			},
+			{
+				Deliver: "ufb-FEMtavLf",
+				Pattern: "/chat/{room}/typing",
+				Publish: "mfwzQvhREQQd",
+			},
+			{
+				Deliver: "AXYY4V8FbV3t",
+				Pattern: "/user/{id}/inbox",
+			},
+			{
+				Deliver: "zYee9bV_G39_",
+				Pattern: "/news/**",
+			},
+			{
+				Deliver: "MsSaWyqyHd1W",
+				Pattern: "/service/members",
+				Publish: "XrCUPAWWPMtD",
+			},
+			{
+				Deliver: "8Y-Wb32GOTih",
+				Pattern: "/service/rooms/{room}/kick",
+				Publish: "3G9m1gDLxMY7",
+			},
 		},
-		{
-			Pattern:   UserIDInboxPattern,
-			Params:    []runtime.Param{userIDInboxIDParam.Param},
-			Subscribe: runtime.Rule{runtime.Self("id")},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    userIDInboxSchema,
-		},
-		{
-			Pattern: NewsAllPattern,
-			Publish: runtime.Rule{runtime.ServerOnly()},
-			Schema:  newsAllSchema,
-			Lazy:    true,
-		},
-		{
-			Pattern: ServiceMembersPattern,
-			Publish: runtime.Rule{runtime.Role("member")},
-			Schema:  serviceMembersSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
-				return h.ServiceMembers(ctx, s, req)
-			}),
-		},
-		{
-			Pattern: ServiceRoomsRoomKickPattern,
-			Params:  []runtime.Param{serviceRoomsRoomKickRoomParam.Param},
-			Publish: runtime.Rule{runtime.Role("moderator")},
-			Schema:  serviceRoomsRoomKickSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ChatMessage) (any, error) {
-				ch, err := ParseServiceRoomsRoomKick(channel)
-				if err != nil {
-					return nil, &runtime.CallError{Data: err.Error()}
-				}
-				return nil, h.ServiceRoomsRoomKick(ctx, s, ch, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

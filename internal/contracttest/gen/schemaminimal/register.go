@@ -31,5 +31,22 @@ func Register(srv *runtime.Server, h Handlers) error {
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{}}
+	return &runtime.Contract{
+		Print:     ContractPrint(),
+		Templates: []runtime.Template{},
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec:     "minimal",
+		Hash:     "BHTzjnBWnSFc",
+		Channels: []runtime.ChannelPrint{},
+	}
 }

@@ -54,74 +54,117 @@ const boardZSchema = `{"type":"string"}`
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: ServiceRoomIDAskPattern,
-			Params:  []runtime.Param{serviceRoomIDAskIDParam.Param},
-			Publish: runtime.Rule{runtime.Authenticated()},
-			Schema:  serviceRoomIDAskSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceRoomIDAskRequest) (ServiceRoomIDAskReply, error) {
-				var zero ServiceRoomIDAskReply
-				ch, err := ParseServiceRoomIDAsk(channel)
-				if err != nil {
-					return zero, &runtime.CallError{Data: err.Error()}
-				}
-				return h.ServiceRoomIDAsk(ctx, s, ch, req)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: ServiceRoomIDAskPattern,
+				Params:  []runtime.Param{serviceRoomIDAskIDParam.Param},
+				Publish: runtime.Rule{runtime.Authenticated()},
+				Schema:  serviceRoomIDAskSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceRoomIDAskRequest) (ServiceRoomIDAskReply, error) {
+					var zero ServiceRoomIDAskReply
+					ch, err := ParseServiceRoomIDAsk(channel)
+					if err != nil {
+						return zero, &runtime.CallError{Data: err.Error()}
+					}
+					return h.ServiceRoomIDAsk(ctx, s, ch, req)
+				}),
+			},
+			{
+				Pattern: ServiceUserIDPattern,
+				Params:  []runtime.Param{serviceUserIDIDParam.Param},
+				Publish: runtime.Rule{runtime.Self("id")},
+				Schema:  serviceUserIDSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceUserIDRequest) (any, error) {
+					ch, err := ParseServiceUserID(channel)
+					if err != nil {
+						return nil, &runtime.CallError{Data: err.Error()}
+					}
+					return nil, h.ServiceUserID(ctx, s, ch, req)
+				}),
+			},
+			{
+				Pattern: ServiceOpsTaskPattern,
+				Params:  []runtime.Param{serviceOpsTaskTaskParam.Param},
+				Publish: runtime.Rule{runtime.Role("ops")},
+				Schema:  serviceOpsTaskSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceOpsTaskRequest) (ServiceOpsTaskReply, error) {
+					var zero ServiceOpsTaskReply
+					ch, err := ParseServiceOpsTask(channel)
+					if err != nil {
+						return zero, &runtime.CallError{Data: err.Error()}
+					}
+					return h.ServiceOpsTask(ctx, s, ch, req)
+				}),
+			},
+			{
+				Pattern: ServiceCronPattern,
+				Publish: runtime.Rule{runtime.ServerOnly()},
+				Schema:  serviceCronSchema,
+			},
+			{
+				Pattern:   BoardIDPattern,
+				Params:    []runtime.Param{boardIDIDParam.Param},
+				Subscribe: runtime.Rule{runtime.Role("ops")},
+				Schema:    boardIDSchema,
+				Handler: runtime.OnMessage("BoardIDMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardIDMessage) error {
+					ch, err := ParseBoardID(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnBoardID(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: BoardZPattern,
+				Schema:  boardZSchema,
+				Handler: runtime.OnMessage("BoardZMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardZMessage) error {
+					return h.OnBoardZ(ctx, s, msg)
+				}),
+			},
 		},
-		{
-			Pattern: ServiceUserIDPattern,
-			Params:  []runtime.Param{serviceUserIDIDParam.Param},
-			Publish: runtime.Rule{runtime.Self("id")},
-			Schema:  serviceUserIDSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceUserIDRequest) (any, error) {
-				ch, err := ParseServiceUserID(channel)
-				if err != nil {
-					return nil, &runtime.CallError{Data: err.Error()}
-				}
-				return nil, h.ServiceUserID(ctx, s, ch, req)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "serviceparams",
+		Hash: "lEcPgnyQHIkJ",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "0IVTrIkXiI5L",
+				Pattern: "/service/room/{id}/ask",
+				Publish: "skDIJRWlz_ry",
+			},
+			{
+				Deliver: "5zZoinBALI14",
+				Pattern: "/service/user/{id}",
+				Publish: "mBAtJloo-q0F",
+			},
+			{
+				Deliver: "asOULalGX5Za",
+				Pattern: "/service/ops/{task}",
+				Publish: "VA3NWrnWTd_R",
+			},
+			{
+				Deliver: "-VGEsSKhVYD6",
+				Pattern: "/board/{id}",
+				Publish: "r4KrJtYrYsAO",
+			},
+			{
+				Deliver: "R6Tv4WNaPMsF",
+				Pattern: "/board/z",
+				Publish: "PGZaWe8r8yh-",
+			},
 		},
-		{
-			Pattern: ServiceOpsTaskPattern,
-			Params:  []runtime.Param{serviceOpsTaskTaskParam.Param},
-			Publish: runtime.Rule{runtime.Role("ops")},
-			Schema:  serviceOpsTaskSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceOpsTaskRequest) (ServiceOpsTaskReply, error) {
-				var zero ServiceOpsTaskReply
-				ch, err := ParseServiceOpsTask(channel)
-				if err != nil {
-					return zero, &runtime.CallError{Data: err.Error()}
-				}
-				return h.ServiceOpsTask(ctx, s, ch, req)
-			}),
-		},
-		{
-			Pattern: ServiceCronPattern,
-			Publish: runtime.Rule{runtime.ServerOnly()},
-			Schema:  serviceCronSchema,
-		},
-		{
-			Pattern:   BoardIDPattern,
-			Params:    []runtime.Param{boardIDIDParam.Param},
-			Subscribe: runtime.Rule{runtime.Role("ops")},
-			Schema:    boardIDSchema,
-			Handler: runtime.OnMessage("BoardIDMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardIDMessage) error {
-				ch, err := ParseBoardID(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnBoardID(ctx, s, ch, msg)
-			}),
-		},
-		{
-			Pattern: BoardZPattern,
-			Schema:  boardZSchema,
-			Handler: runtime.OnMessage("BoardZMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardZMessage) error {
-				return h.OnBoardZ(ctx, s, msg)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishBoardID publishes msg on /board/{id} from the server and returns how many

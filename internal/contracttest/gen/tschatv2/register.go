@@ -45,37 +45,69 @@ const serviceMembersSchema = `{"type":"object","required":["room"],"properties":
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern:   ChatRoomPattern,
-			Params:    []runtime.Param{chatRoomRoomParam.Param},
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.Authenticated()},
-			Schema:    chatRoomSchema,
-			Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-				ch, err := ParseChatRoom(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnChatRoom(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern:   ChatRoomPattern,
+				Params:    []runtime.Param{chatRoomRoomParam.Param},
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.Authenticated()},
+				Schema:    chatRoomSchema,
+				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
+					ch, err := ParseChatRoom(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnChatRoom(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern:   MembersRoomPattern,
+				Params:    []runtime.Param{membersRoomRoomParam.Param},
+				Subscribe: runtime.Rule{runtime.Authenticated()},
+				Publish:   runtime.Rule{runtime.ServerOnly()},
+				Schema:    membersRoomSchema,
+			},
+			{
+				Pattern: ServiceMembersPattern,
+				Publish: runtime.Rule{runtime.Authenticated()},
+				Schema:  serviceMembersSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
+					return h.ServiceMembers(ctx, s, req)
+				}),
+			},
 		},
-		{
-			Pattern:   MembersRoomPattern,
-			Params:    []runtime.Param{membersRoomRoomParam.Param},
-			Subscribe: runtime.Rule{runtime.Authenticated()},
-			Publish:   runtime.Rule{runtime.ServerOnly()},
-			Schema:    membersRoomSchema,
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "chatv2",
+		Hash: "IAHmNLWkl-0g",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "Du3oViVXS5e-",
+				Pattern: "/chat/{room}",
+				Publish: "jhrC6dKhpcMM",
+			},
+			{
+				Deliver: "oVuFU9dO262I",
+				Pattern: "/members/{room}",
+			},
+			{
+				Deliver: "JTGTOzmQWl5p",
+				Pattern: "/service/members",
+				Publish: "4gy7yhTZLzZL",
+			},
 		},
-		{
-			Pattern: ServiceMembersPattern,
-			Publish: runtime.Rule{runtime.Authenticated()},
-			Schema:  serviceMembersSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceMembersRequest) (ServiceMembersReply, error) {
-				return h.ServiceMembers(ctx, s, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishChatRoom publishes msg on /chat/{room} from the server and returns how many

@@ -44,44 +44,81 @@ const quotesAllSchema = `{"type":"string"}`
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: LinkLinkParamPattern,
-			Params:  []runtime.Param{linkLinkParamLinkParam.Param, linkLinkParamParamParam.Param},
-			Schema:  linkLinkParamSchema,
-			Handler: runtime.OnMessage("LinkLinkParamMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *LinkLinkParamMessage) error {
-				ch, err := ParseLinkLinkParam(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnLinkLinkParam(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: LinkLinkParamPattern,
+				Params:  []runtime.Param{linkLinkParamLinkParam.Param, linkLinkParamParamParam.Param},
+				Schema:  linkLinkParamSchema,
+				Handler: runtime.OnMessage("LinkLinkParamMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *LinkLinkParamMessage) error {
+					ch, err := ParseLinkLinkParam(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnLinkLinkParam(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: RoomDefaultPattern,
+				Params:  []runtime.Param{roomDefaultDefaultParam.Param},
+				Schema:  roomDefaultSchema,
+				Handler: runtime.OnMessage("RoomDefaultMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *RoomDefaultMessage) error {
+					ch, err := ParseRoomDefault(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnRoomDefault(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: TickerAnyPattern,
+				Schema:  tickerAnySchema,
+				Handler: runtime.OnMessage("TickerAnyMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *TickerAnyMessage) error {
+					return h.OnTickerAny(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: QuotesAllPattern,
+				Publish: runtime.Rule{runtime.ServerOnly()},
+				Schema:  quotesAllSchema,
+			},
 		},
-		{
-			Pattern: RoomDefaultPattern,
-			Params:  []runtime.Param{roomDefaultDefaultParam.Param},
-			Schema:  roomDefaultSchema,
-			Handler: runtime.OnMessage("RoomDefaultMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *RoomDefaultMessage) error {
-				ch, err := ParseRoomDefault(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnRoomDefault(ctx, s, ch, msg)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "corners",
+		Hash: "RfBCw8HbSvB7",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "G4KzI29QV1ZD",
+				Pattern: "/link/{link}/{param}",
+				Publish: "LHvNKkeo4AKr",
+			},
+			{
+				Deliver: "lMvekatCCMaU",
+				Pattern: "/room/{default}",
+				Publish: "tnk61Kh6Axu1",
+			},
+			{
+				Deliver: "6CnqO7AJK4ir",
+				Pattern: "/ticker/*",
+				Publish: "PwcvvTgTJNYC",
+			},
+			{
+				Deliver: "GYz7_7IW7CAK",
+				Pattern: "/quotes/**",
+			},
 		},
-		{
-			Pattern: TickerAnyPattern,
-			Schema:  tickerAnySchema,
-			Handler: runtime.OnMessage("TickerAnyMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *TickerAnyMessage) error {
-				return h.OnTickerAny(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: QuotesAllPattern,
-			Publish: runtime.Rule{runtime.ServerOnly()},
-			Schema:  quotesAllSchema,
-		},
-	}}
+	}
 }
 
 // PublishLinkLinkParam publishes msg on /link/{link}/{param} from the server and returns how many

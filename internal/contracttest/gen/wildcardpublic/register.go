@@ -46,47 +46,85 @@ const deepXKSchema = `{"type":"array"}`
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: NewsAnyPattern,
-			Schema:  newsAnySchema,
-			Filters: []runtime.DataFilter{
-				filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"headline"}})),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: NewsAnyPattern,
+				Schema:  newsAnySchema,
+				Filters: []runtime.DataFilter{
+					filter.Must(filter.New(filter.Spec{Name: "trim", Paths: []string{"headline"}})),
+				},
+				Handler: runtime.OnMessage("NewsAnyMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *NewsAnyMessage) error {
+					return h.OnNewsAny(ctx, s, msg)
+				}),
 			},
-			Handler: runtime.OnMessage("NewsAnyMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *NewsAnyMessage) error {
-				return h.OnNewsAny(ctx, s, msg)
-			}),
+			{
+				Pattern:     NewsSportsLivePattern,
+				Schema:      newsSportsLiveSchema,
+				Lazy:        true,
+				LazyTimeout: 1 * time.Second,
+				Handler: runtime.OnMessage("NewsSportsLiveMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *NewsSportsLiveMessage) error {
+					return h.OnNewsSportsLive(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: DeepAllPattern,
+				Schema:  deepAllSchema,
+				Local:   true,
+				Handler: runtime.OnMessage("DeepAllMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepAllMessage) error {
+					return h.OnDeepAll(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: DeepXKPattern,
+				Params:  []runtime.Param{deepXKKParam.Param},
+				Schema:  deepXKSchema,
+				Handler: runtime.OnMessage("DeepXKMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepXKMessage) error {
+					ch, err := ParseDeepXK(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnDeepXK(ctx, s, ch, msg)
+				}),
+			},
 		},
-		{
-			Pattern:     NewsSportsLivePattern,
-			Schema:      newsSportsLiveSchema,
-			Lazy:        true,
-			LazyTimeout: 1 * time.Second,
-			Handler: runtime.OnMessage("NewsSportsLiveMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *NewsSportsLiveMessage) error {
-				return h.OnNewsSportsLive(ctx, s, msg)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "wildcards",
+		Hash: "zugLEiLbc0k9",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "ltXrugH9uBis",
+				Pattern: "/news/*",
+				Publish: "f7Rfzg-slNGf",
+			},
+			{
+				Deliver: "gUfYuYmAIPCY",
+				Pattern: "/news/sports/live",
+				Publish: "vm99QNR8fnfu",
+			},
+			{
+				Deliver: "ZNspZ3RTW3BX",
+				Pattern: "/deep/**",
+				Publish: "z_72g0_UXw_6",
+			},
+			{
+				Deliver: "s_DIeowi6aO-",
+				Pattern: "/deep/x/{k}",
+				Publish: "vwF3-s6gN17c",
+			},
 		},
-		{
-			Pattern: DeepAllPattern,
-			Schema:  deepAllSchema,
-			Local:   true,
-			Handler: runtime.OnMessage("DeepAllMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepAllMessage) error {
-				return h.OnDeepAll(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: DeepXKPattern,
-			Params:  []runtime.Param{deepXKKParam.Param},
-			Schema:  deepXKSchema,
-			Handler: runtime.OnMessage("DeepXKMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepXKMessage) error {
-				ch, err := ParseDeepXK(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnDeepXK(ctx, s, ch, msg)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishNewsSportsLive publishes msg on /news/sports/live from the server and returns how many

@@ -60,11 +60,25 @@ export interface Client {
 }
 
 /**
+ * The contract this client is generated from, which its handshakes carry:
+ * the server says when its own has changed in a way that breaks this client
+ * (ClientOptions.onContractChanged). Each channel's value is the print of
+ * what the client publishes on it and of what it receives, dot-separated.
+ */
+const contractPrint = {
+  spec: "dispatch",
+  hash: "ftIWCE9p7FEP",
+  channels: {
+    "/chat/{room}": "Hz3izHfdotjg.OhWHbr9qFi3o",
+  },
+};
+
+/**
  * createClient returns the typed client of dispatch over cometd, which the
  * application configures (url, transports, extensions).
  */
 export function createClient(cometd: CometD, options: ClientOptions = {}): Client {
-  const link = new Link(cometd, options);
+  const link = new Link(cometd, options, contractPrint);
   return {
     cometd,
     channels: {
@@ -101,6 +115,28 @@ export interface ClientOptions {
   onError?: (error: ClientError) => void;
   /** The timeout of remote calls, in milliseconds. Default: 10000. */
   callTimeout?: number;
+  /**
+   * onContractChanged is called when a handshake's reply says that the
+   * server's contract changed in a way that breaks this client (it was
+   * generated from another version of the spec): the server runs newer
+   * code, and this page should load it. It is called at every such
+   * handshake. Default: in a browser, location.reload(); elsewhere,
+   * onError with a ContractError.
+   */
+  onContractChanged?: (change: ContractChange) => void;
+}
+
+/**
+ * ContractChange is the server's word that its contract changed in a way
+ * that breaks this client.
+ */
+export interface ContractChange {
+  /** The channels, as this client's spec writes them, that break. */
+  readonly breaking: readonly string[];
+  /** The name of the server's spec. */
+  readonly spec: string;
+  /** The hash of the server's contract. */
+  readonly hash: string;
 }
 
 /** CallOptions adjust one remote call. */
@@ -170,7 +206,7 @@ export interface ServiceChannel<Req, Reply> {
 }
 
 /** ClientError is what ClientOptions.onError receives. */
-export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError;
+export type ClientError = ValidationError | HandlerError | ReplyError | ResumeError | ContractError;
 
 /** ReplyError is a refusal by the server: a reply whose successful is false. */
 export class ReplyError extends Error {
@@ -229,6 +265,27 @@ export class ResumeError extends Error {
     this.name = "ResumeError";
     this.channel = "/meta/connect";
     this.position = position;
+  }
+}
+
+/**
+ * ContractError says that the server's contract changed in a way that
+ * breaks this client, where the default of onContractChanged cannot reload
+ * a page.
+ */
+export class ContractError extends Error {
+  /** The channel whose reply told of the change: /meta/handshake. */
+  readonly channel: string;
+  /** What changed. */
+  readonly change: ContractChange;
+
+  constructor(change: ContractChange) {
+    super(
+      `/meta/handshake: the server's contract ${change.spec} breaks ${change.breaking.join(", ")}`,
+    );
+    this.name = "ContractError";
+    this.channel = "/meta/handshake";
+    this.change = change;
   }
 }
 
@@ -305,6 +362,9 @@ class Link {
   readonly cometd: CometD;
   readonly #onError: (error: ClientError) => void;
   readonly #callTimeout: number;
+  /** The contract this client was generated from, which handshakes carry. */
+  readonly #contract: object;
+  readonly #onContractChanged: (change: ContractChange) => void;
   readonly #stateListeners = new Set<(state: ConnectionState) => void>();
   #state: ConnectionState = "disconnected";
   readonly #live = new Set<Live>();
@@ -323,15 +383,18 @@ class Link {
   #clientId = "";
   #previousId = "";
 
-  constructor(cometd: CometD, options: ClientOptions) {
+  constructor(cometd: CometD, options: ClientOptions, contract: object) {
     this.cometd = cometd;
     this.#onError = options.onError ?? ((error) => console.error(error));
     this.#callTimeout = options.callTimeout ?? 10000;
+    this.#contract = contract;
+    this.#onContractChanged = options.onContractChanged ?? ((change) => this.#reload(change));
     cometd.registerExtension("cometgen-resume", {
       outgoing: (message) => this.#outgoing(message),
       incoming: (message) => this.#incoming(message),
     });
     cometd.addListener("/meta/handshake", (m) => {
+      this.#contractChanged(m);
       if (!m.successful) {
         this.#setState(m.advice?.reconnect === "none" ? "disconnected" : "reconnecting");
       } else if (m.reestablish === true) {
@@ -350,12 +413,46 @@ class Link {
     cometd.addListener("/meta/disconnect", () => this.#setState("disconnected"));
   }
 
-  /** A handshake asks for the resume extension. */
+  /**
+   * A handshake asks for the resume extension and says which contract the
+   * client was generated from.
+   */
   #outgoing(message: Message): Message {
     if (message.channel === "/meta/handshake") {
-      message.ext = { ...message.ext, resume: true };
+      message.ext = { ...message.ext, resume: true, contract: this.#contract };
     }
     return message;
+  }
+
+  /**
+   * A handshake's reply that names channels of the contract that break
+   * goes to onContractChanged.
+   */
+  #contractChanged(message: Message): void {
+    const c = (message.ext as { contract?: Partial<ContractChange> } | undefined)?.contract;
+    if (message.successful !== true || !Array.isArray(c?.breaking) || c.breaking.length === 0) {
+      return;
+    }
+    const change: ContractChange = {
+      breaking: c.breaking.map(String),
+      spec: String(c.spec ?? ""),
+      hash: String(c.hash ?? ""),
+    };
+    try {
+      this.#onContractChanged(change);
+    } catch (e) {
+      this.#onError(new HandlerError("/meta/handshake", e));
+    }
+  }
+
+  /** The default of onContractChanged: reload the page, if there is one. */
+  #reload(change: ContractChange): void {
+    const location = (globalThis as { location?: { reload?: () => void } }).location;
+    if (typeof location?.reload === "function") {
+      location.reload();
+    } else {
+      this.#onError(new ContractError(change));
+    }
   }
 
   /**

@@ -44,41 +44,79 @@ const serviceLookupSchema = `{"type":"object","required":["id"],"properties":{"i
 // and the handler of h that receives what clients publish. `cometgen serve
 // --spec` builds the same contract from the spec.
 func Contract(h Handlers) *runtime.Contract {
-	return &runtime.Contract{Templates: []runtime.Template{
-		{
-			Pattern: ProfileIDPattern,
-			Params:  []runtime.Param{profileIDIDParam.Param},
-			Schema:  profileIDSchema,
-			Handler: runtime.OnMessage("Profile", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Profile) error {
-				ch, err := ParseProfileID(channel)
-				if err != nil {
-					return err
-				}
-				return h.OnProfileID(ctx, s, ch, msg)
-			}),
+	return &runtime.Contract{
+		Print: ContractPrint(),
+		Templates: []runtime.Template{
+			{
+				Pattern: ProfileIDPattern,
+				Params:  []runtime.Param{profileIDIDParam.Param},
+				Schema:  profileIDSchema,
+				Handler: runtime.OnMessage("Profile", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Profile) error {
+					ch, err := ParseProfileID(channel)
+					if err != nil {
+						return err
+					}
+					return h.OnProfileID(ctx, s, ch, msg)
+				}),
+			},
+			{
+				Pattern: PalettePattern,
+				Schema:  paletteSchema,
+				Handler: runtime.OnMessage("Color", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Color) error {
+					return h.OnPalette(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: PlacesPattern,
+				Schema:  placesSchema,
+				Handler: runtime.OnMessage("PlacesMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *PlacesMessage) error {
+					return h.OnPlaces(ctx, s, msg)
+				}),
+			},
+			{
+				Pattern: ServiceLookupPattern,
+				Schema:  serviceLookupSchema,
+				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLookupRequest) (ServiceLookupReply, error) {
+					return h.ServiceLookup(ctx, s, req)
+				}),
+			},
 		},
-		{
-			Pattern: PalettePattern,
-			Schema:  paletteSchema,
-			Handler: runtime.OnMessage("Color", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Color) error {
-				return h.OnPalette(ctx, s, msg)
-			}),
+	}
+}
+
+// ContractPrint returns the print of the spec's contract: of each channel a
+// client may use, a hash of what clients publish on it and of what they
+// receive. The server judges by it the contract a client says it was built
+// against; a Go client sends this one with client.WithContract. Compatible
+// lists the prints of older versions (cometgen generate --compat-with) that
+// the breaking rules find compatible.
+func ContractPrint() *runtime.ContractPrint {
+	return &runtime.ContractPrint{
+		Spec: "basic",
+		Hash: "tISWOoxn_1AR",
+		Channels: []runtime.ChannelPrint{
+			{
+				Deliver: "MPmQnQVnH2E2",
+				Pattern: "/profile/{id}",
+				Publish: "RkuTFFcTWVaR",
+			},
+			{
+				Deliver: "PGKEcBTwmAsr",
+				Pattern: "/palette",
+				Publish: "TKdOfV5n1BlH",
+			},
+			{
+				Deliver: "Bl7Yax_76Hbx",
+				Pattern: "/places",
+				Publish: "FEWf8Pe0DNlw",
+			},
+			{
+				Deliver: "ujsX0xvf1vgP",
+				Pattern: "/service/lookup",
+				Publish: "Xicxyx-jY8bf",
+			},
 		},
-		{
-			Pattern: PlacesPattern,
-			Schema:  placesSchema,
-			Handler: runtime.OnMessage("PlacesMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *PlacesMessage) error {
-				return h.OnPlaces(ctx, s, msg)
-			}),
-		},
-		{
-			Pattern: ServiceLookupPattern,
-			Schema:  serviceLookupSchema,
-			Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLookupRequest) (ServiceLookupReply, error) {
-				return h.ServiceLookup(ctx, s, req)
-			}),
-		},
-	}}
+	}
 }
 
 // PublishProfileID publishes msg on /profile/{id} from the server and returns how many
