@@ -47,7 +47,9 @@ func (handlers) ServicePing(context.Context, *runtime.ServerSession, *genclient.
 
 // swappable serves a runtime.Server the test can replace, as a restarted
 // process would be.
-type swappable struct{ cur atomic.Pointer[runtime.Server] }
+type swappable struct {
+	cur atomic.Pointer[runtime.Server]
+}
 
 func (h *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.cur.Load().ServeHTTP(w, r) }
 
