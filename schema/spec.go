@@ -73,7 +73,7 @@ type GoOutput struct {
 	Package string // Go package name of the generated code
 	Out     string // output directory, relative to the spec's directory
 	// Client adds the typed Go client (client.go) to the generated code.
-	Client bool
+	Client bool `json:",omitempty"`
 }
 
 // TSOutput configures the TypeScript generator.
