@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -70,17 +69,7 @@ func TestClientMisuseDoesNotCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the generated code with the go command")
 	}
-	files := generate(t, "testdata/goclient/cometgen.yaml")
-	_, self, _, _ := runtime.Caller(0)
-	repo := filepath.Dir(filepath.Dir(self))
-	mod := t.TempDir()
-	gomod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/cometgen/cometgen v0.0.0\n\nreplace github.com/cometgen/cometgen => " + repo + "\n"
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
-	for p, b := range files {
-		dst := filepath.Join(mod, filepath.FromSlash(p))
-		os.MkdirAll(filepath.Dir(dst), 0o755)
-		os.WriteFile(dst, b, 0o644)
-	}
+	mod := tempModule(t, generate(t, "testdata/goclient/cometgen.yaml"))
 	program := func(dir, body string) {
 		src := fmt.Sprintf(`package main
 
