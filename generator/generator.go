@@ -54,6 +54,9 @@ type Options struct {
 	// compatible, whose clients the server then does not tell of a change
 	// (see breaking.Compatible).
 	CompatWith []*schema.Spec
+	// GoClient adds the typed Go client, client.go (also: the spec's
+	// go.client).
+	GoClient bool
 }
 
 // Files are generated files by path: slash-separated, relative to the
@@ -127,15 +130,21 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 	}
 	g := &goGen{spec: spec, pkg: pkg, header: header(specName), names: newNamer(), print: print}
 	files := Files{}
-	for _, part := range []struct {
-		name string
-		gen  func(*jen.File) error
-	}{
-		{"channels.go", g.channels},
-		{"types.go", g.types},
-		{"handlers.go", g.handlers},
-		{"register.go", g.register},
-	} {
+	type part struct {
+		name    string
+		gen     func(*jen.File) error
+		version string // the runtime's version constant the file asserts
+	}
+	parts := []part{
+		{"channels.go", g.channels, "IsAtLeastVersion0_1_0"},
+		{"types.go", g.types, "IsAtLeastVersion0_1_0"},
+		{"handlers.go", g.handlers, "IsAtLeastVersion0_1_0"},
+		{"register.go", g.register, "IsAtLeastVersion0_1_0"},
+	}
+	if spec.Go.Client || opts.GoClient {
+		parts = append(parts, part{"client.go", g.client, "IsAtLeastVersion0_2_0"})
+	}
+	for _, part := range parts {
 		f := jen.NewFile(pkg)
 		f.NoFormat = true // imports.Process below formats, once
 		f.HeaderComment(g.header)
@@ -143,7 +152,9 @@ func Generate(spec *schema.Spec, opts Options) (Files, error) {
 		f.ImportName(bayeuxPath, "bayeux")
 		f.ImportName(filterPath, "filter")
 		f.ImportName(validatePath, "validate")
-		versionCheck(f)
+		f.ImportName(clientPath, "client")
+		f.ImportName(typedPath, "typed")
+		versionCheck(f, part.version)
 		if err := part.gen(f); err != nil {
 			return nil, fmt.Errorf("generate %s: %w", part.name, err)
 		}
@@ -196,12 +207,12 @@ func inside(what, out string) error {
 
 // versionCheck makes the file fail to compile against a runtime older than
 // the one this generator targets (the pattern of connect-go).
-func versionCheck(f *jen.File) {
+func versionCheck(f *jen.File, version string) {
 	f.Comment("This is a compile-time assertion that this generated file and the cometgen")
 	f.Comment("runtime it is compiled against are compatible. If it fails to compile, update")
 	f.Comment("the runtime (go get github.com/cometgen/cometgen@latest) or regenerate this")
 	f.Comment("code with the cometgen that matches your runtime.")
-	f.Const().Id("_").Op("=").Qual(RuntimePath, "IsAtLeastVersion0_1_0")
+	f.Const().Id("_").Op("=").Qual(RuntimePath, version)
 	f.Line()
 }
 

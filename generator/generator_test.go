@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -96,20 +95,10 @@ func TestGeneratedCodeBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the generated code with the go command")
 	}
-	_, self, _, _ := runtime.Caller(0)
-	repo := filepath.Dir(filepath.Dir(self))
 	specs, _ := filepath.Glob("testdata/*/cometgen.yaml")
 	for _, specPath := range specs {
 		t.Run(filepath.Base(filepath.Dir(specPath)), func(t *testing.T) {
-			files := generate(t, specPath)
-			mod := t.TempDir()
-			gomod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/cometgen/cometgen v0.0.0\n\nreplace github.com/cometgen/cometgen => " + repo + "\n"
-			os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
-			for p, b := range files {
-				dst := filepath.Join(mod, filepath.FromSlash(p))
-				os.MkdirAll(filepath.Dir(dst), 0o755)
-				os.WriteFile(dst, b, 0o644)
-			}
+			mod := tempModule(t, generate(t, specPath))
 			cmd := exec.Command("go", "vet", "./...")
 			cmd.Dir = mod
 			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
@@ -246,16 +235,7 @@ func TestShapes(t *testing.T) {
 	}
 }
 `)
-	_, self, _, _ := runtime.Caller(0)
-	repo := filepath.Dir(filepath.Dir(self))
-	mod := t.TempDir()
-	gomod := "module example.com/gen\n\ngo 1.26\n\nrequire github.com/cometgen/cometgen v0.0.0\n\nreplace github.com/cometgen/cometgen => " + repo + "\n"
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644)
-	for p, b := range files {
-		dst := filepath.Join(mod, filepath.FromSlash(p))
-		os.MkdirAll(filepath.Dir(dst), 0o755)
-		os.WriteFile(dst, b, 0o644)
-	}
+	mod := tempModule(t, files)
 	cmd := exec.Command("go", "test", "./shapes/")
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")

@@ -5,3 +5,7 @@ package runtime
 // the error, instead of misbehaving. Newer runtimes keep every older
 // constant and add their own.
 const IsAtLeastVersion0_1_0 = true
+
+// IsAtLeastVersion0_2_0 is referenced by the typed Go clients cometgen
+// generates (package runtime/client/typed).
+const IsAtLeastVersion0_2_0 = true

@@ -227,7 +227,7 @@ func TestLoadChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "chat" || s.Go != (GoOutput{"channels", "internal/channels"}) || s.TS.Out != "web/src/channels.ts" {
+	if s.Name != "chat" || s.Go != (GoOutput{Package: "channels", Out: "internal/channels"}) || s.TS.Out != "web/src/channels.ts" {
 		t.Errorf("spec: %+v", s)
 	}
 	if s.Auth.Handshake != HandshakeRequired || strings.Join(s.Auth.Roles, ",") != "member,moderator" {

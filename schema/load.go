@@ -214,7 +214,7 @@ func (l *loader) fields(file string, es []entry, allowed []string) map[string]en
 
 var (
 	topKeys     = []string{"$schema", "cometgen", "name", "description", "go", "ts", "auth", "schemas", "channels"}
-	goKeys      = []string{"package", "out"}
+	goKeys      = []string{"package", "out", "client"}
 	tsKeys      = []string{"out", "validate"}
 	authKeys    = []string{"handshake", "roles"}
 	appNameRE   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
@@ -280,6 +280,13 @@ func (l *loader) spec(root *yaml.Node) *Spec {
 			}
 			if oe, ok := gm["out"]; ok {
 				s.Go.Out = l.outPath(oe.val, "go.out")
+			}
+			if ce, ok := gm["client"]; ok {
+				if b, ok := boolean(ce.val); ok {
+					s.Go.Client = b
+				} else {
+					l.errf(f, ce.val, "go.client must be true or false")
+				}
 			}
 		}
 	}

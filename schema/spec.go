@@ -72,6 +72,8 @@ type Spec struct {
 type GoOutput struct {
 	Package string // Go package name of the generated code
 	Out     string // output directory, relative to the spec's directory
+	// Client adds the typed Go client (client.go) to the generated code.
+	Client bool `json:",omitempty"`
 }
 
 // TSOutput configures the TypeScript generator.

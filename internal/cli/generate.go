@@ -20,6 +20,7 @@ type generateFlags struct {
 	js        bool
 	validate  bool
 	compat    []string
+	goClient  bool
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -28,8 +29,9 @@ func newGenerateCmd() *cobra.Command {
 		Use:   "generate [spec]",
 		Short: "Generate typed Go code and a typed TypeScript client from a spec",
 		Long: `Generate loads the spec (default cometgen.yaml), checks it, and writes the
-generated Go files into go.out (relative to the spec) as package go.package,
-and the typed client into ts.out (default client/channels.ts): TypeScript for
+generated Go files into go.out (relative to the spec) as package go.package
+(with the typed Go client, client.go, when go.client is true or with
+--go-client), and the typed client into ts.out (default client/channels.ts): TypeScript for
 a .ts file, an ES module and its .d.ts for a .js file (or with --js).
 A spec with problems is never generated: its problems are printed.
 
@@ -63,6 +65,7 @@ same flags.`,
 	cmd.Flags().BoolVar(&f.check, "check", false, "write nothing; report stale, missing and orphaned files and exit 1 if any")
 	cmd.Flags().StringVar(&f.goOut, "go-out", "", "output directory of the Go code, relative to the spec (default: the spec's go.out)")
 	cmd.Flags().StringVar(&f.goPackage, "go-package", "", "package name of the Go code (default: the spec's go.package)")
+	cmd.Flags().BoolVar(&f.goClient, "go-client", false, "also write the typed Go client, client.go (default: the spec's go.client)")
 	cmd.Flags().StringVar(&f.tsOut, "ts-out", "", "output file of the typed client, relative to the spec, .ts or .js (default: the spec's ts.out, else "+generator.DefaultTSOut+")")
 	cmd.Flags().BoolVar(&f.js, "js", false, "write the client as an ES module (.js) with a .d.ts, for projects without a TypeScript build")
 	cmd.Flags().BoolVar(&f.validate, "validate", false, "make the client validate messages against their schemas (npm ajv and ajv-formats; default: the spec's ts.validate)")
@@ -78,7 +81,7 @@ func runGenerate(cmd *cobra.Command, f generateFlags, path string) error {
 	if ext := filepath.Ext(f.tsOut); f.tsOut != "" && ext != ".ts" && ext != ".js" {
 		return fmt.Errorf("--ts-out %s: the client's file ends in .ts (TypeScript) or .js (JavaScript and a .d.ts)", f.tsOut)
 	}
-	opts := generator.Options{GoOut: f.goOut, GoPackage: f.goPackage, TSOut: f.tsOut, JS: f.js, Validate: f.validate}
+	opts := generator.Options{GoOut: f.goOut, GoPackage: f.goPackage, TSOut: f.tsOut, JS: f.js, Validate: f.validate, GoClient: f.goClient}
 	for _, ref := range f.compat {
 		old, err := breaking.LoadOld(ref, path)
 		if err != nil {

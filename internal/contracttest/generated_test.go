@@ -31,6 +31,7 @@ var specs = map[string]string{
 	"gentypesbasic":  "../../generator/testdata/types-basic/cometgen.yaml",
 	"gentypesunion":  "../../generator/testdata/types-union/cometgen.yaml",
 	"gentypesfb":     "../../generator/testdata/types-fallback/cometgen.yaml",
+	"genclient":      "../../generator/testdata/goclient/cometgen.yaml",
 	"examplechat":    "../../examples/chat/cometgen.yaml",
 	"interopspec":    "../../interop/spec/cometgen.yaml",
 	"tscorners":      "../../interop/tsclient/corners.yaml",

@@ -7,6 +7,7 @@ import (
 	"github.com/cometgen/cometgen/internal/contracttest/gen/bench"
 	"github.com/cometgen/cometgen/internal/contracttest/gen/examplechat"
 	"github.com/cometgen/cometgen/internal/contracttest/gen/genchat"
+	"github.com/cometgen/cometgen/internal/contracttest/gen/genclient"
 	"github.com/cometgen/cometgen/internal/contracttest/gen/gendispatch"
 	"github.com/cometgen/cometgen/internal/contracttest/gen/gentypesbasic"
 	"github.com/cometgen/cometgen/internal/contracttest/gen/gentypesfb"
@@ -28,6 +29,7 @@ var generated = map[string]func(*runtime.Server) error{
 	"bench":          func(srv *runtime.Server) error { return bench.Register(srv, bench.Accept{}) },
 	"examplechat":    func(srv *runtime.Server) error { return examplechat.Register(srv, examplechat.Accept{}) },
 	"genchat":        func(srv *runtime.Server) error { return genchat.Register(srv, genchat.Accept{}) },
+	"genclient":      func(srv *runtime.Server) error { return genclient.Register(srv, genclient.Accept{}) },
 	"gendispatch":    func(srv *runtime.Server) error { return gendispatch.Register(srv, gendispatch.Accept{}) },
 	"gentypesbasic":  func(srv *runtime.Server) error { return gentypesbasic.Register(srv, gentypesbasic.Accept{}) },
 	"gentypesfb":     func(srv *runtime.Server) error { return gentypesfb.Register(srv, gentypesfb.Accept{}) },

@@ -3,6 +3,7 @@ package browser
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometgen/cometgen/examples/auction/auction"
+	"github.com/cometgen/cometgen/examples/auction/bidder"
 	"github.com/cometgen/cometgen/internal/cli"
 	"github.com/cometgen/cometgen/interop/servetest"
+	"github.com/cometgen/cometgen/runtime/client"
 )
 
 // chromiumPath is where Debian's chromium package puts the browser.
@@ -85,6 +89,51 @@ func TestExampleChatInBrowser(t *testing.T) {
 	tools.runScript(ctx, t, "chat.mjs", url, "ok: two pages chatted")
 }
 
+// TestExampleAuctionInBrowser starts examples/auction with a lot closing
+// in 20 s, runs the bidding bot of package bidder on the typed Go client
+// against it, and has two Chromium pages bid on the same lot
+// (auction.mjs): the pages and the bot must see the same winner.
+func TestExampleAuctionInBrowser(t *testing.T) {
+	tools, ctx := setup(t)
+	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "auction"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startProject(ctx, t, dir, cometd, "--duration", "20s")
+	c := auction.NewClient(client.New(url+"/cometd", client.WithResume(),
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": "robot"}})))
+	if err := c.Handshake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	result := make(chan bidder.Result, 1)
+	go func() {
+		res, err := (&bidder.Bidder{C: c, User: "robot", Lot: "clock", Max: 20_000, Step: 100}).Run(ctx)
+		if err != nil {
+			t.Errorf("bot: %v", err)
+		}
+		result <- res
+	}()
+	out := tools.runScript(ctx, t, "auction.mjs", url, "ok: two pages and a bot bid on one lot")
+	res := <-result
+	if res.Bids == 0 {
+		t.Error("the bot never bid")
+	}
+	want := fmt.Sprintf("%s %d", res.Winner, res.Cents)
+	for _, page := range []string{"ann", "bob"} {
+		if line := "winner: " + page + " sees " + want; !strings.Contains(out, line) {
+			t.Errorf("%s's page did not see the bot's winner %s", page, want)
+		}
+	}
+	if res.Winner != "bob" {
+		t.Errorf("winner %q, want bob (the last bid, over the bot's maximum)", res.Winner)
+	}
+}
+
 // TestBlankInBrowser scaffolds the blank archetype without npm install,
 // serves it the interop suite's CometD client, and has two pages greet
 // (blank.mjs).
@@ -131,7 +180,7 @@ func scaffold(t *testing.T, template string, flags ...string) string {
 
 // runScript runs the Node script against url with screenshots to the
 // test's artifact directory, and checks that it ends with want.
-func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string) {
+func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string) string {
 	t.Helper()
 	artifacts := t.ArtifactDir()
 	path, err := filepath.Abs(script)
@@ -150,6 +199,7 @@ func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want s
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("%s did not finish", script)
 	}
+	return string(b)
 }
 
 // startProject builds the project in dir and starts it on a free local
