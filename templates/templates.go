@@ -1,6 +1,6 @@
 // Package templates holds the project archetypes that `cometgen new`
-// renders, embedded in the binary: one directory per archetype (blank,
-// chat), each a complete project once rendered.
+// renders, embedded in the binary: one directory per archetype (auction,
+// blank, chat), each a complete project once rendered.
 //
 // In an archetype's directory, a file whose name ends in ".tmpl" is a
 // text/template rendered with [Data] and written without that suffix
@@ -32,7 +32,7 @@ import (
 	"golang.org/x/mod/modfile"
 )
 
-//go:embed all:blank all:chat all:common
+//go:embed all:auction all:blank all:chat all:common
 var archetypes embed.FS
 
 // commonDir holds the files of every archetype.
