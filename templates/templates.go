@@ -43,7 +43,7 @@ const summaryFile = "ARCHETYPE"
 
 // Archetype is one project template.
 type Archetype struct {
-	Name    string // its directory: "blank", "chat"
+	Name    string // its directory: "auction", "blank", "chat"
 	Summary string // one line: what the project is
 }
 

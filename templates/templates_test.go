@@ -22,7 +22,7 @@ func TestList(t *testing.T) {
 			t.Errorf("%s: summary %q, want one line", a.Name, a.Summary)
 		}
 	}
-	if want := []string{"blank", "chat"}; !slices.Equal(names, want) {
+	if want := []string{"auction", "blank", "chat"}; !slices.Equal(names, want) {
 		t.Errorf("archetypes %v, want %v", names, want)
 	}
 	if _, ok := Lookup(commonDir); ok {
@@ -129,6 +129,7 @@ func TestEntries(t *testing.T) {
 		name string
 		want []string
 	}{
+		{"auction", []string{".gitignore", "Makefile", "README.md", "bidder", "cometgen.yaml", "go.mod", "house.go", "house_test.go", "login.go", "main.go", "package.json", "schemas", "web"}},
 		{"blank", []string{".gitignore", "Makefile", "README.md", "cometgen.yaml", "go.mod", "main.go", "main_test.go", "package.json", "web"}},
 		{"chat", []string{".gitignore", "Makefile", "README.md", "chat.go", "chat_test.go", "cometgen.yaml", "go.mod", "login.go", "main.go", "package.json", "web"}},
 		{"nope", nil},

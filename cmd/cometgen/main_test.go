@@ -92,6 +92,16 @@ func TestScripts(t *testing.T) {
 			},
 			"http-get":    httpGet,
 			"exit-status": exitStatus,
+			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+				// sleep DURATION: time for a server to act on its own (a
+				// lot of the auction archetype closing).
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: sleep DURATION")
+				}
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
 			"free-port": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: free-port VAR")
