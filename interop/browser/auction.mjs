@@ -1,10 +1,12 @@
-// Drives examples/auction's web page in Debian's Chromium with
+// Drives examples/auction's web page, or the auction archetype's (the same
+// page behind the archetype's login), in Debian's Chromium with
 // playwright-core: two people (two browser contexts) log in, see the lots,
 // and bid on the first one ("clock") while a bidding bot on the typed Go
-// client (run by browser_test.go) bids against them; bob finally bids more
-// than the bot may. When the lot closes both pages must show the same
-// winner, which the script prints ("winner: NAME CENTS") for the test to
-// compare with the bot's. Screenshots of both pages go to OUTDIR.
+// client (run by browser_test.go, or by the archetype's server with --bot)
+// bids against them; bob finally bids more than the bot may. When the lot
+// closes both pages must show the same winner, which the script prints
+// ("winner: NAME CENTS") for the test to compare with the bot's or the
+// server's. Screenshots of both pages go to OUTDIR.
 //
 //   node auction.mjs URL OUTDIR
 import { args, launch, Run } from "./lib.mjs";

@@ -3,7 +3,9 @@ package browser
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/cometgen/cometgen/examples/auction/bidder"
 	"github.com/cometgen/cometgen/internal/cli"
 	"github.com/cometgen/cometgen/interop/servetest"
+	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/client"
 )
 
@@ -132,6 +135,109 @@ func TestExampleAuctionInBrowser(t *testing.T) {
 	if res.Winner != "bob" {
 		t.Errorf("winner %q, want bob (the last bid, over the bot's maximum)", res.Winner)
 	}
+}
+
+// TestAuctionInBrowser scaffolds the auction archetype (cometgen new
+// --template auction, served the interop suite's CometD client), starts it
+// with its own bidding bot (--bot robot, on the typed Go client generated
+// into the project) and a lot closing in 20 s, and has two Chromium pages
+// bid on that lot with the example's script (auction.mjs). A watcher
+// logged in through the project's /login sees every bid and the close: the
+// bot bid, bob won, and both pages saw bob win at the price the server
+// announced.
+func TestAuctionInBrowser(t *testing.T) {
+	tools, ctx := setup(t)
+	dir := scaffold(t, "auction", "--no-install")
+	if _, err := os.Stat(filepath.Join(dir, "internal", "channels", "client.go")); err != nil {
+		t.Fatalf("the scaffolded project has no typed Go client: %v", err)
+	}
+	cometd, err := filepath.Abs(filepath.Join("..", "node_modules", "cometd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startProject(ctx, t, dir, cometd, "--duration", "20s", "--bot", "robot", "--bot-max", "20000", "--bot-delay", "0")
+
+	token := loginToken(ctx, t, url, "watcher")
+	w := client.New(url+"/cometd", client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": token}}))
+	if err := w.Handshake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Disconnect(context.Background())
+	bidders := make(chan string, 64)
+	if _, err := w.Subscribe(ctx, "/auction/clock/bids", func(m *bayeux.Message) {
+		var bid struct{ Bidder string }
+		json.Unmarshal(m.Data, &bid)
+		select {
+		case bidders <- bid.Bidder:
+		default: // enough seen
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct {
+		Winner string
+		Cents  int64
+	}, 1)
+	if _, err := w.Subscribe(ctx, "/auction/clock/closed", func(m *bayeux.Message) {
+		var c struct {
+			Winner string
+			Cents  int64
+		}
+		json.Unmarshal(m.Data, &c)
+		closed <- c
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	out := tools.runScript(ctx, t, "auction.mjs", url, "ok: two pages and a bot bid on one lot")
+	var res struct {
+		Winner string
+		Cents  int64
+	}
+	select {
+	case res = <-closed:
+	case <-ctx.Done():
+		t.Fatal("the watcher never saw the clock close")
+	}
+	botBid := false
+	for len(bidders) > 0 {
+		if <-bidders == "robot" {
+			botBid = true
+		}
+	}
+	if !botBid {
+		t.Error("the bot never bid")
+	}
+	want := fmt.Sprintf("%s %d", res.Winner, res.Cents)
+	for _, page := range []string{"ann", "bob"} {
+		if line := "winner: " + page + " sees " + want; !strings.Contains(out, line) {
+			t.Errorf("%s's page did not see the server's winner %s", page, want)
+		}
+	}
+	if res.Winner != "bob" {
+		t.Errorf("winner %q, want bob (the last bid, over the bot's maximum)", res.Winner)
+	}
+}
+
+// loginToken posts user to the project's /login and returns the token.
+func loginToken(ctx context.Context, t *testing.T, url, user string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"user": user})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/login", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token, Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		t.Fatalf("POST /login: %d %v %s", resp.StatusCode, err, out.Error)
+	}
+	return out.Token
 }
 
 // TestBlankInBrowser scaffolds the blank archetype without npm install,

@@ -2,8 +2,9 @@
 // each scaffolds an archetype, builds and starts it, and drives its web page
 // in Debian's Chromium with npm playwright-core — chat.mjs: two users chat
 // (the chat archetype, npm install by cometgen new included); blank.mjs:
-// two pages greet (the blank archetype). Screenshots of every page are kept
-// as test artifacts.
+// two pages greet (the blank archetype); auction.mjs: two pages bid against
+// the project's bot on the typed Go client (the auction archetype, and
+// examples/auction). Screenshots of every page are kept as test artifacts.
 //
 // It needs /usr/bin/chromium (apt-get install chromium), Node.js and the
 // interop suite's npm packages (npm ci --prefix interop). Without them the
