@@ -110,8 +110,14 @@ func newHandler(srv *runtime.Server, cometdJS string) http.Handler {
 
 // runBot bids as login on every lot until they close or ctx ends.
 func runBot(ctx context.Context, url, login string, max int64, delay time.Duration, ids []string, log *slog.Logger) {
+	// The bot sends the contract it was generated from: a server whose
+	// contract has since changed in a way that breaks it says so.
+	onChanged := func(ch client.ContractChange) {
+		log.Warn("auction: the server's contract changed in a way that breaks the bot: regenerate it", "spec", ch.Spec, "breaking", ch.Breaking)
+	}
 	c := auction.NewClient(client.New(url, client.WithResume(),
-		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": login}})))
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": login}}),
+		client.WithContract(auction.ContractPrint().ContractExt(), onChanged)))
 	if err := c.Handshake(ctx); err != nil {
 		log.Error("auction: bot", "err", err)
 		return

@@ -108,7 +108,8 @@ func TestExampleAuctionInBrowser(t *testing.T) {
 	}
 	url := startProject(ctx, t, dir, cometd, "--duration", "20s")
 	c := auction.NewClient(client.New(url+"/cometd", client.WithResume(),
-		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": "robot"}})))
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": "robot"}}),
+		client.WithContract(auction.ContractPrint().ContractExt(), nil)))
 	if err := c.Handshake(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,11 +34,13 @@ func serve(t *testing.T, lots ...house.Lot) (*house.House, string) {
 	return h, hs.URL + "/cometd"
 }
 
-// login returns a typed client of the house logged in as user.
+// login returns a typed client of the house logged in as user, sending the
+// contract it was generated from.
 func login(t *testing.T, url, user string, tr string) *auction.Client {
 	t.Helper()
 	c := auction.NewClient(client.New(url, client.WithTransport(tr), client.WithResume(),
-		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": user}})))
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": user}}),
+		client.WithContract(auction.ContractPrint().ContractExt(), nil)))
 	if err := c.Handshake(context.Background()); err != nil {
 		t.Fatalf("%s: %v", user, err)
 	}
@@ -162,5 +165,37 @@ func TestBotAgainstPeople(t *testing.T) {
 				t.Errorf("bid after the close: %v", err)
 			}
 		})
+	}
+}
+
+// TestContractPrint: a typed client sending the print it was generated
+// from is told of nothing; one generated from a contract whose price
+// channel delivered something else is told that channel breaks.
+func TestContractPrint(t *testing.T) {
+	_, url := serve(t, house.Lot{ID: "lot-1", Title: "A clock", Start: 100, Currency: auction.CurrencyEUR, Closes: time.Now().Add(time.Minute)})
+	current := login(t, url, "ann", bayeux.TransportLongPolling)
+	if ch, ok := current.ContractChanged(); ok {
+		t.Errorf("the current contract: told of a change %+v", ch)
+	}
+
+	old := *auction.ContractPrint()
+	old.Hash = "older"
+	old.Channels = slices.Clone(old.Channels)
+	for i, c := range old.Channels {
+		if c.Pattern == "/auction/{lot}/price" {
+			old.Channels[i].Deliver = "older"
+		}
+	}
+	changed := make(chan client.ContractChange, 1)
+	c := auction.NewClient(client.New(url, client.WithTransport(bayeux.TransportLongPolling),
+		client.WithHandshakeExt(map[string]any{"auth": map[string]any{"token": "bob"}}),
+		client.WithContract(old.ContractExt(), func(ch client.ContractChange) { changed <- ch })))
+	if err := c.Handshake(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	ch := waitFor(t, changed, "contract change")
+	if ch.Spec != "auction" || !slices.Equal(ch.Breaking, []string{"/auction/{lot}/price"}) {
+		t.Errorf("change %+v, want /auction/{lot}/price breaking", ch)
 	}
 }
