@@ -86,6 +86,8 @@ type BroadcastReport struct {
 	// ones it did not (refused or timed out).
 	Broadcasts int `json:"broadcasts"`
 	Failed     int `json:"failed"`
+	// FirstError is the first failed broadcast's error.
+	FirstError string `json:"first_error,omitempty"`
 	// Complete counts the acknowledged broadcasts that reached every
 	// subscriber.
 	Complete int `json:"complete"`
@@ -110,6 +112,9 @@ type BroadcastReport struct {
 	FirstP99 time.Duration `json:"first_p99_ns"`
 	// Rehandshakes counts sessions the server dropped during the run.
 	Rehandshakes int64 `json:"rehandshakes"`
+	// CPU is this process's CPU time (user + system) while publishing and
+	// draining: the clients' share of the machine.
+	CPU time.Duration `json:"cpu_ns"`
 	// FileLimit is this process's limit of open files during the run.
 	FileLimit uint64 `json:"file_limit"`
 }
@@ -132,6 +137,13 @@ type broadcastLog struct {
 	count     []atomic.Int64 // distinct deliveries
 	dups      atomic.Int64
 	invalid   atomic.Int64
+	errOnce   sync.Once
+	firstErr  string
+}
+
+func (l *broadcastLog) failed(seq int, err error) {
+	l.errOnce.Do(func() { l.firstErr = fmt.Sprintf("broadcast %d: %v", seq, err) })
+	l.acked[seq].Store(-1)
 }
 
 func newBroadcastLog(n int) *broadcastLog {
@@ -238,6 +250,7 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	var pending sync.WaitGroup
 	buf := make([]byte, 0, 96+cfg.PayloadSize)
+	cpu0 := cpuTime()
 	first := time.Now()
 	sent := 0
 	pubCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -259,14 +272,14 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 		pending.Add(1)
 		err := pub.PublishAsync(ctx, cfg.Channel, json.RawMessage(buf), func(err error) {
 			if err != nil {
-				log.acked[seq].Store(-1)
+				log.failed(seq, err)
 			} else {
 				log.acked[seq].Store(1)
 			}
 			pending.Done()
 		})
 		if err != nil {
-			log.acked[seq].Store(-1)
+			log.failed(seq, err)
 			pending.Done()
 		}
 		sent = seq
@@ -288,6 +301,7 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 		break
 	}
 	end := time.Now()
+	rep.CPU = cpuTime() - cpu0
 	rep.Rehandshakes = b.rehandshakes.Load() - rehandshakes0
 	log.fill(rep, sent, cfg.Subscribers, first, end)
 	return rep, ctx.Err()
@@ -331,6 +345,7 @@ func (l *broadcastLog) fill(rep *BroadcastReport, sent, subscribers int, first, 
 	rep.Expected = int64(rep.Broadcasts) * int64(subscribers)
 	rep.Lost = rep.Expected - rep.Delivered
 	rep.Duplicates = l.dups.Load()
+	rep.FirstError = l.firstErr
 	if rep.Lost > 0 {
 		rep.Elapsed = end.Sub(first)
 	} else {
@@ -367,7 +382,11 @@ func (r *BroadcastReport) WriteText(w io.Writer) error {
 		fmt.Sprintf("deliveries\t%d of %d, %d lost, %d duplicated; %.0f/s over %s", r.Delivered, r.Expected, r.Lost, r.Duplicates, r.DeliveriesPerSecond(), round(r.Elapsed)),
 		fmt.Sprintf("last subscriber\tp50 %s  p90 %s  p99 %s  max %s", ms(r.LastP50), ms(r.LastP90), ms(r.LastP99), ms(r.LastMax)),
 		fmt.Sprintf("first subscriber\tp50 %s  p99 %s", ms(r.FirstP50), ms(r.FirstP99)),
+		fmt.Sprintf("bench CPU\t%s while publishing and draining", round(r.CPU)),
 		fmt.Sprintf("file limit\t%d", r.FileLimit),
+	}
+	if r.FirstError != "" {
+		lines = append(lines, "first error\t"+r.FirstError)
 	}
 	for _, l := range lines {
 		if _, err := fmt.Fprintln(tw, l); err != nil {
