@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -363,13 +364,13 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	if m.SupportedConnectionTypes != nil && !slices.ContainsFunc(m.SupportedConnectionTypes, s.transportAllowed) {
 		return fail(errNoTransport, &bayeux.Advice{Reconnect: bayeux.ReconnectNone})
 	}
-	retryLater := &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(s.opts.MultiSessionInterval.Milliseconds())}
+	retryLater := func() *bayeux.Advice { return retryAdvice(s.opts.MultiSessionInterval) }
 	reason = reasonUnhealthy
 	if s.isClosing() {
-		return fail(errShuttingDown, retryLater)
+		return fail(errShuttingDown, retryLater())
 	}
 	if s.opts.Broker != nil && s.Healthy() != nil {
-		return fail(errNodeUnhealthy, retryLater)
+		return fail(errNodeUnhealthy, retryLater())
 	}
 	reason = reasonExtension
 	if err := s.incoming(hc, hs, sess, m); err != nil {
@@ -395,14 +396,14 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 	reason = reasonLimit
 	if s.nsessions.Add(1) > int64(s.opts.MaxSessions) {
 		s.nsessions.Add(-1)
-		return fail(errTooManySessions, retryLater)
+		return fail(errTooManySessions, retryLater())
 	}
 	if o.req != nil {
 		addr := s.opts.ClientAddress(o.req)
 		if !s.clients.acquire(addr, s.opts.MaxSessionsPerClient) {
 			s.nsessions.Add(-1)
 			s.stats.denied.Add(1)
-			return fail(errTooManyClientSessions, retryLater)
+			return fail(errTooManyClientSessions, retryLater())
 		}
 		sess.clientAddr = addr
 	}
@@ -416,7 +417,7 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		// of the sessions may have missed this one.
 		s.removeSession(sess, RemovedUnhealthy)
 		reason = reasonUnhealthy
-		return fail(errNodeUnhealthy, retryLater)
+		return fail(errNodeUnhealthy, retryLater())
 	}
 	s.stats.handshakes.Add(1)
 	if mt := s.metrics; mt != nil {
@@ -771,4 +772,15 @@ func (s *Server) refusePolicy(op Operation, sess *ServerSession, channel string,
 		label = opSubscribe
 	}
 	s.refuse(refusal{op: label, t: s.templateNamed(route, channel), name: channel, reason: reasonPolicy, err: err, sess: sess})
+}
+
+// retryAdvice is the advice of a handshake refused for a while (a limit
+// reached, the node shutting down or unhealthy): retry after about d,
+// jittered over [d/2, 3d/2) so that clients refused together, as in a
+// reconnect storm, do not all come back at the same moment.
+func retryAdvice(d time.Duration) *bayeux.Advice {
+	if d > 1 {
+		d = d/2 + rand.N(d)
+	}
+	return &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(d.Milliseconds())}
 }

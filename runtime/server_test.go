@@ -377,6 +377,30 @@ func TestMaxSessions(t *testing.T) {
 	if r["successful"] != false || r["error"] != "503::too_many_sessions" || adv["reconnect"] != "retry" {
 		t.Errorf("handshake over the limit = %v", r)
 	}
+	// The advised interval is jittered around MultiSessionInterval (2 s),
+	// so that clients refused together come back spread out.
+	seen := map[float64]bool{}
+	for range 20 {
+		r := c.send(msg{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": []string{"long-polling"}})[0]
+		adv, _ := r["advice"].(map[string]any)
+		iv, _ := adv["interval"].(float64)
+		if iv < 1000 || iv >= 3000 {
+			t.Errorf("advised interval %v ms, want within [1000, 3000)", adv["interval"])
+		}
+		seen[iv] = true
+	}
+	if len(seen) < 5 {
+		t.Errorf("advised intervals %v: not spread", seen)
+	}
+}
+
+func TestRetryAdvice(t *testing.T) {
+	if a := retryAdvice(-time.Second); *a.Interval != -1000 || a.Reconnect != "retry" {
+		t.Errorf("negative interval: %+v", a)
+	}
+	if a := retryAdvice(0); *a.Interval != 0 {
+		t.Errorf("zero interval: %d", *a.Interval)
+	}
 }
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/cometgen/cometgen/internal/loadtest"
 	"github.com/spf13/cobra"
@@ -26,6 +28,9 @@ func newBenchCmd() *cobra.Command {
 	var cpuProfile string
 	var gcPercent int
 	var idle loadtest.IdleConfig
+	var broadcast loadtest.BroadcastConfig
+	var storm loadtest.StormConfig
+	var serverCmd string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load-test a Bayeux server end to end",
@@ -51,10 +56,27 @@ session: measured before the sessions are set up and --settle after, from
 /proc/<pid>/status of --server-pid (a server on this machine) or from
 /debug/memory of --server-debug (cometgen serve --debug-addr, which also
 tells heap, stacks and goroutines). It raises its own limit of open files
-as far as the hard limit allows (ulimit -Hn).`,
+as far as the hard limit allows (ulimit -Hn), in every mode.
+
+With --broadcast N it sets up N subscribers of --channel (default
+/bench/broadcast) and one publisher that sends --rate broadcasts a second
+(default 10) for --duration, and reports per broadcast the time until its
+last subscriber received it (p50, p90, p99, max over the broadcasts),
+deliveries per second and lost deliveries.
+
+With --storm N it runs the server itself: --server-cmd (a command line, split
+on spaces, no shell) must serve --url. It sets up N sessions spread over
+--channels channels, publishes on every channel each --tick, kills the server
+(SIGKILL), starts it again after --down, and reports when 50%, 90%, 99% and
+100% of the sessions received again (counted from the new server's start),
+what the clients met while they re-handshook and re-subscribed by themselves,
+and the server's RSS before and --settle after.`,
 		Example: `  cometgen bench --url http://127.0.0.1:8080/cometd --subscribers 100 --duration 10s
   cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json
-  cometgen bench --idle 5000 --server-debug 127.0.0.1:6060`,
+  cometgen bench --idle 5000 --server-debug 127.0.0.1:6060
+  cometgen bench --broadcast 15000 --rate 10 --duration 60s
+  cometgen bench --storm 10000 --url http://127.0.0.1:18910/cometd \
+    --server-cmd "cometgen serve --addr 127.0.0.1:18910 --log-level warn"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {
@@ -62,6 +84,28 @@ as far as the hard limit allows (ulimit -Hn).`,
 			}
 			if cmd.Flags().Changed("idle") {
 				return runIdle(cmd, idle, cfg, asJSON)
+			}
+			if cmd.Flags().Changed("broadcast") {
+				broadcast.URL, broadcast.Transport, broadcast.NetHTTP = cfg.URL, cfg.Transport, cfg.NetHTTP
+				broadcast.Rate, broadcast.Duration, broadcast.PayloadSize, broadcast.Drain = cfg.Rate, cfg.Duration, cfg.PayloadSize, cfg.Drain
+				broadcast.SetupConcurrency, broadcast.Logger = cfg.SetupConcurrency, cfg.Logger
+				if cmd.Flags().Changed("channel") {
+					broadcast.Channel = cfg.Channel
+				}
+				rep, err := loadtest.RunBroadcast(cmd.Context(), broadcast)
+				return writeReport(cmd, rep, err, asJSON)
+			}
+			if cmd.Flags().Changed("storm") {
+				storm.URL, storm.Transport, storm.Channels, storm.Settle = cfg.URL, cfg.Transport, idle.Channels, idle.Settle
+				storm.SetupConcurrency, storm.Logger, storm.ServerCmd = cfg.SetupConcurrency, cfg.Logger, strings.Fields(serverCmd)
+				if cmd.Flags().Changed("channel") {
+					storm.Prefix = cfg.Channel
+				}
+				if verbose {
+					storm.ServerOutput = cmd.ErrOrStderr()
+				}
+				rep, err := loadtest.RunStorm(cmd.Context(), storm)
+				return writeReport(cmd, rep, err, asJSON)
 			}
 			if cfg.Subscribers == 0 {
 				return fmt.Errorf("bench: --subscribers must be at least 1")
@@ -130,6 +174,12 @@ as far as the hard limit allows (ulimit -Hn).`,
 	f.DurationVar(&idle.Settle, "settle", loadtest.DefaultSettle, "with --idle: wait this long after setting the sessions up before measuring")
 	f.IntVar(&idle.ServerPID, "server-pid", 0, "with --idle: the server's process id (its RSS is read from /proc)")
 	f.StringVar(&idle.DebugAddr, "server-debug", "", "with --idle: the server's debug address (cometgen serve --debug-addr)")
+	f.IntVar(&broadcast.Subscribers, "broadcast", 0, "broadcast mode: this many subscribers, one publisher at --rate (default 10/s); reports the latency to the last subscriber")
+	f.IntVar(&storm.Sessions, "storm", 0, "storm mode: this many sessions, the server (--server-cmd) killed and started again")
+	f.StringVar(&serverCmd, "server-cmd", "", "with --storm: the server's command line (split on spaces, no shell), serving --url")
+	f.DurationVar(&storm.Down, "down", 0, "with --storm: how long the server stays dead")
+	f.DurationVar(&storm.Tick, "tick", loadtest.DefaultStormTick, "with --storm: publish on every channel this often")
+	f.DurationVar(&storm.Wait, "wait", loadtest.DefaultStormWait, "with --storm: wait at most this long for every session to receive again")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
 	f.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "GOGC of the bench process (0: keep the environment's GOGC; -1: off)")
@@ -147,6 +197,17 @@ func runIdle(cmd *cobra.Command, idle loadtest.IdleConfig, cfg loadtest.Config, 
 		idle.Prefix = cfg.Channel
 	}
 	rep, err := loadtest.RunIdle(cmd.Context(), idle)
+	return writeReport(cmd, rep, err, asJSON)
+}
+
+// report is what the modes' reports have in common.
+type report interface {
+	WriteText(io.Writer) error
+	WriteJSON(io.Writer) error
+}
+
+// writeReport prints rep, when there is one, and returns the run's error.
+func writeReport[R report](cmd *cobra.Command, rep R, err error, asJSON bool) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -4,18 +4,97 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
+	"strings"
 	"testing"
 )
 
-// TestBenchIdle holds a few idle sessions on cometgen serve and reads its
-// memory from its debug address.
-func TestBenchIdle(t *testing.T) {
+// serverMainEnv makes this test binary run the cometgen command line given
+// in its arguments instead of the tests: the server process of the storm
+// test.
+const serverMainEnv = "COMETGEN_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serverMainEnv) == "1" {
+		cmd := newRootCmd()
+		cmd.SetArgs(os.Args[1:])
+		if err := cmd.Execute(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// freeAddr returns a loopback address free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	debug := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runBench runs cometgen bench with args and decodes its JSON report into
+// rep.
+func runBench(t *testing.T, rep any, args ...string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(append(append([]string{"bench"}, args...), "--json"))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("bench %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), rep); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+}
+
+// TestBenchBroadcast broadcasts to a few subscribers of cometgen serve.
+func TestBenchBroadcast(t *testing.T) {
+	url := startServe(t)
+	var rep struct {
+		Broadcasts, Complete int
+		Expected, Delivered  int64
+		Lost                 int64
+		LastP99              int64   `json:"last_p99_ns"`
+		PerSecond            float64 `json:"deliveries_per_second"`
+	}
+	runBench(t, &rep, "--url", url, "--broadcast", "40", "--rate", "20", "--duration", "500ms")
+	if rep.Broadcasts != 10 || rep.Complete != 10 || rep.Expected != 400 || rep.Delivered != 400 || rep.Lost != 0 || rep.LastP99 <= 0 || rep.PerSecond <= 0 {
+		t.Errorf("report: %+v", rep)
+	}
+}
+
+// TestBenchStorm runs cometgen serve (this test binary, see TestMain) as
+// the storm's server: the sessions come back by themselves after it is
+// killed and started again.
+func TestBenchStorm(t *testing.T) {
+	addr := freeAddr(t)
+	t.Setenv(serverMainEnv, "1")
+	var rep struct {
+		Recovered      int
+		Recovery100    int64 `json:"recovery_p100_ns"`
+		Rehandshakes   int64
+		StillConnected int   `json:"still_connected"`
+		RSSBefore      int64 `json:"rss_before_bytes"`
+		RSSAfter       int64 `json:"rss_after_bytes"`
+	}
+	runBench(t, &rep, "--url", "http://"+addr+"/cometd", "--storm", "40", "--channels", "4", "--settle", "300ms",
+		"--tick", "50ms", "--wait", "20s", "--server-cmd", os.Args[0]+" serve --addr "+addr+" --log-level error")
+	if rep.Recovered != 40 || rep.Recovery100 <= 0 || rep.Rehandshakes < 40 || rep.StillConnected != 40 || rep.RSSBefore <= 0 || rep.RSSAfter <= 0 {
+		t.Errorf("report: %+v", rep)
+	}
+}
+
+// TestBenchIdle holds a few idle sessions on cometgen serve and reads its
+// memory from its debug address.
+func TestBenchIdle(t *testing.T) {
+	debug := freeAddr(t)
 	url := startServe(t, "--debug-addr", debug)
 	var out, errOut bytes.Buffer
 	cmd := newRootCmd()

@@ -165,14 +165,7 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	b := &bench{cfg: Config{URL: cfg.URL, Transport: cfg.Transport, NetHTTP: cfg.NetHTTP, Subscribers: cfg.Sessions, SetupConcurrency: cfg.SetupConcurrency, Logger: cfg.Logger}, log: cfg.Logger}
 	opts := b.clientOptions()
 	if cfg.Transport == bayeux.TransportWebSocket {
-		// Idle sessions receive nothing: small buffers keep this process
-		// light when it holds tens of thousands of them.
-		opts = append(opts, client.WithDialer(&websocket.Dialer{
-			NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   1024,
-			WriteBufferSize:  1024,
-		}))
+		opts = append(opts, client.WithDialer(lightDialer()))
 	}
 	clients := make([]*client.Client, cfg.Sessions)
 	defer b.closeClients(clients)
@@ -204,12 +197,21 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 // setupIdle handshakes and subscribes every client, a bounded number at a
 // time.
 func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, clients []*client.Client) error {
-	sem := make(chan struct{}, cfg.SetupConcurrency)
+	ignore := func(*bayeux.Message) {}
+	return setupSessions(ctx, cfg.URL, cfg.SetupConcurrency, opts, clients,
+		func(i int) string { return fmt.Sprintf("%s/%d", cfg.Prefix, i%cfg.Channels) },
+		func(int) client.Handler { return ignore })
+}
+
+// setupSessions creates clients[i] for every i, handshakes it and
+// subscribes it to channel(i) with handler(i), at most concurrency at a
+// time. It fails when any session could not be set up.
+func setupSessions(ctx context.Context, url string, concurrency int, opts []client.Option, clients []*client.Client, channel func(int) string, handler func(int) client.Handler) error {
+	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	var firstErr error
 	var once sync.Once
-	ignore := func(*bayeux.Message) {}
 	for i := range clients {
 		sem <- struct{}{}
 		if ctx.Err() != nil {
@@ -217,11 +219,11 @@ func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, client
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c := client.New(cfg.URL, opts...)
+			c := client.New(url, opts...)
 			clients[i] = c
 			err := c.Handshake(ctx)
 			if err == nil {
-				_, err = c.Subscribe(ctx, fmt.Sprintf("%s/%d", cfg.Prefix, i%cfg.Channels), ignore)
+				_, err = c.Subscribe(ctx, channel(i), handler(i))
 			}
 			if err != nil {
 				failed.Add(1)
@@ -237,6 +239,17 @@ func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, client
 		return fmt.Errorf("setup: %w (and %d more)", firstErr, n-1)
 	}
 	return nil
+}
+
+// lightDialer is the websocket dialer of sessions that receive little: small
+// buffers keep this process light when it holds tens of thousands of them.
+func lightDialer() *websocket.Dialer {
+	return &websocket.Dialer{
+		NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+	}
 }
 
 // closeClients disconnects clients, a bounded number at a time.
