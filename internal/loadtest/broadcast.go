@@ -208,11 +208,7 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	perSession := uint64(1)
-	if cfg.Transport == bayeux.TransportLongPolling {
-		perSession = 2
-	}
-	limit, err := RaiseFileLimit(perSession*uint64(cfg.Subscribers+1) + 256)
+	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Subscribers+1)
 	if err != nil {
 		return nil, err
 	}
@@ -388,12 +384,7 @@ func (r *BroadcastReport) WriteText(w io.Writer) error {
 	if r.FirstError != "" {
 		lines = append(lines, "first error\t"+r.FirstError)
 	}
-	for _, l := range lines {
-		if _, err := fmt.Fprintln(tw, l); err != nil {
-			return err
-		}
-	}
-	return tw.Flush()
+	return writeLines(tw, lines)
 }
 
 // WriteJSON writes the report as JSON, durations in nanoseconds.

@@ -149,11 +149,7 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	}
 	// Each websocket session is one socket, a long-polling one two (the
 	// held connect and the others' requests).
-	perSession := uint64(1)
-	if cfg.Transport == bayeux.TransportLongPolling {
-		perSession = 2
-	}
-	limit, err := RaiseFileLimit(perSession*uint64(cfg.Sessions) + 256)
+	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Sessions)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +265,27 @@ func (b *bench) closeClients(clients []*client.Client) {
 		})
 	}
 	wg.Wait()
+}
+
+// raiseFileLimitFor raises the file limit for sessions sessions of
+// transport (long-polling holds two connections a session), with room to
+// spare.
+func raiseFileLimitFor(transport string, sessions int) (uint64, error) {
+	perSession := uint64(1)
+	if transport == bayeux.TransportLongPolling {
+		perSession = 2
+	}
+	return RaiseFileLimit(perSession*uint64(sessions) + 256)
+}
+
+// writeLines writes tab-separated report lines to tw and flushes it.
+func writeLines(tw *tabwriter.Writer, lines []string) error {
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(tw, l); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
 }
 
 // RaiseFileLimit raises this process's soft limit of open files to at
@@ -397,12 +414,7 @@ func (r *IdleReport) WriteText(w io.Writer) error {
 		)
 	}
 	lines = append(lines, fmt.Sprintf("file limit\t%d", r.FileLimit))
-	for _, l := range lines {
-		if _, err := fmt.Fprintln(tw, l); err != nil {
-			return err
-		}
-	}
-	return tw.Flush()
+	return writeLines(tw, lines)
 }
 
 // WriteJSON writes the report as one JSON object.

@@ -251,11 +251,7 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	perSession := uint64(1)
-	if cfg.Transport == bayeux.TransportLongPolling {
-		perSession = 2
-	}
-	limit, err := RaiseFileLimit(perSession*uint64(cfg.Sessions+1) + 256)
+	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Sessions+1)
 	if err != nil {
 		return nil, err
 	}
@@ -460,12 +456,7 @@ func (r *StormReport) WriteText(w io.Writer) error {
 		fmt.Sprintf("server RSS\t%s before, %s after (%s later)", mib(r.RSSBefore), mib(r.RSSAfter), c.Settle),
 		fmt.Sprintf("file limit\t%d", r.FileLimit),
 	}
-	for _, l := range lines {
-		if _, err := fmt.Fprintln(tw, l); err != nil {
-			return err
-		}
-	}
-	return tw.Flush()
+	return writeLines(tw, lines)
 }
 
 // WriteJSON writes the report as JSON, durations in nanoseconds.
