@@ -174,29 +174,29 @@ func (g *goGen) handler(ch *schema.Channel) jen.Code {
 		args = append(args, jen.Id("ch"))
 	}
 	// The runtime checked the name's parameters before the handler runs:
-	// the parser cannot fail but for a bug.
-	parse := func(fail jen.Code) []jen.Code {
+	// the handler takes them by their segments.
+	parse := func() []jen.Code {
 		if len(ch.Params) == 0 {
 			return nil
 		}
+		fields := jen.Dict{}
+		for i, seg := range strings.Split(strings.TrimPrefix(ch.Pattern, "/"), "/") {
+			if strings.HasPrefix(seg, "{") {
+				fields[jen.Id(goName(strings.Trim(seg, "{}")))] = jen.Qual(RuntimePath, "Segment").Call(jen.Id("channel"), jen.Lit(i))
+			}
+		}
 		return []jen.Code{
-			jen.List(jen.Id("ch"), jen.Err()).Op(":=").Id("Parse" + name).Call(jen.Id("channel")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(fail),
+			jen.Comment("The contract checked the parameters."),
+			jen.Id("ch").Op(":=").Id(name).Values(fields),
 		}
 	}
 	if ch.Kind == schema.Service {
 		req := messageTypeName(ch, ch.Request, "request")
 		rep := jen.Any()
-		zero := jen.Nil()
-		var body []jen.Code
 		if ch.Reply != nil {
 			rep = jen.Id(messageTypeName(ch, ch.Reply, "reply"))
-			zero = jen.Id("zero")
-			if len(ch.Params) > 0 {
-				body = append(body, jen.Var().Id("zero").Add(rep.Clone()))
-			}
 		}
-		body = append(body, parse(jen.Return(zero, jen.Op("&").Qual(RuntimePath, "CallError").Values(jen.Dict{jen.Id("Data"): jen.Err().Dot("Error").Call()})))...)
+		body := parse()
 		call := jen.Id("h").Dot(handlerName(ch)).Call(append(args, jen.Id("req"))...)
 		if ch.Reply != nil {
 			body = append(body, jen.Return(call))
@@ -206,7 +206,7 @@ func (g *goGen) handler(ch *schema.Channel) jen.Code {
 		return jen.Qual(RuntimePath, "OnCall").Call(jen.Func().Params(append(ctxSess, jen.Id("req").Op("*").Id(req))...).Params(rep, jen.Error()).Block(body...))
 	}
 	msg := messageTypeName(ch, ch.Message, "message")
-	body := parse(jen.Return(jen.Err()))
+	body := parse()
 	body = append(body, jen.Return(jen.Id("h").Dot(handlerName(ch)).Call(append(args, jen.Id("msg"))...)))
 	return jen.Qual(RuntimePath, "OnMessage").Call(jen.Lit(msg),
 		jen.Func().Params(append(ctxSess, jen.Id("msg").Op("*").Id(msg))...).Error().Block(body...))

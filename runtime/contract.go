@@ -538,6 +538,11 @@ func pickEnd(ends []*template, name string) *template {
 	return ends[0]
 }
 
+// Segment returns the i-th segment of the concrete channel name (0: the
+// first): Segment("/chat/lobby", 1) is "lobby". Generated handlers take a
+// channel's parameters with it, once the contract has checked them.
+func Segment(name string, i int) string { return segment(name, i) }
+
 // segment returns the i-th segment of the concrete name (0: the first).
 func segment(name string, i int) string {
 	rest := name[1:]

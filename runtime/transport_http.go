@@ -175,15 +175,19 @@ func decodeMessages(body []byte, max int) (msgs []bayeux.Message, invalid []int,
 	d.MaxMessages = max
 	msgs, err = d.Decode(body)
 	decoders.Put(d)
-	var bad *bayeux.InvalidUTF8Error
-	switch {
-	case errors.As(err, &bad):
-		return msgs, bad.Messages, nil
-	case errors.Is(err, bayeux.ErrTooManyMessages):
-		return nil, nil, errTooManyMessages
-	case err != nil:
+	if err != nil {
+		// Only here: errors.As makes its target escape, an allocation a
+		// well-formed request must not pay.
+		var bad *bayeux.InvalidUTF8Error
+		switch {
+		case errors.As(err, &bad):
+			return msgs, bad.Messages, nil
+		case errors.Is(err, bayeux.ErrTooManyMessages):
+			return nil, nil, errTooManyMessages
+		}
 		return nil, nil, fmt.Errorf("bayeux: malformed message: %w", err)
-	case len(msgs) == 0:
+	}
+	if len(msgs) == 0 {
 		return nil, nil, errEmptyBatch
 	}
 	return msgs, nil, nil

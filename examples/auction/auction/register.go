@@ -65,10 +65,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish:   runtime.Rule{runtime.Authenticated()},
 				Schema:    auctionBidsSchema,
 				Handler: runtime.OnMessage("Bid", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Bid) error {
-					ch, err := ParseAuctionBids(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := AuctionBids{Lot: runtime.Segment(channel, 1)}
 					return h.OnAuctionBids(ctx, s, ch, msg)
 				}),
 			},

@@ -82,10 +82,8 @@ func Contract(h Handlers) *runtime.Contract {
 					filter.Must(filter.New(filter.Spec{Name: "max-length", Paths: []string{"text"}, Max: 10})),
 				},
 				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-					ch, err := ParseRoomIDTalk(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := RoomIDTalk{ID: runtime.Segment(channel, 1)}
 					return h.OnRoomIDTalk(ctx, s, ch, msg)
 				}),
 			},
@@ -94,10 +92,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{roomIDLogIDParam.Param},
 				Schema:  roomIDLogSchema,
 				Handler: runtime.OnMessage("Line", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Line) error {
-					ch, err := ParseRoomIDLog(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := RoomIDLog{ID: runtime.Segment(channel, 1)}
 					return h.OnRoomIDLog(ctx, s, ch, msg)
 				}),
 			},
@@ -107,10 +103,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Schema:  auctionIDLotSchema,
 				Lazy:    true,
 				Handler: runtime.OnMessage("AuctionIDLotMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDLotMessage) error {
-					ch, err := ParseAuctionIDLot(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := AuctionIDLot{ID: runtime.Segment(channel, 1)}
 					return h.OnAuctionIDLot(ctx, s, ch, msg)
 				}),
 			},
@@ -120,10 +114,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("bidder")},
 				Schema:  auctionIDBidsSchema,
 				Handler: runtime.OnMessage("AuctionIDBidsMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDBidsMessage) error {
-					ch, err := ParseAuctionIDBids(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := AuctionIDBids{ID: runtime.Segment(channel, 1)}
 					return h.OnAuctionIDBids(ctx, s, ch, msg)
 				}),
 			},
@@ -133,10 +125,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Schema:  auctionIDCursorSchema,
 				Local:   true,
 				Handler: runtime.OnMessage("AuctionIDCursorMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuctionIDCursorMessage) error {
-					ch, err := ParseAuctionIDCursor(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := AuctionIDCursor{ID: runtime.Segment(channel, 1)}
 					return h.OnAuctionIDCursor(ctx, s, ch, msg)
 				}),
 			},
@@ -182,11 +172,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{serviceLotIDAskIDParam.Param},
 				Schema:  serviceLotIDAskSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLotIDAskRequest) (ServiceLotIDAskReply, error) {
-					var zero ServiceLotIDAskReply
-					ch, err := ParseServiceLotIDAsk(channel)
-					if err != nil {
-						return zero, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceLotIDAsk{ID: runtime.Segment(channel, 2)}
 					return h.ServiceLotIDAsk(ctx, s, ch, req)
 				}),
 			},

@@ -52,10 +52,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{profileIDIDParam.Param},
 				Schema:  profileIDSchema,
 				Handler: runtime.OnMessage("Profile", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Profile) error {
-					ch, err := ParseProfileID(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := ProfileID{ID: runtime.Segment(channel, 1)}
 					return h.OnProfileID(ctx, s, ch, msg)
 				}),
 			},

@@ -75,10 +75,8 @@ func Contract(h Handlers) *runtime.Contract {
 					runtime.DataFilterFunc(h.FilterProfanity),
 				},
 				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-					ch, err := ParseChatRoom(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := ChatRoom{Room: runtime.Segment(channel, 1)}
 					return h.OnChatRoom(ctx, s, ch, msg)
 				}),
 			},
@@ -91,10 +89,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Lazy:        true,
 				LazyTimeout: 1500 * time.Millisecond,
 				Handler: runtime.OnMessage("ChatRoomTypingMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatRoomTypingMessage) error {
-					ch, err := ParseChatRoomTyping(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := ChatRoomTyping{Room: runtime.Segment(channel, 1)}
 					return h.OnChatRoomTyping(ctx, s, ch, msg)
 				}),
 			},
@@ -125,10 +121,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("moderator")},
 				Schema:  serviceRoomsRoomKickSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ChatMessage) (any, error) {
-					ch, err := ParseServiceRoomsRoomKick(channel)
-					if err != nil {
-						return nil, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceRoomsRoomKick{Room: runtime.Segment(channel, 2)}
 					return nil, h.ServiceRoomsRoomKick(ctx, s, ch, req)
 				}),
 			},

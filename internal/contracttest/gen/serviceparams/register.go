@@ -63,11 +63,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Authenticated()},
 				Schema:  serviceRoomIDAskSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceRoomIDAskRequest) (ServiceRoomIDAskReply, error) {
-					var zero ServiceRoomIDAskReply
-					ch, err := ParseServiceRoomIDAsk(channel)
-					if err != nil {
-						return zero, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceRoomIDAsk{ID: runtime.Segment(channel, 2)}
 					return h.ServiceRoomIDAsk(ctx, s, ch, req)
 				}),
 			},
@@ -77,10 +74,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Self("id")},
 				Schema:  serviceUserIDSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceUserIDRequest) (any, error) {
-					ch, err := ParseServiceUserID(channel)
-					if err != nil {
-						return nil, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceUserID{ID: runtime.Segment(channel, 2)}
 					return nil, h.ServiceUserID(ctx, s, ch, req)
 				}),
 			},
@@ -90,11 +85,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("ops")},
 				Schema:  serviceOpsTaskSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceOpsTaskRequest) (ServiceOpsTaskReply, error) {
-					var zero ServiceOpsTaskReply
-					ch, err := ParseServiceOpsTask(channel)
-					if err != nil {
-						return zero, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceOpsTask{Task: runtime.Segment(channel, 2)}
 					return h.ServiceOpsTask(ctx, s, ch, req)
 				}),
 			},
@@ -109,10 +101,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Subscribe: runtime.Rule{runtime.Role("ops")},
 				Schema:    boardIDSchema,
 				Handler: runtime.OnMessage("BoardIDMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *BoardIDMessage) error {
-					ch, err := ParseBoardID(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := BoardID{ID: runtime.Segment(channel, 1)}
 					return h.OnBoardID(ctx, s, ch, msg)
 				}),
 			},

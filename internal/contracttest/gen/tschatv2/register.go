@@ -55,10 +55,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish:   runtime.Rule{runtime.Authenticated()},
 				Schema:    chatRoomSchema,
 				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-					ch, err := ParseChatRoom(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := ChatRoom{Room: runtime.Segment(channel, 1)}
 					return h.OnChatRoom(ctx, s, ch, msg)
 				}),
 			},

@@ -52,9 +52,10 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{linkLinkParamLinkParam.Param, linkLinkParamParamParam.Param},
 				Schema:  linkLinkParamSchema,
 				Handler: runtime.OnMessage("LinkLinkParamMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *LinkLinkParamMessage) error {
-					ch, err := ParseLinkLinkParam(channel)
-					if err != nil {
-						return err
+					// The contract checked the parameters.
+					ch := LinkLinkParam{
+						Link:  runtime.Segment(channel, 1),
+						Param: runtime.Segment(channel, 2),
 					}
 					return h.OnLinkLinkParam(ctx, s, ch, msg)
 				}),
@@ -64,10 +65,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{roomDefaultDefaultParam.Param},
 				Schema:  roomDefaultSchema,
 				Handler: runtime.OnMessage("RoomDefaultMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *RoomDefaultMessage) error {
-					ch, err := ParseRoomDefault(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := RoomDefault{Default: runtime.Segment(channel, 1)}
 					return h.OnRoomDefault(ctx, s, ch, msg)
 				}),
 			},

@@ -81,10 +81,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{deepXKKParam.Param},
 				Schema:  deepXKSchema,
 				Handler: runtime.OnMessage("DeepXKMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *DeepXKMessage) error {
-					ch, err := ParseDeepXK(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := DeepXK{K: runtime.Segment(channel, 2)}
 					return h.OnDeepXK(ctx, s, ch, msg)
 				}),
 			},

@@ -74,10 +74,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("member")},
 				Schema:  lotIDBidsSchema,
 				Handler: runtime.OnMessage("Bid", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *Bid) error {
-					ch, err := ParseLotIDBids(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := LotIDBids{ID: runtime.Segment(channel, 1)}
 					return h.OnLotIDBids(ctx, s, ch, msg)
 				}),
 			},
@@ -94,9 +92,10 @@ func Contract(h Handlers) *runtime.Contract {
 				Subscribe: runtime.Rule{runtime.Role("member")},
 				Schema:    auditTypeCSchema,
 				Handler: runtime.OnMessage("AuditTypeCMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *AuditTypeCMessage) error {
-					ch, err := ParseAuditTypeC(channel)
-					if err != nil {
-						return err
+					// The contract checked the parameters.
+					ch := AuditTypeC{
+						C:    runtime.Segment(channel, 2),
+						Type: runtime.Segment(channel, 1),
 					}
 					return h.OnAuditTypeC(ctx, s, ch, msg)
 				}),
@@ -140,11 +139,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("member")},
 				Schema:  serviceLotIDCloseSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceLotIDCloseRequest) (ServiceLotIDCloseReply, error) {
-					var zero ServiceLotIDCloseReply
-					ch, err := ParseServiceLotIDClose(channel)
-					if err != nil {
-						return zero, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceLotIDClose{ID: runtime.Segment(channel, 2)}
 					return h.ServiceLotIDClose(ctx, s, ch, req)
 				}),
 			},

@@ -60,10 +60,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Publish: runtime.Rule{runtime.Role("member")},
 				Schema:  chatRoomSchema,
 				Handler: runtime.OnMessage("ChatMessage", func(ctx context.Context, s *runtime.ServerSession, channel string, msg *ChatMessage) error {
-					ch, err := ParseChatRoom(channel)
-					if err != nil {
-						return err
-					}
+					// The contract checked the parameters.
+					ch := ChatRoom{Room: runtime.Segment(channel, 1)}
 					return h.OnChatRoom(ctx, s, ch, msg)
 				}),
 			},
@@ -95,11 +93,8 @@ func Contract(h Handlers) *runtime.Contract {
 				Params:  []runtime.Param{serviceHistoryRoomRoomParam.Param},
 				Schema:  serviceHistoryRoomSchema,
 				Handler: runtime.OnCall(func(ctx context.Context, s *runtime.ServerSession, channel string, req *ServiceHistoryRoomRequest) (ServiceHistoryRoomReply, error) {
-					var zero ServiceHistoryRoomReply
-					ch, err := ParseServiceHistoryRoom(channel)
-					if err != nil {
-						return zero, &runtime.CallError{Data: err.Error()}
-					}
+					// The contract checked the parameters.
+					ch := ServiceHistoryRoom{Room: runtime.Segment(channel, 2)}
 					return h.ServiceHistoryRoom(ctx, s, ch, req)
 				}),
 			},
