@@ -86,10 +86,8 @@ type ServerSession struct {
 	connectSeq uint64
 	expires    time.Time
 	subs       map[*Channel]struct{}
-	// ws is the websocket this session is bound to, if any; written under
-	// mu, read without it by notify.
-	ws        atomic.Pointer[wsConn]
-	lazyTimer *time.Timer
+	ws         *wsConn // the websocket this session is bound to, if any
+	lazyTimer  *time.Timer
 
 	userID    string
 	roles     []string
@@ -254,18 +252,11 @@ func (s *ServerSession) hasUrgent() bool {
 	return s.urgent
 }
 
-// notify wakes whoever delivers the session's messages: its websocket's
-// writer, its held connect, or its local session's dispatcher.
+// notify wakes whoever delivers the session's messages: its held connect,
+// its websocket writer, or its local session's dispatcher.
 func (s *ServerSession) notify() {
 	if s.local != nil {
 		s.local.wakeUp()
-		return
-	}
-	// A session moves from a websocket to long polls under s.mu, and a
-	// long poll looks at the queue after that: whatever was queued before
-	// is found by either.
-	if ws := s.ws.Load(); ws != nil {
-		ws.signal()
 		return
 	}
 	s.signal()
@@ -280,7 +271,7 @@ func (s *ServerSession) notify() {
 // written it.
 func (s *ServerSession) takeQueue(by *wsConn) (q [][]byte, owned bool) {
 	s.mu.Lock()
-	if s.ws.Load() != by {
+	if s.ws != by {
 		s.mu.Unlock()
 		return nil, false
 	}
@@ -329,8 +320,8 @@ func (s *ServerSession) requeue(q [][]byte) {
 // websocket that delivered them, if any, stops.
 func (s *ServerSession) detachWebSocket() {
 	s.mu.Lock()
-	old := s.ws.Load()
-	s.ws.Store(nil)
+	old := s.ws
+	s.ws = nil
 	s.mu.Unlock()
 	if old != nil {
 		old.unbind(s)

@@ -1,64 +1,33 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/gorilla/websocket"
 )
 
-// wsWriteBufferSize is the size of a websocket write buffer: a frame
-// larger than it goes out in several writes.
-const wsWriteBufferSize = 16 << 10
-
-// wsReadBufferSize is the size of a websocket's read buffer, which it
-// keeps while idle.
-const wsReadBufferSize = 512
-
-// wsWriteBuffers are the write buffers of every server's websockets (all
-// of one size, wsWriteBufferSize).
-var wsWriteBuffers sync.Pool
-
-// wsWriterLinger is how long a websocket's writer goroutine waits for
-// more to write before it ends; the next write starts another. An idle
-// connection so keeps one goroutine, its reader, and a busy one does not
-// start a goroutine per frame.
-const wsWriterLinger = time.Second
-
 // wsConn is one websocket connection. Its reader goroutine processes
-// incoming batches; its writer goroutine, started when there is something
-// to write (signal), owns every write: replies, queued messages (delivered
-// as soon as they are queued, without waiting for a /meta/connect), the
-// held /meta/connect's reply when it is due, and pings.
+// incoming batches; its writer goroutine owns every write: replies, queued
+// messages (delivered as soon as they are queued, without waiting for a
+// /meta/connect), and the held /meta/connect's reply when it is due.
 type wsConn struct {
 	srv       *Server
 	c         *websocket.Conn
 	browserID string
 	req       *http.Request // the upgrade request
-	wake      chan struct{} // capacity 1: wakes the writer while it runs
+	wake      chan struct{} // capacity 1
 	closed    chan struct{} // closed when the reader stops
-	ping      *time.Timer   // sets pingDue and signals, every PingInterval
-	origin    *origin       // of the batches read
-	cancel    context.CancelFunc
-	pingDue   atomic.Bool
-
-	wmu     sync.Mutex
-	writing bool // a writer goroutine runs
-	stopped bool // the connection is closing: no writer starts
-	writers sync.WaitGroup
 
 	mu      sync.Mutex
 	out     [][]byte       // replies waiting to be written, in order
 	sess    *ServerSession // the session bound to this connection
 	pending *pendingConnect
-	due     time.Time   // when pending must be answered
-	dueT    *time.Timer // signals at due
+	due     time.Time // when pending must be answered
 	// inBatch is set while the reader processes a batch: like CometD, the
 	// deliveries a batch causes to its own session leave together with
 	// the batch's replies, in one frame.
@@ -84,88 +53,29 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has written the HTTP error
 	}
 	c.SetReadLimit(s.opts.MaxMessageSize)
-	// The handler returns now, so that the HTTP server lets go of what it
-	// kept for the request (its goroutine, its writers). The request
-	// stays for the hooks (RequestFromContext), with a context that ends
-	// with the connection instead of with the handler.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	wc := &wsConn{srv: s, c: c, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{}), cancel: cancel}
+	wc := &wsConn{srv: s, c: c, req: r, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
-	wc.origin = &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
-	// Any frame, a pong included, shows the client is there; a websocket
-	// silent for longer than a ping interval and its timeout is closed.
-	silence := s.opts.PingInterval + s.opts.PingTimeout
-	c.SetPongHandler(func(string) error {
-		return c.SetReadDeadline(time.Now().Add(silence))
-	})
-	wc.ping = time.AfterFunc(time.Hour, wc.pingTick)
-	wc.ping.Reset(s.opts.PingInterval)
-	if s.isClosing() {
-		wc.signal() // Shutdown may have told the connections before this one
-	}
-	go wc.read()
-}
-
-// read reads and processes one batch, then hands reading on to a new
-// goroutine: a goroutine's stack grows to what processing needs and keeps
-// that size while it waits for the next message, which an idle connection
-// may do for minutes; a new goroutine waits on a small stack. When the
-// connection fails, read closes it.
-func (wc *wsConn) read() {
-	if wc.readBatch() {
-		go wc.read()
-		return
-	}
-	s := wc.srv
-	wc.wmu.Lock()
-	wc.stopped = true
-	wc.wmu.Unlock()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		wc.writeLoop()
+	}()
+	wc.readLoop()
 	close(wc.closed)
-	wc.writers.Wait()
-	wc.ping.Stop()
-	wc.mu.Lock()
-	if wc.dueT != nil {
-		wc.dueT.Stop()
-	}
-	wc.mu.Unlock()
-	wc.c.Close()
+	<-writerDone
+	c.Close()
 	wc.release()
-	wc.cancel()
 	s.wsConns.Delete(wc)
 }
 
-// signal tells the writer that there may be something to write, starting
-// it if it does not run.
 func (wc *wsConn) signal() {
-	wc.wmu.Lock()
-	switch {
-	case wc.writing:
-		select {
-		case wc.wake <- struct{}{}:
-		default:
-		}
-	case !wc.stopped:
-		wc.writing = true
-		wc.writers.Add(1)
-		go wc.writeLoop()
+	select {
+	case wc.wake <- struct{}{}:
+	default:
 	}
-	wc.wmu.Unlock()
-}
-
-// pingTick asks the writer for a ping, every PingInterval.
-func (wc *wsConn) pingTick() {
-	wc.wmu.Lock()
-	stopped := wc.stopped
-	wc.wmu.Unlock()
-	if stopped {
-		return
-	}
-	wc.pingDue.Store(true)
-	wc.signal()
-	wc.ping.Reset(wc.srv.opts.PingInterval)
 }
 
 // bind makes sess the session whose messages this connection delivers: the
@@ -182,14 +92,14 @@ func (wc *wsConn) bind(sess *ServerSession) {
 	}
 	if prev != nil {
 		prev.mu.Lock()
-		if prev.ws.Load() == wc {
-			prev.ws.Store(nil)
+		if prev.ws == wc {
+			prev.ws = nil
 		}
 		prev.mu.Unlock()
 	}
 	sess.mu.Lock()
-	old := sess.ws.Load()
-	sess.ws.Store(wc)
+	old := sess.ws
+	sess.ws = wc
 	sess.mu.Unlock()
 	if old != nil && old != wc {
 		old.unbind(sess)
@@ -208,11 +118,15 @@ func (wc *wsConn) unbind(sess *ServerSession) {
 	wc.signal()
 }
 
-// readBatch reads messages until one holds a batch, and processes it. It
-// reports false when the connection failed or must close.
-func (wc *wsConn) readBatch() bool {
+func (wc *wsConn) readLoop() {
 	s := wc.srv
+	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
+	// Any frame, a pong included, shows the client is there; a websocket
+	// silent for longer than a ping interval and its timeout is closed.
 	silence := s.opts.PingInterval + s.opts.PingTimeout
+	wc.c.SetPongHandler(func(string) error {
+		return wc.c.SetReadDeadline(time.Now().Add(silence))
+	})
 	for {
 		wc.c.SetReadDeadline(time.Now().Add(silence))
 		_, data, err := wc.c.ReadMessage()
@@ -221,7 +135,7 @@ func (wc *wsConn) readBatch() bool {
 				s.stats.badRequests.Add(1)
 				s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
 			}
-			return false
+			return
 		}
 		s.stats.bytesIn.Add(int64(len(data)))
 		msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
@@ -240,13 +154,13 @@ func (wc *wsConn) readBatch() bool {
 			_ = wc.c.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(code, reason),
 				time.Now().Add(time.Second))
-			return false
+			return
 		}
+		o.browserID = wc.browserID
 		wc.mu.Lock()
 		wc.inBatch = true
 		wc.mu.Unlock()
-		wc.enqueue(s.process(wc.origin, msgs, invalid))
-		return true
+		wc.enqueue(s.process(o, msgs, invalid))
 	}
 }
 
@@ -263,11 +177,6 @@ func (wc *wsConn) enqueue(res result) {
 		old = wc.pending
 		wc.pending = pc
 		wc.due = time.Now().Add(pc.hold)
-		if wc.dueT == nil {
-			wc.dueT = time.AfterFunc(pc.hold, wc.signal)
-		} else {
-			wc.dueT.Reset(pc.hold)
-		}
 		pc.sess.mu.Lock()
 		pc.sess.holds++
 		pc.sess.mu.Unlock()
@@ -319,85 +228,75 @@ func (wc *wsConn) release() {
 	}
 	if sess != nil {
 		sess.mu.Lock()
-		if sess.ws.Load() == wc {
-			sess.ws.Store(nil)
+		if sess.ws == wc {
+			sess.ws = nil
 		}
 		sess.mu.Unlock()
 	}
 }
 
-// writeLoop is the writer goroutine: it writes whatever there is to
-// write, and ends after wsWriterLinger without any, or when the connection
-// closes.
 func (wc *wsConn) writeLoop() {
-	defer wc.writers.Done()
 	s := wc.srv
-	var idle *time.Timer
-	defer func() {
-		if idle != nil {
-			idle.Stop()
-		}
-	}()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	ping := time.NewTicker(s.opts.PingInterval)
+	defer ping.Stop()
+	var armed *pendingConnect
+	closing := s.closing
+	var forced <-chan struct{}
+	// draining is set once the server shuts down: every held connect is
+	// answered at once, and the connection closes when the session has
+	// nothing left to receive (see drained).
+	draining := false
 	for {
-		if s.isForced() {
-			wc.goAway()
-			wc.stop()
-			return
+		wc.mu.Lock()
+		sess, pending, due := wc.sess, wc.pending, wc.due
+		wc.mu.Unlock()
+		var sessWake <-chan struct{}
+		if sess != nil {
+			sessWake = sess.wake
 		}
-		if wc.pingDue.CompareAndSwap(true, false) {
+		var timeout <-chan time.Time
+		if pending != nil {
+			if pending != armed {
+				timer.Reset(time.Until(due))
+				armed = pending
+			}
+			timeout = timer.C
+		}
+		woken := false
+		select {
+		case <-wc.wake:
+		case <-sessWake:
+			woken = true
+		case <-timeout:
+			armed = nil
+		case <-ping.C:
 			// The client's pong, like any frame, moves the reader's
 			// deadline on: a silent connection is closed by its reader.
 			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
 				wc.c.Close() // the reader fails and cleans up
-				wc.stop()
 				return
 			}
+			continue
+		case <-wc.closed:
+			return
+		case <-closing:
+			draining, closing, forced = true, nil, s.forced
+		case <-forced:
+			wc.goAway()
+			return
 		}
-		// Once the server shuts down, every held connect is answered at
-		// once, and the connection closes when the session has nothing
-		// left to receive (see drained).
-		draining := s.isClosing()
-		answered, err := wc.flush(draining)
+		answered, err := wc.flush(draining, woken)
 		if err != nil {
 			wc.c.Close() // the reader fails and cleans up
-			wc.stop()
 			return
 		}
 		if draining && wc.drained(answered) {
 			wc.goAway()
-			wc.stop()
-			return
-		}
-		if idle == nil {
-			idle = time.NewTimer(wsWriterLinger)
-		} else {
-			idle.Reset(wsWriterLinger)
-		}
-		select {
-		case <-wc.wake:
-		case <-wc.closed:
-			wc.stop()
-			return
-		case <-idle.C:
-			wc.wmu.Lock()
-			select {
-			case <-wc.wake: // a signal came meanwhile: write first
-				wc.wmu.Unlock()
-				continue
-			default:
-			}
-			wc.writing = false
-			wc.wmu.Unlock()
 			return
 		}
 	}
-}
-
-// stop ends the writer for good: the connection is closing.
-func (wc *wsConn) stop() {
-	wc.wmu.Lock()
-	wc.writing, wc.stopped = false, true
-	wc.wmu.Unlock()
 }
 
 // drained reports, while the server shuts down, whether the connection's
@@ -415,7 +314,7 @@ func (wc *wsConn) drained(answered bool) bool {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	return sess.removed || sess.ws.Load() != wc || sess.ack == nil || len(sess.queue) == 0
+	return sess.removed || sess.ws != wc || sess.ack == nil || len(sess.queue) == 0
 }
 
 // goAway closes the connection with "going away" (1001) as the server
@@ -439,10 +338,11 @@ func (wc *wsConn) goAway() {
 }
 
 // flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due. Queued messages
-// that could not be written are put back in the session's queue (see
-// requeue).
-func (wc *wsConn) flush(shutdown bool) (answered bool, err error) {
+// messages and the held connect's reply when it is due. woken says that the
+// session's wake-up started it: when another connection took the session
+// meanwhile, the wake-up is passed on to it. Queued messages that could not
+// be written are put back in the session's queue (see requeue).
+func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
@@ -474,7 +374,11 @@ func (wc *wsConn) flush(shutdown bool) (answered bool, err error) {
 		// Unacknowledged, the messages are sent again with the next
 		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		queue, _ = sess.takeQueue(wc)
+		var owned bool
+		queue, owned = sess.takeQueue(wc)
+		if !owned && woken {
+			sess.signal() // for the connection that owns the session now
+		}
 		defer sess.returnQueue(queue)
 		requeue = queue
 	}
