@@ -240,9 +240,10 @@ func (t *template) handlerChecks(route []*Channel, from *ServerSession) bool {
 	return true
 }
 
-// handleTemplate runs the last link of t's chain: the typed handler of a
-// client's message, or the remote call of a service template; then drops
-// the client's ext, which the contract does not carry to subscribers.
+// handleTemplate runs the last link of t's chain on a client's message:
+// it drops the client's ext, which the contract does not carry to
+// subscribers (the typed handler has no use for it), then runs the typed
+// handler, or the remote call of a service template.
 func (s *Server) handleTemplate(hc *hookContext, t *template, from *ServerSession, m *bayeux.Message, checked bool) *bayeux.Error {
 	if from == nil {
 		return nil
@@ -380,11 +381,11 @@ func (s *Server) fanOut(hc *hookContext, route []*Channel, t *template, m *bayeu
 			first, firstGate = subs, gate
 			continue
 		case 2:
+			// Every session of first is seen, let through or not: the
+			// channels after it are wildcards gated by the same template.
 			seen = make(map[*ServerSession]struct{}, len(first)+len(subs))
 			for _, sess := range first {
-				if firstGate == nil || firstGate.sub.allows(sess, m.Channel) {
-					seen[sess] = struct{}{}
-				}
+				seen[sess] = struct{}{}
 			}
 			f.deliver(first, firstGate)
 		}
