@@ -486,8 +486,8 @@ func (c *contract) resolve(name string) *template {
 // deepest "**" template on the way, the fallback of the whole resolution.
 func (n *templateNode) walk(name, rest string, deep **template) *template {
 	seg, after, more := strings.Cut(rest, "/")
-	if n.deep != nil && *deep == nil {
-		*deep = n.deep
+	if n.deep != nil {
+		*deep = n.deep // each level has a fresh deep: the caller keeps the deepest
 	}
 	if !more {
 		for _, next := range []*templateNode{n.lit[seg], n.param} {
