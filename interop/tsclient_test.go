@@ -106,18 +106,13 @@ const tsconfig = `{
 }
 `
 
-// tsc runs the TypeScript compiler on the project in dir (writing
-// tsconfig.json there: every .ts file under dir); noEmit only checks.
+// tsc runs the TypeScript compiler on the project in dir (see tscOutput)
+// and fails the test with its output on an error.
 func tsc(t *testing.T, node, dir string, noEmit bool) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, "tsconfig.json"), []byte(tsconfig), 0o644); err != nil {
-		t.Fatal(err)
+	if out, err := tscOutput(t, node, dir, noEmit); err != nil {
+		t.Fatalf("tsc -p %s: %v\n%s", dir, err, out)
 	}
-	args := []string{filepath.Join("node_modules", "typescript", "bin", "tsc"), "-p", dir, "--pretty", "false"}
-	if noEmit {
-		args = append(args, "--noEmit")
-	}
-	runTool(t, node, args...)
 }
 
 // runTool runs node with args and fails the test with its output on an

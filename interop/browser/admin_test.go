@@ -1,13 +1,11 @@
 package browser
 
 import (
+	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/cometgen/cometgen/interop/servetest"
 )
@@ -36,33 +34,49 @@ channels:
 // writes docs/admin.png.
 func TestAdminPageInBrowser(t *testing.T) {
 	tl, ctx := setup(t)
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "cometgen.yaml")
+	srv, debug := startAdminServe(t)
+	tl.runAdminPage(ctx, t, debug, srv.URL)
+	updateDoc(t, "admin.png")
+}
+
+// startAdminServe starts cometgen serve with adminSpec and a debug
+// address, and returns the server and that address.
+func startAdminServe(t *testing.T) (*servetest.Server, string) {
+	t.Helper()
+	spec := filepath.Join(t.TempDir(), "cometgen.yaml")
 	if err := os.WriteFile(spec, []byte(adminSpec), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	debug := freeAddr(t)
 	srv := servetest.StartCommandEnv(t, []string{"COMETGEN_PUBLISH_KEY=admin-test"}, servetest.Build(t),
 		"serve", "--addr", "127.0.0.1:0", "--spec", spec, "--debug-addr", debug)
-	out := t.ArtifactDir()
-	run := exec.CommandContext(ctx, tl.node, "admin.mjs", "http://"+debug+"/admin/", out)
-	run.Env = append(os.Environ(), "CHROMIUM="+tl.chromium, "NO_COLOR=1", "BAYEUX="+srv.URL)
-	run.WaitDelay = 5 * time.Second
-	b, err := run.CombinedOutput()
-	t.Logf("admin.mjs:\n%s", b)
-	keepScreenshots(t, out)
-	if err != nil || !strings.Contains(string(b), "ok: the admin page showed the refusal") {
-		t.Fatalf("admin.mjs failed: %v", err)
+	return srv, debug
+}
+
+// runAdminPage runs admin.mjs on the admin page of the debug address
+// debug, against the server at bayeux: it publishes one message
+// adminSpec's schema refuses (/text is empty) and checks that the page
+// shows it; its screenshot is admin.png in t.ArtifactDir().
+func (tl tools) runAdminPage(ctx context.Context, t *testing.T, debug, bayeux string) {
+	t.Helper()
+	tl.runScript(ctx, t, "admin.mjs", "http://"+debug+"/admin/", "ok: the admin page showed the refusal", "BAYEUX="+bayeux)
+}
+
+// updateDoc copies the screenshot name from t.ArtifactDir() to docs/
+// with -update.
+func updateDoc(t *testing.T, name string) {
+	t.Helper()
+	if !*updateScreenshot {
+		return
 	}
-	if *updateScreenshot {
-		png, err := os.ReadFile(filepath.Join(out, "admin.png"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile("../../docs/admin.png", png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	png, err := os.ReadFile(filepath.Join(t.ArtifactDir(), name))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote docs/%s", name)
 }
 
 // freeAddr returns a local address with a port free a moment ago.

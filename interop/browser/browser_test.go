@@ -37,10 +37,7 @@ func requireTools(t *testing.T) tools {
 	const install = "the browser test needs Debian's chromium (apt-get install chromium), Node.js 20+ and the interop packages (npm ci --prefix interop)"
 	unavailable := func(why string) {
 		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: %s", why, install)
-		}
-		t.Skipf("%s: %s", why, install)
+		missing(t, why+": "+install)
 	}
 	chromium := chromiumPath
 	if p := os.Getenv("CHROMIUM"); p != "" {
@@ -60,6 +57,16 @@ func requireTools(t *testing.T) tools {
 		unavailable("interop/node_modules/playwright-core is missing")
 	}
 	return tools{node: node, chromium: chromium}
+}
+
+// missing skips the test for a missing tool, except in CI (CI=true),
+// where it fails: CI must install it.
+func missing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
 }
 
 // TestChatInBrowser scaffolds the chat archetype as a newcomer would
@@ -286,8 +293,9 @@ func scaffold(t *testing.T, template string, flags ...string) string {
 }
 
 // runScript runs the Node script against url with screenshots to the
-// test's artifact directory, and checks that it ends with want.
-func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string) string {
+// test's artifact directory (and env, "KEY=value" entries, added to its
+// environment), and checks that it ends with want.
+func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want string, env ...string) string {
 	t.Helper()
 	artifacts := t.ArtifactDir()
 	path, err := filepath.Abs(script)
@@ -295,7 +303,7 @@ func (tl tools) runScript(ctx context.Context, t *testing.T, script, url, want s
 		t.Fatal(err)
 	}
 	run := exec.CommandContext(ctx, tl.node, path, url, artifacts)
-	run.Env = append(os.Environ(), "CHROMIUM="+tl.chromium, "NO_COLOR=1")
+	run.Env = append(append(os.Environ(), "CHROMIUM="+tl.chromium, "NO_COLOR=1"), env...)
 	run.WaitDelay = 5 * time.Second
 	b, err := run.CombinedOutput()
 	t.Logf("%s:\n%s", script, b)

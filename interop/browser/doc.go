@@ -5,10 +5,18 @@
 // two pages greet (the blank archetype); auction.mjs: two pages bid against
 // the project's bot on the typed Go client (the auction archetype, and
 // examples/auction). Screenshots of every page are kept as test artifacts.
+// Others drive cometgen's own pages: docs.mjs the contract page of
+// `cometgen docs`, admin.mjs the admin page of `cometgen serve
+// --debug-addr`, and prometheus.mjs Prometheus' graph page, in
+// TestRefusalInPrometheusAndAdminPage, which has a real Prometheus scrape
+// `cometgen serve` and runs the Grafana dashboard's queries
+// (docs/observability.md).
 //
 // It needs /usr/bin/chromium (apt-get install chromium), Node.js and the
-// interop suite's npm packages (npm ci --prefix interop). Without them the
-// test skips, except in CI (CI=true), where it fails.
+// interop suite's npm packages (npm ci --prefix interop), and for
+// TestRefusalInPrometheusAndAdminPage prometheus and promtool (apt-get
+// install prometheus). Without them the tests skip, except in CI
+// (CI=true), where they fail. -update writes the screenshots of docs/.
 //
 //	go test ./interop/browser -artifacts -outputdir /tmp/out   # keeps the screenshots there too
 //

@@ -15,7 +15,7 @@ import (
 	"github.com/cometgen/cometgen/schema"
 )
 
-var updateScreenshot = flag.Bool("update", false, "write docs/contract.png")
+var updateScreenshot = flag.Bool("update", false, "write the screenshots of docs/: contract.png, admin.png, prometheus-refusals.png")
 
 // TestContractPageInBrowser writes the page of `cometgen docs` for the
 // example chat and the interop specs, opens it in headless Chromium
@@ -48,14 +48,8 @@ func TestContractPageInBrowser(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), "ok: every channel listed") {
 			t.Fatalf("docs.mjs %s failed: %v", spec, err)
 		}
-		if *updateScreenshot && strings.Contains(spec, "examples/chat") {
-			png, err := os.ReadFile(filepath.Join(out, "contract.png"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile("../../docs/contract.png", png, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if strings.Contains(spec, "examples/chat") {
+			updateDoc(t, "contract.png")
 		}
 	}
 }
