@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -327,6 +329,25 @@ func TestDashboardUsesMetrics(t *testing.T) {
 	for d := range descs {
 		exported[nameRE.FindStringSubmatch(d.String())[1]] = true
 	}
+	used := 0
+	for _, q := range dashboardQueries(t) {
+		for _, name := range regexp.MustCompile(`cometgen_[a-z_]+`).FindAllString(q.expr, -1) {
+			used++
+			if !exported[metricFamily(name)] {
+				t.Errorf("panel %q queries %s, which the server does not export", q.panel, name)
+			}
+		}
+	}
+	if used < 20 {
+		t.Errorf("the dashboard queries %d metrics", used)
+	}
+}
+
+// dashboardQuery is a query of a panel of the Grafana dashboard of docs/.
+type dashboardQuery struct{ panel, expr string }
+
+func dashboardQueries(t *testing.T) []dashboardQuery {
+	t.Helper()
 	b, err := os.ReadFile("../docs/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
@@ -340,19 +361,99 @@ func TestDashboardUsesMetrics(t *testing.T) {
 	if err := json.Unmarshal(b, &dash); err != nil {
 		t.Fatal(err)
 	}
-	used := 0
+	var qs []dashboardQuery
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
-			for _, name := range regexp.MustCompile(`cometgen_[a-z_]+`).FindAllString(tg.Expr, -1) {
-				used++
-				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
-				if !exported[base] {
-					t.Errorf("panel %q queries %s, which the server does not export", p.Title, name)
-				}
+			qs = append(qs, dashboardQuery{p.Title, tg.Expr})
+		}
+	}
+	return qs
+}
+
+// metricFamily returns the family of a series name: a histogram's without
+// _bucket, _sum or _count.
+func metricFamily(name string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+}
+
+// TestDashboardCountsFirstIncrements: rate() and increase() count nothing
+// of a series' first sample, so a counter the Grafana dashboard rates must
+// have its series at 0 before anything is counted — for every template of
+// the contract and the undeclared names, for every transport — or every
+// query of it must count a series' first sample whole: the form that
+// compares the series' samples with those of cometgen_node_healthy
+// (docs/observability.md, "Dashboard"). cometgen_refusals_total is the one
+// counter of the second kind: its series appear with their first refusal.
+func TestDashboardCountsFirstIncrements(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv := New(Options{Metrics: reg, Logger: discardLogger()})
+	defer srv.Shutdown(t.Context())
+	contract := metricsContract()
+	if err := srv.SetContract(contract); err != nil {
+		t.Fatal(err)
+	}
+	// The label values each series must exist for before any traffic.
+	want := map[string][]string{
+		"channel":   {LabelUndeclared},
+		"transport": {bayeux.TransportWebSocket, bayeux.TransportLongPolling, bayeux.TransportCallbackPolling, transportLocal},
+	}
+	for _, tm := range contract.Templates {
+		want["channel"] = append(want["channel"], tm.Pattern)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := map[string]map[string]bool{} // family → "label=value" of its series, "" for one without labels
+	for _, mf := range mfs {
+		present[mf.GetName()] = map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			present[mf.GetName()][""] = true
+			for _, lp := range m.GetLabel() {
+				present[mf.GetName()][lp.GetName()+"="+lp.GetValue()] = true
 			}
 		}
 	}
-	if used < 20 {
-		t.Errorf("the dashboard queries %d metrics", used)
+
+	rated := regexp.MustCompile(`(?:rate|increase)\((cometgen_[a-z_]+)`)
+	var atZero, onFirst []string
+	for _, q := range dashboardQueries(t) {
+		for _, m := range rated.FindAllStringSubmatch(q.expr, -1) {
+			family := metricFamily(m[1])
+			if series := present[family]; len(series) > 0 {
+				for label, values := range want {
+					for _, v := range values {
+						if labelled(series, label) && !series[label+"="+v] {
+							t.Errorf("panel %q rates %s, which has no series of %s=%q before it counts one", q.panel, m[1], label, v)
+						}
+					}
+				}
+				atZero = append(atZero, family)
+				continue
+			}
+			onFirst = append(onFirst, family)
+			firstSample := regexp.MustCompile(`count_over_time\(` + m[1] + `\{[^}]*\}\[[^\]]+\]\)\s*<\s*ignoring\([^)]*\)\s*group_left\s*count_over_time\(cometgen_node_healthy\{`)
+			if !firstSample.MatchString(q.expr) || !strings.Contains(q.expr, "unless resets("+m[1]) {
+				t.Errorf("panel %q rates %s, whose series appear at their first increment, without counting a series' first sample:\n%s", q.panel, m[1], q.expr)
+			}
+		}
 	}
+	slices.Sort(atZero)
+	slices.Sort(onFirst)
+	atZero, onFirst = slices.Compact(atZero), slices.Compact(onFirst)
+	if !slices.Equal(onFirst, []string{"cometgen_refusals_total"}) {
+		t.Errorf("the dashboard rates %v, whose series appear at their first increment, want cometgen_refusals_total alone", onFirst)
+	}
+	t.Logf("the dashboard rates %d counters and histograms whose series are at 0 before anything is counted: %v; and these, whose series appear at their first increment: %v", len(atZero), atZero, onFirst)
+}
+
+// labelled reports whether one of series ("label=value" of a family's
+// series) has label.
+func labelled(series map[string]bool, label string) bool {
+	for s := range series {
+		if strings.HasPrefix(s, label+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -10,13 +10,16 @@
 // --debug-addr`, and prometheus.mjs Prometheus' graph page, in
 // TestRefusalInPrometheusAndAdminPage, which has a real Prometheus scrape
 // `cometgen serve` and runs the Grafana dashboard's queries
-// (docs/observability.md).
+// (docs/observability.md). TestDashboardRefusalQueries, without a
+// browser, has promtool evaluate the dashboard's refusal queries on
+// series written out sample by sample.
 //
 // It needs /usr/bin/chromium (apt-get install chromium), Node.js and the
 // interop suite's npm packages (npm ci --prefix interop), and for
 // TestRefusalInPrometheusAndAdminPage prometheus and promtool (apt-get
-// install prometheus). Without them the tests skip, except in CI
-// (CI=true), where they fail. -update writes the screenshots of docs/.
+// install prometheus; TestDashboardRefusalQueries runs promtool only).
+// Without them the tests skip, except in CI (CI=true), where they fail.
+// -update writes the screenshots of docs/.
 //
 //	go test ./interop/browser -artifacts -outputdir /tmp/out   # keeps the screenshots there too
 //

@@ -3,7 +3,8 @@
 // in headless Chromium, waits until the graph's legend names the refused
 // template /chat/{room} and the table the field /text with a value above
 // 0, checks that neither expression shows an error, and writes
-// prometheus-refusals.png to OUTDIR.
+// prometheus-refusals.png to OUTDIR, the expressions' boxes grown to show
+// the whole queries.
 import path from "node:path";
 import { launch, Run, args } from "./lib.mjs";
 
@@ -38,6 +39,8 @@ try {
   for (const e of await page.locator(".alert-danger").allTextContents()) {
     if (e.trim() !== "") run.problems.push(`Prometheus shows an error: ${e.trim()}`);
   }
+  // The expressions' boxes show the whole queries, not their first line.
+  await page.$$eval("textarea", (boxes) => boxes.forEach((b) => { b.style.height = `${b.scrollHeight + 4}px`; }));
   // Let the graph finish its transition before the screenshot.
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(outDir, "prometheus-refusals.png"), fullPage: true });
