@@ -1,37 +1,118 @@
 package runtime
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/gorilla/websocket"
 )
 
-// wsConn is one websocket connection. Its reader goroutine processes
-// incoming batches; its writer goroutine owns every write: replies, queued
-// messages (delivered as soon as they are queued, without waiting for a
-// /meta/connect), and the held /meta/connect's reply when it is due.
+// wsWriteBufferSize is the size of a websocket write buffer: a frame
+// larger than it goes out in several writes.
+const wsWriteBufferSize = 16 << 10
+
+// wsReadBufferSize is the size of a websocket's read buffer, which it
+// keeps while idle.
+const wsReadBufferSize = 512
+
+// wsWriteBuffers are the write buffers of every server's websockets (all
+// of one size, wsWriteBufferSize).
+var wsWriteBuffers sync.Pool
+
+// wsWriterLinger is how long a websocket's writer goroutine waits for
+// more to write before it ends; the next write starts another. An idle
+// connection so keeps one goroutine, its reader, and a busy one does not
+// start a goroutine per frame.
+const wsWriterLinger = time.Second
+
+// wsReaderLinger is how long a websocket's reader goroutine waits for
+// more input after a batch before it hands the socket to the poller and
+// ends: a busy connection keeps its reader, an idle one has none.
+const wsReaderLinger = 250 * time.Millisecond
+
+// The reader's states (wsConn.rstate).
+const (
+	readRunning = iota // a reader goroutine runs
+	readIdle           // no reader: the poller watches the socket
+	readDone           // the connection is closed
+)
+
+// wsConn is one websocket connection. While input arrives, a reader
+// goroutine reads and processes it; an idle connection has none, the
+// process's poller watches its socket and starts one when input arrives
+// (where the socket can be watched: see wsPoller). A writer goroutine,
+// started when there is something to write (signal), owns every write:
+// replies, queued messages (delivered as soon as they are queued, without
+// waiting for a /meta/connect), the held /meta/connect's reply when it is
+// due, and pings.
 type wsConn struct {
 	srv       *Server
 	c         *websocket.Conn
+	br        *bufio.Reader   // the connection's reader, which gorilla reads through
+	nc        net.Conn        // the socket
+	raw       syscall.RawConn // the socket's descriptor, when poll watches it
+	poll      *wsPoller       // nil: the reader goroutine never ends while the connection lives
+	token     int32           // the socket's name for poll
 	browserID string
 	req       *http.Request // the upgrade request
-	wake      chan struct{} // capacity 1
-	closed    chan struct{} // closed when the reader stops
+	wake      chan struct{} // capacity 1: wakes the writer while it runs
+	closed    chan struct{} // closed when the connection is done
+	origin    *origin       // of the batches read
+	cancel    context.CancelFunc
+	// Pings: the ticker asks the writer for a ping every PingInterval
+	// (pingDue) and closes a connection silent for longer than
+	// PingInterval+PingTimeout (see tick).
+	ticker   *time.Timer
+	lastPing atomic.Int64 // when a ping was last asked for (UnixNano)
+	lastRead atomic.Int64 // when a frame last arrived (UnixNano)
+	pingDue  atomic.Bool
+
+	rmu    sync.Mutex
+	rstate int
+
+	wmu     sync.Mutex
+	writing bool // a writer goroutine runs
+	stopped bool // the connection is closing: no writer starts
+	writers sync.WaitGroup
 
 	mu      sync.Mutex
 	out     [][]byte       // replies waiting to be written, in order
 	sess    *ServerSession // the session bound to this connection
 	pending *pendingConnect
-	due     time.Time // when pending must be answered
+	due     time.Time   // when pending must be answered
+	dueT    *time.Timer // signals at due
 	// inBatch is set while the reader processes a batch: like CometD, the
 	// deliveries a batch causes to its own session leave together with
 	// the batch's replies, in one frame.
 	inBatch bool
+}
+
+// hijacker hands the websocket upgrader the socket with a reader of the
+// connection's own (br), whose Buffered tells whether input waits; the
+// HTTP server's 4 KiB reader is let go.
+type hijacker struct {
+	http.ResponseWriter
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err // the upgrader refuses input sent before its reply
+	}
+	h.nc, h.br = nc, bufio.NewReaderSize(nc, wsReadBufferSize)
+	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -47,35 +128,240 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusServiceUnavailable, "bayeux: node unhealthy")
 		return
 	}
-	c, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	c, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		s.stats.badRequests.Add(1)
 		return // the upgrader has written the HTTP error
 	}
 	c.SetReadLimit(s.opts.MaxMessageSize)
-	wc := &wsConn{srv: s, c: c, req: r, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// The handler returns now, so that the HTTP server lets go of what it
+	// kept for the request (its goroutine, its writers). The request
+	// stays for the hooks (RequestFromContext), with a context that ends
+	// with the connection instead of with the handler.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	wc := &wsConn{srv: s, c: c, br: hj.br, nc: hj.nc, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{}), cancel: cancel}
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		wc.writeLoop()
-	}()
-	wc.readLoop()
+	wc.origin = &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
+	now := time.Now().UnixNano()
+	wc.lastRead.Store(now)
+	wc.lastPing.Store(now)
+	wc.ticker = time.AfterFunc(s.opts.PingInterval, wc.tick)
+	if s.isClosing() {
+		wc.signal() // Shutdown may have told the connections before this one
+	}
+	if watchable(wc.nc) {
+		if p, err := idlePoller(); err == nil {
+			if sc, ok := wc.nc.(syscall.Conn); ok {
+				if wc.raw, err = sc.SyscallConn(); err == nil {
+					wc.poll = p
+				}
+			}
+		}
+	}
+	if wc.poll != nil {
+		// The client speaks first (its handshake or connect): the poller
+		// starts the reader when it does.
+		wc.rstate = readIdle
+		if err := wc.poll.add(wc); err == nil {
+			return
+		}
+		wc.poll, wc.rstate = nil, readRunning
+	}
+	go wc.read()
+}
+
+// readable is the poller's news that input arrived on the idle connection:
+// it starts the reader.
+func (wc *wsConn) readable() {
+	wc.rmu.Lock()
+	start := wc.rstate == readIdle
+	if start {
+		wc.rstate = readRunning
+	}
+	wc.rmu.Unlock()
+	if start {
+		go wc.read()
+	}
+}
+
+// The kinds of input next finds.
+const (
+	inputMessage = iota // a frame for gorilla's reader: data, a close, a fragment
+	inputNone           // nothing within wsReaderLinger (only with a poller)
+	inputEnd            // the connection failed or ended
+)
+
+// read is the reader goroutine: it reads and processes batches while they
+// come, and when none comes for wsReaderLinger it hands the socket to the
+// poller and ends: a goroutine's stack grows to what processing needs and
+// keeps that size while it waits, which an idle connection may do for
+// minutes. When the connection fails, read closes it.
+func (wc *wsConn) read() {
+	for {
+		switch wc.next() {
+		case inputMessage:
+			if !wc.readBatch() {
+				wc.finish()
+				return
+			}
+		case inputNone:
+			wc.rmu.Lock()
+			wc.rstate = readIdle
+			err := wc.poll.arm(wc)
+			if err != nil {
+				wc.rstate = readRunning
+			}
+			wc.rmu.Unlock()
+			if err != nil {
+				wc.finish() // the socket is closed
+			}
+			return
+		default:
+			wc.finish()
+			return
+		}
+	}
+}
+
+// next waits for the next frame that gorilla's reader must read. It
+// answers the control frames a ping needs itself, pongs to the server's
+// pings and pings from the client, so that a reader is not left waiting
+// inside gorilla's reader, for the next data frame, after them.
+func (wc *wsConn) next() int {
+	for {
+		if wc.br.Buffered() == 0 {
+			if wc.poll != nil {
+				wc.nc.SetReadDeadline(time.Now().Add(wsReaderLinger))
+			}
+			_, err := wc.br.Peek(1)
+			if wc.poll != nil {
+				wc.nc.SetReadDeadline(time.Time{})
+			}
+			var ne net.Error
+			switch {
+			case err == nil:
+			case wc.poll != nil && errors.As(err, &ne) && ne.Timeout():
+				return inputNone
+			default:
+				return inputEnd
+			}
+		}
+		// A control frame from a client: FIN and the opcode, then the
+		// mask bit and a length of at most 125, the 4-byte mask, the
+		// payload (RFC 6455, 5.2 and 5.5).
+		b, err := wc.br.Peek(2)
+		if err != nil {
+			return inputEnd
+		}
+		op, n := b[0], int(b[1]&0x7f)
+		if op != 0x80|websocket.PongMessage && op != 0x80|websocket.PingMessage || b[1]&0x80 == 0 || n > 125 {
+			return inputMessage
+		}
+		f, err := wc.br.Peek(6 + n)
+		if err != nil {
+			return inputEnd
+		}
+		wc.lastRead.Store(time.Now().UnixNano())
+		if op == 0x80|websocket.PingMessage {
+			payload := make([]byte, n)
+			for i := range payload {
+				payload[i] = f[6+i] ^ f[2+i%4]
+			}
+			if err := wc.c.WriteControl(websocket.PongMessage, payload, time.Now().Add(wc.srv.opts.WriteTimeout)); err != nil {
+				return inputEnd
+			}
+		}
+		wc.br.Discard(6 + n)
+	}
+}
+
+// tick asks the writer for a ping every PingInterval, and closes the
+// connection once nothing arrived for PingInterval+PingTimeout (any frame
+// shows the client is there, a pong included). It runs on the ticker's
+// goroutine and sets the ticker for its next run.
+func (wc *wsConn) tick() {
+	s := wc.srv
+	wc.wmu.Lock()
+	stopped := wc.stopped
+	wc.wmu.Unlock()
+	if stopped {
+		return
+	}
+	now := time.Now().UnixNano()
+	interval, silence := int64(s.opts.PingInterval), int64(s.opts.PingInterval+s.opts.PingTimeout)
+	deadline := wc.lastRead.Load() + silence
+	if now >= deadline {
+		s.log.Debug("bayeux websocket silent: closing it", "silence", s.opts.PingInterval+s.opts.PingTimeout)
+		wc.kill()
+		return
+	}
+	last := wc.lastPing.Load()
+	if now-last >= interval-interval/16 { // a timer may fire a little early
+		last = now
+		wc.lastPing.Store(now)
+		wc.pingDue.Store(true)
+		wc.signal()
+	}
+	wc.ticker.Reset(time.Duration(min(last+interval, deadline) - now))
+}
+
+// kill closes the connection from outside its reader: the reader, or the
+// poller for an idle one, finds the end and cleans up (finish).
+func (wc *wsConn) kill() {
+	if wc.poll != nil {
+		_ = wc.shutdownSocket() // an error: the socket is closed already
+		return
+	}
+	wc.c.Close()
+}
+
+// finish cleans up after the connection ended, once, on its reader's
+// goroutine.
+func (wc *wsConn) finish() {
+	s := wc.srv
+	wc.rmu.Lock()
+	wc.rstate = readDone
+	wc.rmu.Unlock()
+	wc.wmu.Lock()
+	wc.stopped = true
+	wc.wmu.Unlock()
 	close(wc.closed)
-	<-writerDone
-	c.Close()
+	wc.writers.Wait()
+	wc.ticker.Stop()
+	wc.mu.Lock()
+	if wc.dueT != nil {
+		wc.dueT.Stop()
+	}
+	wc.mu.Unlock()
+	if wc.poll != nil {
+		wc.poll.remove(wc)
+	}
+	wc.c.Close()
 	wc.release()
+	wc.cancel()
 	s.wsConns.Delete(wc)
 }
 
+// signal tells the writer that there may be something to write, starting
+// it if it does not run.
 func (wc *wsConn) signal() {
-	select {
-	case wc.wake <- struct{}{}:
-	default:
+	wc.wmu.Lock()
+	switch {
+	case wc.writing:
+		select {
+		case wc.wake <- struct{}{}:
+		default:
+		}
+	case !wc.stopped:
+		wc.writing = true
+		wc.writers.Add(1)
+		go wc.writeLoop()
 	}
+	wc.wmu.Unlock()
 }
 
 // bind makes sess the session whose messages this connection delivers: the
@@ -92,14 +378,14 @@ func (wc *wsConn) bind(sess *ServerSession) {
 	}
 	if prev != nil {
 		prev.mu.Lock()
-		if prev.ws == wc {
-			prev.ws = nil
+		if prev.ws.Load() == wc {
+			prev.ws.Store(nil)
 		}
 		prev.mu.Unlock()
 	}
 	sess.mu.Lock()
-	old := sess.ws
-	sess.ws = wc
+	old := sess.ws.Load()
+	sess.ws.Store(wc)
 	sess.mu.Unlock()
 	if old != nil && old != wc {
 		old.unbind(sess)
@@ -118,50 +404,43 @@ func (wc *wsConn) unbind(sess *ServerSession) {
 	wc.signal()
 }
 
-func (wc *wsConn) readLoop() {
+// readBatch reads the message that next found and processes it. It
+// reports false when the connection failed or must close.
+func (wc *wsConn) readBatch() bool {
 	s := wc.srv
-	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
-	// Any frame, a pong included, shows the client is there; a websocket
-	// silent for longer than a ping interval and its timeout is closed.
-	silence := s.opts.PingInterval + s.opts.PingTimeout
-	wc.c.SetPongHandler(func(string) error {
-		return wc.c.SetReadDeadline(time.Now().Add(silence))
-	})
-	for {
-		wc.c.SetReadDeadline(time.Now().Add(silence))
-		_, data, err := wc.c.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				s.stats.badRequests.Add(1)
-				s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
-			}
-			return
-		}
-		s.stats.bytesIn.Add(int64(len(data)))
-		msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
-		if errors.Is(err, errEmptyBatch) {
-			continue // Faye clients send [] as a keep-alive
-		}
-		if err != nil {
+	_, data, err := wc.c.ReadMessage()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
 			s.stats.badRequests.Add(1)
-			code, reason := websocket.CloseInvalidFramePayloadData, err.Error()
-			if errors.Is(err, errTooManyMessages) {
-				code = websocket.CloseMessageTooBig
-			}
-			if len(reason) > 120 {
-				reason = strings.ToValidUTF8(reason[:120], "")
-			}
-			_ = wc.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(code, reason),
-				time.Now().Add(time.Second))
-			return
+			s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
 		}
-		o.browserID = wc.browserID
-		wc.mu.Lock()
-		wc.inBatch = true
-		wc.mu.Unlock()
-		wc.enqueue(s.process(o, msgs, invalid))
+		return false
 	}
+	wc.lastRead.Store(time.Now().UnixNano())
+	s.stats.bytesIn.Add(int64(len(data)))
+	msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
+	if errors.Is(err, errEmptyBatch) {
+		return true // Faye clients send [] as a keep-alive
+	}
+	if err != nil {
+		s.stats.badRequests.Add(1)
+		code, reason := websocket.CloseInvalidFramePayloadData, err.Error()
+		if errors.Is(err, errTooManyMessages) {
+			code = websocket.CloseMessageTooBig
+		}
+		if len(reason) > 120 {
+			reason = strings.ToValidUTF8(reason[:120], "")
+		}
+		_ = wc.c.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(code, reason),
+			time.Now().Add(time.Second))
+		return false
+	}
+	wc.mu.Lock()
+	wc.inBatch = true
+	wc.mu.Unlock()
+	wc.enqueue(s.process(wc.origin, msgs, invalid))
+	return true
 }
 
 // enqueue hands the results of a batch to the writer.
@@ -177,6 +456,11 @@ func (wc *wsConn) enqueue(res result) {
 		old = wc.pending
 		wc.pending = pc
 		wc.due = time.Now().Add(pc.hold)
+		if wc.dueT == nil {
+			wc.dueT = time.AfterFunc(pc.hold, wc.signal)
+		} else {
+			wc.dueT.Reset(pc.hold)
+		}
 		pc.sess.mu.Lock()
 		pc.sess.holds++
 		pc.sess.mu.Unlock()
@@ -228,75 +512,85 @@ func (wc *wsConn) release() {
 	}
 	if sess != nil {
 		sess.mu.Lock()
-		if sess.ws == wc {
-			sess.ws = nil
+		if sess.ws.Load() == wc {
+			sess.ws.Store(nil)
 		}
 		sess.mu.Unlock()
 	}
 }
 
+// writeLoop is the writer goroutine: it writes whatever there is to
+// write, and ends after wsWriterLinger without any, or when the connection
+// closes.
 func (wc *wsConn) writeLoop() {
+	defer wc.writers.Done()
 	s := wc.srv
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	ping := time.NewTicker(s.opts.PingInterval)
-	defer ping.Stop()
-	var armed *pendingConnect
-	closing := s.closing
-	var forced <-chan struct{}
-	// draining is set once the server shuts down: every held connect is
-	// answered at once, and the connection closes when the session has
-	// nothing left to receive (see drained).
-	draining := false
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for {
-		wc.mu.Lock()
-		sess, pending, due := wc.sess, wc.pending, wc.due
-		wc.mu.Unlock()
-		var sessWake <-chan struct{}
-		if sess != nil {
-			sessWake = sess.wake
+		if s.isForced() {
+			wc.goAway()
+			wc.stop()
+			return
 		}
-		var timeout <-chan time.Time
-		if pending != nil {
-			if pending != armed {
-				timer.Reset(time.Until(due))
-				armed = pending
-			}
-			timeout = timer.C
-		}
-		woken := false
-		select {
-		case <-wc.wake:
-		case <-sessWake:
-			woken = true
-		case <-timeout:
-			armed = nil
-		case <-ping.C:
+		if wc.pingDue.CompareAndSwap(true, false) {
 			// The client's pong, like any frame, moves the reader's
 			// deadline on: a silent connection is closed by its reader.
 			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
-				wc.c.Close() // the reader fails and cleans up
+				wc.kill() // the reader finds the end and cleans up
+				wc.stop()
 				return
 			}
-			continue
-		case <-wc.closed:
-			return
-		case <-closing:
-			draining, closing, forced = true, nil, s.forced
-		case <-forced:
-			wc.goAway()
-			return
 		}
-		answered, err := wc.flush(draining, woken)
+		// Once the server shuts down, every held connect is answered at
+		// once, and the connection closes when the session has nothing
+		// left to receive (see drained).
+		draining := s.isClosing()
+		answered, err := wc.flush(draining)
 		if err != nil {
-			wc.c.Close() // the reader fails and cleans up
+			wc.kill() // the reader finds the end and cleans up
+			wc.stop()
 			return
 		}
 		if draining && wc.drained(answered) {
 			wc.goAway()
+			wc.stop()
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(wsWriterLinger)
+		} else {
+			idle.Reset(wsWriterLinger)
+		}
+		select {
+		case <-wc.wake:
+		case <-wc.closed:
+			wc.stop()
+			return
+		case <-idle.C:
+			wc.wmu.Lock()
+			select {
+			case <-wc.wake: // a signal came meanwhile: write first
+				wc.wmu.Unlock()
+				continue
+			default:
+			}
+			wc.writing = false
+			wc.wmu.Unlock()
 			return
 		}
 	}
+}
+
+// stop ends the writer for good: the connection is closing.
+func (wc *wsConn) stop() {
+	wc.wmu.Lock()
+	wc.writing, wc.stopped = false, true
+	wc.wmu.Unlock()
 }
 
 // drained reports, while the server shuts down, whether the connection's
@@ -314,7 +608,7 @@ func (wc *wsConn) drained(answered bool) bool {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	return sess.removed || sess.ws != wc || sess.ack == nil || len(sess.queue) == 0
+	return sess.removed || sess.ws.Load() != wc || sess.ack == nil || len(sess.queue) == 0
 }
 
 // goAway closes the connection with "going away" (1001) as the server
@@ -334,15 +628,14 @@ func (wc *wsConn) goAway() {
 	case <-s.forced:
 	}
 	t.Stop()
-	wc.c.Close()
+	wc.kill()
 }
 
 // flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due. woken says that the
-// session's wake-up started it: when another connection took the session
-// meanwhile, the wake-up is passed on to it. Queued messages that could not
-// be written are put back in the session's queue (see requeue).
-func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
+// messages and the held connect's reply when it is due. Queued messages
+// that could not be written are put back in the session's queue (see
+// requeue).
+func (wc *wsConn) flush(shutdown bool) (answered bool, err error) {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
@@ -374,11 +667,7 @@ func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
 		// Unacknowledged, the messages are sent again with the next
 		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		var owned bool
-		queue, owned = sess.takeQueue(wc)
-		if !owned && woken {
-			sess.signal() // for the connection that owns the session now
-		}
+		queue, _ = sess.takeQueue(wc)
 		defer sess.returnQueue(queue)
 		requeue = queue
 	}
