@@ -63,18 +63,21 @@ type wsConn struct {
 	poll      *wsPoller       // nil: the reader goroutine never ends while the connection lives
 	token     int32           // the socket's name for poll
 	browserID string
-	req       *http.Request // the upgrade request
-	wake      chan struct{} // capacity 1: wakes the writer while it runs
-	closed    chan struct{} // closed when the connection is done
-	origin    *origin       // of the batches read
-	cancel    context.CancelFunc
-	// Pings: the ticker asks the writer for a ping every PingInterval
-	// (pingDue) and closes a connection silent for longer than
-	// PingInterval+PingTimeout (see tick).
-	ticker   *time.Timer
-	lastPing atomic.Int64 // when a ping was last asked for (UnixNano)
-	lastRead atomic.Int64 // when a frame last arrived (UnixNano)
+	req       *http.Request   // the upgrade request
+	wake      chan struct{}   // capacity 1: wakes the writer while it runs
+	closed    chan struct{}   // closed when the connection is done
+	origin    origin          // of the batches read
+	parent    context.Context // the upgrade request's context, for its values (see wsContext)
+	// The connection's one timer (see tick) asks the writer for a ping
+	// every PingInterval (pingDue), closes a connection silent for longer
+	// than PingInterval+PingTimeout, and wakes the writer when the held
+	// connect is due. Times are monotonic (mono).
+	timer    *time.Timer
+	lastRead atomic.Int64 // when a frame last arrived
 	pingDue  atomic.Bool
+	tmu      sync.Mutex // guards lastPing, dueAt and the timer's setting
+	lastPing int64      // when a ping was last asked for
+	dueAt    int64      // when the held connect is due; 0: none
 
 	rmu    sync.Mutex
 	rstate int
@@ -88,8 +91,7 @@ type wsConn struct {
 	out     [][]byte       // replies waiting to be written, in order
 	sess    *ServerSession // the session bound to this connection
 	pending *pendingConnect
-	due     time.Time   // when pending must be answered
-	dueT    *time.Timer // signals at due
+	due     time.Time // when pending must be answered
 	// inBatch is set while the reader processes a batch: like CometD, the
 	// deliveries a batch causes to its own session leave together with
 	// the batch's replies, in one frame.
@@ -139,23 +141,23 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// kept for the request (its goroutine, its writers). The request
 	// stays for the hooks (RequestFromContext), with a context that ends
 	// with the connection instead of with the handler.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	wc := &wsConn{srv: s, c: c, br: hj.br, nc: hj.nc, req: r.WithContext(ctx), wake: make(chan struct{}, 1), closed: make(chan struct{}), cancel: cancel}
+	wc := &wsConn{srv: s, c: c, br: hj.br, nc: hj.nc, parent: r.Context(), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	wc.req = r.WithContext((*wsContext)(wc))
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
-	wc.origin = &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
-	now := time.Now().UnixNano()
+	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
+	now := monoNow()
 	wc.lastRead.Store(now)
-	wc.lastPing.Store(now)
-	wc.ticker = time.AfterFunc(s.opts.PingInterval, wc.tick)
+	wc.lastPing = now
+	wc.timer = time.AfterFunc(s.opts.PingInterval, wc.tick)
 	if s.isClosing() {
 		wc.signal() // Shutdown may have told the connections before this one
 	}
 	if watchable(wc.nc) {
 		if p, err := idlePoller(); err == nil {
-			if sc, ok := wc.nc.(syscall.Conn); ok {
+			if sc, ok := socketOf(wc.nc).(syscall.Conn); ok {
 				if wc.raw, err = sc.SyscallConn(); err == nil {
 					wc.poll = p
 				}
@@ -173,6 +175,36 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	go wc.read()
 }
+
+// socketOf returns the socket under c, which a LimitListener wraps.
+func socketOf(c net.Conn) net.Conn {
+	if lc, ok := c.(*limitConn); ok {
+		return socketOf(lc.Conn)
+	}
+	return c
+}
+
+// wsContext is a websocket's connection as the context of its upgrade
+// request (wsConn.req), which the hooks see: the request's values, done
+// when the connection is. It costs the connection nothing.
+type wsContext wsConn
+
+// Deadline implements context.Context: there is none.
+func (*wsContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed when the connection is done.
+func (c *wsContext) Done() <-chan struct{} { return c.closed }
+
+// Err implements context.Context.
+func (c *wsContext) Err() error {
+	if isClosed(c.closed) {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context with the request's values.
+func (c *wsContext) Value(key any) any { return c.parent.Value(key) }
 
 // readable is the poller's news that input arrived on the idle connection:
 // it starts the reader.
@@ -265,7 +297,7 @@ func (wc *wsConn) next() int {
 		if err != nil {
 			return inputEnd
 		}
-		wc.lastRead.Store(time.Now().UnixNano())
+		wc.lastRead.Store(monoNow())
 		if op == 0x80|websocket.PingMessage {
 			payload := make([]byte, n)
 			for i := range payload {
@@ -279,10 +311,19 @@ func (wc *wsConn) next() int {
 	}
 }
 
-// tick asks the writer for a ping every PingInterval, and closes the
-// connection once nothing arrived for PingInterval+PingTimeout (any frame
-// shows the client is there, a pong included). It runs on the ticker's
-// goroutine and sets the ticker for its next run.
+// procStart is the origin of mono's clock.
+var procStart = time.Now()
+
+// mono returns t as nanoseconds of the monotonic clock since procStart.
+func mono(t time.Time) int64 { return int64(t.Sub(procStart)) }
+
+// monoNow is mono(time.Now()).
+func monoNow() int64 { return int64(time.Since(procStart)) }
+
+// tick runs on the connection's timer: it asks the writer for a ping every
+// PingInterval, closes the connection once nothing arrived for
+// PingInterval+PingTimeout (any frame shows the client is there, a pong
+// included), and wakes the writer when the held connect is due.
 func (wc *wsConn) tick() {
 	s := wc.srv
 	wc.wmu.Lock()
@@ -291,22 +332,40 @@ func (wc *wsConn) tick() {
 	if stopped {
 		return
 	}
-	now := time.Now().UnixNano()
-	interval, silence := int64(s.opts.PingInterval), int64(s.opts.PingInterval+s.opts.PingTimeout)
-	deadline := wc.lastRead.Load() + silence
-	if now >= deadline {
+	now := monoNow()
+	if now >= wc.lastRead.Load()+int64(s.opts.PingInterval+s.opts.PingTimeout) {
 		s.log.Debug("bayeux websocket silent: closing it", "silence", s.opts.PingInterval+s.opts.PingTimeout)
 		wc.kill()
 		return
 	}
-	last := wc.lastPing.Load()
-	if now-last >= interval-interval/16 { // a timer may fire a little early
-		last = now
-		wc.lastPing.Store(now)
+	interval := int64(s.opts.PingInterval)
+	wc.tmu.Lock()
+	ping := now-wc.lastPing >= interval-interval/16 // a timer may run a little early
+	if ping {
+		wc.lastPing = now
+	}
+	due := wc.dueAt != 0 && now >= wc.dueAt
+	if due {
+		wc.dueAt = 0
+	}
+	wc.setTimer(now)
+	wc.tmu.Unlock()
+	if ping {
 		wc.pingDue.Store(true)
+	}
+	if ping || due {
 		wc.signal()
 	}
-	wc.ticker.Reset(time.Duration(min(last+interval, deadline) - now))
+}
+
+// setTimer sets the timer for the next thing tick must do; wc.tmu is held.
+func (wc *wsConn) setTimer(now int64) {
+	s := wc.srv
+	next := min(wc.lastPing+int64(s.opts.PingInterval), wc.lastRead.Load()+int64(s.opts.PingInterval+s.opts.PingTimeout))
+	if wc.dueAt != 0 {
+		next = min(next, wc.dueAt)
+	}
+	wc.timer.Reset(time.Duration(max(next-now, 0)))
 }
 
 // kill closes the connection from outside its reader: the reader, or the
@@ -331,18 +390,12 @@ func (wc *wsConn) finish() {
 	wc.wmu.Unlock()
 	close(wc.closed)
 	wc.writers.Wait()
-	wc.ticker.Stop()
-	wc.mu.Lock()
-	if wc.dueT != nil {
-		wc.dueT.Stop()
-	}
-	wc.mu.Unlock()
+	wc.timer.Stop()
 	if wc.poll != nil {
 		wc.poll.remove(wc)
 	}
 	wc.c.Close()
 	wc.release()
-	wc.cancel()
 	s.wsConns.Delete(wc)
 }
 
@@ -416,7 +469,7 @@ func (wc *wsConn) readBatch() bool {
 		}
 		return false
 	}
-	wc.lastRead.Store(time.Now().UnixNano())
+	wc.lastRead.Store(monoNow())
 	s.stats.bytesIn.Add(int64(len(data)))
 	msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
 	if errors.Is(err, errEmptyBatch) {
@@ -439,7 +492,7 @@ func (wc *wsConn) readBatch() bool {
 	wc.mu.Lock()
 	wc.inBatch = true
 	wc.mu.Unlock()
-	wc.enqueue(s.process(wc.origin, msgs, invalid))
+	wc.enqueue(s.process(&wc.origin, msgs, invalid))
 	return true
 }
 
@@ -455,12 +508,12 @@ func (wc *wsConn) enqueue(res result) {
 	if pc := res.connect; pc != nil {
 		old = wc.pending
 		wc.pending = pc
-		wc.due = time.Now().Add(pc.hold)
-		if wc.dueT == nil {
-			wc.dueT = time.AfterFunc(pc.hold, wc.signal)
-		} else {
-			wc.dueT.Reset(pc.hold)
-		}
+		now := time.Now()
+		wc.due = now.Add(pc.hold)
+		wc.tmu.Lock()
+		wc.dueAt = mono(wc.due)
+		wc.setTimer(mono(now))
+		wc.tmu.Unlock()
 		pc.sess.mu.Lock()
 		pc.sess.holds++
 		pc.sess.mu.Unlock()

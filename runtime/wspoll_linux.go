@@ -52,9 +52,11 @@ func idlePoller() (*wsPoller, error) {
 // TCP or Unix socket. A TLS connection keeps decrypted input of its own
 // that the socket's readiness does not tell about.
 func watchable(c net.Conn) bool {
-	switch c.(type) {
+	switch c := c.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		return true
+	case *limitConn: // LimitListener's: it reads nothing ahead
+		return watchable(c.Conn)
 	}
 	return false
 }
