@@ -30,9 +30,9 @@ var wsWriteBuffers sync.Pool
 
 // wsWriterLinger is how long a websocket's writer goroutine waits for
 // more to write before it ends; the next write starts another. An idle
-// connection so keeps one goroutine, its reader, and a busy one does not
-// start a goroutine per frame.
-const wsWriterLinger = time.Second
+// connection so keeps no goroutine (its held connect is answered every
+// Timeout), and a busy one does not start a goroutine per frame.
+const wsWriterLinger = 250 * time.Millisecond
 
 // wsReaderLinger is how long a websocket's reader goroutine waits for
 // more input after a batch before it hands the socket to the poller and
