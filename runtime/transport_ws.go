@@ -20,8 +20,8 @@ import (
 // larger than it goes out in several writes.
 const wsWriteBufferSize = 16 << 10
 
-// wsReadBufferSize is the size of a websocket's read buffer, which it
-// keeps while idle.
+// wsReadBufferSize is the size of a websocket's read buffer, which an
+// idle connection lets go (see wsConn.read).
 const wsReadBufferSize = 512
 
 // wsWriteBuffers are the write buffers of every server's websockets (all
@@ -233,6 +233,11 @@ const (
 // keeps that size while it waits, which an idle connection may do for
 // minutes. When the connection fails, read closes it.
 func (wc *wsConn) read() {
+	if wc.br.Size() == 0 {
+		// Its buffer was let go when the connection went idle; nothing
+		// but this goroutine reads through it, and nothing waits in it.
+		*wc.br = *bufio.NewReaderSize(wc.nc, wsReadBufferSize)
+	}
 	for {
 		switch wc.next() {
 		case inputMessage:
@@ -241,6 +246,9 @@ func (wc *wsConn) read() {
 				return
 			}
 		case inputNone:
+			// Nothing is buffered: the reader's buffer goes until the
+			// next input (read).
+			*wc.br = bufio.Reader{}
 			wc.rmu.Lock()
 			wc.rstate = readIdle
 			err := wc.poll.arm(wc)
