@@ -203,11 +203,11 @@ func (s *Server) setHealth(err error) {
 		if s.Healthy() == nil {
 			return false // healthy again: the connections left are new
 		}
-		c := k.(*wsConn).c
-		_ = c.WriteControl(websocket.CloseMessage,
+		wc := k.(*wsConn)
+		_ = wc.c.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "node unhealthy"),
 			time.Now().Add(time.Second))
-		c.Close()
+		wc.kill()
 		return true
 	})
 }

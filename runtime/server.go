@@ -67,8 +67,13 @@ func New(opts Options) *Server {
 		s.metrics = newMetrics(s, opts.Metrics)
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 16 << 10,
+		// No read buffer: gorilla reads through the connection's own
+		// small one (wsReadBufferSize, see hijacker); a message larger
+		// than it is read into the message's own buffer.
+		WriteBufferSize: wsWriteBufferSize,
+		// A connection takes a write buffer for each frame and gives it
+		// back when the frame is written: an idle one holds none.
+		WriteBufferPool: &wsWriteBuffers,
 		CheckOrigin:     s.checkWebSocketOrigin,
 	}
 	s.sweeper.Add(1)
@@ -107,6 +112,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			f()
 		}
 		close(s.closing)
+		s.signalWebSockets() // their writers answer held connects and drain
 		if b := s.opts.Broker; b != nil {
 			if err := b.Close(); err != nil {
 				s.log.Warn("bayeux broker close", "err", err)
@@ -130,14 +136,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.forceOnce.Do(func() { close(s.forced) })
+		s.forceOnce.Do(func() {
+			close(s.forced)
+			s.signalWebSockets() // their writers close them now
+		})
 		return ctx.Err()
 	}
 }
 
-func (s *Server) isClosing() bool {
+// signalWebSockets wakes the writer of every websocket.
+func (s *Server) signalWebSockets() {
+	s.wsConns.Range(func(k, _ any) bool {
+		k.(*wsConn).signal()
+		return true
+	})
+}
+
+func (s *Server) isForced() bool { return isClosed(s.forced) }
+
+func (s *Server) isClosing() bool { return isClosed(s.closing) }
+
+// isClosed reports whether ch is closed (it is never sent on).
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-s.closing:
+	case <-ch:
 		return true
 	default:
 		return false

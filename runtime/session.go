@@ -86,8 +86,10 @@ type ServerSession struct {
 	connectSeq uint64
 	expires    time.Time
 	subs       map[*Channel]struct{}
-	ws         *wsConn // the websocket this session is bound to, if any
-	lazyTimer  *time.Timer
+	// ws is the websocket this session is bound to, if any; written under
+	// mu, read without it by notify.
+	ws        atomic.Pointer[wsConn]
+	lazyTimer *time.Timer
 
 	userID    string
 	roles     []string
@@ -252,11 +254,18 @@ func (s *ServerSession) hasUrgent() bool {
 	return s.urgent
 }
 
-// notify wakes whoever delivers the session's messages: its held connect,
-// its websocket writer, or its local session's dispatcher.
+// notify wakes whoever delivers the session's messages: its websocket's
+// writer, its held connect, or its local session's dispatcher.
 func (s *ServerSession) notify() {
 	if s.local != nil {
 		s.local.wakeUp()
+		return
+	}
+	// A session moves from a websocket to long polls under s.mu, and a
+	// long poll looks at the queue after that: whatever was queued before
+	// is found by either.
+	if ws := s.ws.Load(); ws != nil {
+		ws.signal()
 		return
 	}
 	s.signal()
@@ -271,7 +280,7 @@ func (s *ServerSession) notify() {
 // written it.
 func (s *ServerSession) takeQueue(by *wsConn) (q [][]byte, owned bool) {
 	s.mu.Lock()
-	if s.ws != by {
+	if s.ws.Load() != by {
 		s.mu.Unlock()
 		return nil, false
 	}
@@ -320,8 +329,8 @@ func (s *ServerSession) requeue(q [][]byte) {
 // websocket that delivered them, if any, stops.
 func (s *ServerSession) detachWebSocket() {
 	s.mu.Lock()
-	old := s.ws
-	s.ws = nil
+	old := s.ws.Load()
+	s.ws.Store(nil)
 	s.mu.Unlock()
 	if old != nil {
 		old.unbind(s)

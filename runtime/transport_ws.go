@@ -1,27 +1,91 @@
 package runtime
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/gorilla/websocket"
 )
 
-// wsConn is one websocket connection. Its reader goroutine processes
-// incoming batches; its writer goroutine owns every write: replies, queued
-// messages (delivered as soon as they are queued, without waiting for a
-// /meta/connect), and the held /meta/connect's reply when it is due.
+// wsWriteBufferSize is the size of a websocket write buffer: a frame
+// larger than it goes out in several writes.
+const wsWriteBufferSize = 16 << 10
+
+// wsReadBufferSize is the size of a websocket's read buffer, which an
+// idle connection lets go (see wsConn.read).
+const wsReadBufferSize = 512
+
+// wsWriteBuffers are the write buffers of every server's websockets (all
+// of one size, wsWriteBufferSize).
+var wsWriteBuffers sync.Pool
+
+// wsWriterLinger is how long a websocket's writer goroutine waits for
+// more to write before it ends; the next write starts another. An idle
+// connection so keeps no goroutine (its held connect is answered every
+// Timeout), and a busy one does not start a goroutine per frame.
+const wsWriterLinger = 250 * time.Millisecond
+
+// wsReaderLinger is how long a websocket's reader goroutine waits for
+// more input after a batch before it hands the socket to the poller and
+// ends: a busy connection keeps its reader, an idle one has none.
+const wsReaderLinger = 250 * time.Millisecond
+
+// The reader's states (wsConn.rstate).
+const (
+	readRunning = iota // a reader goroutine runs
+	readIdle           // no reader: the poller watches the socket
+	readDone           // the connection is closed
+)
+
+// wsConn is one websocket connection. While input arrives, a reader
+// goroutine reads and processes it; an idle connection has none, the
+// process's poller watches its socket and starts one when input arrives
+// (where the socket can be watched: see wsPoller). A writer goroutine,
+// started when there is something to write (signal), owns every write:
+// replies, queued messages (delivered as soon as they are queued, without
+// waiting for a /meta/connect), the held /meta/connect's reply when it is
+// due, and pings.
 type wsConn struct {
 	srv       *Server
 	c         *websocket.Conn
+	br        *bufio.Reader   // the connection's reader, which gorilla reads through
+	nc        net.Conn        // the socket
+	raw       syscall.RawConn // the socket's descriptor, when poll watches it
+	poll      *wsPoller       // nil: the reader goroutine never ends while the connection lives
+	token     int32           // the socket's name for poll
 	browserID string
-	req       *http.Request // the upgrade request
-	wake      chan struct{} // capacity 1
-	closed    chan struct{} // closed when the reader stops
+	req       *http.Request   // the upgrade request
+	wake      chan struct{}   // capacity 1: wakes the writer while it runs
+	closed    chan struct{}   // closed when the connection is done
+	origin    origin          // of the batches read
+	parent    context.Context // the upgrade request's context, for its values (see wsContext)
+	// The connection's one timer (see tick) asks the writer for a ping
+	// every PingInterval (pingDue), closes a connection silent for longer
+	// than PingInterval+PingTimeout, and wakes the writer when the held
+	// connect is due. Times are monotonic (mono).
+	timer    *time.Timer
+	lastRead atomic.Int64 // when a frame last arrived
+	pingDue  atomic.Bool
+	tmu      sync.Mutex // guards lastPing, dueAt and the timer's setting
+	lastPing int64      // when a ping was last asked for
+	dueAt    int64      // when the held connect is due; 0: none
+
+	rmu    sync.Mutex
+	rstate int
+
+	wmu     sync.Mutex
+	writing bool // a writer goroutine runs
+	stopped bool // the connection is closing: no writer starts
+	writers sync.WaitGroup
 
 	mu      sync.Mutex
 	out     [][]byte       // replies waiting to be written, in order
@@ -32,6 +96,25 @@ type wsConn struct {
 	// deliveries a batch causes to its own session leave together with
 	// the batch's replies, in one frame.
 	inBatch bool
+}
+
+// hijacker hands the websocket upgrader the socket with a reader of the
+// connection's own (br), whose Buffered tells whether input waits; the
+// HTTP server's 4 KiB reader is let go.
+type hijacker struct {
+	http.ResponseWriter
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err // the upgrader refuses input sent before its reply
+	}
+	h.nc, h.br = nc, bufio.NewReaderSize(nc, wsReadBufferSize)
+	return nc, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -47,35 +130,299 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, http.StatusServiceUnavailable, "bayeux: node unhealthy")
 		return
 	}
-	c, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	c, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		s.stats.badRequests.Add(1)
 		return // the upgrader has written the HTTP error
 	}
 	c.SetReadLimit(s.opts.MaxMessageSize)
-	wc := &wsConn{srv: s, c: c, req: r, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// The handler returns now, so that the HTTP server lets go of what it
+	// kept for the request (its goroutine, its writers). The request
+	// stays for the hooks (RequestFromContext), with a context that ends
+	// with the connection instead of with the handler.
+	wc := &wsConn{srv: s, c: c, br: hj.br, nc: hj.nc, parent: r.Context(), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	wc.req = r.WithContext((*wsContext)(wc))
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
 	s.wsConns.Store(wc, struct{}{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		wc.writeLoop()
-	}()
-	wc.readLoop()
+	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
+	now := monoNow()
+	wc.lastRead.Store(now)
+	wc.lastPing = now
+	wc.timer = time.AfterFunc(s.opts.PingInterval, wc.tick)
+	if s.isClosing() {
+		wc.signal() // Shutdown may have told the connections before this one
+	}
+	if watchable(wc.nc) {
+		if p, err := idlePoller(); err == nil {
+			if sc, ok := socketOf(wc.nc).(syscall.Conn); ok {
+				if wc.raw, err = sc.SyscallConn(); err == nil {
+					wc.poll = p
+				}
+			}
+		}
+	}
+	if wc.poll != nil {
+		// The client speaks first (its handshake or connect): the poller
+		// starts the reader when it does.
+		wc.rstate = readIdle
+		if err := wc.poll.add(wc); err == nil {
+			return
+		}
+		wc.poll, wc.rstate = nil, readRunning
+	}
+	go wc.read()
+}
+
+// socketOf returns the socket under c, which a LimitListener wraps.
+func socketOf(c net.Conn) net.Conn {
+	if lc, ok := c.(*limitConn); ok {
+		return socketOf(lc.Conn)
+	}
+	return c
+}
+
+// wsContext is a websocket's connection as the context of its upgrade
+// request (wsConn.req), which the hooks see: the request's values, done
+// when the connection is. It costs the connection nothing.
+type wsContext wsConn
+
+// Deadline implements context.Context: there is none.
+func (*wsContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed when the connection is done.
+func (c *wsContext) Done() <-chan struct{} { return c.closed }
+
+// Err implements context.Context.
+func (c *wsContext) Err() error {
+	if isClosed(c.closed) {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context with the request's values.
+func (c *wsContext) Value(key any) any { return c.parent.Value(key) }
+
+// readable is the poller's news that input arrived on the idle connection:
+// it starts the reader.
+func (wc *wsConn) readable() {
+	wc.rmu.Lock()
+	start := wc.rstate == readIdle
+	if start {
+		wc.rstate = readRunning
+	}
+	wc.rmu.Unlock()
+	if start {
+		go wc.read()
+	}
+}
+
+// The kinds of input next finds.
+const (
+	inputMessage = iota // a frame for gorilla's reader: data, a close, a fragment
+	inputNone           // nothing within wsReaderLinger (only with a poller)
+	inputEnd            // the connection failed or ended
+)
+
+// read is the reader goroutine: it reads and processes batches while they
+// come, and when none comes for wsReaderLinger it hands the socket to the
+// poller and ends: a goroutine's stack grows to what processing needs and
+// keeps that size while it waits, which an idle connection may do for
+// minutes. When the connection fails, read closes it.
+func (wc *wsConn) read() {
+	if wc.br.Size() == 0 {
+		// Its buffer was let go when the connection went idle; nothing
+		// but this goroutine reads through it, and nothing waits in it.
+		*wc.br = *bufio.NewReaderSize(wc.nc, wsReadBufferSize)
+	}
+	for {
+		switch wc.next() {
+		case inputMessage:
+			if !wc.readBatch() {
+				wc.finish()
+				return
+			}
+		case inputNone:
+			// Nothing is buffered: the reader's buffer goes until the
+			// next input (read).
+			*wc.br = bufio.Reader{}
+			wc.rmu.Lock()
+			wc.rstate = readIdle
+			err := wc.poll.arm(wc)
+			if err != nil {
+				wc.rstate = readRunning
+			}
+			wc.rmu.Unlock()
+			if err != nil {
+				wc.finish() // the socket is closed
+			}
+			return
+		default:
+			wc.finish()
+			return
+		}
+	}
+}
+
+// next waits for the next frame that gorilla's reader must read. It
+// answers the control frames a ping needs itself, pongs to the server's
+// pings and pings from the client, so that a reader is not left waiting
+// inside gorilla's reader, for the next data frame, after them.
+func (wc *wsConn) next() int {
+	for {
+		if wc.br.Buffered() == 0 {
+			if wc.poll != nil {
+				wc.nc.SetReadDeadline(time.Now().Add(wsReaderLinger))
+			}
+			_, err := wc.br.Peek(1)
+			if wc.poll != nil {
+				wc.nc.SetReadDeadline(time.Time{})
+			}
+			var ne net.Error
+			switch {
+			case err == nil:
+			case wc.poll != nil && errors.As(err, &ne) && ne.Timeout():
+				return inputNone
+			default:
+				return inputEnd
+			}
+		}
+		// A control frame from a client: FIN and the opcode, then the
+		// mask bit and a length of at most 125, the 4-byte mask, the
+		// payload (RFC 6455, 5.2 and 5.5).
+		b, err := wc.br.Peek(2)
+		if err != nil {
+			return inputEnd
+		}
+		op, n := b[0], int(b[1]&0x7f)
+		if op != 0x80|websocket.PongMessage && op != 0x80|websocket.PingMessage || b[1]&0x80 == 0 || n > 125 {
+			return inputMessage
+		}
+		f, err := wc.br.Peek(6 + n)
+		if err != nil {
+			return inputEnd
+		}
+		wc.lastRead.Store(monoNow())
+		if op == 0x80|websocket.PingMessage {
+			payload := make([]byte, n)
+			for i := range payload {
+				payload[i] = f[6+i] ^ f[2+i%4]
+			}
+			if err := wc.c.WriteControl(websocket.PongMessage, payload, time.Now().Add(wc.srv.opts.WriteTimeout)); err != nil {
+				return inputEnd
+			}
+		}
+		wc.br.Discard(6 + n)
+	}
+}
+
+// procStart is the origin of mono's clock.
+var procStart = time.Now()
+
+// mono returns t as nanoseconds of the monotonic clock since procStart.
+func mono(t time.Time) int64 { return int64(t.Sub(procStart)) }
+
+// monoNow is mono(time.Now()).
+func monoNow() int64 { return int64(time.Since(procStart)) }
+
+// tick runs on the connection's timer: it asks the writer for a ping every
+// PingInterval, closes the connection once nothing arrived for
+// PingInterval+PingTimeout (any frame shows the client is there, a pong
+// included), and wakes the writer when the held connect is due.
+func (wc *wsConn) tick() {
+	s := wc.srv
+	wc.wmu.Lock()
+	stopped := wc.stopped
+	wc.wmu.Unlock()
+	if stopped {
+		return
+	}
+	now := monoNow()
+	if now >= wc.lastRead.Load()+int64(s.opts.PingInterval+s.opts.PingTimeout) {
+		s.log.Debug("bayeux websocket silent: closing it", "silence", s.opts.PingInterval+s.opts.PingTimeout)
+		wc.kill()
+		return
+	}
+	interval := int64(s.opts.PingInterval)
+	wc.tmu.Lock()
+	ping := now-wc.lastPing >= interval-interval/16 // a timer may run a little early
+	if ping {
+		wc.lastPing = now
+	}
+	due := wc.dueAt != 0 && now >= wc.dueAt
+	if due {
+		wc.dueAt = 0
+	}
+	wc.setTimer(now)
+	wc.tmu.Unlock()
+	if ping {
+		wc.pingDue.Store(true)
+	}
+	if ping || due {
+		wc.signal()
+	}
+}
+
+// setTimer sets the timer for the next thing tick must do; wc.tmu is held.
+func (wc *wsConn) setTimer(now int64) {
+	s := wc.srv
+	next := min(wc.lastPing+int64(s.opts.PingInterval), wc.lastRead.Load()+int64(s.opts.PingInterval+s.opts.PingTimeout))
+	if wc.dueAt != 0 {
+		next = min(next, wc.dueAt)
+	}
+	wc.timer.Reset(time.Duration(max(next-now, 0)))
+}
+
+// kill closes the connection from outside its reader: the reader, or the
+// poller for an idle one, finds the end and cleans up (finish).
+func (wc *wsConn) kill() {
+	if wc.poll != nil {
+		_ = wc.shutdownSocket() // an error: the socket is closed already
+		return
+	}
+	wc.c.Close()
+}
+
+// finish cleans up after the connection ended, once, on its reader's
+// goroutine.
+func (wc *wsConn) finish() {
+	s := wc.srv
+	wc.rmu.Lock()
+	wc.rstate = readDone
+	wc.rmu.Unlock()
+	wc.wmu.Lock()
+	wc.stopped = true
+	wc.wmu.Unlock()
 	close(wc.closed)
-	<-writerDone
-	c.Close()
+	wc.writers.Wait()
+	wc.timer.Stop()
+	if wc.poll != nil {
+		wc.poll.remove(wc)
+	}
+	wc.c.Close()
 	wc.release()
 	s.wsConns.Delete(wc)
 }
 
+// signal tells the writer that there may be something to write, starting
+// it if it does not run.
 func (wc *wsConn) signal() {
-	select {
-	case wc.wake <- struct{}{}:
-	default:
+	wc.wmu.Lock()
+	switch {
+	case wc.writing:
+		select {
+		case wc.wake <- struct{}{}:
+		default:
+		}
+	case !wc.stopped:
+		wc.writing = true
+		wc.writers.Add(1)
+		go wc.writeLoop()
 	}
+	wc.wmu.Unlock()
 }
 
 // bind makes sess the session whose messages this connection delivers: the
@@ -92,14 +439,14 @@ func (wc *wsConn) bind(sess *ServerSession) {
 	}
 	if prev != nil {
 		prev.mu.Lock()
-		if prev.ws == wc {
-			prev.ws = nil
+		if prev.ws.Load() == wc {
+			prev.ws.Store(nil)
 		}
 		prev.mu.Unlock()
 	}
 	sess.mu.Lock()
-	old := sess.ws
-	sess.ws = wc
+	old := sess.ws.Load()
+	sess.ws.Store(wc)
 	sess.mu.Unlock()
 	if old != nil && old != wc {
 		old.unbind(sess)
@@ -118,50 +465,43 @@ func (wc *wsConn) unbind(sess *ServerSession) {
 	wc.signal()
 }
 
-func (wc *wsConn) readLoop() {
+// readBatch reads the message that next found and processes it. It
+// reports false when the connection failed or must close.
+func (wc *wsConn) readBatch() bool {
 	s := wc.srv
-	o := &origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req}
-	// Any frame, a pong included, shows the client is there; a websocket
-	// silent for longer than a ping interval and its timeout is closed.
-	silence := s.opts.PingInterval + s.opts.PingTimeout
-	wc.c.SetPongHandler(func(string) error {
-		return wc.c.SetReadDeadline(time.Now().Add(silence))
-	})
-	for {
-		wc.c.SetReadDeadline(time.Now().Add(silence))
-		_, data, err := wc.c.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				s.stats.badRequests.Add(1)
-				s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
-			}
-			return
-		}
-		s.stats.bytesIn.Add(int64(len(data)))
-		msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
-		if errors.Is(err, errEmptyBatch) {
-			continue // Faye clients send [] as a keep-alive
-		}
-		if err != nil {
+	_, data, err := wc.c.ReadMessage()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
 			s.stats.badRequests.Add(1)
-			code, reason := websocket.CloseInvalidFramePayloadData, err.Error()
-			if errors.Is(err, errTooManyMessages) {
-				code = websocket.CloseMessageTooBig
-			}
-			if len(reason) > 120 {
-				reason = strings.ToValidUTF8(reason[:120], "")
-			}
-			_ = wc.c.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(code, reason),
-				time.Now().Add(time.Second))
-			return
+			s.log.Info("bayeux websocket message too large", "limit", s.opts.MaxMessageSize)
 		}
-		o.browserID = wc.browserID
-		wc.mu.Lock()
-		wc.inBatch = true
-		wc.mu.Unlock()
-		wc.enqueue(s.process(o, msgs, invalid))
+		return false
 	}
+	wc.lastRead.Store(monoNow())
+	s.stats.bytesIn.Add(int64(len(data)))
+	msgs, invalid, err := decodeMessages(data, s.opts.MaxMessagesPerRequest)
+	if errors.Is(err, errEmptyBatch) {
+		return true // Faye clients send [] as a keep-alive
+	}
+	if err != nil {
+		s.stats.badRequests.Add(1)
+		code, reason := websocket.CloseInvalidFramePayloadData, err.Error()
+		if errors.Is(err, errTooManyMessages) {
+			code = websocket.CloseMessageTooBig
+		}
+		if len(reason) > 120 {
+			reason = strings.ToValidUTF8(reason[:120], "")
+		}
+		_ = wc.c.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(code, reason),
+			time.Now().Add(time.Second))
+		return false
+	}
+	wc.mu.Lock()
+	wc.inBatch = true
+	wc.mu.Unlock()
+	wc.enqueue(s.process(&wc.origin, msgs, invalid))
+	return true
 }
 
 // enqueue hands the results of a batch to the writer.
@@ -176,7 +516,12 @@ func (wc *wsConn) enqueue(res result) {
 	if pc := res.connect; pc != nil {
 		old = wc.pending
 		wc.pending = pc
-		wc.due = time.Now().Add(pc.hold)
+		now := time.Now()
+		wc.due = now.Add(pc.hold)
+		wc.tmu.Lock()
+		wc.dueAt = mono(wc.due)
+		wc.setTimer(mono(now))
+		wc.tmu.Unlock()
 		pc.sess.mu.Lock()
 		pc.sess.holds++
 		pc.sess.mu.Unlock()
@@ -228,75 +573,85 @@ func (wc *wsConn) release() {
 	}
 	if sess != nil {
 		sess.mu.Lock()
-		if sess.ws == wc {
-			sess.ws = nil
+		if sess.ws.Load() == wc {
+			sess.ws.Store(nil)
 		}
 		sess.mu.Unlock()
 	}
 }
 
+// writeLoop is the writer goroutine: it writes whatever there is to
+// write, and ends after wsWriterLinger without any, or when the connection
+// closes.
 func (wc *wsConn) writeLoop() {
+	defer wc.writers.Done()
 	s := wc.srv
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	ping := time.NewTicker(s.opts.PingInterval)
-	defer ping.Stop()
-	var armed *pendingConnect
-	closing := s.closing
-	var forced <-chan struct{}
-	// draining is set once the server shuts down: every held connect is
-	// answered at once, and the connection closes when the session has
-	// nothing left to receive (see drained).
-	draining := false
+	var idle *time.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	for {
-		wc.mu.Lock()
-		sess, pending, due := wc.sess, wc.pending, wc.due
-		wc.mu.Unlock()
-		var sessWake <-chan struct{}
-		if sess != nil {
-			sessWake = sess.wake
+		if s.isForced() {
+			wc.goAway()
+			wc.stop()
+			return
 		}
-		var timeout <-chan time.Time
-		if pending != nil {
-			if pending != armed {
-				timer.Reset(time.Until(due))
-				armed = pending
-			}
-			timeout = timer.C
-		}
-		woken := false
-		select {
-		case <-wc.wake:
-		case <-sessWake:
-			woken = true
-		case <-timeout:
-			armed = nil
-		case <-ping.C:
+		if wc.pingDue.CompareAndSwap(true, false) {
 			// The client's pong, like any frame, moves the reader's
 			// deadline on: a silent connection is closed by its reader.
 			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
-				wc.c.Close() // the reader fails and cleans up
+				wc.kill() // the reader finds the end and cleans up
+				wc.stop()
 				return
 			}
-			continue
-		case <-wc.closed:
-			return
-		case <-closing:
-			draining, closing, forced = true, nil, s.forced
-		case <-forced:
-			wc.goAway()
-			return
 		}
-		answered, err := wc.flush(draining, woken)
+		// Once the server shuts down, every held connect is answered at
+		// once, and the connection closes when the session has nothing
+		// left to receive (see drained).
+		draining := s.isClosing()
+		answered, err := wc.flush(draining)
 		if err != nil {
-			wc.c.Close() // the reader fails and cleans up
+			wc.kill() // the reader finds the end and cleans up
+			wc.stop()
 			return
 		}
 		if draining && wc.drained(answered) {
 			wc.goAway()
+			wc.stop()
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(wsWriterLinger)
+		} else {
+			idle.Reset(wsWriterLinger)
+		}
+		select {
+		case <-wc.wake:
+		case <-wc.closed:
+			wc.stop()
+			return
+		case <-idle.C:
+			wc.wmu.Lock()
+			select {
+			case <-wc.wake: // a signal came meanwhile: write first
+				wc.wmu.Unlock()
+				continue
+			default:
+			}
+			wc.writing = false
+			wc.wmu.Unlock()
 			return
 		}
 	}
+}
+
+// stop ends the writer for good: the connection is closing.
+func (wc *wsConn) stop() {
+	wc.wmu.Lock()
+	wc.writing, wc.stopped = false, true
+	wc.wmu.Unlock()
 }
 
 // drained reports, while the server shuts down, whether the connection's
@@ -314,7 +669,7 @@ func (wc *wsConn) drained(answered bool) bool {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	return sess.removed || sess.ws != wc || sess.ack == nil || len(sess.queue) == 0
+	return sess.removed || sess.ws.Load() != wc || sess.ack == nil || len(sess.queue) == 0
 }
 
 // goAway closes the connection with "going away" (1001) as the server
@@ -334,15 +689,14 @@ func (wc *wsConn) goAway() {
 	case <-s.forced:
 	}
 	t.Stop()
-	wc.c.Close()
+	wc.kill()
 }
 
 // flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due. woken says that the
-// session's wake-up started it: when another connection took the session
-// meanwhile, the wake-up is passed on to it. Queued messages that could not
-// be written are put back in the session's queue (see requeue).
-func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
+// messages and the held connect's reply when it is due. Queued messages
+// that could not be written are put back in the session's queue (see
+// requeue).
+func (wc *wsConn) flush(shutdown bool) (answered bool, err error) {
 	s := wc.srv
 	now := time.Now()
 	wc.mu.Lock()
@@ -374,11 +728,7 @@ func (wc *wsConn) flush(shutdown, woken bool) (answered bool, err error) {
 		// Unacknowledged, the messages are sent again with the next
 		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		var owned bool
-		queue, owned = sess.takeQueue(wc)
-		if !owned && woken {
-			sess.signal() // for the connection that owns the session now
-		}
+		queue, _ = sess.takeQueue(wc)
 		defer sess.returnQueue(queue)
 		requeue = queue
 	}

@@ -13,7 +13,9 @@
 // Handshake starts a session and a background connect loop that holds one
 // /meta/connect at a time and follows the server's advice: "retry" after the
 // advised interval (plus a backoff that grows by 1s per failure up to 60s,
-// see WithBackoff), "handshake" to get a new session, "none" to stop. When
+// see WithBackoff, each wait drawn between half and one and a half times
+// it, so that clients that lost their server together do not all come back
+// in the same moment), "handshake" to get a new session, "none" to stop. When
 // the server forgets the session (a 402 error or "handshake" advice), the
 // Client handshakes again and re-subscribes every local subscription on its
 // own, in one batch: an application does not lose its subscriptions. State

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -29,7 +30,7 @@ func (c *Client) connectLoop(r *run) {
 	var enc connectEncoder
 	for {
 		adv := c.currentAdvice()
-		if !sleep(ctx, adv.interval+backoff) {
+		if !sleep(ctx, adv.interval+spread(backoff)) {
 			return
 		}
 		reply, err := c.connect(ctx, &enc, first, adv)
@@ -207,7 +208,7 @@ func (c *Client) rehandshake(r *run, cause error) (ok, resub bool) {
 		}
 		backoff = min(backoff+c.o.backoffInc, c.o.maxBackoff)
 		c.log.Info("bayeux client: handshake failed", "err", err, "backoff", backoff)
-		if !sleep(r.ctx, c.currentAdvice().interval+backoff) {
+		if !sleep(r.ctx, c.currentAdvice().interval+spread(backoff)) {
 			return false, false
 		}
 	}
@@ -235,6 +236,17 @@ func (c *Client) resubscribeBounded(ctx context.Context, id string) (retry bool)
 }
 
 // sleep waits for d or until ctx ends; it reports whether ctx is still live.
+// spread returns a backoff drawn over [d/2, 3d/2): clients that lost their
+// server at the same moment come back over a second, not in the same
+// millisecond, and the restarted server answers them as they come instead
+// of all at once.
+func spread(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d)
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil

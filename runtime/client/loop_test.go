@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 )
@@ -50,5 +51,32 @@ func TestConnectEncoder(t *testing.T) {
 		if _, err := bayeux.NewDecoder().Decode(got); err != nil {
 			t.Errorf("bayeux.Decoder refuses %s: %v", got, err)
 		}
+	}
+}
+
+// TestBackoffSpread: a backoff of d is drawn over [d/2, 3d/2), and a
+// thousand clients failing together do not retry together.
+func TestBackoffSpread(t *testing.T) {
+	const d = time.Second
+	seen := map[time.Duration]bool{}
+	early, late := 0, 0
+	for range 1000 {
+		got := spread(d)
+		if got < d/2 || got >= 3*d/2 {
+			t.Fatalf("spread(%v) = %v, want [%v, %v)", d, got, d/2, 3*d/2)
+		}
+		seen[got/(10*time.Millisecond)] = true
+		if got < d {
+			early++
+		} else {
+			late++
+		}
+	}
+	// 100 buckets of 10 ms: a draw that did not spread would fill one.
+	if len(seen) < 90 || early < 400 || late < 400 {
+		t.Fatalf("1000 draws in %d buckets of 10 ms, %d early, %d late", len(seen), early, late)
+	}
+	if spread(0) != 0 {
+		t.Fatal("no backoff must stay none")
 	}
 }
