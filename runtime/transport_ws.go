@@ -146,15 +146,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(s.opts.BrowserCookieName); err == nil {
 		wc.browserID = ck.Value
 	}
-	s.wsConns.Store(wc, struct{}{})
 	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
-	now := monoNow()
-	wc.lastRead.Store(now)
-	wc.lastPing = now
-	wc.timer = time.AfterFunc(s.opts.PingInterval, wc.tick)
-	if s.isClosing() {
-		wc.signal() // Shutdown may have told the connections before this one
-	}
 	if watchable(wc.nc) {
 		if p, err := idlePoller(); err == nil {
 			if sc, ok := socketOf(wc.nc).(syscall.Conn); ok {
@@ -165,13 +157,29 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if wc.poll != nil {
+		wc.rstate = readIdle
+	}
+	// Everything the timer, Shutdown and the poller read is set: the
+	// connection can be seen.
+	now := monoNow()
+	wc.lastRead.Store(now)
+	wc.lastPing = now
+	wc.tmu.Lock()
+	wc.timer = time.AfterFunc(s.opts.PingInterval, wc.tick)
+	wc.tmu.Unlock()
+	s.wsConns.Store(wc, struct{}{})
+	if s.isClosing() {
+		wc.signal() // Shutdown may have told the connections before this one
+	}
+	if wc.poll != nil {
 		// The client speaks first (its handshake or connect): the poller
 		// starts the reader when it does.
-		wc.rstate = readIdle
 		if err := wc.poll.add(wc); err == nil {
 			return
 		}
+		wc.rmu.Lock()
 		wc.poll, wc.rstate = nil, readRunning
+		wc.rmu.Unlock()
 	}
 	go wc.read()
 }
@@ -379,7 +387,10 @@ func (wc *wsConn) setTimer(now int64) {
 // kill closes the connection from outside its reader: the reader, or the
 // poller for an idle one, finds the end and cleans up (finish).
 func (wc *wsConn) kill() {
-	if wc.poll != nil {
+	wc.rmu.Lock()
+	watched := wc.poll != nil
+	wc.rmu.Unlock()
+	if watched {
 		_ = wc.shutdownSocket() // an error: the socket is closed already
 		return
 	}
