@@ -168,12 +168,14 @@ and the server's RSS before and --settle after.`,
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "publish this long before measuring")
 	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing")
 	f.BoolVar(&cfg.NetHTTP, "net-http", false, "long-polling through net/http's client instead of the leaner direct HTTP/1.1 one (https always uses net/http)")
+	f.BoolVar(&cfg.HeldOnly, "held-only", false, "long-polling through net/http's client, which closes a connection idle for a second: a session keeps only the connection of its held connect (with --idle: the memory of a held long-poll alone)")
 	f.IntVar(&cfg.SetupConcurrency, "setup-concurrency", loadtest.DefaultSetupConcurrency, "sessions set up at once")
 	f.IntVar(&idle.Sessions, "idle", 0, "hold this many idle sessions and report the server's memory per session")
 	f.IntVar(&idle.Channels, "channels", loadtest.DefaultIdleChannels, "with --idle: channels the sessions are spread over")
 	f.DurationVar(&idle.Settle, "settle", loadtest.DefaultSettle, "with --idle: wait this long after setting the sessions up before measuring")
 	f.IntVar(&idle.ServerPID, "server-pid", 0, "with --idle: the server's process id (its RSS is read from /proc)")
 	f.StringVar(&idle.DebugAddr, "server-debug", "", "with --idle: the server's debug address (cometgen serve --debug-addr)")
+	f.BoolVar(&idle.Collect, "server-gc", false, "with --idle and --server-debug: then make the server collect its garbage and return free memory to the system, and read its memory again")
 	f.IntVar(&broadcast.Subscribers, "broadcast", 0, "broadcast mode: this many subscribers, one publisher at --rate (default 10/s); reports the latency to the last subscriber")
 	f.IntVar(&storm.Sessions, "storm", 0, "storm mode: this many sessions, the server (--server-cmd) killed and started again")
 	f.StringVar(&serverCmd, "server-cmd", "", "with --storm: the server's command line (split on spaces, no shell), serving --url")
@@ -191,7 +193,7 @@ and the server's RSS before and --settle after.`,
 // runIdle runs bench --idle: the flags shared with the load test come from
 // cfg.
 func runIdle(cmd *cobra.Command, idle loadtest.IdleConfig, cfg loadtest.Config, asJSON bool) error {
-	idle.URL, idle.Transport, idle.NetHTTP = cfg.URL, cfg.Transport, cfg.NetHTTP
+	idle.URL, idle.Transport, idle.NetHTTP, idle.HeldOnly = cfg.URL, cfg.Transport, cfg.NetHTTP, cfg.HeldOnly
 	idle.SetupConcurrency, idle.Logger = cfg.SetupConcurrency, cfg.Logger
 	if cmd.Flags().Changed("channel") {
 		idle.Prefix = cfg.Channel

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -120,4 +123,81 @@ func TestBenchIdle(t *testing.T) {
 	if rep.Connected != 30 || rep.After.Sessions != 30 || rep.After.RSS <= 0 || rep.After.HeapInuse <= 0 || rep.After.Goroutines < 30 {
 		t.Errorf("report: %s", out.String())
 	}
+}
+
+// TestBenchIdleLongPolling holds long-polling sessions on cometgen serve:
+// with --held-only a session keeps one connection, its held connect, which
+// the server parks (--park-after): one goroutine a session; without
+// parking, the handler's and net/http's reader's; with the client's second
+// connection kept, the server's goroutine serving it besides. --server-gc
+// reads the memory a third time, after a collection.
+func TestBenchIdleLongPolling(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		park       string
+		heldOnly   bool
+		goroutines int // per session
+	}{
+		{"parked, held only", "100ms", true, 1},
+		{"not parked, held only", "0", true, 2},
+		{"parked, two connections", "100ms", false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			debug := freeAddr(t)
+			url := startServeProcess(t, "--debug-addr", debug, "--park-after", tt.park)
+			args := []string{"--url", url, "--transport", "long-polling", "--idle", "20", "--settle", "1500ms", "--server-debug", debug, "--server-gc"}
+			if tt.heldOnly {
+				args = append(args, "--held-only")
+			}
+			var rep struct {
+				Connected int
+				Before    struct{ Goroutines int }
+				After     struct{ Goroutines int }
+				Collected *struct {
+					RSS      int64 `json:"rss_bytes"`
+					Sessions int
+				}
+				PerSession float64 `json:"collected_rss_per_session_bytes"`
+			}
+			runBench(t, &rep, args...)
+			if rep.Connected != 20 || rep.Collected == nil || rep.Collected.RSS <= 0 || rep.Collected.Sessions != 20 || rep.PerSession == 0 {
+				t.Fatalf("report: %+v", rep)
+			}
+			// The debug server's goroutines come and go: a margin of a few.
+			if got, want := rep.After.Goroutines-rep.Before.Goroutines, tt.goroutines*20; got < want-3 || got > want+3 {
+				t.Errorf("%d goroutines more in the server with 20 sessions, want about %d", got, want)
+			}
+		})
+	}
+}
+
+// startServeProcess runs cometgen serve (this test binary, see TestMain) in
+// a process of its own, so that what it counts is its own, and returns its
+// URL.
+func startServeProcess(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error"}, args...)...)
+	cmd.Env = append(os.Environ(), serverMainEnv+"=1")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() // TestMain's serve has no signal handling
+		cmd.Wait()
+	})
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if m := servingRE.FindStringSubmatch(lines.Text()); m != nil {
+			go io.Copy(io.Discard, out)
+			return m[1]
+		}
+	}
+	t.Fatalf("serve did not start: %s", errOut.String())
+	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ type serveFlags struct {
 type connFlags struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	parkAfter         time.Duration
 	maxConnections    int
 	tlsCert, tlsKey   string
 }
@@ -123,6 +125,7 @@ SIGINT or SIGTERM.`,
 	fl.DurationVar(&f.conn.readHeaderTimeout, "read-header-timeout", runtime.DefaultReadHeaderTimeout, "how long a client may take to send a request's headers")
 	fl.DurationVar(&f.opts.BodyReadTimeout, "body-read-timeout", runtime.DefaultBodyReadTimeout, "how long a client may take to send a long-polling request's body (held connects are not cut off)")
 	fl.DurationVar(&f.conn.idleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long a kept-alive connection may wait for its next request")
+	fl.DurationVar(&f.conn.parkAfter, "park-after", runtime.DefaultParkAfter, "park a long-polling /meta/connect held this long: its connection is taken from the HTTP server, which lets go of its handler goroutine and buffers, until it is answered (0: never)")
 	fl.DurationVar(&f.opts.PingInterval, "ping-interval", runtime.DefaultPingInterval, "how often each websocket is pinged")
 	fl.DurationVar(&f.opts.PingTimeout, "ping-timeout", runtime.DefaultPingTimeout, "how long past --ping-interval a websocket may stay silent before it is closed")
 	fl.IntVar(&f.conn.maxConnections, "max-connections", runtime.DefaultMaxConnections(), "connections open at once; more are refused (0: no limit; the default is nine tenths of the open-file limit)")
@@ -148,6 +151,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	tlsConfig, err := f.conn.tls()
 	if err != nil {
 		return err
+	}
+	if f.conn.parkAfter < 0 {
+		return fmt.Errorf("--park-after %v: must not be negative", f.conn.parkAfter)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -237,9 +243,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		scheme = "https"
 		ln = tls.NewListener(ln, tlsConfig)
 	}
+	parker := runtime.ParkHeldConnects(hs, ln, f.conn.parkAfter)
 
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(parker) }()
 	debugLine := ""
 	if f.debugAddr != "" {
 		dln, err := net.Listen("tcp", f.debugAddr)
@@ -275,6 +282,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownFor)
 	defer cancel()
 	if err := bayeux.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The parked connects are answered by now; their answers are written.
+	if err := parker.Wait(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	// Held connects are answered by now; what is left are requests in
@@ -367,8 +378,12 @@ func debugHandler(srv *runtime.Server, reg *prometheus.Registry, adm *admin.Admi
 		json.NewEncoder(w).Encode(srv.Stats())
 	})
 	// What cometgen bench --idle reads: the process's resident memory and
-	// where the Go runtime's part of it goes.
-	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, _ *http.Request) {
+	// where the Go runtime's part of it goes. With ?gc=1, after a garbage
+	// collection that returns the free memory to the operating system.
+	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" {
+			debug.FreeOSMemory()
+		}
 		var ms goruntime.MemStats
 		goruntime.ReadMemStats(&ms)
 		m := loadtest.Memory{
