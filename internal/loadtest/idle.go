@@ -163,7 +163,7 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	}
 	// Each websocket session is one socket, a long-polling one two (the
 	// held connect and the others' requests).
-	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Sessions)
+	limit, err := raiseFileLimitFor(cfg.Transport, cfg.HeldOnly, cfg.Sessions)
 	if err != nil {
 		return nil, err
 	}
@@ -289,14 +289,18 @@ func (b *bench) closeClients(clients []*client.Client) {
 }
 
 // raiseFileLimitFor raises the file limit for sessions sessions of
-// transport (long-polling holds two connections a session), with room to
-// spare.
-func raiseFileLimitFor(transport string, sessions int) (uint64, error) {
-	perSession := uint64(1)
+// transport (long-polling holds two connections a session; with heldOnly,
+// one, and two for a second while it is set up), with room to spare.
+func raiseFileLimitFor(transport string, heldOnly bool, sessions int) (uint64, error) {
+	n := uint64(sessions)
 	if transport == bayeux.TransportLongPolling {
-		perSession = 2
+		if heldOnly {
+			n += uint64(min(sessions, 4096))
+		} else {
+			n *= 2
+		}
 	}
-	return RaiseFileLimit(perSession*uint64(sessions) + 256)
+	return RaiseFileLimit(n + 256)
 }
 
 // writeLines writes tab-separated report lines to tw and flushes it.
