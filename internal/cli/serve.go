@@ -66,6 +66,7 @@ type natsFlags struct {
 	cluster string
 	nodeID  string
 	history time.Duration
+	timeout time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -121,6 +122,7 @@ SIGINT or SIGTERM.`,
 	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
 	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
 	fl.DurationVar(&f.nats.history, "nats-history", 0, "keep the cluster's broadcasts this long in a NATS JetStream stream, so that clients with the resume extension lose nothing when their node dies (needs --nats and JetStream; default 0: off)")
+	fl.DurationVar(&f.nats.timeout, "nats-timeout", natsbroker.DefaultRequestTimeout, "how long a request to NATS JetStream may take: a history append (its publisher waits) or a replay for a resuming client")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	fl.DurationVar(&f.conn.readHeaderTimeout, "read-header-timeout", runtime.DefaultReadHeaderTimeout, "how long a client may take to send a request's headers")
 	fl.DurationVar(&f.opts.BodyReadTimeout, "body-read-timeout", runtime.DefaultBodyReadTimeout, "how long a client may take to send a long-polling request's body (held connects are not cut off)")
@@ -177,7 +179,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return errors.New("--nats-history: needs --nats")
 	}
 	if f.nats.url != "" {
-		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, History: f.nats.history, Logger: f.opts.Logger})
+		if f.nats.timeout <= 0 {
+			return fmt.Errorf("--nats-timeout %v: must be positive", f.nats.timeout)
+		}
+		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, History: f.nats.history, RequestTimeout: f.nats.timeout, Logger: f.opts.Logger})
 		if err != nil {
 			return fmt.Errorf("--nats: %w", err)
 		}
