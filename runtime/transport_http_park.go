@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -258,19 +257,6 @@ func (p *parkedConn) watch() {
 	}
 }
 
-// peek says whether the client sent more, or closed the connection (or it
-// failed), without reading: what a pipelining client sent stays for the
-// HTTP server.
-func (p *parkedConn) peek() (more, gone bool) {
-	more, gone = peekConn(p.rc)
-	if more && p.tls {
-		// TLS records are not peeked through: the connection is closed
-		// after the answer, in case what came is a request.
-		p.closeAfter = true
-	}
-	return more, gone
-}
-
 // run waits, in place of the handler, until the connect is to be
 // answered, answers it and hands the connection back to the HTTP server.
 // What it keeps on its stack while it waits is little, so that the
@@ -329,12 +315,10 @@ const tlsPeekTimeout = 50 * time.Millisecond
 // to the HTTP server (or closes it).
 func (p *parkedConn) answer(end holdEnd) {
 	defer p.l.count.Add(-1)
+	// A client that closes its connection from now on is noticed by the
+	// write, as with net/http: what was taken from the queue is lost then
+	// (the ack extension redelivers it).
 	unwatchReadable(p)
-	if end != holdGone {
-		if _, gone := p.peek(); gone { // closed just now: nothing is taken
-			end = holdGone
-		}
-	}
 	pw := &parkedWriter{hdr: p.hdr}
 	p.hold.s.finishHTTP(pw, &p.hold, end, &p.res, p.write)
 	if end == holdGone {
@@ -378,23 +362,53 @@ func (w *parkedWriter) Write(b []byte) (int, error) {
 // after it with closeConn.
 func (w *parkedWriter) response(closeConn bool) []byte {
 	w.WriteHeader(http.StatusOK)
-	h := w.Header()
-	delete(h, "Content-Length")
-	delete(h, "Transfer-Encoding")
-	if w.status >= 200 && w.status != http.StatusNoContent && w.status != http.StatusNotModified {
-		h["Content-Length"] = contentLength(len(w.body))
+	b := make([]byte, 0, 256+len(w.body))
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(w.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(w.status)...)
+	b = append(b, "\r\n"...)
+	hasDate := false
+	for k, vs := range w.hdr {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue // the framing is the writer's
+		case "Date":
+			hasDate = true
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = appendFieldValue(b, v)
+			b = append(b, "\r\n"...)
+		}
 	}
-	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+	if w.status >= 200 && w.status != http.StatusNoContent && w.status != http.StatusNotModified {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(w.body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if !hasDate {
+		b = append(b, "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, "\r\n"...)
 	}
 	if closeConn {
-		h["Connection"] = []string{"close"}
+		b = append(b, "Connection: close\r\n"...)
 	}
-	var b bytes.Buffer
-	b.Grow(256 + len(w.body))
-	b.WriteString("HTTP/1.1 " + strconv.Itoa(w.status) + " " + http.StatusText(w.status) + "\r\n")
-	h.Write(&b)
-	b.WriteString("\r\n")
-	b.Write(w.body)
-	return b.Bytes()
+	b = append(b, "\r\n"...)
+	return append(b, w.body...)
+}
+
+// appendFieldValue appends v with its line breaks made spaces, as
+// http.Header.Write does.
+func appendFieldValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
 }

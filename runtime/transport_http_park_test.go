@@ -466,3 +466,29 @@ func TestParkListenerClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestParkedWriterResponse: a parked connect's answer is a well-formed
+// HTTP/1.1 response: the header fields set, the framing its own.
+func TestParkedWriterResponse(t *testing.T) {
+	w := &parkedWriter{hdr: http.Header{"X-A": {"1\r\nX-Injected: 2"}, "Content-Length": {"99"}}}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`[{"a":`))
+	w.Write([]byte(`1}]`))
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(w.response(true)))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != `[{"a":1}]` || resp.ContentLength != 9 || !resp.Close ||
+		resp.Header.Get("X-A") != "1  X-Injected: 2" || resp.Header.Get("X-Injected") != "" || resp.Header.Get("Date") == "" {
+		t.Errorf("response %d %v (length %d, close %v): %q", resp.StatusCode, resp.Header, resp.ContentLength, resp.Close, b)
+	}
+
+	w = &parkedWriter{}
+	w.WriteHeader(http.StatusNoContent)
+	w.WriteHeader(http.StatusOK) // the first status stands
+	raw := string(w.response(false))
+	if !strings.HasPrefix(raw, "HTTP/1.1 204 No Content\r\n") || strings.Contains(raw, "Content-Length") || strings.Contains(raw, "Connection") {
+		t.Errorf("204 response %q", raw)
+	}
+}
