@@ -189,6 +189,7 @@ restarts) they are to lose nothing.`,
 	f.IntVar(&idle.Sessions, "idle", 0, "hold this many idle sessions and report the server's memory per session")
 	f.IntVar(&idle.Channels, "channels", loadtest.DefaultIdleChannels, "with --idle: channels the sessions are spread over")
 	f.DurationVar(&idle.Settle, "settle", loadtest.DefaultSettle, "with --idle: wait this long after setting the sessions up before measuring")
+	f.Float64Var(&idle.SetupRate, "setup-rate", 0, "with --idle: start at most this many sessions a second, as clients arriving over time (0: as fast as --setup-concurrency allows)")
 	f.IntVar(&idle.ServerPID, "server-pid", 0, "with --idle: the server's process id (its RSS is read from /proc)")
 	f.StringVar(&idle.DebugAddr, "server-debug", "", "with --idle: the server's debug address (cometgen serve --debug-addr)")
 	f.BoolVar(&idle.Collect, "server-gc", false, "with --idle and --server-debug: then make the server collect its garbage and return free memory to the system, and read its memory again")

@@ -72,6 +72,11 @@ type IdleConfig struct {
 	// SetupConcurrency bounds how many sessions are set up at once
 	// (default 64).
 	SetupConcurrency int `json:"setup_concurrency"`
+	// SetupRate, when positive, starts at most that many sessions a
+	// second, as clients arriving over time would: their held connects
+	// then end at times spread over the server's hold time, instead of
+	// all within the seconds the setup took (0: as fast as possible).
+	SetupRate float64 `json:"setup_rate,omitempty"`
 	// Logger receives progress (default: none).
 	Logger *slog.Logger `json:"-"`
 }
@@ -98,6 +103,8 @@ func (c *IdleConfig) Validate() error {
 		return &ValidationError{"settle", c.Settle, errors.New("out of range")}
 	case c.SetupConcurrency < 0:
 		return &ValidationError{"setup concurrency", c.SetupConcurrency, errors.New("out of range")}
+	case c.SetupRate < 0:
+		return &ValidationError{"setup rate", c.SetupRate, errors.New("out of range")}
 	case c.ServerPID <= 0 && c.DebugAddr == "":
 		return &ValidationError{"server", "", errors.New("give the server's pid or its debug address")}
 	case c.Collect && c.DebugAddr == "":
@@ -215,7 +222,12 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 // time.
 func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, clients []*client.Client) error {
 	ignore := func(*bayeux.Message) {}
-	return setupSessions(ctx, cfg.URL, cfg.SetupConcurrency, opts, clients,
+	var pace *time.Ticker
+	if cfg.SetupRate > 0 {
+		pace = time.NewTicker(time.Duration(float64(time.Second) / cfg.SetupRate))
+		defer pace.Stop()
+	}
+	return setupSessionsPaced(ctx, cfg.URL, cfg.SetupConcurrency, pace, opts, clients,
 		func(i int) string { return fmt.Sprintf("%s/%d", cfg.Prefix, i%cfg.Channels) },
 		func(int) client.Handler { return ignore })
 }
@@ -224,12 +236,24 @@ func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, client
 // subscribes it to channel(i) with handler(i), at most concurrency at a
 // time. It fails when any session could not be set up.
 func setupSessions(ctx context.Context, url string, concurrency int, opts []client.Option, clients []*client.Client, channel func(int) string, handler func(int) client.Handler) error {
+	return setupSessionsPaced(ctx, url, concurrency, nil, opts, clients, channel, handler)
+}
+
+// setupSessionsPaced is setupSessions starting a session at each tick of
+// pace, if not nil.
+func setupSessionsPaced(ctx context.Context, url string, concurrency int, pace *time.Ticker, opts []client.Option, clients []*client.Client, channel func(int) string, handler func(int) client.Handler) error {
 	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	var firstErr error
 	var once sync.Once
 	for i := range clients {
+		if pace != nil && i > 0 {
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+			}
+		}
 		sem <- struct{}{}
 		if ctx.Err() != nil {
 			break

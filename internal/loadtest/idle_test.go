@@ -146,6 +146,22 @@ func TestRunIdleHeldOnly(t *testing.T) {
 	}
 }
 
+// TestRunIdleSetupRate: with SetupRate, the sessions are started over
+// time, no faster than the rate.
+func TestRunIdleSetupRate(t *testing.T) {
+	srv := bayeuxtest.NewServer(5 * time.Second)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := RunIdle(ctx, IdleConfig{URL: srv.URL(), Sessions: 11, SetupRate: 20, Settle: time.Millisecond, ServerPID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connected != 11 || rep.Setup < 500*time.Millisecond {
+		t.Errorf("%d connected, set up in %v; want 11 in at least 500ms (10 intervals of 50ms)", rep.Connected, rep.Setup)
+	}
+}
+
 func TestRunIdleConfig(t *testing.T) {
 	ctx := context.Background()
 	for _, cfg := range []IdleConfig{
@@ -153,6 +169,7 @@ func TestRunIdleConfig(t *testing.T) {
 		{Sessions: 0, ServerPID: os.Getpid()}, // no sessions
 		{Sessions: 1, ServerPID: os.Getpid(), Prefix: "/meta/x"},
 		{Sessions: 1, ServerPID: os.Getpid(), Collect: true}, // a collection needs the debug address
+		{Sessions: 1, ServerPID: os.Getpid(), SetupRate: -1},
 	} {
 		if _, err := RunIdle(ctx, cfg); err == nil {
 			t.Errorf("RunIdle(%+v) accepted", cfg)
