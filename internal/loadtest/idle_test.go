@@ -86,14 +86,15 @@ func TestRunIdle(t *testing.T) {
 }
 
 // TestRunIdleHeldOnly: with HeldOnly, a long-polling session keeps one
-// connection, its held connect's; without, two. The fake debug address
+// connection, its held connect's; without, up to two (a session whose
+// requests never overlapped has one). The fake debug address
 // tells the server's open connections as its goroutines, and Collect reads
 // the memory a third time, with ?gc=1.
 func TestRunIdleHeldOnly(t *testing.T) {
 	for _, tt := range []struct {
-		heldOnly bool
-		conns    int
-	}{{true, 10}, {false, 20}} {
+		heldOnly           bool
+		minConns, maxConns int
+	}{{true, 10, 10}, {false, 11, 20}} {
 		t.Run(fmt.Sprint("held only ", tt.heldOnly), func(t *testing.T) {
 			srv := bayeuxtest.NewServer(5 * time.Second)
 			defer srv.Close()
@@ -131,8 +132,8 @@ func TestRunIdleHeldOnly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RunIdle: %v", err)
 			}
-			if rep.Connected != 10 || rep.After.Goroutines != tt.conns {
-				t.Errorf("%d connected, %d connections open, want 10 and %d", rep.Connected, rep.After.Goroutines, tt.conns)
+			if n := rep.After.Goroutines; rep.Connected != 10 || n < tt.minConns || n > tt.maxConns {
+				t.Errorf("%d connected, %d connections open, want 10 and %d to %d", rep.Connected, n, tt.minConns, tt.maxConns)
 			}
 			if rep.Collected == nil || rep.Collected.Sessions != 10 || collects.Load() != 1 {
 				t.Errorf("collected %+v after %d collections, want one", rep.Collected, collects.Load())
