@@ -280,15 +280,18 @@ func (s *Server) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportLongPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, invalid, func(status int, body []byte) {
-		h := w.Header()
-		h["Content-Type"] = contentTypeJSON
-		h["Content-Length"] = contentLength(len(body))
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-		}
-		w.Write(body)
-	})
+	s.respondHTTP(w, r, o, msgs, invalid, writeLongPolling)
+}
+
+// writeLongPolling is the httpWrite of long-polling.
+func writeLongPolling(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = contentLength(len(body))
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	w.Write(body)
 }
 
 func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
@@ -322,7 +325,7 @@ func (s *Server) serveCallbackPolling(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.bytesIn.Add(int64(len(body)))
 	o := &origin{transport: bayeux.TransportCallbackPolling, browserID: s.browserID(w, r, msgs), req: r}
-	s.respondHTTP(w, r, o, msgs, invalid, func(status int, body []byte) {
+	s.respondHTTP(w, r, o, msgs, invalid, func(w http.ResponseWriter, status int, body []byte) {
 		h := w.Header()
 		h.Set("Content-Type", "text/javascript;charset=UTF-8")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -386,25 +389,56 @@ func joinMessageParams(params []string) []byte {
 	return append(b, ']')
 }
 
-// respondHTTP processes msgs (refusing those listed in invalid), holds a lone /meta/connect as the protocol
-// asks, and writes one response: the handshake reply, then the messages
-// queued for the session (only on a /meta/connect, so that delivery order is
-// the queue's order), then the other replies. write sets the response's
-// headers, then its status (200, or 400 for a batch refused as a whole),
-// and writes body, which it must not keep: its memory is reused.
-func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write func(status int, body []byte)) {
+// httpWrite writes a response's headers, then its status (200, or 400 for
+// a batch refused as a whole), then body, to w. It must not keep body: its
+// memory is reused.
+type httpWrite func(w http.ResponseWriter, status int, body []byte)
+
+// respondHTTP processes msgs (refusing those listed in invalid), holds a
+// lone /meta/connect as the protocol asks, and writes one response: the
+// handshake reply, then the messages queued for the session (only on a
+// /meta/connect, so that delivery order is the queue's order), then the
+// other replies. A connect held long enough on a connection that can be
+// parked (ParkHeldConnects) is answered later by its parked connection:
+// respondHTTP returns at once then, and w is not to be used again.
+func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, msgs []bayeux.Message, invalid []int, write httpWrite) {
 	res := s.process(o, msgs, invalid)
+	var h httpHold
+	if res.connect == nil || !s.holdHTTP(&h, r, o, res.connect) {
+		s.answerHTTP(w, &res, write)
+		return
+	}
+	end := h.wait(r.Context().Done())
+	if end == holdPark {
+		if h.park.park(w, &h, &res, write) {
+			return
+		}
+		h.parkAt = time.Time{}
+		h.timer.Reset(time.Until(h.until))
+		end = h.wait(r.Context().Done())
+	}
+	s.finishHTTP(w, &h, end, &res, write)
+}
+
+// finishHTTP ends the hold h as end says and answers on w.
+func (s *Server) finishHTTP(w http.ResponseWriter, h *httpHold, end holdEnd, res *result, write httpWrite) {
+	h.end()
+	switch end {
+	case holdDisplaced:
+		w.WriteHeader(s.opts.DuplicateConnectStatus)
+	case holdGone: // the client went away; nothing is taken from its queue
+		h.pc.sess.signal()
+	default:
+		s.answerHTTP(w, res, write)
+	}
+}
+
+// answerHTTP writes the response of res: its handshake reply, the messages
+// queued for its connect's session, its other replies, its connect reply.
+func (s *Server) answerHTTP(w http.ResponseWriter, res *result, write httpWrite) {
 	var queue [][]byte
 	var connectReply []byte
 	if pc := res.connect; pc != nil {
-		status, ok := s.holdHTTPConnect(r, o, pc)
-		if status != 0 {
-			w.WriteHeader(status)
-			return
-		}
-		if !ok { // the client went away; nothing is taken from its queue
-			return
-		}
 		var recycle bool
 		queue, pc.batch, recycle = pc.sess.takeForConnect(nil)
 		connectReply = s.connectReply(pc)
@@ -454,61 +488,104 @@ func (s *Server) respondHTTP(w http.ResponseWriter, r *http.Request, o *origin, 
 	if res.rejected {
 		status = http.StatusBadRequest
 	}
-	write(status, body)
+	write(w, status, body)
 }
 
-// holdHTTPConnect waits until pc should be answered: something is queued,
-// the hold time passed, the session ended, the server is shutting down, or
-// a newer connect displaced it. It returns a non-zero HTTP status when the
-// connect must fail at the HTTP level (displaced), and ok=false when the
-// client went away.
-func (s *Server) holdHTTPConnect(r *http.Request, o *origin, pc *pendingConnect) (status int, ok bool) {
+// holdEnd says why a held connect's wait ended.
+type holdEnd int
+
+const (
+	holdAnswer    holdEnd = iota // something is queued, the hold time passed, the session ended or the server is closing
+	holdDisplaced                // a newer connect of the session displaced it
+	holdGone                     // the client went away
+	holdPark                     // it was held long enough to be parked
+)
+
+// httpHold is a /meta/connect held on an HTTP request.
+type httpHold struct {
+	s       *Server
+	pc      *pendingConnect
+	browser string // the browser whose place it holds (MaxSessionsPerBrowser), if any
+	timer   *time.Timer
+	until   time.Time // when the hold time ends
+	// parkAt, when set, is when the connect is to be parked by park (the
+	// timer fires then first).
+	parkAt time.Time
+	park   *parkInfo
+}
+
+// holdHTTP starts holding pc in h. It reports false when pc is to be
+// answered at once: something is queued, the session or the server is
+// ending, or its browser holds as many long polls as it may (pc.multi is
+// set then).
+func (s *Server) holdHTTP(h *httpHold, r *http.Request, o *origin, pc *pendingConnect) bool {
 	sess := pc.sess
 	if pc.hold <= 0 || sess.hasUrgent() || sess.isRemoved() || s.isClosing() {
-		return 0, true
+		return false
 	}
+	h.s, h.pc = s, pc
 	// HTTP/1.x browsers have few connections per host: one held long poll
 	// per browser, the others poll (CometD's maxSessionsPerBrowser). HTTP/2
 	// multiplexes, so it has no such limit.
 	if r.ProtoMajor < 2 {
 		if !s.browsers.acquire(o.browserID, s.opts.MaxSessionsPerBrowser) {
 			pc.multi = true
-			return 0, true
+			return false
 		}
-		defer s.browsers.release(o.browserID, s.opts.MaxSessionsPerBrowser)
+		h.browser = o.browserID
 	}
-
 	sess.mu.Lock()
 	sess.holds++
 	sess.mu.Unlock()
-	defer func() {
-		sess.mu.Lock()
-		sess.holds--
-		sess.expires = time.Now().Add(s.opts.Interval + s.opts.MaxInterval)
-		sess.mu.Unlock()
-	}()
+	now := time.Now()
+	h.until = now.Add(pc.hold)
+	first := pc.hold
+	if pi := parkerOf(r); pi != nil && pi.l.after < pc.hold {
+		h.park, h.parkAt, first = pi, now.Add(pi.l.after), pi.l.after
+	}
+	h.timer = time.NewTimer(first)
+	return true
+}
 
-	timer := time.NewTimer(pc.hold)
-	defer timer.Stop()
+// wait waits until the connect should be answered, its client went away
+// (gone, which may be nil, is closed), or it is time to park it.
+func (h *httpHold) wait(gone <-chan struct{}) holdEnd {
+	sess := h.pc.sess
 	for {
 		select {
 		case <-sess.wake:
-			if pc.displaced() {
+			if h.pc.displaced() {
 				sess.signal() // pass the wake-up on to the newer connect
-				return s.opts.DuplicateConnectStatus, true
+				return holdDisplaced
 			}
 			if sess.hasUrgent() || sess.isRemoved() {
-				return 0, true
+				return holdAnswer
 			}
-		case <-timer.C:
-			return 0, true
+		case <-h.timer.C:
+			if !h.parkAt.IsZero() {
+				return holdPark
+			}
+			return holdAnswer
 		case <-sess.gone:
-			return 0, true
-		case <-s.closing:
-			return 0, true
-		case <-r.Context().Done():
-			sess.signal()
-			return 0, false
+			return holdAnswer
+		case <-h.s.closing:
+			return holdAnswer
+		case <-gone:
+			return holdGone
 		}
+	}
+}
+
+// end releases what the hold took: the browser's place, the session's
+// count of held connects (its expiry runs from now), the timer.
+func (h *httpHold) end() {
+	h.timer.Stop()
+	sess := h.pc.sess
+	sess.mu.Lock()
+	sess.holds--
+	sess.expires = time.Now().Add(h.s.opts.Interval + h.s.opts.MaxInterval)
+	sess.mu.Unlock()
+	if h.browser != "" {
+		h.s.browsers.release(h.browser, h.s.opts.MaxSessionsPerBrowser)
 	}
 }

@@ -55,8 +55,13 @@ of --channels channels (--channel/0, --channel/1, ...) and with its
 session: measured before the sessions are set up and --settle after, from
 /proc/<pid>/status of --server-pid (a server on this machine) or from
 /debug/memory of --server-debug (cometgen serve --debug-addr, which also
-tells heap, stacks and goroutines). It raises its own limit of open files
-as far as the hard limit allows (ulimit -Hn), in every mode.
+tells heap, stacks and goroutines; with --server-gc it reads them a third
+time after the server collected its garbage). A long-polling session keeps
+two connections, as real clients do: its held connect's and one for its
+other requests; with --held-only it keeps the first alone (the second is
+closed once idle for a second), which measures a held long-poll by itself.
+It raises its own limit of open files as far as the hard limit allows
+(ulimit -Hn), in every mode.
 
 With --broadcast N it sets up N subscribers of --channel (default
 /bench/broadcast) and one publisher that sends --rate broadcasts a second
@@ -70,13 +75,21 @@ on spaces, no shell) must serve --url. It sets up N sessions spread over
 (SIGKILL), starts it again after --down, and reports when 50%, 90%, 99% and
 100% of the sessions received again (counted from the new server's start),
 what the clients met while they re-handshook and re-subscribed by themselves,
-and the server's RSS before and --settle after.`,
+the server's RSS before and --settle after, and what became of the messages:
+each channel's are numbered, and once publishing stops (and --drain, 10s at
+most, has let the last ones arrive) it counts, of those the server
+acknowledged, the deliveries lost, duplicated and out of order. With
+--resume the sessions use the resume extension: against a server with a
+history (serve --nats … --nats-history …, its NATS kept up while the server
+restarts) they are to lose nothing.`,
 		Example: `  cometgen bench --url http://127.0.0.1:8080/cometd --subscribers 100 --duration 10s
   cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json
   cometgen bench --idle 5000 --server-debug 127.0.0.1:6060
   cometgen bench --broadcast 15000 --rate 10 --duration 60s
   cometgen bench --storm 10000 --url http://127.0.0.1:18910/cometd \
-    --server-cmd "cometgen serve --addr 127.0.0.1:18910 --log-level warn"`,
+    --server-cmd "cometgen serve --addr 127.0.0.1:18910 --log-level warn"
+  cometgen bench --storm 10000 --resume --url http://127.0.0.1:18910/cometd \
+    --server-cmd "cometgen serve --addr 127.0.0.1:18910 --nats nats://127.0.0.1:4222 --nats-history 5m"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if verbose {
@@ -100,6 +113,9 @@ and the server's RSS before and --settle after.`,
 				storm.SetupConcurrency, storm.Logger, storm.ServerCmd = cfg.SetupConcurrency, cfg.Logger, strings.Fields(serverCmd)
 				if cmd.Flags().Changed("channel") {
 					storm.Prefix = cfg.Channel
+				}
+				if cmd.Flags().Changed("drain") {
+					storm.Drain = cfg.Drain
 				}
 				if verbose {
 					storm.ServerOutput = cmd.ErrOrStderr()
@@ -166,20 +182,24 @@ and the server's RSS before and --settle after.`,
 	f.IntVar(&cfg.PayloadSize, "payload", loadtest.DefaultPayloadSize, "bytes of padding in each message's data")
 	f.StringVar(&cfg.Channel, "channel", loadtest.DefaultChannel, "channel to publish and subscribe")
 	f.DurationVar(&cfg.Warmup, "warmup", 0, "publish this long before measuring")
-	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing")
+	f.DurationVar(&cfg.Drain, "drain", loadtest.DefaultDrain, "how long to wait for in-flight deliveries after publishing (with --storm: default 10s)")
 	f.BoolVar(&cfg.NetHTTP, "net-http", false, "long-polling through net/http's client instead of the leaner direct HTTP/1.1 one (https always uses net/http)")
+	f.BoolVar(&cfg.HeldOnly, "held-only", false, "long-polling through net/http's client, which closes a connection idle for a second: a session keeps only the connection of its held connect (with --idle: the memory of a held long-poll alone)")
 	f.IntVar(&cfg.SetupConcurrency, "setup-concurrency", loadtest.DefaultSetupConcurrency, "sessions set up at once")
 	f.IntVar(&idle.Sessions, "idle", 0, "hold this many idle sessions and report the server's memory per session")
 	f.IntVar(&idle.Channels, "channels", loadtest.DefaultIdleChannels, "with --idle: channels the sessions are spread over")
 	f.DurationVar(&idle.Settle, "settle", loadtest.DefaultSettle, "with --idle: wait this long after setting the sessions up before measuring")
+	f.Float64Var(&idle.SetupRate, "setup-rate", 0, "with --idle: start at most this many sessions a second, as clients arriving over time (0: as fast as --setup-concurrency allows)")
 	f.IntVar(&idle.ServerPID, "server-pid", 0, "with --idle: the server's process id (its RSS is read from /proc)")
 	f.StringVar(&idle.DebugAddr, "server-debug", "", "with --idle: the server's debug address (cometgen serve --debug-addr)")
+	f.BoolVar(&idle.Collect, "server-gc", false, "with --idle and --server-debug: then make the server collect its garbage and return free memory to the system, and read its memory again")
 	f.IntVar(&broadcast.Subscribers, "broadcast", 0, "broadcast mode: this many subscribers, one publisher at --rate (default 10/s); reports the latency to the last subscriber")
 	f.IntVar(&storm.Sessions, "storm", 0, "storm mode: this many sessions, the server (--server-cmd) killed and started again")
 	f.StringVar(&serverCmd, "server-cmd", "", "with --storm: the server's command line (split on spaces, no shell), serving --url")
 	f.DurationVar(&storm.Down, "down", 0, "with --storm: how long the server stays dead")
 	f.DurationVar(&storm.Tick, "tick", loadtest.DefaultStormTick, "with --storm: publish on every channel this often")
 	f.DurationVar(&storm.Wait, "wait", loadtest.DefaultStormWait, "with --storm: wait at most this long for every session to receive again")
+	f.BoolVar(&storm.Resume, "resume", false, "with --storm: the sessions use the resume extension, so that they lose nothing across the restart (the server needs a history: serve --nats … --nats-history …, NATS kept up)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
 	f.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "GOGC of the bench process (0: keep the environment's GOGC; -1: off)")
@@ -191,7 +211,7 @@ and the server's RSS before and --settle after.`,
 // runIdle runs bench --idle: the flags shared with the load test come from
 // cfg.
 func runIdle(cmd *cobra.Command, idle loadtest.IdleConfig, cfg loadtest.Config, asJSON bool) error {
-	idle.URL, idle.Transport, idle.NetHTTP = cfg.URL, cfg.Transport, cfg.NetHTTP
+	idle.URL, idle.Transport, idle.NetHTTP, idle.HeldOnly = cfg.URL, cfg.Transport, cfg.NetHTTP, cfg.HeldOnly
 	idle.SetupConcurrency, idle.Logger = cfg.SetupConcurrency, cfg.Logger
 	if cmd.Flags().Changed("channel") {
 		idle.Prefix = cfg.Channel

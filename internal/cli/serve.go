@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ type serveFlags struct {
 type connFlags struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	parkAfter         time.Duration
 	maxConnections    int
 	tlsCert, tlsKey   string
 }
@@ -64,6 +66,7 @@ type natsFlags struct {
 	cluster string
 	nodeID  string
 	history time.Duration
+	timeout time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -119,10 +122,12 @@ SIGINT or SIGTERM.`,
 	fl.StringVar(&f.nats.cluster, "nats-cluster", natsbroker.DefaultCluster, "name of the cluster on NATS (prefix of its subjects)")
 	fl.StringVar(&f.nats.nodeID, "node-id", "", "this node's id in the cluster (default: random)")
 	fl.DurationVar(&f.nats.history, "nats-history", 0, "keep the cluster's broadcasts this long in a NATS JetStream stream, so that clients with the resume extension lose nothing when their node dies (needs --nats and JetStream; default 0: off)")
+	fl.DurationVar(&f.nats.timeout, "nats-timeout", natsbroker.DefaultRequestTimeout, "how long a request to NATS JetStream may take: a history append (its publisher waits) or a replay for a resuming client")
 	fl.DurationVar(&f.shutdownFor, "shutdown-timeout", 5*time.Second, "how long a shutdown may take")
 	fl.DurationVar(&f.conn.readHeaderTimeout, "read-header-timeout", runtime.DefaultReadHeaderTimeout, "how long a client may take to send a request's headers")
 	fl.DurationVar(&f.opts.BodyReadTimeout, "body-read-timeout", runtime.DefaultBodyReadTimeout, "how long a client may take to send a long-polling request's body (held connects are not cut off)")
 	fl.DurationVar(&f.conn.idleTimeout, "idle-timeout", runtime.DefaultIdleTimeout, "how long a kept-alive connection may wait for its next request")
+	fl.DurationVar(&f.conn.parkAfter, "park-after", runtime.DefaultParkAfter, "park a long-polling /meta/connect held this long: its connection is taken from the HTTP server, which lets go of its handler goroutine and buffers, until it is answered (0: never)")
 	fl.DurationVar(&f.opts.PingInterval, "ping-interval", runtime.DefaultPingInterval, "how often each websocket is pinged")
 	fl.DurationVar(&f.opts.PingTimeout, "ping-timeout", runtime.DefaultPingTimeout, "how long past --ping-interval a websocket may stay silent before it is closed")
 	fl.IntVar(&f.conn.maxConnections, "max-connections", runtime.DefaultMaxConnections(), "connections open at once; more are refused (0: no limit; the default is nine tenths of the open-file limit)")
@@ -149,6 +154,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.conn.parkAfter < 0 {
+		return fmt.Errorf("--park-after %v: must not be negative", f.conn.parkAfter)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -171,7 +179,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		return errors.New("--nats-history: needs --nats")
 	}
 	if f.nats.url != "" {
-		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, History: f.nats.history, Logger: f.opts.Logger})
+		if f.nats.timeout <= 0 {
+			return fmt.Errorf("--nats-timeout %v: must be positive", f.nats.timeout)
+		}
+		b, err := natsbroker.Connect(ctx, natsbroker.Options{URL: f.nats.url, Cluster: f.nats.cluster, NodeID: f.nats.nodeID, History: f.nats.history, RequestTimeout: f.nats.timeout, Logger: f.opts.Logger})
 		if err != nil {
 			return fmt.Errorf("--nats: %w", err)
 		}
@@ -237,9 +248,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		scheme = "https"
 		ln = tls.NewListener(ln, tlsConfig)
 	}
+	parker := runtime.ParkHeldConnects(hs, ln, f.conn.parkAfter)
 
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(parker) }()
 	debugLine := ""
 	if f.debugAddr != "" {
 		dln, err := net.Listen("tcp", f.debugAddr)
@@ -275,6 +287,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownFor)
 	defer cancel()
 	if err := bayeux.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The parked connects are answered by now; their answers are written.
+	if err := parker.Wait(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	// Held connects are answered by now; what is left are requests in
@@ -367,8 +383,12 @@ func debugHandler(srv *runtime.Server, reg *prometheus.Registry, adm *admin.Admi
 		json.NewEncoder(w).Encode(srv.Stats())
 	})
 	// What cometgen bench --idle reads: the process's resident memory and
-	// where the Go runtime's part of it goes.
-	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, _ *http.Request) {
+	// where the Go runtime's part of it goes. With ?gc=1, after a garbage
+	// collection that returns the free memory to the operating system.
+	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" {
+			debug.FreeOSMemory()
+		}
 		var ms goruntime.MemStats
 		goruntime.ReadMemStats(&ms)
 		m := loadtest.Memory{

@@ -260,6 +260,8 @@ func TestServeBadConnFlags(t *testing.T) {
 		{[]string{"--tls-cert", keyFile, "--tls-key", certFile}, "--tls-cert, --tls-key: "},
 		{[]string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", keyFile}, "no such file"},
 		{[]string{"--max-connections", "-1"}, "--max-connections -1: must not be negative"},
+		{[]string{"--park-after", "-1s"}, "--park-after -1s: must not be negative"},
+		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-timeout", "0s"}, "--nats-timeout 0s: must be positive"},
 	}
 	for _, tt := range tests {
 		cmd := newRootCmd()

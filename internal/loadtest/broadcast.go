@@ -208,7 +208,7 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Subscribers+1)
+	limit, err := raiseFileLimitFor(cfg.Transport, false, cfg.Subscribers+1)
 	if err != nil {
 		return nil, err
 	}

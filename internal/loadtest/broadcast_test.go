@@ -125,4 +125,42 @@ func TestRecoveryFigures(t *testing.T) {
 	}
 }
 
+// TestStormAccount: what each session received of the acknowledged
+// messages of its channel: lost, duplicated, out of order, and deliveries
+// of unacknowledged ones.
+func TestStormAccount(t *testing.T) {
+	channels := make([]channelLog, 2)
+	channels[0].next, channels[1].next = 100, 3
+	for seq := int64(1); seq <= 100; seq++ {
+		if seq != 50 { // 50's publish failed
+			channels[0].ack(seq)
+		}
+	}
+	channels[1].ack(1)
+	sessions := make([]sessionLog, 4) // 0 and 2 on channel 0, 1 and 3 on channel 1
+	for seq := int64(1); seq <= 100; seq++ {
+		sessions[0].record(seq) // all, 50 too
+		if seq != 70 && seq != 71 {
+			sessions[2].record(seq)
+		}
+	}
+	sessions[2].record(70) // late
+	sessions[2].record(70) // again
+	sessions[1].record(1)
+	if complete(channels, sessions) {
+		t.Error("complete, with 71 and session 3's 1 missing")
+	}
+	d := account(channels, sessions)
+	want := Deliveries{Published: 103, Acknowledged: 100, Expected: 2*99 + 2*1, Delivered: 99 + 98 + 1, Lost: 2, LosingSessions: 2,
+		Unacknowledged: 2, Duplicated: 1, OutOfOrder: 1}
+	if d != want {
+		t.Errorf("account:\n%+v, want\n%+v", d, want)
+	}
+	sessions[2].record(71)
+	sessions[3].record(1)
+	if !complete(channels, sessions) {
+		t.Error("not complete")
+	}
+}
+
 func msgWith(data []byte) *bayeux.Message { return &bayeux.Message{Channel: "/b", Data: data} }

@@ -75,6 +75,14 @@ type Config struct {
 	// which cost less CPU per request and so leave more of the machine to
 	// the server under test. https URLs always use net/http.
 	NetHTTP bool `json:"net_http"`
+	// HeldOnly makes long-polling sessions close a connection of theirs
+	// that has been idle for HeldOnlyIdle (net/http's client with that
+	// IdleConnTimeout): once set up, a session keeps only the connection of
+	// its held /meta/connect, and the server holds no idle connection
+	// besides. A real long-polling client keeps a second connection for its
+	// other requests (CometD's, through the browser); this measures the
+	// held connect alone.
+	HeldOnly bool `json:"held_only,omitempty"`
 	// SetupConcurrency bounds how many sessions handshake at once (default 64).
 	SetupConcurrency int `json:"setup_concurrency"`
 	// Logger receives progress and client logs (default: none).

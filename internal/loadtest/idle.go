@@ -58,11 +58,25 @@ type IdleConfig struct {
 	// RSS, heap, stacks and goroutines. One of ServerPID and DebugAddr is
 	// required; with both, RSS is read from the pid.
 	DebugAddr string `json:"debug_addr,omitempty"`
+	// Collect makes the server collect its garbage and return its free
+	// memory to the operating system after the second reading, through
+	// its debug address (/debug/memory?gc=1), and reads its memory a third
+	// time: what the sessions hold, without the garbage the server's
+	// collector has not reclaimed yet. It needs DebugAddr.
+	Collect bool `json:"collect,omitempty"`
 	// NetHTTP: see Config.NetHTTP.
 	NetHTTP bool `json:"net_http"`
+	// HeldOnly: see Config.HeldOnly. The settling should outlast
+	// HeldOnlyIdle.
+	HeldOnly bool `json:"held_only,omitempty"`
 	// SetupConcurrency bounds how many sessions are set up at once
 	// (default 64).
 	SetupConcurrency int `json:"setup_concurrency"`
+	// SetupRate, when positive, starts at most that many sessions a
+	// second, as clients arriving over time would: their held connects
+	// then end at times spread over the server's hold time, instead of
+	// all within the seconds the setup took (0: as fast as possible).
+	SetupRate float64 `json:"setup_rate,omitempty"`
 	// Logger receives progress (default: none).
 	Logger *slog.Logger `json:"-"`
 }
@@ -89,8 +103,12 @@ func (c *IdleConfig) Validate() error {
 		return &ValidationError{"settle", c.Settle, errors.New("out of range")}
 	case c.SetupConcurrency < 0:
 		return &ValidationError{"setup concurrency", c.SetupConcurrency, errors.New("out of range")}
+	case c.SetupRate < 0:
+		return &ValidationError{"setup rate", c.SetupRate, errors.New("out of range")}
 	case c.ServerPID <= 0 && c.DebugAddr == "":
 		return &ValidationError{"server", "", errors.New("give the server's pid or its debug address")}
+	case c.Collect && c.DebugAddr == "":
+		return &ValidationError{"collect", true, errors.New("needs the server's debug address")}
 	}
 	if c.Channels == 0 {
 		c.Channels = DefaultIdleChannels
@@ -129,6 +147,9 @@ type IdleReport struct {
 	// Rehandshakes counts sessions the server dropped during the run.
 	Rehandshakes  int64  `json:"rehandshakes"`
 	Before, After Memory `json:"-"`
+	// Collected is the third reading, after the server collected its
+	// garbage (IdleConfig.Collect).
+	Collected *Memory `json:"-"`
 	// FileLimit is this process's limit of open files during the run.
 	FileLimit uint64 `json:"file_limit"`
 }
@@ -149,16 +170,16 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 	}
 	// Each websocket session is one socket, a long-polling one two (the
 	// held connect and the others' requests).
-	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Sessions)
+	limit, err := raiseFileLimitFor(cfg.Transport, cfg.HeldOnly, cfg.Sessions)
 	if err != nil {
 		return nil, err
 	}
 	probe := newMemoryProbe(cfg.ServerPID, cfg.DebugAddr)
 	rep := &IdleReport{Config: cfg, FileLimit: limit}
-	if rep.Before, err = probe.read(ctx); err != nil {
+	if rep.Before, err = probe.read(ctx, false); err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: Config{URL: cfg.URL, Transport: cfg.Transport, NetHTTP: cfg.NetHTTP, Subscribers: cfg.Sessions, SetupConcurrency: cfg.SetupConcurrency, Logger: cfg.Logger}, log: cfg.Logger}
+	b := &bench{cfg: Config{URL: cfg.URL, Transport: cfg.Transport, NetHTTP: cfg.NetHTTP, HeldOnly: cfg.HeldOnly, Subscribers: cfg.Sessions, SetupConcurrency: cfg.SetupConcurrency, Logger: cfg.Logger}, log: cfg.Logger}
 	opts := b.clientOptions()
 	if cfg.Transport == bayeux.TransportWebSocket {
 		opts = append(opts, client.WithDialer(lightDialer()))
@@ -178,8 +199,15 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 		settle.Stop()
 		return nil, ctx.Err()
 	}
-	if rep.After, err = probe.read(ctx); err != nil {
+	if rep.After, err = probe.read(ctx, false); err != nil {
 		return nil, err
+	}
+	if cfg.Collect {
+		m, err := probe.read(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		rep.Collected = &m
 	}
 	for _, c := range clients {
 		if c.State() == client.StateConnected {
@@ -194,7 +222,12 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (*IdleReport, error) {
 // time.
 func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, clients []*client.Client) error {
 	ignore := func(*bayeux.Message) {}
-	return setupSessions(ctx, cfg.URL, cfg.SetupConcurrency, opts, clients,
+	var pace *time.Ticker
+	if cfg.SetupRate > 0 {
+		pace = time.NewTicker(time.Duration(float64(time.Second) / cfg.SetupRate))
+		defer pace.Stop()
+	}
+	return setupSessionsPaced(ctx, cfg.URL, cfg.SetupConcurrency, pace, opts, clients,
 		func(i int) string { return fmt.Sprintf("%s/%d", cfg.Prefix, i%cfg.Channels) },
 		func(int) client.Handler { return ignore })
 }
@@ -203,12 +236,24 @@ func setupIdle(ctx context.Context, cfg IdleConfig, opts []client.Option, client
 // subscribes it to channel(i) with handler(i), at most concurrency at a
 // time. It fails when any session could not be set up.
 func setupSessions(ctx context.Context, url string, concurrency int, opts []client.Option, clients []*client.Client, channel func(int) string, handler func(int) client.Handler) error {
+	return setupSessionsPaced(ctx, url, concurrency, nil, opts, clients, channel, handler)
+}
+
+// setupSessionsPaced is setupSessions starting a session at each tick of
+// pace, if not nil.
+func setupSessionsPaced(ctx context.Context, url string, concurrency int, pace *time.Ticker, opts []client.Option, clients []*client.Client, channel func(int) string, handler func(int) client.Handler) error {
 	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	var firstErr error
 	var once sync.Once
 	for i := range clients {
+		if pace != nil && i > 0 {
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+			}
+		}
 		sem <- struct{}{}
 		if ctx.Err() != nil {
 			break
@@ -268,14 +313,18 @@ func (b *bench) closeClients(clients []*client.Client) {
 }
 
 // raiseFileLimitFor raises the file limit for sessions sessions of
-// transport (long-polling holds two connections a session), with room to
-// spare.
-func raiseFileLimitFor(transport string, sessions int) (uint64, error) {
-	perSession := uint64(1)
+// transport (long-polling holds two connections a session; with heldOnly,
+// one, and two for a second while it is set up), with room to spare.
+func raiseFileLimitFor(transport string, heldOnly bool, sessions int) (uint64, error) {
+	n := uint64(sessions)
 	if transport == bayeux.TransportLongPolling {
-		perSession = 2
+		if heldOnly {
+			n += uint64(min(sessions, 4096))
+		} else {
+			n *= 2
+		}
 	}
-	return RaiseFileLimit(perSession*uint64(sessions) + 256)
+	return RaiseFileLimit(n + 256)
 }
 
 // writeLines writes tab-separated report lines to tw and flushes it.
@@ -333,10 +382,16 @@ func newMemoryProbe(pid int, debugAddr string) *memoryProbe {
 	return p
 }
 
-func (p *memoryProbe) read(ctx context.Context) (Memory, error) {
+// read reads the server's memory; with collect, after a garbage collection
+// (from the debug address, which must be known).
+func (p *memoryProbe) read(ctx context.Context, collect bool) (Memory, error) {
 	var m Memory
 	if p.url != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+		u := p.url
+		if collect {
+			u += "?gc=1"
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return m, fmt.Errorf("server memory: %w", err)
 		}
@@ -405,6 +460,11 @@ func (r *IdleReport) WriteText(w io.Writer) error {
 		fmt.Sprintf("server RSS\t%s before, %s after", kib(r.Before.RSS), kib(r.After.RSS)),
 		fmt.Sprintf("RSS per session\t%s", per(r.Before.RSS, r.After.RSS)),
 	}
+	if m := r.Collected; m != nil {
+		lines = append(lines,
+			fmt.Sprintf("after a collection\tRSS %s, %s per session; heap %s per session (in use)", kib(m.RSS), per(r.Before.RSS, m.RSS), per(r.Before.HeapInuse, m.HeapInuse)),
+		)
+	}
 	if r.After.HeapInuse > 0 {
 		lines = append(lines,
 			fmt.Sprintf("heap per session\t%s (in use)", per(r.Before.HeapInuse, r.After.HeapInuse)),
@@ -421,11 +481,17 @@ func (r *IdleReport) WriteText(w io.Writer) error {
 func (r *IdleReport) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	var collected float64
+	if r.Collected != nil {
+		collected = float64(r.Collected.RSS-r.Before.RSS) / float64(r.Config.Sessions)
+	}
 	return enc.Encode(struct {
 		*IdleReport
-		Before              Memory  `json:"before"`
-		After               Memory  `json:"after"`
-		RSSPerSessionBytes  float64 `json:"rss_per_session_bytes"`
-		HeapPerSessionBytes float64 `json:"heap_per_session_bytes,omitempty"`
-	}{r, r.Before, r.After, r.PerSession(), float64(r.After.HeapInuse-r.Before.HeapInuse) / float64(r.Config.Sessions)})
+		Before                      Memory  `json:"before"`
+		After                       Memory  `json:"after"`
+		Collected                   *Memory `json:"collected,omitempty"`
+		RSSPerSessionBytes          float64 `json:"rss_per_session_bytes"`
+		HeapPerSessionBytes         float64 `json:"heap_per_session_bytes,omitempty"`
+		CollectedRSSPerSessionBytes float64 `json:"collected_rss_per_session_bytes,omitempty"`
+	}{r, r.Before, r.After, r.Collected, r.PerSession(), float64(r.After.HeapInuse-r.Before.HeapInuse) / float64(r.Config.Sessions), collected})
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,12 +85,92 @@ func TestRunIdle(t *testing.T) {
 	}
 }
 
+// TestRunIdleHeldOnly: with HeldOnly, a long-polling session keeps one
+// connection, its held connect's; without, up to two (a session whose
+// requests never overlapped has one). The fake debug address
+// tells the server's open connections as its goroutines, and Collect reads
+// the memory a third time, with ?gc=1.
+func TestRunIdleHeldOnly(t *testing.T) {
+	for _, tt := range []struct {
+		heldOnly           bool
+		minConns, maxConns int
+	}{{true, 10, 10}, {false, 11, 20}} {
+		t.Run(fmt.Sprint("held only ", tt.heldOnly), func(t *testing.T) {
+			srv := bayeuxtest.NewServer(5 * time.Second)
+			defer srv.Close()
+			var open atomic.Int64
+			front := httptest.NewUnstartedServer(srv)
+			front.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				switch s {
+				case http.StateNew:
+					open.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			front.Start()
+			defer front.Close()
+			var collects atomic.Int64
+			debug := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("gc") == "1" {
+					collects.Add(1)
+				}
+				json.NewEncoder(w).Encode(Memory{RSS: 1 << 20, Goroutines: int(open.Load()), Sessions: srv.Sessions()})
+			}))
+			defer debug.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rep, err := RunIdle(ctx, IdleConfig{
+				URL:       front.URL + "/cometd",
+				Transport: "long-polling",
+				Sessions:  10,
+				Settle:    HeldOnlyIdle + time.Second,
+				DebugAddr: debug.URL,
+				HeldOnly:  tt.heldOnly,
+				Collect:   true,
+			})
+			if err != nil {
+				t.Fatalf("RunIdle: %v", err)
+			}
+			if n := rep.After.Goroutines; rep.Connected != 10 || n < tt.minConns || n > tt.maxConns {
+				t.Errorf("%d connected, %d connections open, want 10 and %d to %d", rep.Connected, n, tt.minConns, tt.maxConns)
+			}
+			if rep.Collected == nil || rep.Collected.Sessions != 10 || collects.Load() != 1 {
+				t.Errorf("collected %+v after %d collections, want one", rep.Collected, collects.Load())
+			}
+			var text bytes.Buffer
+			rep.WriteText(&text)
+			if !strings.Contains(text.String(), "after a collection") {
+				t.Errorf("text report lacks the collection:\n%s", text.String())
+			}
+		})
+	}
+}
+
+// TestRunIdleSetupRate: with SetupRate, the sessions are started over
+// time, no faster than the rate.
+func TestRunIdleSetupRate(t *testing.T) {
+	srv := bayeuxtest.NewServer(5 * time.Second)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := RunIdle(ctx, IdleConfig{URL: srv.URL(), Sessions: 11, SetupRate: 20, Settle: time.Millisecond, ServerPID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connected != 11 || rep.Setup < 500*time.Millisecond {
+		t.Errorf("%d connected, set up in %v; want 11 in at least 500ms (10 intervals of 50ms)", rep.Connected, rep.Setup)
+	}
+}
+
 func TestRunIdleConfig(t *testing.T) {
 	ctx := context.Background()
 	for _, cfg := range []IdleConfig{
 		{Sessions: 1},                         // no pid, no debug address
 		{Sessions: 0, ServerPID: os.Getpid()}, // no sessions
 		{Sessions: 1, ServerPID: os.Getpid(), Prefix: "/meta/x"},
+		{Sessions: 1, ServerPID: os.Getpid(), Collect: true}, // a collection needs the debug address
+		{Sessions: 1, ServerPID: os.Getpid(), SetupRate: -1},
 	} {
 		if _, err := RunIdle(ctx, cfg); err == nil {
 			t.Errorf("RunIdle(%+v) accepted", cfg)

@@ -82,7 +82,7 @@ func (b *bench) clientOptions() []client.Option {
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if b.cfg.Transport == bayeux.TransportLongPolling {
-		if !b.cfg.NetHTTP && strings.HasPrefix(b.cfg.URL, "http://") {
+		if !b.cfg.NetHTTP && !b.cfg.HeldOnly && strings.HasPrefix(b.cfg.URL, "http://") {
 			return append(opts, client.WithDirectHTTP(dialer.DialContext))
 		}
 		conns := 2*b.cfg.Subscribers + b.cfg.Publishers*(b.cfg.Window+1) + 16
@@ -96,6 +96,9 @@ func (b *bench) clientOptions() []client.Option {
 			ForceAttemptHTTP2:   false,
 			TLSHandshakeTimeout: 10 * time.Second,
 		}
+		if b.cfg.HeldOnly {
+			tr.IdleConnTimeout = HeldOnlyIdle
+		}
 		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: tr}))
 	} else {
 		opts = append(opts, client.WithDialer(&websocket.Dialer{
@@ -107,6 +110,9 @@ func (b *bench) clientOptions() []client.Option {
 	}
 	return opts
 }
+
+// HeldOnlyIdle is how long a connection of Config.HeldOnly may stay idle.
+const HeldOnlyIdle = time.Second
 
 // setup handshakes every session and subscribes the subscribers, a bounded
 // number at a time.

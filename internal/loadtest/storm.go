@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/bits"
 	"net"
 	"net/url"
 	"os/exec"
@@ -28,6 +29,7 @@ const (
 	DefaultStormPrefix = "/bench/storm"
 	DefaultStormTick   = 250 * time.Millisecond
 	DefaultStormWait   = 60 * time.Second
+	DefaultStormDrain  = 10 * time.Second
 )
 
 // StormConfig describes a reconnect storm: sessions connected to a server
@@ -58,6 +60,15 @@ type StormConfig struct {
 	Wait time.Duration `json:"wait_ns"`
 	// Settle is how long to wait before each memory reading (default 8s).
 	Settle time.Duration `json:"settle_ns"`
+	// Resume makes the sessions use the resume extension
+	// (client.WithResume): the server must keep a history (cometgen serve
+	// --nats … --nats-history …, with NATS kept up while the server
+	// restarts), and every message the server acknowledged is then to reach
+	// every session of its channel, once and in order, across the restart.
+	Resume bool `json:"resume,omitempty"`
+	// Drain bounds the wait, once publishing stopped, for the messages
+	// still due to the sessions (default 10s; it ends when all arrived).
+	Drain time.Duration `json:"drain_ns"`
 	// SetupConcurrency bounds how many sessions are set up at once.
 	SetupConcurrency int `json:"setup_concurrency"`
 	// ServerOutput receives the server's standard output and error
@@ -86,6 +97,8 @@ func (c *StormConfig) Validate() error {
 		return &ValidationError{"tick", c.Tick, errors.New("out of range")}
 	case c.Wait < 0:
 		return &ValidationError{"wait", c.Wait, errors.New("out of range")}
+	case c.Drain < 0:
+		return &ValidationError{"drain", c.Drain, errors.New("out of range")}
 	}
 	c.URL, c.Transport, c.Channels, c.Prefix = idle.URL, idle.Transport, idle.Channels, idle.Prefix
 	c.Settle, c.SetupConcurrency, c.Logger = idle.Settle, idle.SetupConcurrency, idle.Logger
@@ -94,6 +107,9 @@ func (c *StormConfig) Validate() error {
 	}
 	if c.Wait == 0 {
 		c.Wait = DefaultStormWait
+	}
+	if c.Drain == 0 {
+		c.Drain = DefaultStormDrain
 	}
 	if c.ServerOutput == nil {
 		c.ServerOutput = io.Discard
@@ -137,6 +153,36 @@ type StormReport struct {
 	RSSAfter  int64 `json:"rss_after_bytes"`
 	// FileLimit is this process's limit of open files during the run.
 	FileLimit uint64 `json:"file_limit"`
+	Deliveries
+}
+
+// Deliveries is the account of the storm's messages: what the server
+// acknowledged to the publisher, and what each session received of the
+// acknowledged messages of its channel.
+type Deliveries struct {
+	// Published counts the publishes; Acknowledged those the server
+	// acknowledged (the others failed while the server was down, or their
+	// outcome is unknown: they may be delivered or not).
+	Published    int64 `json:"published"`
+	Acknowledged int64 `json:"acknowledged"`
+	// Expected counts the acknowledged messages times the sessions of
+	// their channel; Delivered the deliveries of acknowledged messages,
+	// once each; Lost what was expected and not delivered, in
+	// LosingSessions sessions; Unacknowledged the deliveries of messages
+	// whose publish was not acknowledged.
+	Expected       int64 `json:"expected"`
+	Delivered      int64 `json:"delivered"`
+	Lost           int64 `json:"lost"`
+	LosingSessions int   `json:"losing_sessions"`
+	Unacknowledged int64 `json:"unacknowledged_delivered"`
+	// Duplicated counts messages a session received again; OutOfOrder
+	// those it received after a later one of its channel.
+	Duplicated int64 `json:"duplicated"`
+	OutOfOrder int64 `json:"out_of_order"`
+	// ResumeGranted counts the sessions that used the resume extension at
+	// the end, ResumeGaps the resumes the server said were incomplete.
+	ResumeGranted int   `json:"resume_granted,omitempty"`
+	ResumeGaps    int64 `json:"resume_gaps,omitempty"`
 }
 
 // RecoveryBucket is how many sessions received again within one second
@@ -241,6 +287,112 @@ func (e *clientEvents) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// sessionLog is what one session received: the sequence numbers (of its
+// channel's publishes) as a bitset, the highest, and the duplicates and
+// late ones. Its handler runs on one goroutine; the report reads it under
+// mu.
+type sessionLog struct {
+	mu       sync.Mutex
+	got      []uint64
+	max      int64
+	dup, ooo int64
+}
+
+func (l *sessionLog) record(seq int64) {
+	if seq <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := int(seq / 64)
+	if w >= len(l.got) {
+		l.got = append(l.got, make([]uint64, w+1-len(l.got))...)
+	}
+	bit := uint64(1) << (seq % 64)
+	switch {
+	case l.got[w]&bit != 0:
+		l.dup++
+		return
+	case seq < l.max:
+		l.ooo++
+	default:
+		l.max = seq
+	}
+	l.got[w] |= bit
+}
+
+func (l *sessionLog) has(seq int64) bool {
+	w := int(seq / 64)
+	return w < len(l.got) && l.got[w]&(1<<(seq%64)) != 0
+}
+
+// channelLog is what was published on one channel: the sequence numbers
+// the server acknowledged, as a bitset.
+type channelLog struct {
+	mu    sync.Mutex
+	next  int64 // the last sequence number published
+	acked []uint64
+}
+
+func (l *channelLog) ack(seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := int(seq / 64)
+	if w >= len(l.acked) {
+		l.acked = append(l.acked, make([]uint64, w+1-len(l.acked))...)
+	}
+	l.acked[w] |= 1 << (seq % 64)
+}
+
+// account counts the deliveries of the acknowledged messages: session i
+// is subscribed to channel i mod len(channels).
+func account(channels []channelLog, sessions []sessionLog) Deliveries {
+	var d Deliveries
+	for c := range channels {
+		ch := &channels[c]
+		ch.mu.Lock()
+		d.Published += ch.next
+		for _, w := range ch.acked {
+			d.Acknowledged += int64(bits.OnesCount64(w))
+		}
+		ch.mu.Unlock()
+	}
+	for i := range sessions {
+		s, ch := &sessions[i], &channels[i%len(channels)]
+		s.mu.Lock()
+		ch.mu.Lock()
+		var lost int64
+		for w := range max(len(ch.acked), len(s.got)) {
+			var a, g uint64
+			if w < len(ch.acked) {
+				a = ch.acked[w]
+			}
+			if w < len(s.got) {
+				g = s.got[w]
+			}
+			d.Expected += int64(bits.OnesCount64(a))
+			d.Delivered += int64(bits.OnesCount64(a & g))
+			lost += int64(bits.OnesCount64(a &^ g))
+			d.Unacknowledged += int64(bits.OnesCount64(g &^ a))
+		}
+		ch.mu.Unlock()
+		d.Lost += lost
+		if lost > 0 {
+			d.LosingSessions++
+		}
+		d.Duplicated += s.dup
+		d.OutOfOrder += s.ooo
+		s.mu.Unlock()
+	}
+	return d
+}
+
+// complete reports whether every session received every acknowledged
+// message of its channel.
+func complete(channels []channelLog, sessions []sessionLog) bool {
+	return account(channels, sessions).Lost == 0
+}
+
 // RunStorm starts the server with cfg.ServerCmd, sets up cfg.Sessions
 // sessions and one publishing session that publishes on every channel each
 // cfg.Tick, reads the server's RSS, kills the server, starts it again and
@@ -251,7 +403,7 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	limit, err := raiseFileLimitFor(cfg.Transport, cfg.Sessions+1)
+	limit, err := raiseFileLimitFor(cfg.Transport, false, cfg.Sessions+1)
 	if err != nil {
 		return nil, err
 	}
@@ -270,10 +422,15 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 		subOpts = append(subOpts, client.WithDialer(lightDialer()))
 	}
 	subOpts = append(subOpts, client.WithInlineDispatch())
+	if cfg.Resume {
+		subOpts = append(subOpts, client.WithResume())
+	}
 
 	// back[i] is when session i first received a message published after
 	// the kill (unix nanos, 0 before).
 	back := make([]atomic.Int64, cfg.Sessions)
+	logs := make([]sessionLog, cfg.Sessions)
+	channels := make([]channelLog, cfg.Channels)
 	var killedAt atomic.Int64
 	killedAt.Store(1 << 62)
 	clients := make([]*client.Client, cfg.Sessions, cfg.Sessions+1)
@@ -283,8 +440,12 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 		func(i int) string { return fmt.Sprintf("%s/%d", cfg.Prefix, i%cfg.Channels) },
 		func(i int) client.Handler {
 			return func(m *bayeux.Message) {
-				_, _, ts, ok := parsePayload(m.Data)
-				if ok && ts > killedAt.Load() && back[i].Load() == 0 {
+				seq, _, ts, ok := parsePayload(m.Data)
+				if !ok {
+					return
+				}
+				logs[i].record(seq)
+				if ts > killedAt.Load() && back[i].Load() == 0 {
 					back[i].CompareAndSwap(0, time.Now().UnixNano())
 				}
 			}
@@ -299,10 +460,21 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 	}
 	rep.Setup = time.Since(start)
 	cfg.Logger.Info("sessions ready", "sessions", cfg.Sessions, "took", rep.Setup)
+	if cfg.Resume {
+		for i, c := range clients[:cfg.Sessions] {
+			if !c.ResumeGranted() {
+				return nil, fmt.Errorf("session %d: the server did not grant the resume extension (it needs a history: cometgen serve --nats … --nats-history …)", i)
+			}
+		}
+	}
 
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	go publishTicks(pubCtx, pub, &cfg)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		publishTicks(pubCtx, pub, &cfg, channels)
+	}()
 
 	if !sleep(ctx, cfg.Settle) {
 		return nil, ctx.Err()
@@ -347,10 +519,25 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormReport, error) {
 	if rep.RSSAfter, err = ProcessRSS(srv.cmd.Process.Pid); err != nil {
 		return nil, err
 	}
+	// The last messages: publishing stops, every publish gets its outcome,
+	// and the sessions get what they are due.
+	stopPub()
+	<-published
+	deadline = time.Now().Add(cfg.Drain)
+	for time.Now().Before(deadline) && !complete(channels, logs) {
+		if !sleep(ctx, 50*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+	rep.Deliveries = account(channels, logs)
 	for _, c := range clients[:cfg.Sessions] {
 		if c.State() == client.StateConnected {
 			rep.StillConnected++
 		}
+		if c.ResumeGranted() {
+			rep.ResumeGranted++
+		}
+		rep.ResumeGaps += c.ResumeGaps()
 	}
 	return rep, nil
 }
@@ -397,28 +584,43 @@ func recoveryFigures(rep *StormReport, back []atomic.Int64, restarted time.Time)
 }
 
 // publishTicks publishes one message on each channel every cfg.Tick until
-// ctx ends; failures (while the server is down) are ignored.
-func publishTicks(ctx context.Context, pub *client.Client, cfg *StormConfig) {
+// ctx ends, numbering each channel's messages from 1, and records in
+// channels which the server acknowledged; failures (while the server is
+// down) are left out. It returns once every publish has its outcome.
+func publishTicks(ctx context.Context, pub *client.Client, cfg *StormConfig, channels []channelLog) {
 	t := time.NewTicker(cfg.Tick)
 	defer t.Stop()
-	var seq int64
 	var buf []byte
 	window := make(chan struct{}, 256)
+	defer func() {
+		for range cap(window) { // the outcomes still due
+			window <- struct{}{}
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for ch := range cfg.Channels {
+		for c := range channels {
 			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			seq++
-			buf = appendPayload(buf[:0], seq, 0, time.Now().UnixNano(), 0)
-			err := pub.PublishAsync(ctx, fmt.Sprintf("%s/%d", cfg.Prefix, ch), json.RawMessage(buf), func(error) { <-window })
+			ch := &channels[c]
+			ch.mu.Lock()
+			ch.next++
+			seq := ch.next
+			ch.mu.Unlock()
+			buf = appendPayload(buf[:0], seq, c, time.Now().UnixNano(), 0)
+			err := pub.PublishAsync(ctx, fmt.Sprintf("%s/%d", cfg.Prefix, c), json.RawMessage(buf), func(err error) {
+				if err == nil {
+					ch.ack(seq)
+				}
+				<-window
+			})
 			if err != nil {
 				<-window
 			}
@@ -454,7 +656,11 @@ func (r *StormReport) WriteText(w io.Writer) error {
 		fmt.Sprintf("per second\t%s", strings.Join(hist, " ")),
 		fmt.Sprintf("clients\t%d re-handshakes, %d failed connects, %d failed handshakes (refused: %s), %d failed re-subscriptions; %d connected at the end", r.Rehandshakes, r.ConnectFailures, r.HandshakeFailed, strings.Join(refused, ", "), r.ResubscribeFails, r.StillConnected),
 		fmt.Sprintf("server RSS\t%s before, %s after (%s later)", mib(r.RSSBefore), mib(r.RSSAfter), c.Settle),
+		fmt.Sprintf("messages\t%d published, %d acknowledged; %d deliveries of them due, %d made, %d lost (in %d sessions), %d duplicated, %d out of order; %d deliveries of unacknowledged ones", r.Published, r.Acknowledged, r.Expected, r.Delivered, r.Lost, r.LosingSessions, r.Duplicated, r.OutOfOrder, r.Unacknowledged),
 		fmt.Sprintf("file limit\t%d", r.FileLimit),
+	}
+	if c.Resume {
+		lines = append(lines, fmt.Sprintf("resume\t%d sessions with the extension at the end, %d incomplete resumes", r.ResumeGranted, r.ResumeGaps))
 	}
 	return writeLines(tw, lines)
 }
