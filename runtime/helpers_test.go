@@ -22,6 +22,18 @@ type msg = map[string]any
 // with its base URL. Both are closed when the test ends.
 func newTestServer(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
+	srv, mux := newTestHandler(opts)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = srv.Shutdown(t.Context())
+		hs.Close()
+	})
+	return srv, hs.URL + "/cometd"
+}
+
+// newTestHandler returns a Server (logging nowhere unless opts says) and a
+// mux serving it at /cometd and below.
+func newTestHandler(opts Options) (*Server, *http.ServeMux) {
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
@@ -29,12 +41,7 @@ func newTestServer(t *testing.T, opts Options) (*Server, string) {
 	mux := http.NewServeMux()
 	mux.Handle("/cometd", srv)
 	mux.Handle("/cometd/", srv)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		_ = srv.Shutdown(t.Context())
-		hs.Close()
-	})
-	return srv, hs.URL + "/cometd"
+	return srv, mux
 }
 
 // lpClient speaks raw long-polling: one POST per call, cookies kept.

@@ -209,10 +209,10 @@ type parkedConn struct {
 	write httpWrite
 	c     net.Conn
 	hdr   http.Header // the response's header fields set before it was parked
-	fd    int         // registered with the poller, or -1
-	// readable is closed by the poller when the connection becomes
+	token int32       // its registration with the poller, 0 for none
+	// input is closed when the poller tells that the connection became
 	// readable (nil: not watched).
-	readable chan struct{}
+	input chan struct{}
 	// closeAfter is set when the connection is to be closed after the
 	// answer: a TLS client sent more while the connect was held.
 	closeAfter bool
@@ -234,7 +234,7 @@ func (pi *parkInfo) park(w http.ResponseWriter, h *httpHold, res *result, write 
 	if err != nil {
 		return false
 	}
-	p := &parkedConn{parkInfo: pi, hold: *h, res: *res, write: write, c: c, hdr: hdr, fd: -1}
+	p := &parkedConn{parkInfo: pi, hold: *h, res: *res, write: write, c: c, hdr: hdr}
 	if rw.Reader.Buffered() > 0 {
 		// net/http read a byte of a pipelined request; it cannot be given
 		// back, so the connection is closed after the answer.
@@ -251,11 +251,14 @@ func (pi *parkInfo) park(w http.ResponseWriter, h *httpHold, res *result, write 
 
 // watch asks the poller to tell when the connection becomes readable.
 func (p *parkedConn) watch() {
-	p.readable = make(chan struct{})
+	p.input = make(chan struct{})
 	if !pollReadable(p) {
-		p.readable = nil
+		p.input = nil
 	}
 }
+
+// readable implements pollTarget: the poller tells once per watch.
+func (p *parkedConn) readable() { close(p.input) }
 
 // run waits, in place of the handler, until the connect is to be
 // answered, answers it and hands the connection back to the HTTP server.
@@ -268,7 +271,7 @@ func (p *parkedConn) run() {
 // await waits until the connect is to be answered or its client went away.
 func (p *parkedConn) await() holdEnd {
 	for {
-		end := p.hold.wait(p.readable)
+		end := p.hold.wait(p.input)
 		if end != holdGone || !p.stillThere() {
 			return end
 		}
@@ -300,7 +303,7 @@ func (p *parkedConn) stillThere() bool {
 			return false
 		}
 	}
-	p.readable = nil // more: not watched any longer
+	p.input = nil // more: not watched any longer
 	if !more {
 		p.watch() // not readable after all
 	}

@@ -3,19 +3,15 @@ package runtime
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -33,12 +29,7 @@ type parkServer struct {
 
 func newParkServer(t *testing.T, opts Options, after time.Duration, wrap func(net.Listener) net.Listener) *parkServer {
 	t.Helper()
-	if opts.Logger == nil {
-		opts.Logger = discardLogger()
-	}
-	srv := New(opts)
-	mux := http.NewServeMux()
-	mux.Handle("/cometd", srv)
+	srv, mux := newTestHandler(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +67,26 @@ func (ps *parkServer) waitParked(t *testing.T, n int) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// parkedSession starts a session subscribed to channels and holds its
+// connect on a connection of its own until it is parked.
+func (ps *parkServer) parkedSession(t *testing.T, channels ...string) (*lpClient, *rawConn) {
+	t.Helper()
+	lp := newLP(t, ps.base).start()
+	lp.subscribe(channels...)
+	raw := dialRaw(t, ps.addr)
+	raw.connect(lp.clientID)
+	ps.waitParked(t, 1)
+	return lp, raw
+}
+
+// holds returns how many connects of session id are held.
+func (ps *parkServer) holds(id string) int {
+	sess := ps.srv.sessions.get(id)
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.holds
 }
 
 // rawConn speaks HTTP/1.1 on one connection of its own, so that a test
@@ -153,12 +164,8 @@ func TestParkHeldConnect(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ps := newParkServer(t, Options{Timeout: 700 * time.Millisecond}, 50*time.Millisecond, tt.wrap)
-			lp := newLP(t, ps.base).start()
-			lp.subscribe("/park")
-			raw := dialRaw(t, ps.addr)
-			raw.connect(lp.clientID)
-			ps.waitParked(t, 1)
-			if n := ps.srv.sessions.get(lp.clientID).holds; n != 1 {
+			lp, raw := ps.parkedSession(t, "/park")
+			if n := ps.holds(lp.clientID); n != 1 {
 				t.Errorf("%d connects held while parked, want 1", n)
 			}
 			publisher := newLP(t, ps.base).start()
@@ -188,7 +195,7 @@ func TestParkHeldConnect(t *testing.T) {
 				t.Errorf("answered after %v, before the hold time", held)
 			}
 			ps.waitParked(t, 0)
-			if n := ps.srv.sessions.get(lp.clientID).holds; n != 0 {
+			if n := ps.holds(lp.clientID); n != 0 {
 				t.Errorf("%d connects held after the answer", n)
 			}
 		})
@@ -199,18 +206,10 @@ func TestParkHeldConnect(t *testing.T) {
 // is let go at once, and takes nothing from its session's queue.
 func TestParkClientGone(t *testing.T) {
 	ps := newParkServer(t, Options{Timeout: 30 * time.Second}, 20*time.Millisecond, nil)
-	lp := newLP(t, ps.base).start()
-	lp.subscribe("/gone")
-	raw := dialRaw(t, ps.addr)
-	raw.connect(lp.clientID)
-	ps.waitParked(t, 1)
+	lp, raw := ps.parkedSession(t, "/gone")
 	raw.nc.Close()
 	ps.waitParked(t, 0) // long before the hold time
-	sess := ps.srv.sessions.get(lp.clientID)
-	sess.mu.Lock()
-	holds := sess.holds
-	sess.mu.Unlock()
-	if holds != 0 {
+	if holds := ps.holds(lp.clientID); holds != 0 {
 		t.Errorf("%d connects held after the client went away", holds)
 	}
 	newLP(t, ps.base).start().publish("/gone", "kept")
@@ -224,10 +223,7 @@ func TestParkClientGone(t *testing.T) {
 // session is answered with DuplicateConnectStatus.
 func TestParkDisplaced(t *testing.T) {
 	ps := newParkServer(t, Options{Timeout: 30 * time.Second}, 20*time.Millisecond, nil)
-	lp := newLP(t, ps.base).start()
-	first := dialRaw(t, ps.addr)
-	first.connect(lp.clientID)
-	ps.waitParked(t, 1)
+	lp, first := ps.parkedSession(t)
 	second := dialRaw(t, ps.addr)
 	second.connect(lp.clientID)
 	resp, body := first.read(5 * time.Second)
@@ -241,10 +237,7 @@ func TestParkDisplaced(t *testing.T) {
 // once their answers are written.
 func TestParkShutdown(t *testing.T) {
 	ps := newParkServer(t, Options{Timeout: 30 * time.Second}, 20*time.Millisecond, nil)
-	lp := newLP(t, ps.base).start()
-	raw := dialRaw(t, ps.addr)
-	raw.connect(lp.clientID)
-	ps.waitParked(t, 1)
+	_, raw := ps.parkedSession(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	ps.srv.Shutdown(ctx)
@@ -261,11 +254,7 @@ func TestParkShutdown(t *testing.T) {
 // parked connect is served after the connect's answer, in order.
 func TestParkPipelined(t *testing.T) {
 	ps := newParkServer(t, Options{Timeout: 500 * time.Millisecond}, 20*time.Millisecond, nil)
-	lp := newLP(t, ps.base).start()
-	lp.subscribe("/pipe")
-	raw := dialRaw(t, ps.addr)
-	raw.connect(lp.clientID)
-	ps.waitParked(t, 1)
+	lp, raw := ps.parkedSession(t, "/pipe")
 	raw.post(`[{"channel":"/pipe","clientId":"` + lp.clientID + `","data":"piped","id":"p"}]`)
 	_, replies := raw.readMsgs(5 * time.Second)
 	if len(replies) != 1 || replies[0]["channel"] != "/meta/connect" || replies[0]["successful"] != true {
@@ -381,12 +370,10 @@ func urlQueryEscape(s string) string {
 // which serves the next connect, and a client that closes its connection
 // is noticed.
 func TestParkTLS(t *testing.T) {
-	cert := selfSigned(t)
+	cert, pool := testCertificate(t)
 	ps := newParkServer(t, Options{Timeout: 30 * time.Second}, 20*time.Millisecond, func(ln net.Listener) net.Listener {
 		return tls.NewListener(LimitListener(ln, 100, nil), &tls.Config{Certificates: []tls.Certificate{cert}})
 	})
-	pool := x509.NewCertPool()
-	pool.AddCert(cert.Leaf)
 	tlsConfig := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 	lp := newLP(t, "https://"+ps.addr+"/cometd")
 	lp.http.Transport = &http.Transport{TLSClientConfig: tlsConfig}
@@ -410,31 +397,13 @@ func TestParkTLS(t *testing.T) {
 	ps.waitParked(t, 0)
 }
 
-// selfSigned returns a certificate for 127.0.0.1.
-func selfSigned(t *testing.T) tls.Certificate {
+// testCertificate returns net/http/httptest's certificate (for 127.0.0.1)
+// and a pool that trusts it.
+func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ts.Close()
+	return ts.TLS.Certificates[0], ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 }
 
 // TestParkListenerClose: a closed ParkListener accepts nothing more, and

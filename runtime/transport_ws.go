@@ -49,7 +49,7 @@ const (
 // wsConn is one websocket connection. While input arrives, a reader
 // goroutine reads and processes it; an idle connection has none, the
 // process's poller watches its socket and starts one when input arrives
-// (where the socket can be watched: see wsPoller). A writer goroutine,
+// (where the socket can be watched: see poller). A writer goroutine,
 // started when there is something to write (signal), owns every write:
 // replies, queued messages (delivered as soon as they are queued, without
 // waiting for a /meta/connect), the held /meta/connect's reply when it is
@@ -60,8 +60,8 @@ type wsConn struct {
 	br        *bufio.Reader   // the connection's reader, which gorilla reads through
 	nc        net.Conn        // the socket
 	raw       syscall.RawConn // the socket's descriptor, when poll watches it
-	poll      *wsPoller       // nil: the reader goroutine never ends while the connection lives
-	token     int32           // the socket's name for poll
+	poll      *poller         // nil: the reader goroutine never ends while the connection lives
+	token     int32           // the socket's registration with poll
 	browserID string
 	req       *http.Request   // the upgrade request
 	wake      chan struct{}   // capacity 1: wakes the writer while it runs
@@ -148,7 +148,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
 	if watchable(wc.nc) {
-		if p, err := idlePoller(); err == nil {
+		if p, err := socketPoller(); err == nil {
 			if sc, ok := socketOf(wc.nc).(syscall.Conn); ok {
 				if wc.raw, err = sc.SyscallConn(); err == nil {
 					wc.poll = p
@@ -174,7 +174,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if wc.poll != nil {
 		// The client speaks first (its handshake or connect): the poller
 		// starts the reader when it does.
-		if err := wc.poll.add(wc); err == nil {
+		if err := wc.poll.add(wc.raw, wc, &wc.token); err == nil {
 			return
 		}
 		wc.rmu.Lock()
@@ -259,7 +259,7 @@ func (wc *wsConn) read() {
 			*wc.br = bufio.Reader{}
 			wc.rmu.Lock()
 			wc.rstate = readIdle
-			err := wc.poll.arm(wc)
+			err := wc.poll.arm(wc.raw, wc.token)
 			if err != nil {
 				wc.rstate = readRunning
 			}
@@ -411,7 +411,7 @@ func (wc *wsConn) finish() {
 	wc.writers.Wait()
 	wc.timer.Stop()
 	if wc.poll != nil {
-		wc.poll.remove(wc)
+		wc.poll.remove(wc.raw, wc.token)
 	}
 	wc.c.Close()
 	wc.release()
