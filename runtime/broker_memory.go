@@ -233,8 +233,20 @@ func (b *memoryHistoryBroker) Start(n *Node) error {
 	defer h.order.Unlock()
 	h.mu.Lock()
 	last := h.last
+	// The newest kept events, for the node's replay buffer (Node.Remember).
+	var tail []HistoryEvent
+	if k := min(h.evs.len, n.ReplayBuffer()); k > 0 {
+		tail = make([]HistoryEvent, 0, k)
+		for i := h.evs.len - k; i < h.evs.len; i++ {
+			e := h.evs.at(i)
+			tail = append(tail, HistoryEvent{Pos: e.pos, Event: e.event, Exclude: e.exclude})
+		}
+	}
 	h.mu.Unlock()
 	n.Begin(h.epoch, last)
+	if err := n.Remember(tail); err != nil {
+		n.Logger().Info("bayeux: replay buffer not filled from the history", "err", err)
+	}
 	if err := b.memoryBroker.Start(n); err != nil {
 		return err
 	}

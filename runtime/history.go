@@ -114,6 +114,58 @@ func (n *Node) Begin(stream string, pos uint64) {
 	}
 }
 
+// HistoryEvent is an event of a history: its position, the encoded
+// broadcast and the session it excludes (see HistoryBroker.Append).
+type HistoryEvent struct {
+	Pos     uint64
+	Event   []byte
+	Exclude string
+}
+
+// ReplayBuffer returns how many events the node's replay buffer holds
+// (Options.ReplayBuffer): how many a broker gives Remember at most.
+func (n *Node) ReplayBuffer() int { return len(n.srv.hist.ring.items) }
+
+// Remember fills the node's replay buffer with the events of the history
+// that came just before it began, without delivering them, so that clients
+// resuming from a position of the moments before the node started (a
+// restart's reconnect storm) are served from memory instead of each asking
+// the broker for a replay at once. A broker with a history calls it after
+// Begin and before its first DeliverAt, with the events in order, without
+// a gap and ending at Begin's position; anything else is refused with an
+// error and the buffer is left as it was: a buffer with a hole would serve
+// a replay that misses events.
+func (n *Node) Remember(events []HistoryEvent) error {
+	s := n.srv
+	if len(events) == 0 {
+		return nil
+	}
+	ms := make([]*bayeux.Message, len(events))
+	for i, e := range events {
+		if i > 0 && e.Pos != events[i-1].Pos+1 {
+			return fmt.Errorf("runtime: remember: position %d after %d: not the next", e.Pos, events[i-1].Pos)
+		}
+		m, err := checkRemote(e.Event)
+		if err != nil {
+			return fmt.Errorf("runtime: remember: event %d: %w", e.Pos, err)
+		}
+		ms[i] = m
+	}
+	s.hist.mu.Lock()
+	defer s.hist.mu.Unlock()
+	if r := &s.hist.ring; r.len > 0 {
+		return errors.New("runtime: remember: the node has delivered events already")
+	}
+	if last := s.hist.last.Load(); events[len(events)-1].Pos != last {
+		return fmt.Errorf("runtime: remember: events end at %d, the node began at %d", events[len(events)-1].Pos, last)
+	}
+	for i, e := range events {
+		stampPosition(ms[i], e.Pos)
+		s.hist.ring.push(ringEvent{pos: e.Pos, exclude: e.Exclude, m: ms[i]})
+	}
+	return nil
+}
+
 // extResumeStream is the field of a handshake reply that names the
 // history whose positions the session's broadcasts carry.
 const extResumeStream = "resumeStream"

@@ -404,3 +404,83 @@ func TestReplayBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayBufferRemembersBeforeStart: a node that starts after events
+// were appended to the history has the newest of them in its replay
+// buffer (Node.Remember), so that a client resuming from a position of
+// before the node started (a reconnect storm after a restart) is replayed
+// from memory, without asking the broker; the buffer is bounded by
+// Options.ReplayBuffer, beyond which the broker is asked.
+func TestReplayBufferRemembersBeforeStart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		buffer int
+		broker bool // the broker is asked
+	}{
+		{"in the buffer", 0, false},
+		{"older than the buffer", 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster := NewMemoryClusterWithHistory(100)
+			_, url1 := newTestServer(t, Options{Broker: cluster.Broker()})
+			pub := newLP(t, url1).start()
+			for i, ch := range []string{"/chat/a", "/other", "/chat/a", "/other", "/chat/a"} {
+				if r := pub.publish(ch, i+1); r["successful"] != true {
+					t.Fatalf("publish: %v", r)
+				}
+			}
+			counted := &countingHistory{HistoryBroker: cluster.Broker().(HistoryBroker)}
+			srv, url := newTestServer(t, Options{Broker: counted, ReplayBuffer: tc.buffer})
+			if got := srv.hist.last.Load(); got != 5 {
+				t.Fatalf("the node began at %d, want 5", got)
+			}
+			c := resumingClient(t, url)
+			c.send(resumeSub("/chat/*", 1))
+			var got []any
+			for _, e := range events(c.connect(true)) {
+				got = append(got, e["data"])
+			}
+			if want := []any{3.0, 5.0}; !slices.Equal(got, want) {
+				t.Errorf("replayed %v, want %v", got, want)
+			}
+			if asked := counted.replays.Load() > 0; asked != tc.broker {
+				t.Errorf("broker asked: %v, want %v", asked, tc.broker)
+			}
+		})
+	}
+}
+
+// TestRememberRefusesHoles: Node.Remember takes only events in order,
+// without a gap, ending where the node began, and only before it delivered
+// anything: a buffer with a hole would serve a replay that misses events.
+func TestRememberRefusesHoles(t *testing.T) {
+	cluster := NewMemoryClusterWithHistory(100)
+	srv, _ := newTestServer(t, Options{Broker: cluster.Broker()})
+	n := &Node{srv: srv}
+	ev := func(pos uint64) HistoryEvent {
+		return HistoryEvent{Pos: pos, Event: []byte(fmt.Sprintf(`{"channel":"/chat/a","data":%d}`, pos))}
+	}
+	n.Begin("s", 3)
+	for _, bad := range [][]HistoryEvent{
+		{ev(1), ev(3)},        // a gap
+		{ev(1), ev(2)},        // does not end where the node began
+		{ev(2), ev(1), ev(3)}, // out of order
+		{{Pos: 3, Event: []byte(`not json`)}},
+	} {
+		if err := n.Remember(bad); err == nil {
+			t.Errorf("Remember(%v) accepted", bad)
+		}
+	}
+	if srv.hist.ring.len != 0 {
+		t.Fatalf("a refused Remember left %d events", srv.hist.ring.len)
+	}
+	if err := n.Remember([]HistoryEvent{ev(2), ev(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remember([]HistoryEvent{ev(3)}); err == nil {
+		t.Error("a second Remember accepted")
+	}
+	if evs, ok := recent(&srv.hist.ring, 1, 3); !ok || len(evs) != 2 {
+		t.Errorf("recent after 1: %d events, ok %v; want 2, true", len(evs), ok)
+	}
+}

@@ -71,8 +71,12 @@ func (b *Broker) startHistory(n *runtime.Node) error {
 	}
 	// A node that starts (or starts its history late) begins after the
 	// stream's end; events before it are replayed to resuming clients.
+	fresh := n.Position() == 0 // a node that delivered nothing yet
 	last := max(info.State.LastSeq, n.Position())
 	n.Begin(streamID(info.Created), last)
+	if fresh {
+		b.remember(n, st, info.State.FirstSeq, last)
+	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   last + 1,
@@ -158,6 +162,16 @@ func (b *Broker) Replay(ctx context.Context, patterns []string, after, upto uint
 		// then the runtime picks the events out.
 		filter = b.subjH + patternSubject(patterns[0])
 	}
+	if err := b.read(ctx, st, filter, after, upto, f); err != nil {
+		return complete, fmt.Errorf("natsbroker: replay: %w", err)
+	}
+	return complete, nil
+}
+
+// read calls f for the events of st on subjects filter after position
+// after, up to and including upto, with a consumer of its own that it
+// deletes when done.
+func (b *Broker) read(ctx context.Context, st jetstream.Stream, filter string, after, upto uint64, f func(uint64, []byte, string) error) error {
 	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       after + 1,
@@ -167,7 +181,7 @@ func (b *Broker) Replay(ctx context.Context, patterns []string, after, upto uint
 		MemoryStorage:     true,
 	})
 	if err != nil {
-		return false, fmt.Errorf("natsbroker: replay: %w", err)
+		return err
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
@@ -178,35 +192,61 @@ func (b *Broker) Replay(ctx context.Context, patterns []string, after, upto uint
 	for pending > 0 {
 		batch, err := cons.Fetch(int(min(pending, replayBatch)), jetstream.FetchContext(ctx))
 		if err != nil {
-			return complete, fmt.Errorf("natsbroker: replay: %w", err)
+			return err
 		}
 		got := 0
 		for m := range batch.Messages() {
 			got++
 			md, err := m.Metadata()
 			if err != nil {
-				return complete, fmt.Errorf("natsbroker: replay: %w", err)
+				return err
 			}
 			seq := md.Sequence.Stream
 			if seq > upto {
-				return complete, nil
+				return nil
 			}
 			if err := f(seq, m.Data(), m.Headers().Get(headerExclude)); err != nil {
-				return complete, err
+				return err
 			}
 			if seq == upto {
-				return complete, nil
+				return nil
 			}
 			pending = md.NumPending
 		}
 		if err := batch.Error(); err != nil {
-			return complete, fmt.Errorf("natsbroker: replay: %w", err)
+			return err
 		}
 		if got == 0 {
 			break // discarded meanwhile (MaxAge)
 		}
 	}
-	return complete, nil
+	return nil
+}
+
+// remember fills n's replay buffer with the stream's last events up to
+// position last (runtime.Node.Remember), so that the resumes of a
+// reconnect storm after this node started are answered from memory
+// instead of each asking JetStream for a consumer at once. It is an
+// optimisation: when it fails, the resumes ask JetStream as before.
+func (b *Broker) remember(n *runtime.Node, st jetstream.Stream, first, last uint64) {
+	size := uint64(n.ReplayBuffer())
+	if last == 0 || size == 0 || last < first {
+		return
+	}
+	from := max(first, last-min(last, size)+1)
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.RequestTimeout)
+	defer cancel()
+	events := make([]runtime.HistoryEvent, 0, last-from+1)
+	err := b.read(ctx, st, b.subjH+">", from-1, last, func(pos uint64, event []byte, exclude string) error {
+		events = append(events, runtime.HistoryEvent{Pos: pos, Event: event, Exclude: exclude})
+		return nil
+	})
+	if err == nil {
+		err = n.Remember(events)
+	}
+	if err != nil {
+		b.log.Info("natsbroker: replay buffer not filled from the history; resumes read the history", "err", err)
+	}
 }
 
 // patternSubject turns a channel pattern into a NATS subject filter: "*"
