@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"syscall"
 
@@ -55,19 +54,6 @@ func socketPoller() (*poller, error) {
 		go thePoller.run()
 	})
 	return thePoller, pollerErr
-}
-
-// watchable reports whether c is a socket the poller can watch: a plain
-// TCP or Unix socket. A TLS connection keeps decrypted input of its own
-// that the socket's readiness does not tell about.
-func watchable(c net.Conn) bool {
-	switch c := c.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		return true
-	case *limitConn: // LimitListener's: it reads nothing ahead
-		return watchable(c.Conn)
-	}
-	return false
 }
 
 func (p *poller) run() {

@@ -4,7 +4,6 @@ package runtime
 
 import (
 	"errors"
-	"net"
 	"syscall"
 )
 
@@ -20,8 +19,6 @@ type poller struct{}
 var errNoPoller = errors.New("runtime: poller: not supported on this system")
 
 func socketPoller() (*poller, error) { return nil, errNoPoller }
-
-func watchable(net.Conn) bool { return false }
 
 func (*poller) add(syscall.RawConn, pollTarget, *int32) error { return errNoPoller }
 func (*poller) arm(syscall.RawConn, int32) error              { return errNoPoller }

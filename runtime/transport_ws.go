@@ -147,13 +147,11 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		wc.browserID = ck.Value
 	}
 	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
-	if watchable(wc.nc) {
+	// A TLS connection keeps decrypted input of its own that the socket's
+	// readiness does not tell about: it keeps its reader goroutine.
+	if rc, isTLS := rawConnOf(wc.nc); rc != nil && !isTLS {
 		if p, err := socketPoller(); err == nil {
-			if sc, ok := socketOf(wc.nc).(syscall.Conn); ok {
-				if wc.raw, err = sc.SyscallConn(); err == nil {
-					wc.poll = p
-				}
-			}
+			wc.raw, wc.poll = rc, p
 		}
 	}
 	if wc.poll != nil {
@@ -182,14 +180,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		wc.rmu.Unlock()
 	}
 	go wc.read()
-}
-
-// socketOf returns the socket under c, which a LimitListener wraps.
-func socketOf(c net.Conn) net.Conn {
-	if lc, ok := c.(*limitConn); ok {
-		return socketOf(lc.Conn)
-	}
-	return c
 }
 
 // wsContext is a websocket's connection as the context of its upgrade
