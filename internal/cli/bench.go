@@ -95,6 +95,17 @@ restarts) they are to lose nothing.`,
 			if verbose {
 				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			}
+			// Every mode runs with the bench's GOGC and can be profiled.
+			if gcPercent != 0 {
+				defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				defer stop()
+			}
 			if cmd.Flags().Changed("idle") {
 				return runIdle(cmd, idle, cfg, asJSON)
 			}
@@ -140,16 +151,6 @@ restarts) they are to lose nothing.`,
 			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("bench: %w", err)
-			}
-			if gcPercent != 0 {
-				defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
-			}
-			if cpuProfile != "" {
-				stop, err := startCPUProfile(cpuProfile)
-				if err != nil {
-					return fmt.Errorf("bench: %w", err)
-				}
-				defer stop()
 			}
 			rep, err := loadtest.Run(cmd.Context(), cfg)
 			if rep != nil {
