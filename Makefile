@@ -19,7 +19,8 @@ FUZZ_TARGETS = \
 	./runtime:FuzzHTTP \
 	./runtime:FuzzWebSocket \
 	./schema:FuzzLoad \
-	./runtime/validate:FuzzFastPath
+	./runtime/validate:FuzzFastPath \
+	./internal/loadtest:FuzzParseFrame
 
 ## fuzz: run each fuzz target for FUZZTIME (default 3s; `make fuzz FUZZTIME=10m` for a long run)
 FUZZTIME ?= 3s

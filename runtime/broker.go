@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/gorilla/websocket"
@@ -196,18 +195,14 @@ func (s *Server) setHealth(err error) {
 		}
 	})
 	// Websockets are closed too: behind a load balancer, a client's next
-	// connection then reaches a healthy node rather than this one. On a
-	// goroutine of their own: a close frame may wait up to a second for a
-	// slow peer, and the broker's callback that reports the loss must not.
+	// connection then reaches a healthy node rather than this one. Each
+	// connection's writer sends the close frame after what it is writing,
+	// then closes it.
 	go s.wsConns.Range(func(k, _ any) bool {
 		if s.Healthy() == nil {
 			return false // healthy again: the connections left are new
 		}
-		wc := k.(*wsConn)
-		_ = wc.c.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "node unhealthy"),
-			time.Now().Add(time.Second))
-		wc.kill()
+		k.(*wsConn).closeWith(websocket.CloseTryAgainLater, "node unhealthy")
 		return true
 	})
 }

@@ -149,3 +149,33 @@ func control(rc syscall.RawConn, f func(fd int) error) error {
 func (wc *wsConn) shutdownSocket() error {
 	return control(wc.raw, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RDWR) })
 }
+
+// writeNonblock writes b to rc's socket without waiting for it: it returns
+// how much the socket took, which is less than len(b) when its buffer is
+// full.
+func writeNonblock(rc syscall.RawConn, b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := unix.Write(int(fd), b[n:])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return true
+			case err != nil:
+				werr = err
+				return true
+			case m <= 0:
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}

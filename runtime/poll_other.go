@@ -25,3 +25,7 @@ func (*poller) arm(syscall.RawConn, int32) error              { return errNoPoll
 func (*poller) remove(syscall.RawConn, int32)                 {}
 
 func (wc *wsConn) shutdownSocket() error { return wc.nc.Close() }
+
+// writeNonblock is not used on this system: without the poller, a
+// websocket's writes go through its writer goroutine (wsConn.raw is nil).
+func writeNonblock(syscall.RawConn, []byte) (int, error) { return 0, errNoPoller }

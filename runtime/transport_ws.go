@@ -16,16 +16,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// wsWriteBufferSize is the size of a websocket write buffer: a frame
-// larger than it goes out in several writes.
+// wsWriteBufferSize is the size of gorilla's write buffers, which the
+// runtime does not use (see wsWriteBuffers).
 const wsWriteBufferSize = 16 << 10
 
 // wsReadBufferSize is the size of a websocket's read buffer, which an
 // idle connection lets go (see wsConn.read).
 const wsReadBufferSize = 512
 
-// wsWriteBuffers are the write buffers of every server's websockets (all
-// of one size, wsWriteBufferSize).
+// wsWriteBuffers are the write buffers of gorilla's writers for every
+// server's websockets (all of one size, wsWriteBufferSize). The runtime
+// writes its frames itself (see wsConn.appendFrames), so they are not
+// used; a pool keeps the upgrader from holding on to the HTTP server's
+// write buffer.
 var wsWriteBuffers sync.Pool
 
 // wsWriterLinger is how long a websocket's writer goroutine waits for
@@ -82,10 +85,16 @@ type wsConn struct {
 	rmu    sync.Mutex
 	rstate int
 
-	wmu     sync.Mutex
-	writing bool // a writer goroutine runs
-	stopped bool // the connection is closing: no writer starts
-	writers sync.WaitGroup
+	// The writer role: one writer at a time, a flusher's turn (see
+	// flushers) or the connection's writer goroutine, writes to the
+	// socket; nothing else does.
+	wmu       sync.Mutex
+	writing   bool // the writer role is taken
+	again     bool // a signal came during a flusher's turn: another turn
+	stopped   bool // the connection is closing: no writer starts
+	writers   sync.WaitGroup
+	nextFlush *wsConn // the next connection in the flushers' list
+	rest      *wsRest // what a flusher could not write, for the writer goroutine
 
 	mu      sync.Mutex
 	out     [][]byte       // replies waiting to be written, in order
@@ -96,6 +105,12 @@ type wsConn struct {
 	// deliveries a batch causes to its own session leave together with
 	// the batch's replies, in one frame.
 	inBatch bool
+	// pong is the payload of the pong that answers the client's latest
+	// ping (RFC 6455, 5.5.3: an earlier one unanswered need not be).
+	pong []byte
+	// closeMsg is the payload of a close frame to send, after which the
+	// connection closes.
+	closeMsg []byte
 }
 
 // hijacker hands the websocket upgrader the socket with a reader of the
@@ -147,6 +162,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		wc.browserID = ck.Value
 	}
 	wc.origin = origin{transport: bayeux.TransportWebSocket, ws: wc, req: wc.req, browserID: wc.browserID}
+	// The connection's writer answers pings and closes that gorilla's
+	// reader meets: it alone writes to the socket.
+	c.SetPingHandler(func(payload string) error {
+		wc.answerPing([]byte(payload))
+		return nil
+	})
+	c.SetCloseHandler(func(code int, _ string) error {
+		if code == websocket.CloseNoStatusReceived {
+			code = websocket.CloseNormalClosure
+		}
+		wc.mu.Lock()
+		wc.closeMsg = websocket.FormatCloseMessage(code, "")
+		wc.mu.Unlock()
+		return nil // sent when the writer is done (finish)
+	})
 	// A TLS connection keeps decrypted input of its own that the socket's
 	// readiness does not tell about: it keeps its reader goroutine.
 	if rc, isTLS := rawConnOf(wc.nc); rc != nil && !isTLS {
@@ -309,12 +339,19 @@ func (wc *wsConn) next() int {
 			for i := range payload {
 				payload[i] = f[6+i] ^ f[2+i%4]
 			}
-			if err := wc.c.WriteControl(websocket.PongMessage, payload, time.Now().Add(wc.srv.opts.WriteTimeout)); err != nil {
-				return inputEnd
-			}
+			wc.answerPing(payload)
 		}
 		wc.br.Discard(6 + n)
 	}
+}
+
+// answerPing has the writer answer the client's ping with payload: it
+// alone writes to the socket.
+func (wc *wsConn) answerPing(payload []byte) {
+	wc.mu.Lock()
+	wc.pong = payload
+	wc.mu.Unlock()
+	wc.signal()
 }
 
 // procStart is the origin of mono's clock.
@@ -399,6 +436,14 @@ func (wc *wsConn) finish() {
 	wc.wmu.Unlock()
 	close(wc.closed)
 	wc.writers.Wait()
+	// No writer runs now: a close frame still to send goes out here.
+	wc.mu.Lock()
+	cm := wc.closeMsg
+	wc.closeMsg = nil
+	wc.mu.Unlock()
+	if cm != nil {
+		_ = wc.c.WriteControl(websocket.CloseMessage, cm, time.Now().Add(time.Second))
+	}
 	wc.timer.Stop()
 	if wc.poll != nil {
 		wc.poll.remove(wc.raw, wc.token)
@@ -414,6 +459,7 @@ func (wc *wsConn) signal() {
 	wc.wmu.Lock()
 	switch {
 	case wc.writing:
+		wc.again = true
 		select {
 		case wc.wake <- struct{}{}:
 		default:
@@ -421,7 +467,11 @@ func (wc *wsConn) signal() {
 	case !wc.stopped:
 		wc.writing = true
 		wc.writers.Add(1)
-		go wc.writeLoop()
+		if wc.raw != nil {
+			theFlushers.push(wc)
+		} else {
+			go wc.writeLoop()
+		}
 	}
 	wc.wmu.Unlock()
 }
@@ -493,9 +543,10 @@ func (wc *wsConn) readBatch() bool {
 		if len(reason) > 120 {
 			reason = strings.ToValidUTF8(reason[:120], "")
 		}
-		_ = wc.c.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(code, reason),
-			time.Now().Add(time.Second))
+		// Sent when the writer is done (finish).
+		wc.mu.Lock()
+		wc.closeMsg = websocket.FormatCloseMessage(code, reason)
+		wc.mu.Unlock()
 		return false
 	}
 	wc.mu.Lock()
@@ -561,6 +612,15 @@ func (s *Server) endHold(sess *ServerSession) {
 	sess.mu.Unlock()
 }
 
+// closeWith closes the connection with a close frame of code and reason,
+// which its writer sends after what it is writing.
+func (wc *wsConn) closeWith(code int, reason string) {
+	wc.mu.Lock()
+	wc.closeMsg = websocket.FormatCloseMessage(code, reason)
+	wc.mu.Unlock()
+	wc.signal()
+}
+
 // release ends the hold of a connect left unanswered when the connection
 // closed, so the session expires unless the client comes back in time.
 func (wc *wsConn) release() {
@@ -581,9 +641,89 @@ func (wc *wsConn) release() {
 	}
 }
 
-// writeLoop is the writer goroutine: it writes whatever there is to
-// write, and ends after wsWriterLinger without any, or when the connection
-// closes.
+// turn is a flusher's turn at the connection, whose writer role it holds
+// (see flushers): it writes what there is to write with a non-blocking
+// system call and lets the role go, or, when more came meanwhile, puts
+// the connection back at the end of the flushers' list. What needs
+// waiting, a socket that cannot take the whole frame, a held connect's
+// reply or the server shutting down, it hands to a writer goroutine
+// (handOff). buf is the flusher's buffer, returned for its next turn.
+func (wc *wsConn) turn(buf []byte) []byte {
+	s := wc.srv
+	wc.wmu.Lock()
+	wc.again = false
+	stopped := wc.stopped
+	wc.wmu.Unlock()
+	if stopped {
+		wc.writers.Done()
+		return buf
+	}
+	if s.isClosing() {
+		wc.handOff(nil)
+		return buf
+	}
+	b, slow := wc.collect(time.Now(), false, true)
+	if slow {
+		wc.handOff(nil)
+		return buf
+	}
+	buf = wc.appendFrames(buf[:0], &b)
+	if len(buf) > 0 {
+		n, err := writeNonblock(wc.raw, buf)
+		if err != nil {
+			wc.settle(&b, err)
+			wc.kill() // the reader finds the end and cleans up
+			wc.stop()
+			wc.writers.Done()
+			return buf
+		}
+		if n < len(buf) {
+			// The socket is full: the client reads slowly. The rest
+			// goes out from a goroutine that can wait for it.
+			wc.handOff(&wsRest{frame: append([]byte(nil), buf[n:]...), b: b})
+			return buf
+		}
+		wc.settle(&b, nil)
+		if wc.closeAfter(&b) {
+			wc.stop()
+			wc.writers.Done()
+			return buf
+		}
+	}
+	wc.wmu.Lock()
+	again := wc.again && !wc.stopped
+	if !again {
+		wc.writing = false
+	}
+	wc.wmu.Unlock()
+	if again {
+		theFlushers.push(wc) // the role goes with it
+	} else {
+		wc.writers.Done()
+	}
+	return buf
+}
+
+// wsRest is the end of a frame that a flusher could not write, and what
+// the frame held.
+type wsRest struct {
+	frame []byte
+	b     wsBatch
+}
+
+// handOff gives the writer role, held by a flusher, to a writer goroutine
+// of the connection's own, with the end of a frame to write first (nil:
+// none).
+func (wc *wsConn) handOff(rest *wsRest) {
+	wc.rest = rest
+	go wc.writeLoop()
+}
+
+// writeLoop is the connection's writer goroutine, started when writing
+// must wait (see turn), or for every write where the socket cannot be
+// written without waiting (TLS; systems without the poller): it writes
+// whatever there is to write, and ends after wsWriterLinger without any,
+// or when the connection closes.
 func (wc *wsConn) writeLoop() {
 	defer wc.writers.Done()
 	s := wc.srv
@@ -593,17 +733,28 @@ func (wc *wsConn) writeLoop() {
 			idle.Stop()
 		}
 	}()
+	bp := frameBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= flushBufferMax {
+			frameBuffers.Put(bp)
+		}
+	}()
 	for {
 		if s.isForced() {
 			wc.goAway()
 			wc.stop()
 			return
 		}
-		if wc.pingDue.CompareAndSwap(true, false) {
-			// The client's pong, like any frame, moves the reader's
-			// deadline on: a silent connection is closed by its reader.
-			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
+		if r := wc.rest; r != nil {
+			wc.rest = nil
+			err := wc.writeAll(r.frame)
+			wc.settle(&r.b, err)
+			if err != nil {
 				wc.kill() // the reader finds the end and cleans up
+				wc.stop()
+				return
+			}
+			if wc.closeAfter(&r.b) {
 				wc.stop()
 				return
 			}
@@ -612,13 +763,22 @@ func (wc *wsConn) writeLoop() {
 		// once, and the connection closes when the session has nothing
 		// left to receive (see drained).
 		draining := s.isClosing()
-		answered, err := wc.flush(draining)
-		if err != nil {
-			wc.kill() // the reader finds the end and cleans up
-			wc.stop()
-			return
+		b, _ := wc.collect(time.Now(), draining, false)
+		*bp = wc.appendFrames((*bp)[:0], &b)
+		if len(*bp) > 0 {
+			err := wc.writeAll(*bp)
+			wc.settle(&b, err)
+			if err != nil {
+				wc.kill() // the reader finds the end and cleans up
+				wc.stop()
+				return
+			}
+			if wc.closeAfter(&b) {
+				wc.stop()
+				return
+			}
 		}
-		if draining && wc.drained(answered) {
+		if draining && wc.drained(b.connectReply != nil) {
 			wc.goAway()
 			wc.stop()
 			return
@@ -646,6 +806,19 @@ func (wc *wsConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// frameBuffers are the writer goroutines' frame buffers (*[]byte).
+var frameBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeAll writes b, waiting for the socket at most WriteTimeout. The
+// deadline is cleared after: the flushers' writes, which do not wait,
+// would otherwise fail once it passed.
+func (wc *wsConn) writeAll(b []byte) error {
+	wc.nc.SetWriteDeadline(time.Now().Add(wc.srv.opts.WriteTimeout))
+	_, err := wc.nc.Write(b)
+	wc.nc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // stop ends the writer for good: the connection is closing.
@@ -693,85 +866,162 @@ func (wc *wsConn) goAway() {
 	wc.kill()
 }
 
-// flush writes, in one frame, the pending replies, the session's queued
-// messages and the held connect's reply when it is due. Queued messages
-// that could not be written are put back in the session's queue (see
-// requeue).
-func (wc *wsConn) flush(shutdown bool) (answered bool, err error) {
+// wsBatch is what one frame carries: the replies waiting, the session's
+// queued messages and the held connect's reply, and the control frames
+// that go before it.
+type wsBatch struct {
+	out          [][]byte
+	queue        [][]byte
+	connectReply []byte
+	sess         *ServerSession  // whose queue queue was taken from
+	requeue      bool            // queue goes back to sess if the frame does not go out whole
+	recycle      bool            // queue is given back to sess (returnQueue) once done
+	done         *pendingConnect // the held connect answered by connectReply
+	ping         bool
+	pong         []byte // the payload of a pong to send; nil: none
+	close        []byte // a close frame's payload: the connection closes after it
+}
+
+func (b *wsBatch) empty() bool {
+	return len(b.out) == 0 && len(b.queue) == 0 && b.connectReply == nil
+}
+
+// collect takes what the next frame carries: the pending replies, the
+// session's queued messages and the held connect's reply when it is due,
+// and the control frames to send. With fast (a flusher's turn) it takes
+// nothing and reports slow when the held connect's reply is due: building
+// it runs the extensions, which may take their time, so a writer
+// goroutine does it.
+func (wc *wsConn) collect(now time.Time, shutdown, fast bool) (b wsBatch, slow bool) {
 	s := wc.srv
-	now := time.Now()
 	wc.mu.Lock()
+	b.pong, wc.pong = wc.pong, nil
+	b.close, wc.closeMsg = wc.closeMsg, nil
 	if wc.inBatch && !shutdown {
+		// The reader signals when the batch is done: its replies and
+		// the deliveries it causes leave together.
 		wc.mu.Unlock()
-		return false, nil // the reader signals when the batch is done
+		b.ping = wc.pingDue.CompareAndSwap(true, false)
+		return b, false
 	}
-	out := wc.out
-	wc.out = nil
 	sess := wc.sess
 	// A session with the ack extension gets messages only with connect
 	// replies, so its held connect is answered as soon as one is queued.
 	acked := sess != nil && sess.ackEnabled()
 	var done *pendingConnect
 	if pc := wc.pending; pc != nil && (shutdown || !now.Before(wc.due) || pc.sess.isRemoved() || acked && pc.sess.hasUrgent()) {
+		if fast {
+			wc.pong, wc.closeMsg = b.pong, b.close // left for the writer goroutine
+			wc.mu.Unlock()
+			return wsBatch{}, true
+		}
 		done = pc
 		wc.pending = nil
 	}
+	b.out = wc.out
+	wc.out = nil
 	wc.mu.Unlock()
+	b.ping = wc.pingDue.CompareAndSwap(true, false)
 
-	var queue, requeue [][]byte
 	switch {
 	case acked && done != nil:
-		var recycle bool
-		queue, done.batch, recycle = done.sess.takeForConnect(wc)
-		if recycle {
-			defer done.sess.returnQueue(queue)
-		}
+		b.queue, done.batch, b.recycle = done.sess.takeForConnect(wc)
+		b.sess = done.sess
 		// Unacknowledged, the messages are sent again with the next
 		// connect reply: nothing to put back.
 	case sess != nil && !acked:
-		queue, _ = sess.takeQueue(wc)
-		defer sess.returnQueue(queue)
-		requeue = queue
+		b.queue, _ = sess.takeQueue(wc)
+		b.sess, b.requeue, b.recycle = sess, true, true
 	}
-	var connectReply []byte
 	if done != nil {
-		connectReply = s.connectReply(done)
-		defer s.endHold(done.sess)
+		b.done = done
+		b.connectReply = s.connectReply(done)
 	}
-	if len(out) == 0 && len(queue) == 0 && connectReply == nil {
-		return false, nil
-	}
-	err = wc.write(now, out, queue, connectReply)
-	if err != nil && len(requeue) > 0 {
-		// The frame did not go out whole, so the client has none of it.
-		sess.requeue(requeue)
-	}
-	return err == nil && connectReply != nil, err
+	return b, false
 }
 
-// write writes one frame: the replies out, the queued messages and the
-// connect reply, in that order.
-func (wc *wsConn) write(now time.Time, out, queue [][]byte, connectReply []byte) error {
-	wc.c.SetWriteDeadline(now.Add(wc.srv.opts.WriteTimeout))
-	w, err := wc.c.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return err
+// settle finishes with a batch after its frame was written (err nil) or
+// failed: queued messages of a frame that did not go out whole go back to
+// the session (the client has none of it), the taken queue is recycled,
+// and the answered connect's session starts its expiry clock.
+func (wc *wsConn) settle(b *wsBatch, err error) {
+	if err != nil && b.requeue && len(b.queue) > 0 {
+		b.sess.requeue(b.queue)
 	}
-	sep := []byte{'['}
-	write := func(m []byte) {
-		w.Write(sep)
-		w.Write(m)
-		sep[0] = ','
+	if b.recycle {
+		b.sess.returnQueue(b.queue)
 	}
-	for _, m := range out {
-		write(m)
+	b.queue = nil
+	if b.done != nil {
+		wc.srv.endHold(b.done.sess)
+		b.done = nil
 	}
-	for _, m := range queue {
-		write(m)
+}
+
+// closeAfter reports whether the batch's frames ended with a close frame,
+// after which the connection is closed (kill).
+func (wc *wsConn) closeAfter(b *wsBatch) bool {
+	if b.close == nil {
+		return false
 	}
-	if connectReply != nil {
-		write(connectReply)
+	wc.kill()
+	return true
+}
+
+// appendFrames appends the batch's frames to buf: a pong, a ping, one text
+// frame holding the replies, the queued messages and the connect reply, in
+// that order, as a JSON array, and a close frame last.
+func (wc *wsConn) appendFrames(buf []byte, b *wsBatch) []byte {
+	if b.pong != nil {
+		buf = appendFrameHeader(buf, websocket.PongMessage, len(b.pong))
+		buf = append(buf, b.pong...)
 	}
-	w.Write([]byte{']'})
-	return w.Close()
+	if b.ping {
+		buf = appendFrameHeader(buf, websocket.PingMessage, 0)
+	}
+	if !b.empty() {
+		n := 1 // the closing bracket; each message adds its separator
+		for _, m := range b.out {
+			n += 1 + len(m)
+		}
+		for _, m := range b.queue {
+			n += 1 + len(m)
+		}
+		if b.connectReply != nil {
+			n += 1 + len(b.connectReply)
+		}
+		buf = appendFrameHeader(buf, websocket.TextMessage, n)
+		sep := byte('[')
+		for _, m := range b.out {
+			buf = append(append(buf, sep), m...)
+			sep = ','
+		}
+		for _, m := range b.queue {
+			buf = append(append(buf, sep), m...)
+			sep = ','
+		}
+		if b.connectReply != nil {
+			buf = append(append(buf, sep), b.connectReply...)
+		}
+		buf = append(buf, ']')
+	}
+	if b.close != nil {
+		buf = appendFrameHeader(buf, websocket.CloseMessage, len(b.close))
+		buf = append(buf, b.close...)
+	}
+	return buf
+}
+
+// appendFrameHeader appends the header of a server's frame (final, not
+// masked) of the given opcode and payload length (RFC 6455, 5.2).
+func appendFrameHeader(buf []byte, opcode, n int) []byte {
+	buf = append(buf, 0x80|byte(opcode))
+	switch {
+	case n <= 125:
+		return append(buf, byte(n))
+	case n <= 0xffff:
+		return append(buf, 126, byte(n>>8), byte(n))
+	default:
+		return append(buf, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }

@@ -159,11 +159,18 @@ func newBroadcastLog(n int) *broadcastLog {
 // subscriber returns the handler of one subscriber, which remembers which
 // broadcasts it received to tell duplicates.
 func (l *broadcastLog) subscriber() client.Handler {
+	receive := l.receiver()
+	return func(m *bayeux.Message) { receive(m.Data, time.Now().UnixNano()) }
+}
+
+// receiver returns what records one subscriber's deliveries (their data,
+// received at now, unix nanos) and remembers which broadcasts it received
+// to tell duplicates.
+func (l *broadcastLog) receiver() func(data []byte, now int64) {
 	var mu sync.Mutex
 	seen := make([]uint64, (len(l.count)+63)/64)
-	return func(m *bayeux.Message) {
-		now := time.Now().UnixNano()
-		seq, _, _, ok := parsePayload(m.Data)
+	return func(data []byte, now int64) {
+		seq, _, _, ok := parsePayload(data)
 		if !ok || seq <= 0 || seq >= int64(len(l.count)) {
 			l.invalid.Add(1)
 			return
@@ -223,14 +230,32 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 		subOpts = append(subOpts, client.WithDialer(lightDialer()))
 	}
 	subOpts = append(subOpts, client.WithInlineDispatch())
-	clients := make([]*client.Client, cfg.Subscribers, cfg.Subscribers+1)
+	var clients []*client.Client
 	defer func() { b.closeClients(clients) }()
 	start := time.Now()
-	err = setupSessions(ctx, cfg.URL, cfg.SetupConcurrency, subOpts, clients,
-		func(int) string { return cfg.Channel },
-		func(int) client.Handler { return log.subscriber() })
-	if err != nil {
-		return nil, err
+	var loop *wsLoop
+	if useWSLoop(cfg) {
+		// The bench's own subscribers, read by one event loop: see wsSub.
+		subs, err := setupSubs(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		if loop, err = startWSLoop(subs); err != nil {
+			closeSubs(subs, cfg.SetupConcurrency)
+			return nil, err
+		}
+		defer func() {
+			loop.close()
+			closeSubs(subs, cfg.SetupConcurrency)
+		}()
+	} else {
+		clients = make([]*client.Client, cfg.Subscribers, cfg.Subscribers+1)
+		err = setupSessions(ctx, cfg.URL, cfg.SetupConcurrency, subOpts, clients,
+			func(int) string { return cfg.Channel },
+			func(int) client.Handler { return log.subscriber() })
+		if err != nil {
+			return nil, err
+		}
 	}
 	pub := client.New(cfg.URL, opts...)
 	clients = append(clients, pub)
@@ -240,6 +265,10 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 	rep.Setup = time.Since(start)
 	cfg.Logger.Info("sessions ready", "subscribers", cfg.Subscribers, "took", rep.Setup)
 	rehandshakes0 := b.rehandshakes.Load()
+	lost0 := int64(0)
+	if loop != nil {
+		lost0 = loop.lost.Load()
+	}
 
 	// Publish on a fixed schedule; each broadcast's time is taken just
 	// before it is handed to the client.
@@ -299,6 +328,9 @@ func RunBroadcast(ctx context.Context, cfg BroadcastConfig) (*BroadcastReport, e
 	end := time.Now()
 	rep.CPU = cpuTime() - cpu0
 	rep.Rehandshakes = b.rehandshakes.Load() - rehandshakes0
+	if loop != nil {
+		rep.Rehandshakes += loop.lost.Load() - lost0
+	}
 	log.fill(rep, sent, cfg.Subscribers, first, end)
 	return rep, ctx.Err()
 }

@@ -295,18 +295,27 @@ func lightDialer() *websocket.Dialer {
 
 // closeClients disconnects clients, a bounded number at a time.
 func (b *bench) closeClients(clients []*client.Client) {
-	sem := make(chan struct{}, max(b.cfg.SetupConcurrency, 1))
+	eachBounded(clients, b.cfg.SetupConcurrency, func(c *client.Client) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Disconnect(ctx)
+	})
+}
+
+// eachBounded calls f for every item that is not nil, on goroutines, at
+// most concurrency at a time, and returns when all calls have.
+func eachBounded[T comparable](items []T, concurrency int, f func(T)) {
+	sem := make(chan struct{}, max(concurrency, 1))
 	var wg sync.WaitGroup
-	for _, c := range clients {
-		if c == nil {
+	var zero T
+	for _, it := range items {
+		if it == zero {
 			continue
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = c.Disconnect(ctx)
+			f(it)
 		})
 	}
 	wg.Wait()
