@@ -33,12 +33,12 @@ func ackRequested(m *bayeux.Message) bool {
 // reports whether unacknowledged messages remain, in which case the connect
 // must be answered at once.
 func (s *ServerSession) acknowledge(m *bayeux.Message) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.ack
+	a := s.ack.Load()
 	if a == nil {
 		return false
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if n, ok := m.Ext["ack"].(float64); ok && int64(n) >= a.batch {
 		a.pending = nil
 	}
@@ -51,9 +51,7 @@ func (s *ServerSession) acknowledge(m *bayeux.Message) bool {
 // session, the batch number the reply carries (0 otherwise). Messages of an ack session stay pending until acknowledged,
 // so the caller must not recycle the slice (recycle is false).
 func (s *ServerSession) takeForConnect(by *wsConn) (msgs [][]byte, batch int64, recycle bool) {
-	s.mu.Lock()
-	a := s.ack
-	s.mu.Unlock()
+	a := s.ack.Load()
 	if a == nil {
 		q, _ := s.takeQueue(by)
 		return q, 0, true
@@ -64,9 +62,6 @@ func (s *ServerSession) takeForConnect(by *wsConn) (msgs [][]byte, batch int64, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ack == nil {
-		return q, 0, true
-	}
 	if len(a.pending)+len(q) > s.srv.opts.MaxQueue {
 		// The client does not acknowledge: treat it as a slow consumer.
 		go s.srv.slowConsumer(s, nil)
@@ -86,8 +81,4 @@ func (s *ServerSession) takeForConnect(by *wsConn) (msgs [][]byte, batch int64, 
 }
 
 // ackEnabled reports whether the session uses the ack extension.
-func (s *ServerSession) ackEnabled() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ack != nil
-}
+func (s *ServerSession) ackEnabled() bool { return s.ack.Load() != nil }

@@ -98,5 +98,10 @@ func (f *flushers) run() {
 			}
 			batch[i] = nil
 		}
+		// A broadcast to many keeps the flushers busy for tens of
+		// milliseconds: they let the other goroutines (a reader with a
+		// publish to process, a held connect's writer) run between
+		// batches rather than waiting for the scheduler to preempt them.
+		goruntime.Gosched()
 	}
 }

@@ -427,7 +427,7 @@ func (s *Server) handshake(o *origin, hc *hookContext, hs *hookSet, m *bayeux.Me
 		o.ws.bind(sess)
 	}
 	if !s.opts.DisableAck && ackRequested(m) {
-		sess.ack = &ackState{}
+		sess.ack.Store(&ackState{})
 		reply.Ext = map[string]any{"ack": true}
 	}
 	if resumeAsked {

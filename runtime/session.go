@@ -95,8 +95,10 @@ type ServerSession struct {
 	roles     []string
 	attrs     map[string]any
 	queueFull func(*ServerSession) QueueFullAction
-	ack       *ackState // set when the client negotiated the ack extension
-	resumed   *bool     // the outcome of resumes not yet told in a connect reply
+	// ack is set when the client negotiated the ack extension, at its
+	// handshake; its fields are guarded by mu.
+	ack     atomic.Pointer[ackState]
+	resumed *bool // the outcome of resumes not yet told in a connect reply
 
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).

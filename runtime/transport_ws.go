@@ -91,6 +91,7 @@ type wsConn struct {
 	wmu       sync.Mutex
 	writing   bool // the writer role is taken
 	again     bool // a signal came during a flusher's turn: another turn
+	looping   bool // the writer goroutine holds the role: signals go to wake
 	stopped   bool // the connection is closing: no writer starts
 	writers   sync.WaitGroup
 	nextFlush *wsConn // the next connection in the flushers' list
@@ -460,9 +461,11 @@ func (wc *wsConn) signal() {
 	switch {
 	case wc.writing:
 		wc.again = true
-		select {
-		case wc.wake <- struct{}{}:
-		default:
+		if wc.looping {
+			select {
+			case wc.wake <- struct{}{}:
+			default:
+			}
 		}
 	case !wc.stopped:
 		wc.writing = true
@@ -727,6 +730,9 @@ func (wc *wsConn) handOff(rest *wsRest) {
 func (wc *wsConn) writeLoop() {
 	defer wc.writers.Done()
 	s := wc.srv
+	wc.wmu.Lock()
+	wc.looping = true
+	wc.wmu.Unlock()
 	var idle *time.Timer
 	defer func() {
 		if idle != nil {
@@ -801,7 +807,7 @@ func (wc *wsConn) writeLoop() {
 				continue
 			default:
 			}
-			wc.writing = false
+			wc.writing, wc.looping = false, false
 			wc.wmu.Unlock()
 			return
 		}
@@ -824,7 +830,7 @@ func (wc *wsConn) writeAll(b []byte) error {
 // stop ends the writer for good: the connection is closing.
 func (wc *wsConn) stop() {
 	wc.wmu.Lock()
-	wc.writing, wc.stopped = false, true
+	wc.writing, wc.looping, wc.stopped = false, false, true
 	wc.wmu.Unlock()
 }
 
@@ -843,7 +849,7 @@ func (wc *wsConn) drained(answered bool) bool {
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	return sess.removed || sess.ws.Load() != wc || sess.ack == nil || len(sess.queue) == 0
+	return sess.removed || sess.ws.Load() != wc || sess.ack.Load() == nil || len(sess.queue) == 0
 }
 
 // goAway closes the connection with "going away" (1001) as the server

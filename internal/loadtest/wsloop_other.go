@@ -18,3 +18,6 @@ func startWSLoop([]*wsSub) (*wsLoop, error) {
 }
 
 func (*wsLoop) close() {}
+
+func (*wsSub) writeFD([]byte) error { return errors.New("event loop: not supported on this system") }
+func (*wsSub) closeFD()             {}
