@@ -258,6 +258,20 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+	// One delivery a frame, as a subscriber of cometgen bench --broadcast
+	// receives them.
+	single := []byte(`[{"channel":"/bench/broadcast","data":{"seq":123,"pub":0,"ts":1767225600000000000,"pad":"` +
+		strings.Repeat("x", 64) + `"},"id":"123"}]`)
+	b.Run("single", func(b *testing.B) {
+		d := NewDecoder()
+		b.SetBytes(int64(len(single)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := d.Decode(single); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
