@@ -25,13 +25,16 @@ import (
 // server's side of a delivery costs next to nothing.
 type pushServer struct {
 	hs         *httptest.Server
+	dials      chan time.Time // the time of every websocket upgrade
 	mu         sync.Mutex // serialises writes to conn
 	conn       *websocket.Conn
 	subscribed chan struct{}
 }
 
-func newPushServer(tb testing.TB) *pushServer {
-	s := &pushServer{subscribed: make(chan struct{}, 1)}
+// newPushServer starts a pushServer that advises a connect timeout of
+// timeout.
+func newPushServer(tb testing.TB, timeout time.Duration) *pushServer {
+	s := &pushServer{subscribed: make(chan struct{}, 1), dials: make(chan time.Time, 100)}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	s.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
@@ -39,6 +42,7 @@ func newPushServer(tb testing.TB) *pushServer {
 			return
 		}
 		defer conn.Close()
+		s.dials <- time.Now()
 		s.mu.Lock()
 		s.conn = conn
 		s.mu.Unlock()
@@ -61,7 +65,7 @@ func newPushServer(tb testing.TB) *pushServer {
 					reply.ClientID = "bench"
 					reply.Version = bayeux.Version
 					reply.SupportedConnectionTypes = []string{bayeux.TransportWebSocket}
-					reply.Advice = &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(0), Timeout: bayeux.Int(30000)}
+					reply.Advice = &bayeux.Advice{Reconnect: bayeux.ReconnectRetry, Interval: bayeux.Int(0), Timeout: bayeux.Int(timeout.Milliseconds())}
 				case bayeux.MetaConnect:
 					if m.Advice == nil || m.Advice.Timeout == nil || *m.Advice.Timeout != 0 {
 						continue // held until the connection closes
@@ -134,6 +138,30 @@ func deliveryFrames(channel string, first, n int) ([]byte, []int) {
 	return out, ends
 }
 
+// TestWebSocketReadDeadline checks that the websocket transport drops a
+// connection on which nothing arrives for the read timeout (the advised
+// timeout and interval plus the network delay), and not before.
+func TestWebSocketReadDeadline(t *testing.T) {
+	srv := newPushServer(t, 100*time.Millisecond)
+	defer srv.hs.Close()
+	const readTimeout = 100*time.Millisecond + 200*time.Millisecond
+	c := client.New(srv.hs.URL+"/cometd", client.WithTransport(bayeux.TransportWebSocket),
+		client.WithMaxNetworkDelay(200*time.Millisecond), client.WithBackoff(50*time.Millisecond, 100*time.Millisecond))
+	if err := c.Handshake(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	first := <-srv.dials
+	select {
+	case second := <-srv.dials:
+		if d := second.Sub(first); d < readTimeout {
+			t.Errorf("the connection was dropped after %v, before the read timeout of %v", d, readTimeout)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the connection was not dropped after the read timeout")
+	}
+}
+
 // cpuTime returns the CPU time (user and system) the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -147,7 +175,7 @@ func cpuTime() time.Duration {
 // delivered message, each in a frame of its own; cpu-ns/op is the
 // process's CPU time per message, the server's bulk writes included.
 func BenchmarkReceiveWebSocket(b *testing.B) {
-	srv := newPushServer(b)
+	srv := newPushServer(b, 30*time.Second)
 	defer srv.hs.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
