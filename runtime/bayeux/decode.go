@@ -54,6 +54,7 @@ type Decoder struct {
 
 	names map[string]string
 	avg   float64 // bytes per message in recent frames
+	first Message // the first message of a frame being decoded; zero between frames
 }
 
 // NewDecoder returns a Decoder with an empty channel-name cache.
@@ -83,11 +84,14 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 	case '[':
 		s.i++
 		s.ws()
-		msgs = make([]Message, 0, d.capHint(len(frame)))
 		if s.peek() == ']' {
 			s.i++
+			msgs = []Message{}
 			break
 		}
+		// The first message is decoded into d.first, and the slice
+		// allocated once it is known whether more follow: a frame of one
+		// message, the common case of a delivery, gets a slice of one.
 		for {
 			s.ws()
 			if s.peek() != '{' {
@@ -96,17 +100,31 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 			if d.MaxMessages > 0 && len(msgs) == d.MaxMessages {
 				return nil, fmt.Errorf("decode messages: %w: more than %d in one request", ErrTooManyMessages, d.MaxMessages)
 			}
-			msgs = append(msgs, Message{})
+			n := len(msgs) // the index of this message
+			m := &d.first
+			if msgs != nil {
+				msgs = append(msgs, Message{})
+				m = &msgs[n]
+			}
 			s.badUTF8 = false
-			if err := d.message(&s, &msgs[len(msgs)-1]); err != nil {
+			if err := d.message(&s, m); err != nil {
+				d.first = Message{}
 				return nil, fmt.Errorf("decode messages: %w", err)
 			}
 			if s.badUTF8 {
-				bad = append(bad, len(msgs)-1)
+				bad = append(bad, n)
 			}
 			s.ws()
 			c := s.peek()
 			s.i++
+			if msgs == nil {
+				if c == ']' {
+					msgs = make([]Message, 1)
+				} else {
+					msgs = make([]Message, 1, max(2, d.capHint(len(frame))))
+				}
+				msgs[0], d.first = d.first, Message{}
+			}
 			if c == ']' {
 				break
 			}
