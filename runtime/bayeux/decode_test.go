@@ -309,3 +309,35 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+// TestPlainString checks plainString against a byte-at-a-time reading for
+// every byte value at every position of strings of up to 17 bytes.
+func TestPlainString(t *testing.T) {
+	naive := func(seg []byte) (plain, ascii bool) {
+		plain, ascii = true, true
+		for _, c := range seg {
+			if c < 0x20 || c == '\\' {
+				return false, false
+			}
+			if c >= 0x80 {
+				ascii = false
+			}
+		}
+		return plain, ascii
+	}
+	for n := range 18 {
+		for pos := range n {
+			for c := range 256 {
+				for _, fill := range []byte{'x', 0x20, 0x7f, 0x5d, 0xc3} {
+					seg := bytes.Repeat([]byte{fill}, n)
+					seg[pos] = byte(c)
+					p, a := plainString(seg)
+					wp, wa := naive(seg)
+					if p != wp || a != wa {
+						t.Fatalf("plainString(%q) = %v, %v, want %v, %v", seg, p, a, wp, wa)
+					}
+				}
+			}
+		}
+	}
+}
