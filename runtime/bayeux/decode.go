@@ -55,7 +55,6 @@ type Decoder struct {
 
 	names map[string]string
 	avg   float64 // bytes per message in recent frames
-	first Message // the first message of a frame being decoded; zero between frames
 }
 
 // NewDecoder returns a Decoder with an empty channel-name cache.
@@ -85,14 +84,11 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 	case '[':
 		s.i++
 		s.ws()
+		msgs = make([]Message, 0, d.capHint(len(frame)))
 		if s.peek() == ']' {
 			s.i++
-			msgs = []Message{}
 			break
 		}
-		// The first message is decoded into d.first, and the slice
-		// allocated once it is known whether more follow: a frame of one
-		// message, the common case of a delivery, gets a slice of one.
 		for {
 			s.ws()
 			if s.peek() != '{' {
@@ -101,31 +97,17 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 			if d.MaxMessages > 0 && len(msgs) == d.MaxMessages {
 				return nil, fmt.Errorf("decode messages: %w: more than %d in one request", ErrTooManyMessages, d.MaxMessages)
 			}
-			n := len(msgs) // the index of this message
-			m := &d.first
-			if msgs != nil {
-				msgs = append(msgs, Message{})
-				m = &msgs[n]
-			}
+			msgs = append(msgs, Message{})
 			s.badUTF8 = false
-			if err := d.message(&s, m); err != nil {
-				d.first = Message{}
+			if err := d.message(&s, &msgs[len(msgs)-1]); err != nil {
 				return nil, fmt.Errorf("decode messages: %w", err)
 			}
 			if s.badUTF8 {
-				bad = append(bad, n)
+				bad = append(bad, len(msgs)-1)
 			}
 			s.ws()
 			c := s.peek()
 			s.i++
-			if msgs == nil {
-				if c == ']' {
-					msgs = make([]Message, 1)
-				} else {
-					msgs = make([]Message, 1, max(2, d.capHint(len(frame))))
-				}
-				msgs[0], d.first = d.first, Message{}
-			}
 			if c == ']' {
 				break
 			}
@@ -148,12 +130,15 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 }
 
 // capHint estimates the number of messages in a frame from the average
-// message size seen so far, so the message slice is usually allocated once.
+// message size seen so far, so the message slice is usually allocated once
+// and no larger than needed: the estimate is rounded, not rounded up, so
+// that a stream of frames of one message each (deliveries, publishes) gets
+// slices of one.
 func (d *Decoder) capHint(n int) int {
 	if d.avg <= 0 {
 		d.avg = 128
 	}
-	h := int(float64(n)/d.avg*1.1) + 1
+	h := max(int(float64(n)/d.avg*1.1+0.5), 1)
 	if d.MaxMessages > 0 && h > d.MaxMessages {
 		h = d.MaxMessages
 	}
