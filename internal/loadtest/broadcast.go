@@ -159,8 +159,7 @@ func newBroadcastLog(n int) *broadcastLog {
 // subscriber returns the handler of one subscriber, which remembers which
 // broadcasts it received to tell duplicates.
 func (l *broadcastLog) subscriber() client.Handler {
-	var mu sync.Mutex
-	seen := make([]uint64, (len(l.count)+63)/64)
+	seen := make([]atomic.Uint64, (len(l.count)+63)/64)
 	return func(m *bayeux.Message) {
 		now := time.Now().UnixNano()
 		seq, _, _, ok := parsePayload(m.Data)
@@ -168,11 +167,8 @@ func (l *broadcastLog) subscriber() client.Handler {
 			l.invalid.Add(1)
 			return
 		}
-		mu.Lock()
-		dup := seen[seq/64]&(1<<(seq%64)) != 0
-		seen[seq/64] |= 1 << (seq % 64)
-		mu.Unlock()
-		if dup {
+		bit := uint64(1) << (seq % 64)
+		if seen[seq/64].Or(bit)&bit != 0 {
 			l.dups.Add(1)
 			return
 		}
