@@ -94,6 +94,9 @@ type Client struct {
 	pmu     sync.Mutex
 	pending map[bayeux.ID]*call
 	remote  map[bayeux.ID]chan *bayeux.Message // RemoteCall results awaited, by request id
+	// remotes is len(remote), which the receive path loads to skip pmu
+	// for an event when no RemoteCall waits.
+	remotes atomic.Int32
 
 	smu  sync.Mutex                      // serialises changes of subs
 	subs atomic.Pointer[[]*Subscription] // copy-on-write snapshot
@@ -668,7 +671,12 @@ func (c *Client) receive(msgs []bayeux.Message) {
 			continue
 		}
 		if !isReplyShaped(m) {
-			// A remote call's result: the request's id, with data.
+			// A remote call's result: the request's id, with data. (An
+			// event's id needs no look-up while no RemoteCall waits: it
+			// registers before it sends its request.)
+			if c.remotes.Load() == 0 {
+				continue
+			}
 			if ch := c.takeRemote(m.ID); ch != nil {
 				ch <- m
 				replies = append(replies, resolved{nil, m})
@@ -711,6 +719,7 @@ func (c *Client) takeRemote(id bayeux.ID) chan *bayeux.Message {
 	ch := c.remote[id]
 	if ch != nil {
 		delete(c.remote, id)
+		c.remotes.Store(int32(len(c.remote)))
 	}
 	return ch
 }
