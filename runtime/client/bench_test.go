@@ -26,7 +26,7 @@ import (
 type pushServer struct {
 	hs         *httptest.Server
 	dials      chan time.Time // the time of every websocket upgrade
-	mu         sync.Mutex // serialises writes to conn
+	mu         sync.Mutex     // serialises writes to conn
 	conn       *websocket.Conn
 	subscribed chan struct{}
 }
