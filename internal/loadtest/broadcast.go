@@ -167,19 +167,15 @@ func (l *broadcastLog) subscriber() client.Handler {
 // received at now, unix nanos) and remembers which broadcasts it received
 // to tell duplicates.
 func (l *broadcastLog) receiver() func(data []byte, now int64) {
-	var mu sync.Mutex
-	seen := make([]uint64, (len(l.count)+63)/64)
+	seen := make([]atomic.Uint64, (len(l.count)+63)/64)
 	return func(data []byte, now int64) {
 		seq, _, _, ok := parsePayload(data)
 		if !ok || seq <= 0 || seq >= int64(len(l.count)) {
 			l.invalid.Add(1)
 			return
 		}
-		mu.Lock()
-		dup := seen[seq/64]&(1<<(seq%64)) != 0
-		seen[seq/64] |= 1 << (seq % 64)
-		mu.Unlock()
-		if dup {
+		bit := uint64(1) << (seq % 64)
+		if seen[seq/64].Or(bit)&bit != 0 {
 			l.dups.Add(1)
 			return
 		}

@@ -164,3 +164,32 @@ func TestStormAccount(t *testing.T) {
 }
 
 func msgWith(data []byte) *bayeux.Message { return &bayeux.Message{Channel: "/b", Data: data} }
+
+// BenchmarkBroadcastSubscriber measures the handler of a broadcast run's
+// subscriber: one op is one delivery of a broadcast with 64 bytes of
+// padding to one of 16 subscribers, each receiving every broadcast once.
+func BenchmarkBroadcastSubscriber(b *testing.B) {
+	const broadcasts = 1000
+	const subscribers = 16
+	msgs := make([]*bayeux.Message, broadcasts+1)
+	for seq := 1; seq <= broadcasts; seq++ {
+		msgs[seq] = msgWith(appendPayload(nil, int64(seq), 0, time.Now().UnixNano(), 64))
+	}
+	var l *broadcastLog
+	hs := make([]func(*bayeux.Message), subscribers)
+	b.ReportAllocs()
+	for n := range b.N {
+		if n%(broadcasts*subscribers) == 0 { // a new run: nothing seen yet
+			b.StopTimer()
+			l = newBroadcastLog(broadcasts)
+			for i := range hs {
+				hs[i] = l.subscriber()
+			}
+			b.StartTimer()
+		}
+		hs[n%subscribers](msgs[n/subscribers%broadcasts+1])
+	}
+	if l.dups.Load() != 0 || l.invalid.Load() != 0 {
+		b.Fatalf("%d duplicates, %d invalid", l.dups.Load(), l.invalid.Load())
+	}
+}

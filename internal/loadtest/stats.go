@@ -122,6 +122,12 @@ func parseInt(b []byte, i int) (n int64, next int, ok bool) {
 		i++
 	}
 	start := i
+	// Eighteen digits cannot overflow; a timestamp in nanoseconds has
+	// nineteen, and only the digits from the nineteenth on are checked.
+	for i < len(b) && i-start < 18 && '0' <= b[i] && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
 	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
 		d := int64(b[i] - '0')
 		if n > (math.MaxInt64-d)/10 {

@@ -2,6 +2,7 @@ package bayeux
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,12 +130,15 @@ func (d *Decoder) Decode(frame []byte) ([]Message, error) {
 }
 
 // capHint estimates the number of messages in a frame from the average
-// message size seen so far, so the message slice is usually allocated once.
+// message size seen so far, so the message slice is usually allocated once
+// and no larger than needed: the estimate is rounded, not rounded up, so
+// that a stream of frames of one message each (deliveries, publishes) gets
+// slices of one.
 func (d *Decoder) capHint(n int) int {
 	if d.avg <= 0 {
 		d.avg = 128
 	}
-	h := int(float64(n)/d.avg*1.1) + 1
+	h := max(int(float64(n)/d.avg*1.1+0.5), 1)
 	if d.MaxMessages > 0 && h > d.MaxMessages {
 		h = d.MaxMessages
 	}
@@ -435,18 +439,11 @@ func (s *scanner) value(depth int) error {
 // quotes and whether it holds escapes.
 func (s *scanner) str() (raw []byte, esc bool, err error) {
 	start := s.i + 1
-	// Fast path: no escape before the closing quote.
+	// Fast path: no escape or control character before the closing quote.
 	if n := bytes.IndexByte(s.b[start:], '"'); n >= 0 {
 		seg := s.b[start : start+n]
-		if bytes.IndexByte(seg, '\\') < 0 {
-			var all byte // the bytes ORed: is any not ASCII?
-			for _, c := range seg {
-				if c < 0x20 {
-					return nil, false, fmt.Errorf("%w: control character in string at offset %d", errSyntax, start)
-				}
-				all |= c
-			}
-			if all >= utf8.RuneSelf && !utf8.Valid(seg) {
+		if plain, ascii := plainString(seg); plain {
+			if !ascii && !utf8.Valid(seg) {
 				s.badUTF8 = true
 			}
 			s.i = start + n + 1
@@ -487,6 +484,37 @@ func (s *scanner) str() (raw []byte, esc bool, err error) {
 		}
 	}
 	return nil, false, fmt.Errorf("%w: unterminated string at offset %d", errSyntax, s.i)
+}
+
+// Bytes repeated in a word, for plainString.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainString reports whether seg, the contents of a string, holds neither
+// an escape nor a control character, and whether it is all ASCII. It reads
+// eight bytes at a time: a byte below 0x20 or a backslash (0x5c, a zero
+// byte after XOR with it) is found with the "has a byte less than n" test
+// on the word, which is exact, and a byte of 0x80 or more by ORing words.
+func plainString(seg []byte) (plain, ascii bool) {
+	var all uint64
+	i := 0
+	for ; i+8 <= len(seg); i += 8 {
+		w := binary.LittleEndian.Uint64(seg[i:])
+		x := w ^ (0x5c * ones)
+		if ((w-0x20*ones)&^w|(x-ones)&^x)&highs != 0 {
+			return false, false
+		}
+		all |= w
+	}
+	for _, c := range seg[i:] {
+		if c < 0x20 || c == '\\' {
+			return false, false
+		}
+		all |= uint64(c)
+	}
+	return true, all&highs == 0
 }
 
 func isHex(c byte) bool {

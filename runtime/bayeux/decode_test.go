@@ -238,6 +238,26 @@ func TestDecodeInterns(t *testing.T) {
 	}
 }
 
+// TestDecodeSizesTheSlice checks that, once the decoder has seen a few,
+// frames of one message get a slice of one, and that a frame of more
+// messages than estimated is decoded whole.
+func TestDecodeSizesTheSlice(t *testing.T) {
+	d := NewDecoder()
+	for i := range 5 {
+		msgs, err := d.Decode([]byte(`[{"channel":"/a/b","data":{"n":1},"id":"7"}]`))
+		if err != nil || len(msgs) != 1 || msgs[0].ID != "7" || string(msgs[0].Data) != `{"n":1}` {
+			t.Fatalf("Decode: %+v, %v", msgs, err)
+		}
+		if i > 0 && cap(msgs) != 1 {
+			t.Errorf("frame %d of one message: a slice of capacity %d", i, cap(msgs))
+		}
+	}
+	msgs, err := d.Decode([]byte(`[{"channel":"/a","data":1},{"channel":"/b","data":2},{"channel":"/c","data":3}]`))
+	if err != nil || len(msgs) != 3 || msgs[0].Channel != "/a" || msgs[2].Channel != "/c" || string(msgs[1].Data) != "2" {
+		t.Fatalf("Decode of three: %+v, %v", msgs, err)
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	var frame []byte
 	frame = append(frame, '[')
@@ -258,6 +278,20 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+	// One delivery a frame, as a subscriber of cometgen bench --broadcast
+	// receives them.
+	single := []byte(`[{"channel":"/bench/broadcast","data":{"seq":123,"pub":0,"ts":1767225600000000000,"pad":"` +
+		strings.Repeat("x", 64) + `"},"id":"123"}]`)
+	b.Run("single", func(b *testing.B) {
+		d := NewDecoder()
+		b.SetBytes(int64(len(single)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := d.Decode(single); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		b.ReportAllocs()
@@ -268,4 +302,36 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPlainString checks plainString against a byte-at-a-time reading for
+// every byte value at every position of strings of up to 17 bytes.
+func TestPlainString(t *testing.T) {
+	naive := func(seg []byte) (plain, ascii bool) {
+		plain, ascii = true, true
+		for _, c := range seg {
+			if c < 0x20 || c == '\\' {
+				return false, false
+			}
+			if c >= 0x80 {
+				ascii = false
+			}
+		}
+		return plain, ascii
+	}
+	for n := range 18 {
+		for pos := range n {
+			for c := range 256 {
+				for _, fill := range []byte{'x', 0x20, 0x7f, 0x5d, 0xc3} {
+					seg := bytes.Repeat([]byte{fill}, n)
+					seg[pos] = byte(c)
+					p, a := plainString(seg)
+					wp, wa := naive(seg)
+					if p != wp || a != wa {
+						t.Fatalf("plainString(%q) = %v, %v, want %v, %v", seg, p, a, wp, wa)
+					}
+				}
+			}
+		}
+	}
 }

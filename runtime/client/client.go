@@ -58,7 +58,10 @@ type Client struct {
 	state    State
 	stateCh  chan struct{} // closed and replaced on every state change
 	clientID string
-	advice   advice
+	advice   advice // set with setAdviceLocked
+	// readWait is advice.timeout + advice.interval, which the websocket
+	// reader loads for every frame without taking mu.
+	readWait atomic.Int64
 	run      *run
 	// ackOn: the session negotiated the ack extension; ackBatch is the last
 	// batch received, acknowledged by the next /meta/connect.
@@ -91,6 +94,9 @@ type Client struct {
 	pmu     sync.Mutex
 	pending map[bayeux.ID]*call
 	remote  map[bayeux.ID]chan *bayeux.Message // RemoteCall results awaited, by request id
+	// remotes is len(remote), which the receive path loads to skip pmu
+	// for an event when no RemoteCall waits.
+	remotes atomic.Int32
 
 	smu  sync.Mutex                      // serialises changes of subs
 	subs atomic.Pointer[[]*Subscription] // copy-on-write snapshot
@@ -106,6 +112,21 @@ type advice struct {
 
 func defaultAdvice() advice {
 	return advice{reconnect: bayeux.ReconnectRetry, timeout: DefaultConnectTimeout}
+}
+
+// setAdviceLocked replaces the advice; c.mu is held (or c is not yet
+// shared).
+func (c *Client) setAdviceLocked(a advice) {
+	c.advice = a
+	c.readWait.Store(int64(a.timeout + a.interval))
+}
+
+// mergeAdviceLocked updates the advice with the fields present in adv;
+// c.mu is held.
+func (c *Client) mergeAdviceLocked(adv *bayeux.Advice) {
+	a := c.advice
+	a.merge(adv)
+	c.setAdviceLocked(a)
 }
 
 // merge updates a with the fields present in adv.
@@ -152,9 +173,9 @@ func New(url string, opts ...Option) *Client {
 		o:       o,
 		log:     o.logger,
 		stateCh: make(chan struct{}),
-		advice:  defaultAdvice(),
 		pending: make(map[bayeux.ID]*call),
 	}
+	c.setAdviceLocked(defaultAdvice())
 	switch o.transport {
 	case bayeux.TransportWebSocket:
 		c.tr = newWSTransport(c)
@@ -244,7 +265,7 @@ func (c *Client) Handshake(ctx context.Context) error {
 	c.tr.watch(rctx)
 	c.run = r
 	c.cur.Store(r)
-	c.advice = defaultAdvice()
+	c.setAdviceLocked(defaultAdvice())
 	c.mu.Unlock()
 	notify()
 	r.disp.start()
@@ -315,7 +336,7 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	reply := replies[0]
 	if err := replyError(reply); err != nil {
 		c.mu.Lock()
-		c.advice.merge(reply.Advice)
+		c.mergeAdviceLocked(reply.Advice)
 		c.mu.Unlock()
 		return "", err
 	}
@@ -330,8 +351,8 @@ func (c *Client) handshake(ctx context.Context, r *run) (string, error) {
 	if c.run != r || r.ctx.Err() != nil {
 		return "", ErrNotConnected
 	}
-	c.advice = defaultAdvice()
-	c.advice.merge(reply.Advice)
+	c.setAdviceLocked(defaultAdvice())
+	c.mergeAdviceLocked(reply.Advice)
 	if c.clientID != "" {
 		c.previousID = c.clientID // the session a resume continues
 	}
@@ -650,7 +671,12 @@ func (c *Client) receive(msgs []bayeux.Message) {
 			continue
 		}
 		if !isReplyShaped(m) {
-			// A remote call's result: the request's id, with data.
+			// A remote call's result: the request's id, with data. (An
+			// event's id needs no look-up while no RemoteCall waits: it
+			// registers before it sends its request.)
+			if c.remotes.Load() == 0 {
+				continue
+			}
 			if ch := c.takeRemote(m.ID); ch != nil {
 				ch <- m
 				replies = append(replies, resolved{nil, m})
@@ -693,6 +719,7 @@ func (c *Client) takeRemote(id bayeux.ID) chan *bayeux.Message {
 	ch := c.remote[id]
 	if ch != nil {
 		delete(c.remote, id)
+		c.remotes.Store(int32(len(c.remote)))
 	}
 	return ch
 }

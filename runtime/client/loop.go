@@ -55,7 +55,7 @@ func (c *Client) connectLoop(r *run) {
 			continue
 		}
 		c.mu.Lock()
-		c.advice.merge(reply.Advice)
+		c.mergeAdviceLocked(reply.Advice)
 		adv = c.advice
 		c.mu.Unlock()
 		action := adv.reconnect

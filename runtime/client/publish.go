@@ -246,6 +246,7 @@ func (c *Client) RemoteCall(ctx context.Context, channel string, data any) (*bay
 		c.remote = make(map[bayeux.ID]chan *bayeux.Message)
 	}
 	c.remote[cl.id] = result
+	c.remotes.Store(int32(len(c.remote)))
 	c.pmu.Unlock()
 	defer c.takeRemote(cl.id)
 	c.transmit(ctx, []*bayeux.Message{msg}, []*call{cl}, c.o.maxNetworkDelay)

@@ -123,17 +123,32 @@ func (t *wsTransport) sendAsync(body []byte, timeout time.Duration, calls []*cal
 // readTimeout is how long the reader waits for a frame: a held connect may
 // take the advised timeout, and the next one starts after the interval.
 func (t *wsTransport) readTimeout() time.Duration {
-	a := t.c.currentAdvice()
-	return a.timeout + a.interval + t.c.o.maxNetworkDelay
+	return time.Duration(t.c.readWait.Load()) + t.c.o.maxNetworkDelay
 }
+
+// maxDeadlineSlack bounds how much later than the read timeout after the
+// last frame the reader's deadline may fall (see read).
+const maxDeadlineSlack = time.Second
 
 // read reads frames until the connection fails. Each frame is copied into
 // a buffer of its own, which the decoded messages alias.
+//
+// The read deadline is always between the read timeout and the read
+// timeout plus a slack (an eighth of it, at most maxDeadlineSlack) after
+// the last frame: it is moved only when the slack is used up or the
+// advice changed, not for every frame, since moving it costs more than
+// reading a small frame.
 func (t *wsTransport) read(conn *websocket.Conn, gen uint64) {
 	dec := bayeux.NewDecoder()
 	var buf bytes.Buffer
+	var deadline time.Time        // the read deadline set on conn
+	var deadlineFor time.Duration // the read timeout it was set for
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(t.readTimeout()))
+		now := time.Now()
+		if rt := t.readTimeout(); rt != deadlineFor || now.Add(rt).After(deadline) {
+			deadline, deadlineFor = now.Add(rt+min(rt/8, maxDeadlineSlack)), rt
+			_ = conn.SetReadDeadline(deadline)
+		}
 		typ, r, err := conn.NextReader()
 		if err != nil {
 			t.drop(conn, gen, fmt.Errorf("websocket read: %w", err))
