@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/cometgen/cometgen/internal/loadtest"
@@ -30,6 +31,8 @@ func newBenchCmd() *cobra.Command {
 	var idle loadtest.IdleConfig
 	var broadcast loadtest.BroadcastConfig
 	var storm loadtest.StormConfig
+	var floor loadtest.FloorConfig
+	var floorWriter string
 	var serverCmd string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -69,6 +72,18 @@ With --broadcast N it sets up N subscribers of --channel (default
 last subscriber received it (p50, p90, p99, max over the broadcasts),
 deliveries per second and lost deliveries.
 
+The broadcast's websocket subscribers are the bench's own Bayeux sessions
+(handshake, subscription, the /meta/connect cycle, answers to pings), read
+by one event loop that naps 200µs between busy rounds, so that the bench
+takes as little of a shared machine from the server as it can.
+
+With --floor N there is no server: a second process of the bench's own
+writes one message to each of N loopback TCP connections --rate times a
+second (a non-blocking write per connection, from one goroutine per CPU)
+and this one reads them as --broadcast does. Its latency to the last reader
+is the floor the machine sets for --broadcast N: the kernel's work per
+message, and nothing else.
+
 With --storm N it runs the server itself: --server-cmd (a command line, split
 on spaces, no shell) must serve --url. It sets up N sessions spread over
 --channels channels, publishes on every channel each --tick, kills the server
@@ -86,6 +101,7 @@ restarts) they are to lose nothing.`,
   cometgen bench --transport long-polling --subscribers 1000 --rate 100 --json
   cometgen bench --idle 5000 --server-debug 127.0.0.1:6060
   cometgen bench --broadcast 15000 --rate 10 --duration 60s
+  cometgen bench --floor 15000 --rate 10 --duration 60s
   cometgen bench --storm 10000 --url http://127.0.0.1:18910/cometd \
     --server-cmd "cometgen serve --addr 127.0.0.1:18910 --log-level warn"
   cometgen bench --storm 10000 --resume --url http://127.0.0.1:18910/cometd \
@@ -108,6 +124,20 @@ restarts) they are to lose nothing.`,
 			}
 			if cmd.Flags().Changed("idle") {
 				return runIdle(cmd, idle, cfg, asJSON)
+			}
+			if cmd.Flags().Changed("floor") {
+				floor.Rate, floor.Duration = cfg.Rate, cfg.Duration
+				if floorWriter != "" {
+					return loadtest.RunFloorWriter(cmd.Context(), floor, floorWriter, cmd.OutOrStdout())
+				}
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("bench: %w", err)
+				}
+				floor.WriterCmd = []string{exe, "bench", "--floor", strconv.Itoa(floor.Sockets),
+					"--rate", strconv.FormatFloat(floor.Rate, 'g', -1, 64), "--duration", floor.Duration.String(), "--floor-writer"}
+				rep, err := loadtest.RunFloor(cmd.Context(), floor)
+				return writeReport(cmd, rep, err, asJSON)
 			}
 			if cmd.Flags().Changed("broadcast") {
 				broadcast.URL, broadcast.Transport, broadcast.NetHTTP = cfg.URL, cfg.Transport, cfg.NetHTTP
@@ -196,6 +226,9 @@ restarts) they are to lose nothing.`,
 	f.BoolVar(&idle.Collect, "server-gc", false, "with --idle and --server-debug: then make the server collect its garbage and return free memory to the system, and read its memory again")
 	f.IntVar(&broadcast.Subscribers, "broadcast", 0, "broadcast mode: this many subscribers, one publisher at --rate (default 10/s); reports the latency to the last subscriber")
 	f.IntVar(&storm.Sessions, "storm", 0, "storm mode: this many sessions, the server (--server-cmd) killed and started again")
+	f.IntVar(&floor.Sockets, "floor", 0, "floor mode: no server; this many loopback TCP connections written to --rate times a second (default 10) by a process of the bench's own and read as --broadcast reads: what this machine allows a broadcast to that many subscribers")
+	f.StringVar(&floorWriter, "floor-writer", "", "with --floor: be the writer, dialing this address (the bench starts it)")
+	_ = f.MarkHidden("floor-writer")
 	f.StringVar(&serverCmd, "server-cmd", "", "with --storm: the server's command line (split on spaces, no shell), serving --url")
 	f.DurationVar(&storm.Down, "down", 0, "with --storm: how long the server stays dead")
 	f.DurationVar(&storm.Tick, "tick", loadtest.DefaultStormTick, "with --storm: publish on every channel this often")

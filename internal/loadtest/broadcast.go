@@ -101,12 +101,9 @@ type BroadcastReport struct {
 	// Elapsed runs from the first broadcast to the last delivery (or the
 	// end of the drain).
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// Last* are percentiles over the complete broadcasts of the time from
+	// LastTimes are over the complete broadcasts, of the time from
 	// publishing a broadcast to its delivery to its last subscriber.
-	LastP50 time.Duration `json:"last_p50_ns"`
-	LastP90 time.Duration `json:"last_p90_ns"`
-	LastP99 time.Duration `json:"last_p99_ns"`
-	LastMax time.Duration `json:"last_max_ns"`
+	LastTimes
 	// First* are the same for the first subscriber.
 	FirstP50 time.Duration `json:"first_p50_ns"`
 	FirstP99 time.Duration `json:"first_p99_ns"`
@@ -377,11 +374,31 @@ func (l *broadcastLog) fill(rep *BroadcastReport, sent, subscribers int, first, 
 	}
 	slices.Sort(lastLat)
 	slices.Sort(firstLat)
-	rep.LastP50, rep.LastP90, rep.LastP99 = exactPercentile(lastLat, 50), exactPercentile(lastLat, 90), exactPercentile(lastLat, 99)
-	if len(lastLat) > 0 {
-		rep.LastMax = lastLat[len(lastLat)-1]
-	}
+	rep.LastTimes = lastTimesOf(lastLat)
 	rep.FirstP50, rep.FirstP99 = exactPercentile(firstLat, 50), exactPercentile(firstLat, 99)
+}
+
+// LastTimes are percentiles of the times until a broadcast (or a burst)
+// reached its last receiver.
+type LastTimes struct {
+	LastP50 time.Duration `json:"last_p50_ns"`
+	LastP90 time.Duration `json:"last_p90_ns"`
+	LastP99 time.Duration `json:"last_p99_ns"`
+	LastMax time.Duration `json:"last_max_ns"`
+}
+
+// lastTimesOf returns the percentiles of sorted.
+func lastTimesOf(sorted []time.Duration) LastTimes {
+	t := LastTimes{LastP50: exactPercentile(sorted, 50), LastP90: exactPercentile(sorted, 90), LastP99: exactPercentile(sorted, 99)}
+	if len(sorted) > 0 {
+		t.LastMax = sorted[len(sorted)-1]
+	}
+	return t
+}
+
+// String formats the percentiles for a report.
+func (t LastTimes) String() string {
+	return fmt.Sprintf("p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms", ms(t.LastP50), ms(t.LastP90), ms(t.LastP99), ms(t.LastMax))
 }
 
 // exactPercentile returns the value at or below which p percent of sorted
@@ -398,14 +415,13 @@ func exactPercentile(sorted []time.Duration, p float64) time.Duration {
 func (r *BroadcastReport) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	c := r.Config
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 	lines := []string{
 		fmt.Sprintf("target\t%s (%s)", c.URL, c.Transport),
 		fmt.Sprintf("subscribers\t%d on %s, set up in %s; %d re-handshakes", c.Subscribers, c.Channel, round(r.Setup), r.Rehandshakes),
 		fmt.Sprintf("broadcasts\t%d acknowledged (%g/s for %s), %d failed; %d reached every subscriber", r.Broadcasts, c.Rate, c.Duration, r.Failed, r.Complete),
 		fmt.Sprintf("deliveries\t%d of %d, %d lost, %d duplicated; %.0f/s over %s", r.Delivered, r.Expected, r.Lost, r.Duplicates, r.DeliveriesPerSecond(), round(r.Elapsed)),
-		fmt.Sprintf("last subscriber\tp50 %s  p90 %s  p99 %s  max %s", ms(r.LastP50), ms(r.LastP90), ms(r.LastP99), ms(r.LastMax)),
-		fmt.Sprintf("first subscriber\tp50 %s  p99 %s", ms(r.FirstP50), ms(r.FirstP99)),
+		"last subscriber\t" + r.LastTimes.String(),
+		fmt.Sprintf("first subscriber\tp50 %.1f ms  p99 %.1f ms", ms(r.FirstP50), ms(r.FirstP99)),
 		fmt.Sprintf("bench CPU\t%s while publishing and draining", round(r.CPU)),
 		fmt.Sprintf("file limit\t%d", r.FileLimit),
 	}

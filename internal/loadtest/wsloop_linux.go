@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cometgen/cometgen/runtime/bayeux"
@@ -134,24 +133,12 @@ func (l *wsLoop) close() {
 // original was), so that input, which the loop reads, does not also wake a
 // thread of the Go runtime waiting in its own epoll_wait for nothing.
 func (s *wsSub) detach() error {
-	sc, ok := s.nc.(syscall.Conn)
-	if !ok {
-		return errors.New("not a socket")
-	}
-	rc, err := sc.SyscallConn()
+	fd, err := detachFD(s.nc)
 	if err != nil {
 		return err
 	}
-	var derr error
-	if err := rc.Control(func(fd uintptr) { s.fd, derr = unix.Dup(int(fd)) }); err != nil {
-		return err
-	}
-	if derr != nil {
-		return derr
-	}
-	s.nc.Close()
-	s.nc = nil
-	return unix.SetNonblock(s.fd, true)
+	s.fd, s.nc = fd, nil
+	return nil
 }
 
 // writeFD writes b to the detached socket, waiting for room at most a
