@@ -10,11 +10,12 @@ import (
 // broadcast to many subscribers queues the message for each session, and
 // each session's connection joins the flushers' list once; a flusher takes
 // connections off the list and writes each one's frame with one
-// non-blocking system call (wsConn.turn). A connection whose socket cannot
-// take its frame whole, or that has something slow to do (a held
-// connect's reply, which runs extensions; the server shutting down), is
-// handed to a writer goroutine of its own (wsConn.writeLoop), which waits
-// for the socket under WriteTimeout; the flushers never wait.
+// non-blocking system call (wsConn.turn): replies, deliveries, held
+// connects' replies, pings. A connection whose socket cannot take its
+// frame whole, or whose server is shutting down, is handed to a writer
+// goroutine of its own (wsConn.writeLoop), which waits for the socket
+// under WriteTimeout and hands the connection back once it has written
+// everything; the flushers never wait.
 //
 // Waking a goroutine per connection for each broadcast cost as much CPU
 // as the write itself: with 15,000 subscribers, 15,000 wake-ups, timer
@@ -100,7 +101,7 @@ func (f *flushers) run() {
 		}
 		// A broadcast to many keeps the flushers busy for tens of
 		// milliseconds: they let the other goroutines (a reader with a
-		// publish to process, a held connect's writer) run between
+		// publish to process, a slow socket's writer) run between
 		// batches rather than waiting for the scheduler to preempt them.
 		goruntime.Gosched()
 	}

@@ -52,11 +52,12 @@ const (
 // wsConn is one websocket connection. While input arrives, a reader
 // goroutine reads and processes it; an idle connection has none, the
 // process's poller watches its socket and starts one when input arrives
-// (where the socket can be watched: see poller). A writer goroutine,
+// (where the socket can be watched: see poller). One writer at a time, a
+// flusher's turn or the connection's writer goroutine (see flushers),
 // started when there is something to write (signal), owns every write:
 // replies, queued messages (delivered as soon as they are queued, without
 // waiting for a /meta/connect), the held /meta/connect's reply when it is
-// due, and pings.
+// due, pings, pongs and closes.
 type wsConn struct {
 	srv       *Server
 	c         *websocket.Conn
@@ -648,9 +649,9 @@ func (wc *wsConn) release() {
 // (see flushers): it writes what there is to write with a non-blocking
 // system call and lets the role go, or, when more came meanwhile, puts
 // the connection back at the end of the flushers' list. What needs
-// waiting, a socket that cannot take the whole frame, a held connect's
-// reply or the server shutting down, it hands to a writer goroutine
-// (handOff). buf is the flusher's buffer, returned for its next turn.
+// waiting, a socket that cannot take the whole frame or the server
+// shutting down, it hands to a writer goroutine (handOff). buf is the
+// flusher's buffer, returned for its next turn.
 func (wc *wsConn) turn(buf []byte) []byte {
 	s := wc.srv
 	wc.wmu.Lock()
@@ -665,11 +666,7 @@ func (wc *wsConn) turn(buf []byte) []byte {
 		wc.handOff(nil)
 		return buf
 	}
-	b, slow := wc.collect(time.Now(), false, true)
-	if slow {
-		wc.handOff(nil)
-		return buf
-	}
+	b := wc.collect(time.Now(), false)
 	buf = wc.appendFrames(buf[:0], &b)
 	if len(buf) > 0 {
 		n, err := writeNonblock(wc.raw, buf)
@@ -725,8 +722,9 @@ func (wc *wsConn) handOff(rest *wsRest) {
 // writeLoop is the connection's writer goroutine, started when writing
 // must wait (see turn), or for every write where the socket cannot be
 // written without waiting (TLS; systems without the poller): it writes
-// whatever there is to write, and ends after wsWriterLinger without any,
-// or when the connection closes.
+// whatever there is to write, and ends when it has written everything on a
+// socket the flushers can write (handBack), or else after wsWriterLinger
+// without anything to write, or when the connection closes.
 func (wc *wsConn) writeLoop() {
 	defer wc.writers.Done()
 	s := wc.srv
@@ -765,11 +763,14 @@ func (wc *wsConn) writeLoop() {
 				return
 			}
 		}
+		wc.wmu.Lock()
+		wc.again = false // what is signalled from now on is collected below
+		wc.wmu.Unlock()
 		// Once the server shuts down, every held connect is answered at
 		// once, and the connection closes when the session has nothing
 		// left to receive (see drained).
 		draining := s.isClosing()
-		b, _ := wc.collect(time.Now(), draining, false)
+		b := wc.collect(time.Now(), draining)
 		*bp = wc.appendFrames((*bp)[:0], &b)
 		if len(*bp) > 0 {
 			err := wc.writeAll(*bp)
@@ -787,6 +788,12 @@ func (wc *wsConn) writeLoop() {
 		if draining && wc.drained(b.connectReply != nil) {
 			wc.goAway()
 			wc.stop()
+			return
+		}
+		if wc.raw != nil && !draining {
+			// The socket took everything: the flushers write for the
+			// connection again.
+			wc.handBack()
 			return
 		}
 		if idle == nil {
@@ -812,6 +819,28 @@ func (wc *wsConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// handBack ends the writer goroutine of a connection the flushers can
+// write: the role goes back to them when something was signalled
+// meanwhile, and is let go otherwise.
+func (wc *wsConn) handBack() {
+	wc.wmu.Lock()
+	again := wc.again
+	select {
+	case <-wc.wake:
+		again = true
+	default:
+	}
+	wc.again, wc.looping = false, false
+	if !again || wc.stopped {
+		wc.writing = false
+		wc.wmu.Unlock()
+		return
+	}
+	wc.writers.Add(1) // the flusher's turn; the goroutine's own ends with it
+	wc.wmu.Unlock()
+	theFlushers.push(wc)
 }
 
 // frameBuffers are the writer goroutines' frame buffers (*[]byte).
@@ -894,11 +923,10 @@ func (b *wsBatch) empty() bool {
 
 // collect takes what the next frame carries: the pending replies, the
 // session's queued messages and the held connect's reply when it is due,
-// and the control frames to send. With fast (a flusher's turn) it takes
-// nothing and reports slow when the held connect's reply is due: building
-// it runs the extensions, which may take their time, so a writer
-// goroutine does it.
-func (wc *wsConn) collect(now time.Time, shutdown, fast bool) (b wsBatch, slow bool) {
+// and the control frames to send. The connect reply runs the outgoing
+// extensions, on whichever writer collects it (a flusher, usually), as a
+// delivery's do on the publisher's goroutine: they must not wait.
+func (wc *wsConn) collect(now time.Time, shutdown bool) (b wsBatch) {
 	s := wc.srv
 	wc.mu.Lock()
 	b.pong, wc.pong = wc.pong, nil
@@ -908,7 +936,7 @@ func (wc *wsConn) collect(now time.Time, shutdown, fast bool) (b wsBatch, slow b
 		// the deliveries it causes leave together.
 		wc.mu.Unlock()
 		b.ping = wc.pingDue.CompareAndSwap(true, false)
-		return b, false
+		return b
 	}
 	sess := wc.sess
 	// A session with the ack extension gets messages only with connect
@@ -916,11 +944,6 @@ func (wc *wsConn) collect(now time.Time, shutdown, fast bool) (b wsBatch, slow b
 	acked := sess != nil && sess.ackEnabled()
 	var done *pendingConnect
 	if pc := wc.pending; pc != nil && (shutdown || !now.Before(wc.due) || pc.sess.isRemoved() || acked && pc.sess.hasUrgent()) {
-		if fast {
-			wc.pong, wc.closeMsg = b.pong, b.close // left for the writer goroutine
-			wc.mu.Unlock()
-			return wsBatch{}, true
-		}
 		done = pc
 		wc.pending = nil
 	}
@@ -943,7 +966,7 @@ func (wc *wsConn) collect(now time.Time, shutdown, fast bool) (b wsBatch, slow b
 		b.done = done
 		b.connectReply = s.connectReply(done)
 	}
-	return b, false
+	return b
 }
 
 // settle finishes with a batch after its frame was written (err nil) or
