@@ -16,8 +16,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/cometgen/cometgen/internal/contractplan"
 	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/runtime/bayeux"
 	"github.com/cometgen/cometgen/runtime/filter"
@@ -74,43 +74,38 @@ func Install(srv *runtime.Server, spec *schema.Spec, opts Options) (*Gateway, er
 
 // Contract returns the runtime contract a spec declares: one template per
 // channel with its parameters' checks, rules, schema, filters (custom ones
-// from custom), lazy and local settings. It is what `cometgen serve
-// --spec` enforces, and what the Register function generated from the
-// same spec declares as a literal (with typed handlers added), with the
-// spec's print (breaking.Fingerprint) to judge clients' contracts by.
+// from custom), lazy and local settings, as package contractplan plans
+// them. It is what `cometgen serve --spec` enforces, and what the Register
+// function generated from the same spec declares as a literal (with typed
+// handlers added), with the spec's print (breaking.Fingerprint) to judge
+// clients' contracts by.
 func Contract(spec *schema.Spec, custom map[string]runtime.DataFilter) (*runtime.Contract, error) {
+	plan, err := contractplan.Templates(spec)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	c := &runtime.Contract{Print: breaking.Fingerprint(spec)}
-	for _, ch := range spec.Channels {
+	for _, p := range plan {
 		t := runtime.Template{
-			Pattern:   ch.Pattern,
-			Subscribe: Rule(ch.Subscribe),
-			Publish:   Rule(ch.Publish),
-			Lazy:      ch.Lazy,
-			Local:     ch.Local,
+			Pattern:     p.Pattern,
+			Params:      p.Params,
+			Subscribe:   rule(p.Subscribe),
+			Publish:     rule(p.Publish),
+			Schema:      p.Schema,
+			Lazy:        p.Lazy,
+			LazyTimeout: p.LazyTimeout,
+			Local:       p.Local,
 		}
-		for _, p := range ch.Params {
-			t.Params = append(t.Params, runtime.Param{Name: p.Name, Pattern: p.Pattern, MinLength: p.MinLength, MaxLength: p.MaxLength, Enum: p.Enum})
-		}
-		if s := ch.Published(); s != nil {
-			t.Schema = string(s.JSON)
-		}
-		if ch.Lazy && ch.LazyTimeout != "" {
-			d, err := time.ParseDuration(ch.LazyTimeout)
-			if err != nil {
-				return nil, fmt.Errorf("gateway: %s: lazy timeout %q: %w", ch.Pos, ch.LazyTimeout, err)
-			}
-			t.LazyTimeout = d
-		}
-		for _, f := range ch.Filters {
-			if f.Custom {
-				df, ok := custom[f.Name]
+		for _, f := range p.Filters {
+			if f.Custom != "" {
+				df, ok := custom[f.Custom]
 				if !ok {
-					return nil, fmt.Errorf("gateway: %s: channel %s needs the custom filter %q, which the server does not supply", f.Pos, ch.Pattern, f.Name)
+					return nil, fmt.Errorf("gateway: %s: channel %s needs the custom filter %q, which the server does not supply", f.Pos, p.Pattern, f.Custom)
 				}
 				t.Filters = append(t.Filters, df)
 				continue
 			}
-			df, err := filter.New(FilterSpec(f))
+			df, err := filter.New(f.Builtin)
 			if err != nil {
 				return nil, fmt.Errorf("gateway: %s: %w", f.Pos, err)
 			}
@@ -121,13 +116,11 @@ func Contract(spec *schema.Spec, custom map[string]runtime.DataFilter) (*runtime
 	return c, nil
 }
 
-// Rule returns the runtime rule of a spec's rule.
-func Rule(r schema.Rule) runtime.Rule {
+// rule returns the runtime rule of a planned rule.
+func rule(r contractplan.Rule) runtime.Rule {
 	var out runtime.Rule
-	for _, a := range r.Allow {
+	for _, a := range r {
 		switch a.Kind {
-		case schema.AllowAnyone:
-			out = append(out, runtime.Anyone())
 		case schema.AllowAuthenticated:
 			out = append(out, runtime.Authenticated())
 		case schema.AllowRole:
@@ -139,11 +132,6 @@ func Rule(r schema.Rule) runtime.Rule {
 		}
 	}
 	return out
-}
-
-// FilterSpec returns the runtime/filter spec of a built-in filter.
-func FilterSpec(f schema.Filter) filter.Spec {
-	return filter.Spec{Name: f.Name, Paths: f.Paths, Max: f.Max, Pattern: f.Pattern, Replacement: f.Replacement, Reason: f.Reason}
 }
 
 // policy is the gateway's SecurityPolicy: it authenticates handshakes;
