@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cometgen/cometgen/internal/contractplan"
+	"github.com/cometgen/cometgen/runtime"
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
 )
@@ -206,7 +208,7 @@ func shapeWalk(pattern string, fail func() jen.Code, param func(i int) *jen.Stat
 func (g *goGen) paramChecks(f *jen.File, typeName string, p *schema.Param, v *jen.Statement) []jen.Code {
 	check := paramVar(typeName, p.Name)
 	f.Commentf("%s checks the values of the parameter %s.", check, p.Name)
-	f.Var().Id(check).Op("=").Qual(RuntimePath, "MustCompileParam").Call(paramLit(p))
+	f.Var().Id(check).Op("=").Qual(RuntimePath, "MustCompileParam").Call(paramLit(contractplan.Param(*p)))
 	f.Line()
 	return []jen.Code{
 		jen.If(jen.Id("why").Op(":=").Id(check).Dot("Check").Call(v.Clone()), jen.Id("why").Op("!=").Lit("")).Block(
@@ -219,8 +221,8 @@ func paramVar(typeName, param string) string {
 	return lowerFirst(typeName) + goName(param) + "Param"
 }
 
-// paramLit returns the runtime.Param literal of p.
-func paramLit(p *schema.Param) jen.Code {
+// paramLit returns the literal of p.
+func paramLit(p runtime.Param) jen.Code {
 	var d fieldList
 	d.add("Name", jen.Lit(p.Name))
 	if p.Pattern != "" {

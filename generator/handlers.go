@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 
+	"github.com/cometgen/cometgen/internal/contractplan"
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
 )
@@ -12,16 +13,6 @@ const (
 	filterPath   = "github.com/cometgen/cometgen/runtime/filter"
 	validatePath = "github.com/cometgen/cometgen/runtime/validate"
 )
-
-// handled reports whether the application handles messages clients
-// publish on ch: broadcast channels clients may publish on, and service
-// channels without parameters (remote calls).
-func handled(ch *schema.Channel) bool {
-	if ch.Kind == schema.Service {
-		return ch.Request != nil && !serverOnly(ch.Publish)
-	}
-	return ch.Message != nil && !serverOnly(ch.Publish)
-}
 
 // handlerName is the Handlers method of a channel.
 func handlerName(ch *schema.Channel) string {
@@ -67,7 +58,7 @@ func (g *goGen) handlers(f *jen.File) error {
 		}
 	}
 	for _, ch := range g.spec.Channels {
-		if !handled(ch) {
+		if !contractplan.Handled(ch) {
 			continue
 		}
 		name := handlerName(ch)

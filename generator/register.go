@@ -1,10 +1,11 @@
 package generator
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/cometgen/cometgen/internal/contractplan"
+	"github.com/cometgen/cometgen/runtime/filter"
 	"github.com/cometgen/cometgen/schema"
 	"github.com/dave/jennifer/jen"
 )
@@ -33,13 +34,13 @@ func (g *goGen) register(f *jen.File) error {
 	f.Func().Id("Register").Params(jen.Id("srv").Op("*").Qual(RuntimePath, "Server"), jen.Id("h").Id("Handlers")).Error().Block(body...)
 	f.Line()
 
+	plan, err := contractplan.Templates(g.spec)
+	if err != nil {
+		return err
+	}
 	var templates []jen.Code
-	for _, ch := range g.spec.Channels {
-		t, err := g.template(f, ch)
-		if err != nil {
-			return err
-		}
-		templates = append(templates, t)
+	for _, t := range plan {
+		templates = append(templates, g.template(f, t))
 	}
 	f.Comment("Contract returns the channels of the spec as the runtime enforces them:")
 	f.Comment("for each, its parameters' checks, who may subscribe and publish, the JSON")
@@ -94,61 +95,58 @@ func (g *goGen) contractPrint(f *jen.File) {
 	f.Line()
 }
 
-// template returns the runtime.Template literal of ch, declaring the
-// constant of its schema in f.
-func (g *goGen) template(f *jen.File, ch *schema.Channel) (jen.Code, error) {
+// template returns the runtime.Template literal of a planned template,
+// declaring the constant of its schema in f.
+func (g *goGen) template(f *jen.File, t contractplan.Template) jen.Code {
+	ch := t.Channel
 	name := channelName(ch)
 	var fields fieldList
 	fields.add("Pattern", jen.Id(name+"Pattern"))
-	if len(ch.Params) > 0 {
+	if len(t.Params) > 0 {
 		// The checks the channel's parser makes (channels.go).
 		var params []jen.Code
-		for _, p := range ch.Params {
+		for _, p := range t.Params {
 			params = append(params, jen.Id(paramVar(name, p.Name)).Dot("Param"))
 		}
 		fields.add("Params", jen.Index().Qual(RuntimePath, "Param").Values(params...))
 	}
-	if r := ruleCode(ch.Subscribe); r != nil {
-		fields.add("Subscribe", r)
+	if t.Subscribe != nil {
+		fields.add("Subscribe", ruleCode(t.Subscribe))
 	}
-	if r := ruleCode(ch.Publish); r != nil {
-		fields.add("Publish", r)
+	if t.Publish != nil {
+		fields.add("Publish", ruleCode(t.Publish))
 	}
-	if sch := ch.Published(); sch != nil && sch.JSON != nil {
+	if t.Schema != "" {
 		constName := lowerFirst(name) + "Schema"
 		f.Commentf("%s is the JSON Schema of what is published on %s.", constName, ch.Pattern)
-		f.Const().Id(constName).Op("=").Add(rawLit(string(sch.JSON)))
+		f.Const().Id(constName).Op("=").Add(rawLit(t.Schema))
 		f.Line()
 		fields.add("Schema", jen.Id(constName))
 	}
-	if len(ch.Filters) > 0 {
+	if len(t.Filters) > 0 {
 		var items []jen.Code
-		for _, flt := range ch.Filters {
-			if flt.Custom {
-				items = append(items, jen.Qual(RuntimePath, "DataFilterFunc").Call(jen.Id("h").Dot("Filter"+goName(flt.Name))))
+		for _, flt := range t.Filters {
+			if flt.Custom != "" {
+				items = append(items, jen.Qual(RuntimePath, "DataFilterFunc").Call(jen.Id("h").Dot("Filter"+goName(flt.Custom))))
 				continue
 			}
-			items = append(items, jen.Qual(filterPath, "Must").Call(jen.Qual(filterPath, "New").Call(filterSpec(flt))))
+			items = append(items, jen.Qual(filterPath, "Must").Call(jen.Qual(filterPath, "New").Call(filterSpec(flt.Builtin))))
 		}
 		fields.add("Filters", jen.Index().Qual(RuntimePath, "DataFilter").Custom(multiLine, items...))
 	}
-	if ch.Lazy {
+	if t.Lazy {
 		fields.add("Lazy", jen.True())
-		if ch.LazyTimeout != "" {
-			d, err := time.ParseDuration(ch.LazyTimeout)
-			if err != nil {
-				return nil, fmt.Errorf("%s: lazy timeout %q: %w", ch.Pos, ch.LazyTimeout, err)
-			}
-			fields.add("LazyTimeout", durationCode(d))
+		if t.LazyTimeout != 0 {
+			fields.add("LazyTimeout", durationCode(t.LazyTimeout))
 		}
 	}
-	if ch.Local {
+	if t.Local {
 		fields.add("Local", jen.True())
 	}
-	if handled(ch) {
+	if t.Handled {
 		fields.add("Handler", g.handler(ch))
 	}
-	return fields.code(), nil
+	return fields.code()
 }
 
 // fieldList is the fields of a composite literal, in the order added.
@@ -212,17 +210,12 @@ func (g *goGen) handler(ch *schema.Channel) jen.Code {
 		jen.Func().Params(append(ctxSess, jen.Id("msg").Op("*").Id(msg))...).Error().Block(body...))
 }
 
-// ruleCode returns the runtime.Rule literal of a rule, or nil for one that
-// allows anyone.
-func ruleCode(r schema.Rule) jen.Code {
-	if len(r.Allow) == 0 {
-		return nil
-	}
+// ruleCode returns the runtime.Rule literal of a planned rule that does
+// not allow anyone (one that does is nil, and is left out).
+func ruleCode(r contractplan.Rule) jen.Code {
 	var items []jen.Code
-	for _, a := range r.Allow {
+	for _, a := range r {
 		switch a.Kind {
-		case schema.AllowAnyone:
-			return nil
 		case schema.AllowAuthenticated:
 			items = append(items, jen.Qual(RuntimePath, "Authenticated").Call())
 		case schema.AllowRole:
@@ -236,23 +229,24 @@ func ruleCode(r schema.Rule) jen.Code {
 	return jen.Qual(RuntimePath, "Rule").Values(items...)
 }
 
-// filterSpec returns the filter.Spec literal of a built-in filter.
-func filterSpec(flt schema.Filter) jen.Code {
-	d := []jen.Code{jen.Id("Name").Op(":").Lit(flt.Name)}
-	if len(flt.Paths) > 0 {
-		d = append(d, jen.Id("Paths").Op(":").Index().String().Values(lits(flt.Paths)...))
+// filterSpec returns the filter.Spec literal of a built-in filter, with
+// the fields its filter reads.
+func filterSpec(s filter.Spec) jen.Code {
+	d := []jen.Code{jen.Id("Name").Op(":").Lit(s.Name)}
+	if len(s.Paths) > 0 {
+		d = append(d, jen.Id("Paths").Op(":").Index().String().Values(lits(s.Paths)...))
 	}
-	if flt.Name == "max-length" {
-		d = append(d, jen.Id("Max").Op(":").Lit(flt.Max))
+	if s.Name == "max-length" {
+		d = append(d, jen.Id("Max").Op(":").Lit(s.Max))
 	}
-	if flt.Pattern != "" {
-		d = append(d, jen.Id("Pattern").Op(":").Add(rawLit(flt.Pattern)))
+	if s.Pattern != "" {
+		d = append(d, jen.Id("Pattern").Op(":").Add(rawLit(s.Pattern)))
 	}
-	if flt.Replacement != "" {
-		d = append(d, jen.Id("Replacement").Op(":").Lit(flt.Replacement))
+	if s.Replacement != "" {
+		d = append(d, jen.Id("Replacement").Op(":").Lit(s.Replacement))
 	}
-	if flt.Reason != "" {
-		d = append(d, jen.Id("Reason").Op(":").Lit(flt.Reason))
+	if s.Reason != "" {
+		d = append(d, jen.Id("Reason").Op(":").Lit(s.Reason))
 	}
 	return jen.Qual(filterPath, "Spec").Values(d...)
 }
