@@ -69,7 +69,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"bayeux-roundtrip": bayeuxRoundTrip,
-			"bayeux-publish":   bayeuxPublish,
+			"bayeux-publish":   bayeuxPublish(0),
 			"bayeux-roundtrip-wait": func(ts *testscript.TestScript, neg bool, args []string) {
 				// bayeux-roundtrip-wait URL [SECONDS]
 				wait := 10 * time.Second
@@ -80,10 +80,11 @@ func TestScripts(t *testing.T) {
 				}
 				waitForServer(ts, args[0], wait)
 			},
-			"http-post":     httpPost,
-			"bayeux-relay":  bayeuxRelay,
-			"login":         login,
-			"nats-embedded": natsEmbedded,
+			"http-post":           httpPost,
+			"bayeux-relay":        bayeuxRelay,
+			"bayeux-publish-held": bayeuxPublish(3 * time.Second),
+			"login":               login,
+			"nats-embedded":       natsEmbedded,
 			"nats-stop": func(ts *testscript.TestScript, neg bool, args []string) {
 				if ns := ts.Value(natsKey{}).(*natsHolder).ns; ns != nil {
 					ns.Shutdown()
@@ -180,18 +181,23 @@ func bayeuxRoundTrip(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "received %q on %s\n", replies[0]["data"], replies[0]["channel"])
 }
 
-// bayeuxPublish URL CHANNEL DATA [TOKEN] handshakes with the Bayeux server
-// at URL (with TOKEN at ext.auth.token), subscribes to CHANNEL, publishes
-// DATA on it and prints the replies and what was delivered.
-func bayeuxPublish(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 3 || len(args) > 4 {
-		ts.Fatalf("usage: bayeux-publish URL CHANNEL DATA [TOKEN]")
+// bayeuxPublish URL CHANNEL DATA [TOKEN] subscribes a long-polling
+// session to CHANNEL, publishes DATA on it (as the user of TOKEN, if any)
+// and prints the replies and the delivery. With hold (bayeux-publish-held),
+// the subscriber's connect is sent first and the publish made hold later:
+// 3 s is past runtime.DefaultParkAfter, so that on Linux the server has
+// parked the connect (ParkHeldConnects) when the delivery answers it.
+func bayeuxPublish(hold time.Duration) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 3 || len(args) > 4 {
+			ts.Fatalf("usage: bayeux-publish URL CHANNEL DATA [TOKEN]")
+		}
+		token := ""
+		if len(args) == 4 {
+			token = args[3]
+		}
+		bayeuxExchange(ts, args[0], args[0], args[1], args[2], token, hold)
 	}
-	token := ""
-	if len(args) == 4 {
-		token = args[3]
-	}
-	bayeuxExchange(ts, args[0], args[0], args[1], args[2], token)
 }
 
 // bayeuxRelay PUBURL SUBURL CHANNEL DATA is bayeux-publish with the
@@ -201,14 +207,15 @@ func bayeuxRelay(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 4 {
 		ts.Fatalf("usage: bayeux-relay PUBURL SUBURL CHANNEL DATA")
 	}
-	bayeuxExchange(ts, args[0], args[1], args[2], args[3], "")
+	bayeuxExchange(ts, args[0], args[1], args[2], args[3], "", 0)
 }
 
 // bayeuxExchange subscribes a session of subURL to channel, publishes data
 // from a session of pubURL (the same session when the URLs are equal) and
-// prints the replies and the delivery.
-func bayeuxExchange(ts *testscript.TestScript, pubURL, subURL, channel, data, token string) {
-	c := &http.Client{Timeout: 5 * time.Second}
+// prints the replies and the delivery. With hold, the subscriber's connect
+// is sent first and the publish made hold later, while it is held.
+func bayeuxExchange(ts *testscript.TestScript, pubURL, subURL, channel, data, token string, hold time.Duration) {
+	c := &http.Client{Timeout: 5*time.Second + hold}
 	post := func(url, body string) []map[string]any {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
 		ts.Check(err)
@@ -248,13 +255,35 @@ func bayeuxExchange(ts *testscript.TestScript, pubURL, subURL, channel, data, to
 	sub := post(subURL, `[{"channel":"/meta/subscribe","clientId":"`+subID+`","subscription":"`+channel+`"}]`)
 	b, _ := json.Marshal(sub[0])
 	fmt.Fprintf(ts.Stdout(), "subscribe: %s\n", b)
+	held := make(chan []map[string]any, 1)
+	if hold > 0 {
+		if sub[0]["successful"] != true {
+			return
+		}
+		if pubID == subID {
+			// A session's own connect holds its connection: publish
+			// from a second session.
+			if pubID = handshake(pubURL); pubID == "" {
+				return
+			}
+		}
+		go func() {
+			held <- post(subURL, `[{"channel":"/meta/connect","clientId":"`+subID+`","connectionType":"long-polling"}]`)
+		}()
+		time.Sleep(hold)
+	}
 	pub := post(pubURL, `[{"channel":"`+channel+`","clientId":"`+pubID+`","id":"7","data":`+data+`}]`)
 	b, _ = json.Marshal(pub[0])
 	fmt.Fprintf(ts.Stdout(), "publish: %s\n", b)
 	if sub[0]["successful"] != true {
 		return
 	}
-	got := post(subURL, `[{"channel":"/meta/connect","clientId":"`+subID+`","connectionType":"long-polling","advice":{"timeout":500}}]`)
+	var got []map[string]any
+	if hold > 0 {
+		got = <-held
+	} else {
+		got = post(subURL, `[{"channel":"/meta/connect","clientId":"`+subID+`","connectionType":"long-polling","advice":{"timeout":500}}]`)
+	}
 	for _, m := range got {
 		if d, ok := m["data"]; ok {
 			b, _ := json.Marshal(d)
