@@ -48,8 +48,9 @@ func (r RemoveReason) String() string {
 // that handshook over any transport, or a local session of the application.
 // Its methods are safe for concurrent use.
 type ServerSession struct {
-	// The fields read or written for every message queued come first, so
-	// that a fan-out to many sessions touches one cache line of each.
+	// The fields read or written for every message queued and every
+	// flush come first, so that a fan-out to many sessions, and the
+	// flushers after it, touch few cache lines of each.
 	mu      sync.Mutex
 	removed bool
 	// urgent is set when the queue holds a message that must not wait: a
@@ -57,6 +58,12 @@ type ServerSession struct {
 	urgent bool
 	batch  int      // nesting depth of Batch; flushes wait until it is 0
 	queue  [][]byte // encoded messages waiting for delivery
+	// ws is the websocket this session is bound to, if any; written under
+	// mu, read without it by notify.
+	ws atomic.Pointer[wsConn]
+	// ack is set when the client negotiated the ack extension, at its
+	// handshake; its fields are guarded by mu.
+	ack atomic.Pointer[ackState]
 	// queuedAt stamps the publication of the oldest message queued
 	// (metrics.now; 0: none, or no metrics).
 	queuedAt int64
@@ -86,19 +93,13 @@ type ServerSession struct {
 	connectSeq uint64
 	expires    time.Time
 	subs       map[*Channel]struct{}
-	// ws is the websocket this session is bound to, if any; written under
-	// mu, read without it by notify.
-	ws        atomic.Pointer[wsConn]
-	lazyTimer *time.Timer
+	lazyTimer  *time.Timer
 
 	userID    string
 	roles     []string
 	attrs     map[string]any
 	queueFull func(*ServerSession) QueueFullAction
-	// ack is set when the client negotiated the ack extension, at its
-	// handshake; its fields are guarded by mu.
-	ack     atomic.Pointer[ackState]
-	resumed *bool // the outcome of resumes not yet told in a connect reply
+	resumed   *bool // the outcome of resumes not yet told in a connect reply
 
 	// indexedUser is the user the session was indexed under at handshake
 	// (Server.DeliverToUser, presence).
