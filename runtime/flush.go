@@ -3,6 +3,7 @@ package runtime
 import (
 	goruntime "runtime"
 	"sync"
+	"time"
 )
 
 // flushers write what websockets have to send, for the whole process, on
@@ -73,6 +74,7 @@ func (f *flushers) push(wc *wsConn) {
 func (f *flushers) run() {
 	var batch [flushBatch]*wsConn
 	var buf []byte
+	ran := time.Now()
 	for {
 		f.mu.Lock()
 		for f.head == nil {
@@ -80,6 +82,7 @@ func (f *flushers) run() {
 			f.mu.Unlock()
 			<-f.wake
 			f.mu.Lock()
+			ran = time.Now()
 		}
 		n := 0
 		for f.head != nil && n < len(batch) {
@@ -100,9 +103,16 @@ func (f *flushers) run() {
 			batch[i] = nil
 		}
 		// A broadcast to many keeps the flushers busy for tens of
-		// milliseconds: they let the other goroutines (a reader with a
-		// publish to process, a slow socket's writer) run between
-		// batches rather than waiting for the scheduler to preempt them.
-		goruntime.Gosched()
+		// milliseconds: every flushYield they let the other goroutines
+		// (a reader with a publish to process, a slow socket's writer)
+		// run, rather than waiting for the scheduler to preempt them.
+		if now := time.Now(); now.Sub(ran) >= flushYield {
+			goruntime.Gosched()
+			ran = now
+		}
 	}
 }
+
+// flushYield is how long a flusher works before it lets other goroutines
+// run.
+const flushYield = time.Millisecond
