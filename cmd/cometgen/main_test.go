@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -84,6 +92,7 @@ func TestScripts(t *testing.T) {
 			"bayeux-relay":        bayeuxRelay,
 			"bayeux-publish-held": bayeuxPublish(3 * time.Second),
 			"login":               login,
+			"tls-cert":            tlsCert,
 			"nats-embedded":       natsEmbedded,
 			"nats-stop": func(ts *testscript.TestScript, neg bool, args []string) {
 				if ns := ts.Value(natsKey{}).(*natsHolder).ns; ns != nil {
@@ -141,7 +150,7 @@ func bayeuxRoundTrip(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: bayeux-roundtrip URL")
 	}
 	url := args[0]
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := scriptClient(ts, 5*time.Second)
 	post := func(body string) ([]map[string]any, error) {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
 		if err != nil {
@@ -215,7 +224,7 @@ func bayeuxRelay(ts *testscript.TestScript, neg bool, args []string) {
 // prints the replies and the delivery. With hold, the subscriber's connect
 // is sent first and the publish made hold later, while it is held.
 func bayeuxExchange(ts *testscript.TestScript, pubURL, subURL, channel, data, token string, hold time.Duration) {
-	c := &http.Client{Timeout: 5*time.Second + hold}
+	c := scriptClient(ts, 5*time.Second+hold)
 	post := func(url, body string) []map[string]any {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
 		ts.Check(err)
@@ -303,7 +312,7 @@ func httpPost(ts *testscript.TestScript, neg bool, args []string) {
 	req, err := http.NewRequest(http.MethodPost, args[0], bytes.NewReader([]byte(args[2])))
 	ts.Check(err)
 	req.Header.Set("Authorization", "Bearer "+args[1])
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	resp, err := scriptClient(ts, 5*time.Second).Do(req)
 	ts.Check(err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -317,7 +326,7 @@ func login(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: login URL USER VAR")
 	}
 	body, _ := json.Marshal(map[string]string{"user": args[1]})
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(args[0], "application/json", bytes.NewReader(body))
+	resp, err := scriptClient(ts, 5*time.Second).Post(args[0], "application/json", bytes.NewReader(body))
 	ts.Check(err)
 	defer resp.Body.Close()
 	var out struct{ Token, Error string }
@@ -330,7 +339,7 @@ func login(ts *testscript.TestScript, neg bool, args []string) {
 
 // waitForServer waits up to wait for a Bayeux handshake to succeed at url.
 func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
-	c := &http.Client{Timeout: time.Second}
+	c := scriptClient(ts, time.Second)
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)))
 		if err == nil {
@@ -341,6 +350,49 @@ func waitForServer(ts *testscript.TestScript, url string, wait time.Duration) {
 		}
 	}
 	ts.Fatalf("no Bayeux server at %s", url)
+}
+
+// scriptClient returns the HTTP client of the script's commands: it trusts,
+// besides the system's roots, the PEM certificate $BAYEUX_CA names (a file
+// of the script's), so that they can speak to a server over TLS with a
+// certificate the script made.
+func scriptClient(ts *testscript.TestScript, timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if ca := ts.Getenv("BAYEUX_CA"); ca != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(ts.ReadFile(ca))) {
+			ts.Fatalf("BAYEUX_CA %s: no certificate", ca)
+		}
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
+	return c
+}
+
+// tlsCert CERT KEY writes a self-signed certificate for 127.0.0.1, valid
+// for an hour, and its key, as PEM files of the script's.
+func tlsCert(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tls-cert CERT KEY")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ts.Check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Minute),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ts.Check(err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
 }
 
 // natsEmbedded VAR [-no-jetstream] starts a NATS server (with JetStream,
@@ -394,7 +446,7 @@ func httpGet(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 || len(args) > 2 {
 		ts.Fatalf("usage: http-get URL [STATUS]")
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := scriptClient(ts, 5*time.Second)
 	var status int
 	var body []byte
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
