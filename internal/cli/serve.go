@@ -249,6 +249,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f *serveFlags) error {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	parker := runtime.ParkHeldConnects(hs, ln, f.conn.parkAfter)
+	if reg != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cometgen_parked_connects",
+			Help: "Long-polling /meta/connects parked now (held past --park-after, their connections out of the HTTP server until answered).",
+		}, func() float64 { return float64(parker.Parked()) }))
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(parker) }()

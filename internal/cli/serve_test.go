@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -272,5 +273,63 @@ func TestServeBadConnFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("serve %v: %v, want %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestServeParkedGauge: a long-polling connect held past --park-after is
+// parked, and /metrics says so while it is, and not after its answer.
+func TestServeParkedGauge(t *testing.T) {
+	base := startServe(t, "--metrics", "--park-after", "100ms")
+	bayeuxURL := base
+	metricsURL := strings.TrimSuffix(base, "/cometd") + "/metrics"
+	post := func(body string) []map[string]any {
+		t.Helper()
+		resp, err := http.Post(bayeuxURL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out []map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	parked := func() string {
+		t.Helper()
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^cometgen_parked_connects (\S+)$`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no cometgen_parked_connects in /metrics")
+		}
+		return string(m[1])
+	}
+	if got := parked(); got != "0" {
+		t.Fatalf("parked before any connect: %s", got)
+	}
+	hs := post(`[{"channel":"/meta/handshake","version":"1.0","supportedConnectionTypes":["long-polling"]}]`)
+	id := hs[0]["clientId"].(string)
+	post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":0}}]`)
+	done := make(chan []map[string]any, 1)
+	go func() {
+		done <- post(`[{"channel":"/meta/connect","clientId":"` + id + `","connectionType":"long-polling","advice":{"timeout":1500}}]`)
+	}()
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	for parked() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held connect was not counted as parked: %s", parked())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := <-done; r[0]["successful"] != true {
+		t.Fatalf("parked connect answered %v", r)
+	}
+	if got := parked(); got != "0" {
+		t.Errorf("parked after the answer: %s", got)
 	}
 }
