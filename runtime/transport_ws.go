@@ -670,33 +670,18 @@ func (wc *wsConn) turn(buf []byte) []byte {
 	buf = wc.appendFrames(buf[:0], &b)
 	if len(buf) > 0 {
 		n, err := writeNonblock(wc.raw, buf)
-		if err != nil {
-			wc.settle(&b, err)
-			wc.kill() // the reader finds the end and cleans up
-			wc.stop()
-			wc.writers.Done()
-			return buf
-		}
-		if n < len(buf) {
+		if err == nil && n < len(buf) {
 			// The socket is full: the client reads slowly. The rest
 			// goes out from a goroutine that can wait for it.
 			wc.handOff(&wsRest{frame: append([]byte(nil), buf[n:]...), b: b})
 			return buf
 		}
-		wc.settle(&b, nil)
-		if wc.closeAfter(&b) {
-			wc.stop()
+		if !wc.wrote(&b, err) {
 			wc.writers.Done()
 			return buf
 		}
 	}
-	wc.wmu.Lock()
-	again := wc.again && !wc.stopped
-	if !again {
-		wc.writing = false
-	}
-	wc.wmu.Unlock()
-	if again {
+	if wc.letGo() {
 		theFlushers.push(wc) // the role goes with it
 	} else {
 		wc.writers.Done()
@@ -723,7 +708,7 @@ func (wc *wsConn) handOff(rest *wsRest) {
 // must wait (see turn), or for every write where the socket cannot be
 // written without waiting (TLS; systems without the poller): it writes
 // whatever there is to write, and ends when it has written everything on a
-// socket the flushers can write (handBack), or else after wsWriterLinger
+// socket the flushers can write (letGo), or else after wsWriterLinger
 // without anything to write, or when the connection closes.
 func (wc *wsConn) writeLoop() {
 	defer wc.writers.Done()
@@ -751,15 +736,7 @@ func (wc *wsConn) writeLoop() {
 		}
 		if r := wc.rest; r != nil {
 			wc.rest = nil
-			err := wc.writeAll(r.frame)
-			wc.settle(&r.b, err)
-			if err != nil {
-				wc.kill() // the reader finds the end and cleans up
-				wc.stop()
-				return
-			}
-			if wc.closeAfter(&r.b) {
-				wc.stop()
+			if !wc.wrote(&r.b, wc.writeAll(r.frame)) {
 				return
 			}
 		}
@@ -772,18 +749,8 @@ func (wc *wsConn) writeLoop() {
 		draining := s.isClosing()
 		b := wc.collect(time.Now(), draining)
 		*bp = wc.appendFrames((*bp)[:0], &b)
-		if len(*bp) > 0 {
-			err := wc.writeAll(*bp)
-			wc.settle(&b, err)
-			if err != nil {
-				wc.kill() // the reader finds the end and cleans up
-				wc.stop()
-				return
-			}
-			if wc.closeAfter(&b) {
-				wc.stop()
-				return
-			}
+		if len(*bp) > 0 && !wc.wrote(&b, wc.writeAll(*bp)) {
+			return
 		}
 		if draining && wc.drained(b.connectReply != nil) {
 			wc.goAway()
@@ -792,8 +759,12 @@ func (wc *wsConn) writeLoop() {
 		}
 		if wc.raw != nil && !draining {
 			// The socket took everything: the flushers write for the
-			// connection again.
-			wc.handBack()
+			// connection again, from now on or (if something came
+			// meanwhile) with a turn at once.
+			if wc.letGo() {
+				wc.writers.Add(1) // the turn's; this goroutine's ends with it
+				theFlushers.push(wc)
+			}
 			return
 		}
 		if idle == nil {
@@ -821,38 +792,53 @@ func (wc *wsConn) writeLoop() {
 	}
 }
 
-// handBack ends the writer goroutine of a connection the flushers can
-// write: the role goes back to them when something was signalled
-// meanwhile, and is let go otherwise.
-func (wc *wsConn) handBack() {
+// letGo lets the writer role go, unless something was signalled since
+// its holder last collected (again, or a wake-up for the writer
+// goroutine) and the connection is not stopping: then it reports true, and
+// the holder keeps the role, to give it to the flushers for another turn.
+func (wc *wsConn) letGo() (again bool) {
 	wc.wmu.Lock()
-	again := wc.again
+	defer wc.wmu.Unlock()
+	again = wc.again
 	select {
 	case <-wc.wake:
 		again = true
 	default:
 	}
+	again = again && !wc.stopped
 	wc.again, wc.looping = false, false
-	if !again || wc.stopped {
+	if !again {
 		wc.writing = false
-		wc.wmu.Unlock()
-		return
 	}
-	wc.writers.Add(1) // the flusher's turn; the goroutine's own ends with it
-	wc.wmu.Unlock()
-	theFlushers.push(wc)
+	return again
+}
+
+// wrote settles a batch after its frame was written (err nil) or failed,
+// and reports whether the writer goes on: a failed write closes the
+// connection (its reader finds the end and cleans up), and so does a
+// close frame once written; the role is stopped then.
+func (wc *wsConn) wrote(b *wsBatch, err error) bool {
+	wc.settle(b, err)
+	switch {
+	case err != nil:
+		wc.kill()
+	case b.close != nil:
+		wc.kill()
+	default:
+		return true
+	}
+	wc.stop()
+	return false
 }
 
 // frameBuffers are the writer goroutines' frame buffers (*[]byte).
 var frameBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// writeAll writes b, waiting for the socket at most WriteTimeout. The
-// deadline is cleared after: the flushers' writes, which do not wait,
-// would otherwise fail once it passed.
+// writeAll writes b, waiting for the socket at most WriteTimeout. (The
+// flushers' writes go through RawConn.Control, which no deadline stops.)
 func (wc *wsConn) writeAll(b []byte) error {
 	wc.nc.SetWriteDeadline(time.Now().Add(wc.srv.opts.WriteTimeout))
 	_, err := wc.nc.Write(b)
-	wc.nc.SetWriteDeadline(time.Time{})
 	return err
 }
 
@@ -985,16 +971,6 @@ func (wc *wsConn) settle(b *wsBatch, err error) {
 		wc.srv.endHold(b.done.sess)
 		b.done = nil
 	}
-}
-
-// closeAfter reports whether the batch's frames ended with a close frame,
-// after which the connection is closed (kill).
-func (wc *wsConn) closeAfter(b *wsBatch) bool {
-	if b.close == nil {
-		return false
-	}
-	wc.kill()
-	return true
 }
 
 // appendFrames appends the batch's frames to buf: a pong, a ping, one text
