@@ -108,66 +108,24 @@ func RunFloor(ctx context.Context, cfg FloorConfig) (*FloorReport, error) {
 }
 
 // readFloor reads fixed-size messages (burst number, start time) from fds
-// with one epoll loop, napping between busy rounds as wsLoop does, until
-// every socket has ended or wait has passed.
+// with a readLoop, until every socket has ended or wait has passed.
 func readFloor(fds []int, size int, wait time.Duration, last, count, sent []int64) error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	r, err := newReadLoop(fds)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(epfd)
-	for i, fd := range fds {
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}); err != nil {
-			return err
-		}
-	}
-	pending := make([][]byte, len(fds))
-	events := make([]unix.EpollEvent, 512)
-	buf := make([]byte, 64<<10)
-	open := len(fds)
-	deadline := time.Now().Add(wait)
-	busy := false
-	for open > 0 && time.Now().Before(deadline) {
-		timeout := 100
-		if busy {
-			time.Sleep(wsLoopNap)
-			timeout = 0
-		}
-		k, err := unix.EpollWait(epfd, events, timeout)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+	defer r.close()
+	return r.run(nil, time.Now().Add(wait), func(_ int, in []byte, now int64) ([]byte, bool) {
+		for ; len(in) >= size; in = in[size:] {
+			b := binary.BigEndian.Uint64(in)
+			if b >= 1 && b < uint64(len(count)) {
+				count[b]++
+				sent[b] = int64(binary.BigEndian.Uint64(in[8:]))
+				last[b] = max(last[b], now)
 			}
-			return err
 		}
-		busy = k > 0
-		now := time.Now().UnixNano()
-		for _, ev := range events[:k] {
-			i := ev.Fd
-			in := append(buf[:0], pending[i]...)
-			m, err := unix.Read(fds[i], in[len(in):cap(in)])
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err != nil || m == 0 {
-				unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fds[i], nil)
-				open--
-				continue
-			}
-			in = in[:len(in)+m]
-			for len(in) >= size {
-				b := binary.BigEndian.Uint64(in)
-				if b >= 1 && b < uint64(len(count)) {
-					count[b]++
-					sent[b] = int64(binary.BigEndian.Uint64(in[8:]))
-					last[b] = max(last[b], now)
-				}
-				in = in[size:]
-			}
-			pending[i] = append(pending[i][:0], in...)
-		}
-	}
-	return nil
+		return in, true
+	}, nil)
 }
 
 // detachFD takes c's socket away from Go's network poller (see

@@ -34,7 +34,7 @@ type wsSub struct {
 	fd       int
 	clientID string
 	id       int    // the last message id sent
-	pending  []byte // input that is not a whole frame yet
+	pending  []byte // input past setup's replies, not a whole frame yet
 	frag     []byte // the payload so far of a message sent in fragments
 	fragOp   byte
 	onData   func(data []byte, now int64)
@@ -269,10 +269,10 @@ func parseFrame(b []byte) (fin bool, op byte, payload []byte, size int) {
 }
 
 // input processes what was read from the connection at now: whole frames
-// are handled, the rest kept for the next read. It reports
-// errSessionLost when the server closed the connection or ended the
-// session.
-func (s *wsSub) input(dec *bayeux.Decoder, b []byte, now int64) error {
+// are handled, and the rest, not a whole frame yet, returned for the next
+// read. It reports errSessionLost when the server closed the connection or
+// ended the session.
+func (s *wsSub) input(dec *bayeux.Decoder, b []byte, now int64) (rest []byte, err error) {
 	for {
 		fin, op, payload, size := parseFrame(b)
 		if size == 0 {
@@ -282,13 +282,13 @@ func (s *wsSub) input(dec *bayeux.Decoder, b []byte, now int64) error {
 		switch op {
 		case opPing:
 			if err := s.send(opPong, payload); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		case opPong:
 			continue
 		case opClose:
-			return errSessionLost
+			return nil, errSessionLost
 		case opContinuation:
 			s.frag = append(s.frag, payload...)
 			if !fin {
@@ -305,11 +305,10 @@ func (s *wsSub) input(dec *bayeux.Decoder, b []byte, now int64) error {
 			continue
 		}
 		if err := s.messages(dec, payload, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	s.pending = append(s.pending[:0], b...)
-	return nil
+	return b, nil
 }
 
 // messages handles the messages of one text frame.

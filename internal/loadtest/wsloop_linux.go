@@ -3,6 +3,7 @@ package loadtest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,13 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// wsLoop reads many wsSubs from one goroutine: one epoll instance tells
-// which sockets have input, and each is read once, its frames handled in
-// place. A goroutine and a client per subscriber cost the bench several
-// times the CPU per delivery (a wake-up, a second read that finds nothing,
-// a decoder's allocations), CPU that the server it measures then lacks.
+// wsLoop reads many wsSubs from one goroutine (a readLoop), each socket
+// read once per round, its frames handled in place. A goroutine and a
+// client per subscriber cost the bench several times the CPU per delivery
+// (a wake-up, a second read that finds nothing, a decoder's allocations),
+// CPU that the server it measures then lacks.
 type wsLoop struct {
-	epfd int
+	r    *readLoop
 	subs []*wsSub
 	lost atomic.Int64 // sessions lost during the run
 	stop chan struct{}
@@ -30,21 +31,21 @@ const wsLoopSupported = true
 
 // startWSLoop watches subs' sockets and handles their input until close.
 func startWSLoop(subs []*wsSub) (*wsLoop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	fds := make([]int, len(subs))
+	for i, s := range subs {
+		if err := s.detach(); err != nil {
+			return nil, fmt.Errorf("event loop: %w", err)
+		}
+		fds[i] = s.fd
+	}
+	r, err := newReadLoop(fds)
 	if err != nil {
 		return nil, fmt.Errorf("event loop: %w", err)
 	}
-	l := &wsLoop{epfd: epfd, subs: subs, stop: make(chan struct{}), done: make(chan struct{})}
 	for i, s := range subs {
-		if err := s.detach(); err != nil {
-			unix.Close(epfd)
-			return nil, fmt.Errorf("event loop: %w", err)
-		}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, s.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}); err != nil {
-			unix.Close(epfd)
-			return nil, fmt.Errorf("event loop: %w", err)
-		}
+		r.pending[i], s.pending = s.pending, nil // what setup read past its replies
 	}
+	l := &wsLoop{r: r, subs: subs, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
@@ -52,81 +53,134 @@ func startWSLoop(subs []*wsSub) (*wsLoop, error) {
 func (l *wsLoop) run() {
 	defer close(l.done)
 	dec := bayeux.NewDecoder()
+	err := l.r.run(l.stop, time.Time{},
+		func(i int, in []byte, now int64) ([]byte, bool) {
+			rest, err := l.subs[i].input(dec, in, now)
+			return rest, err == nil
+		},
+		func(i int) {
+			l.subs[i].lost = true
+			l.lost.Add(1)
+		})
+	if err != nil {
+		panic(fmt.Sprintf("loadtest: %v", err))
+	}
+}
+
+// close stops the loop; the sessions are disconnected by closeSubs.
+func (l *wsLoop) close() {
+	l.once.Do(func() {
+		close(l.stop)
+		<-l.done
+		l.r.close()
+	})
+}
+
+// readLoop reads many sockets with one epoll instance and one goroutine:
+// each ready socket is read once per round, and what was read is handed,
+// after what the socket left unhandled before, to the caller.
+//
+// While input keeps coming, the loop sleeps a moment between rounds
+// (wsLoopNap) instead of waiting in epoll_wait, and then takes what
+// arrived meanwhile in one round: a write to a socket whose reader waits
+// in epoll_wait wakes that reader (an inter-processor interrupt in a
+// virtual machine), a cost the writer pays once per message otherwise.
+// Idle, it waits.
+type readLoop struct {
+	epfd    int
+	fds     []int
+	pending [][]byte // by socket, what it left unhandled
+	open    int
+}
+
+// newReadLoop watches fds (non-blocking sockets).
+func newReadLoop(fds []int) (*readLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	for i, fd := range fds {
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}); err != nil {
+			unix.Close(epfd)
+			return nil, err
+		}
+	}
+	return &readLoop{epfd: epfd, fds: slices.Clone(fds), pending: make([][]byte, len(fds)), open: len(fds)}, nil
+}
+
+// run reads until stop is closed, every socket has ended, or deadline
+// passed (zero: none). handle gets socket i's input (what it left
+// unhandled, then what was just read, at now) and returns what it leaves
+// for the next read; false ends the socket. ended is told of every socket
+// that ended (an error, the peer's close, handle's false); it may be nil.
+func (r *readLoop) run(stop <-chan struct{}, deadline time.Time, handle func(i int, in []byte, now int64) ([]byte, bool), ended func(i int)) error {
 	events := make([]unix.EpollEvent, 512)
 	buf := make([]byte, 64<<10)
 	busy := false
-	for {
+	for r.open > 0 && (deadline.IsZero() || time.Now().Before(deadline)) {
 		select {
-		case <-l.stop:
-			return
+		case <-stop:
+			return nil
 		default:
 		}
-		// While input keeps coming, the loop sleeps a moment between
-		// rounds instead of waiting in epoll_wait, and then takes what
-		// arrived meanwhile in one round: a server's write to a socket
-		// whose reader waits in epoll_wait wakes that reader (an
-		// inter-processor interrupt in a virtual machine), a cost the
-		// server pays once per delivery otherwise. Idle, it waits.
 		timeout := 100
 		if busy {
 			time.Sleep(wsLoopNap)
 			timeout = 0
 		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
+		n, err := unix.EpollWait(r.epfd, events, timeout)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			panic(fmt.Sprintf("loadtest: epoll_wait: %v", err))
+			return fmt.Errorf("epoll_wait: %w", err)
 		}
 		busy = n > 0
-		if n == 0 {
-			continue
-		}
 		now := time.Now().UnixNano() // one clock reading for what is read now
 		for _, ev := range events[:n] {
-			s := l.subs[ev.Fd]
-			if s.lost {
+			i := int(ev.Fd)
+			if r.fds[i] < 0 {
+				continue // ended in this round
+			}
+			in := append(buf[:0], r.pending[i]...)
+			m, err := unix.Read(r.fds[i], in[len(in):cap(in)])
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				continue
 			}
-			in := append(buf[:0], s.pending...)
-			m, err := unix.Read(s.fd, in[len(in):cap(in)])
-			switch {
-			case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
-				continue
-			case err != nil || m == 0:
-				l.drop(s)
+			var rest []byte
+			ok := err == nil && m > 0
+			if ok {
+				rest, ok = handle(i, in[:len(in)+m], now)
+			}
+			if !ok {
+				r.end(i)
+				if ended != nil {
+					ended(i)
+				}
 				continue
 			}
-			if err := s.input(dec, in[:len(in)+m], now); err != nil {
-				l.drop(s)
-			}
-			if cap(s.pending) > 64<<10 {
-				s.pending = append([]byte(nil), s.pending...)
+			r.pending[i] = append(r.pending[i][:0], rest...)
+			if cap(r.pending[i]) > 64<<10 {
+				r.pending[i] = append([]byte(nil), r.pending[i]...)
 			}
 		}
 	}
+	return nil
 }
+
+// end stops watching socket i (its descriptor stays its owner's to close).
+func (r *readLoop) end(i int) {
+	_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, r.fds[i], nil)
+	r.fds[i] = -1
+	r.open--
+}
+
+// close lets the epoll instance go.
+func (r *readLoop) close() { unix.Close(r.epfd) }
 
 // wsLoopNap is how long the loop sleeps between rounds while busy; the
 // receipt times it records are late by at most about as much.
 const wsLoopNap = 200 * time.Microsecond
-
-// drop stops watching a lost session.
-func (l *wsLoop) drop(s *wsSub) {
-	s.lost = true
-	l.lost.Add(1)
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
-}
-
-// close stops the loop and disconnects every session.
-func (l *wsLoop) close() {
-	l.once.Do(func() {
-		close(l.stop)
-		<-l.done
-		unix.Close(l.epfd)
-	})
-}
 
 // detach takes the socket away from Go's network poller: the connection
 // is closed, a duplicate of its descriptor kept (non-blocking, as the

@@ -243,10 +243,12 @@ func TestWSSubInputFragments(t *testing.T) {
 	}
 	dec := bayeux.NewDecoder()
 	prev := 0
+	var rest []byte
 	for _, cut := range []int{1, 7, 101, 180, len(stream) - 2, len(stream)} {
-		in := append(append([]byte(nil), s.pending...), stream[prev:cut]...)
+		in := append(append([]byte(nil), rest...), stream[prev:cut]...)
 		prev = cut
-		if err := s.input(dec, in, 0); err != nil {
+		var err error
+		if rest, err = s.input(dec, in, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
