@@ -389,18 +389,7 @@ func TestReplayBuffer(t *testing.T) {
 			srvs[0], urls[0] = newTestServer(t, Options{Broker: counted, ReplayBuffer: tc.buffer})
 			srvs[1], urls[1] = newTestServer(t, Options{Broker: cluster.Broker()})
 			publishAndWait(t, srvs, urls, "/chat/a", "/other", "/chat/a", "/other", "/chat/a")
-			c := resumingClient(t, urls[0])
-			c.send(resumeSub("/chat/*", 1))
-			var got []any
-			for _, e := range events(c.connect(true)) {
-				got = append(got, e["data"])
-			}
-			if want := []any{3.0, 5.0}; !slices.Equal(got, want) {
-				t.Errorf("replayed %v, want %v", got, want)
-			}
-			if asked := counted.replays.Load() > 0; asked != tc.broker {
-				t.Errorf("broker asked: %v, want %v", asked, tc.broker)
-			}
+			expectChatReplay(t, urls[0], counted, tc.broker)
 		})
 	}
 }
@@ -434,19 +423,28 @@ func TestReplayBufferRemembersBeforeStart(t *testing.T) {
 			if got := srv.hist.last.Load(); got != 5 {
 				t.Fatalf("the node began at %d, want 5", got)
 			}
-			c := resumingClient(t, url)
-			c.send(resumeSub("/chat/*", 1))
-			var got []any
-			for _, e := range events(c.connect(true)) {
-				got = append(got, e["data"])
-			}
-			if want := []any{3.0, 5.0}; !slices.Equal(got, want) {
-				t.Errorf("replayed %v, want %v", got, want)
-			}
-			if asked := counted.replays.Load() > 0; asked != tc.broker {
-				t.Errorf("broker asked: %v, want %v", asked, tc.broker)
-			}
+			expectChatReplay(t, url, counted, tc.broker)
 		})
+	}
+}
+
+// expectChatReplay resumes a client of url on /chat/* from position 1
+// after the five publishes of the tests above (/chat/a, /other, /chat/a,
+// /other, /chat/a): it must be replayed the third and the fifth, and the
+// broker asked (or not) as broker says.
+func expectChatReplay(t *testing.T, url string, counted *countingHistory, broker bool) {
+	t.Helper()
+	c := resumingClient(t, url)
+	c.send(resumeSub("/chat/*", 1))
+	var got []any
+	for _, e := range events(c.connect(true)) {
+		got = append(got, e["data"])
+	}
+	if want := []any{3.0, 5.0}; !slices.Equal(got, want) {
+		t.Errorf("replayed %v, want %v", got, want)
+	}
+	if asked := counted.replays.Load() > 0; asked != broker {
+		t.Errorf("broker asked: %v, want %v", asked, broker)
 	}
 }
 
