@@ -308,8 +308,16 @@ func (s *wsSub) input(dec *bayeux.Decoder, b []byte, now int64) (rest []byte, er
 			return nil, err
 		}
 	}
+	if len(b)+len(s.frag) > wsSubMaxMessage {
+		return nil, fmt.Errorf("a message of over %d bytes: %w", wsSubMaxMessage, errSessionLost)
+	}
 	return b, nil
 }
+
+// wsSubMaxMessage bounds what a subscriber keeps of a message not read
+// whole yet: a server (or something posing as one) announcing a larger
+// one loses the session instead of growing the bench without end.
+const wsSubMaxMessage = 16 << 20
 
 // messages handles the messages of one text frame.
 func (s *wsSub) messages(dec *bayeux.Decoder, payload []byte, now int64) error {

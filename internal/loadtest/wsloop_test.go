@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -255,5 +256,22 @@ func TestWSSubInputFragments(t *testing.T) {
 	want := `{"text":"` + strings.Repeat("y", 300) + `"}`
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("got %d messages %.40q, want one: %.40q", len(got), got, want)
+	}
+}
+
+// TestWSSubInputBounded: a frame that announces more than wsSubMaxMessage
+// ends the session once that much is pending, instead of being kept
+// growing.
+func TestWSSubInputBounded(t *testing.T) {
+	s := &wsSub{channel: "/loop", onData: func([]byte, int64) { t.Error("delivered") }}
+	header := []byte{0x81, 127, 0, 0, 0, 1, 0, 0, 0, 0} // 4 GiB announced
+	dec := bayeux.NewDecoder()
+	rest, err := s.input(dec, append(header, make([]byte, 1000)...), 0)
+	if err != nil || len(rest) != 1010 {
+		t.Fatalf("a beginning: rest %d, %v; want it kept", len(rest), err)
+	}
+	big := append(rest, make([]byte, wsSubMaxMessage)...)
+	if _, err := s.input(dec, big, 0); !errors.Is(err, errSessionLost) {
+		t.Fatalf("past the bound: %v, want the session lost", err)
 	}
 }
