@@ -17,6 +17,11 @@ const step = (text) => console.log("step: " + text);
 
 async function enter(user) {
   const page = await run.open(user, url);
+  // The page's module script sets window.auction and, in the same run,
+  // attaches the login form's handler, after its imports: a click before
+  // that submits the form natively, reloading the page (seen once under
+  // load: bob's page back at an empty login).
+  await page.waitForFunction(() => window.auction !== undefined);
   await page.fill("#login input[name=user]", user);
   await page.click("#login button");
   await page.waitForSelector("#house", { state: "visible" });

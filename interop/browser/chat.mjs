@@ -18,6 +18,11 @@ const step = (text) => console.log("step: " + text);
 
 async function join(user) {
   const page = await run.open(user, url);
+  // The login form's handler is attached by the page's module script
+  // after its imports: a click before that submits the form natively and
+  // reloads the page (see auction.mjs). Before the login the page opens
+  // no connection, so an idle network means the script has run.
+  await page.waitForLoadState("networkidle");
   await page.fill("#login input[name=user]", user);
   await page.fill("#login input[name=room]", "lobby");
   await page.click("#login button");
